@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818 - reads as a state, like asyncio's
     """Raised inside a service when its :class:`CancelToken` was cancelled."""
 
 

@@ -1,0 +1,541 @@
+"""The ``patchdesk`` command line: a thin shell over :mod:`app.services`.
+
+Exit codes: 0 success; 1 the operation failed (site file unusable, asset not found, a host
+or file error); 2 the command line was wrong (unknown option, invalid field value) and
+nothing was written. Errors go to stderr as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.core.errors import NotFoundError, PatchDeskError, UserError, ValidationError
+from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
+from app.core.progress import Progress
+from app.core.records import record_to_asset
+from app.services import SiteService, asset_to_json, default_site_path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("patchdesk")
+
+
+class UsageError(PatchDeskError):
+    """The command line is wrong; exit code 2."""
+
+
+# -- output helpers ------------------------------------------------------------------------
+def _emit_json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, ensure_ascii=False, default=str)
+    out.write("\n")
+
+
+def _table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = min(max(widths[i], len(cell)), 40)
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    out.write(fmt(headers) + "\n")
+    for row in rows:
+        out.write(fmt(row) + "\n")
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, label: str = "") -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = label
+        self._last = 0.0
+        self._start = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and progress.done < progress.total:
+            return
+        self._last = now
+        width = 30
+        filled = int(progress.fraction * width)
+        elapsed = now - self._start
+        rate = progress.done / elapsed if elapsed > 0 else 0.0
+        eta = (progress.total - progress.done) / rate if rate > 0 else 0.0
+        self.stream.write(
+            f"\r{self.label}[{'#' * filled}{'.' * (width - filled)}] "
+            f"{progress.done}/{progress.total} {progress.message[:40]:<40} ETA {eta:4.0f}s"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- asset field options -------------------------------------------------------------------
+def _add_asset_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("asset fields")
+    g.add_argument("--hostname")
+    g.add_argument("--ip", action="append", metavar="IP",
+                   help="IP address (repeat or comma-separate for several)")
+    g.add_argument("--mac", action="append", metavar="MAC",
+                   help="MAC address (repeat or comma-separate for several)")
+    g.add_argument("--os", metavar="TEXT",
+                   help='operating system in one line, e.g. "Ubuntu 22.04"')
+    g.add_argument("--os-family", choices=[str(f) for f in OsFamily])
+    g.add_argument("--os-name")
+    g.add_argument("--os-version")
+    g.add_argument("--os-build", help="build / revision level, e.g. 22631.4460")
+    g.add_argument("--kind", choices=[str(k) for k in AssetKind])
+    g.add_argument("--location")
+    g.add_argument("--manufacturer")
+    g.add_argument("--model")
+    g.add_argument("--serial")
+    g.add_argument("--vendor")
+    g.add_argument("--order-number")
+    g.add_argument("--purchase-date", metavar="YYYY-MM-DD")
+    g.add_argument("--warranty-end", metavar="YYYY-MM-DD")
+    g.add_argument("--support-contact")
+    g.add_argument("--owner")
+    g.add_argument("--tag", action="append", metavar="TAG",
+                   help="tag / group (repeat or comma-separate)")
+    g.add_argument("--ring", choices=[str(r) for r in Ring if str(r)] + ["none"])
+    g.add_argument("--impact", choices=[str(i) for i in Impact],
+                   help="business impact if the asset is down")
+    g.add_argument("--data", metavar="KINDS",
+                   help="sensitive data held: comma list of "
+                        + ", ".join(str(d) for d in DataSensitivity) + " (or 'none')")
+    for flag in ("critical-operations", "public-facing", "internet-facing"):
+        g.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--notes")
+
+
+_TEXT_OPTIONS = (
+    "hostname", "os", "os_family", "os_name", "os_version", "os_build", "kind", "location",
+    "manufacturer", "model", "serial", "vendor", "order_number", "purchase_date",
+    "warranty_end", "support_contact", "owner", "impact", "notes",
+)
+
+
+def _record_from_args(args: argparse.Namespace) -> dict[str, str]:
+    record: dict[str, str] = {}
+    for name in _TEXT_OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            record[name] = value
+    for option, column in (("ip", "ips"), ("mac", "macs"), ("tag", "tags")):
+        values = getattr(args, option, None)
+        if values is not None:
+            record[column] = ";".join(values)
+    if args.ring is not None:
+        record["ring"] = "" if args.ring == "none" else args.ring
+    if args.data is not None:
+        record["data_sensitivity"] = "" if args.data.strip().lower() == "none" else args.data
+    for name in ("critical_operations", "public_facing", "internet_facing"):
+        value = getattr(args, name, None)
+        if value is not None:
+            record[name] = "yes" if value else "no"
+    return record
+
+
+def _asset_row(a: Asset) -> list[str]:
+    return [str(a.id), a.hostname, ", ".join(a.ips), ", ".join(a.macs), a.os_display,
+            str(a.kind), a.location, str(a.impact)]
+
+
+_ASSET_HEADERS = ["ID", "HOSTNAME", "IP", "MAC", "OS", "KIND", "LOCATION", "IMPACT"]
+
+
+# -- commands ------------------------------------------------------------------------------
+def _open(args: argparse.Namespace, *, create: bool = False) -> SiteService:
+    path = Path(args.site).expanduser() if args.site else default_site_path()
+    default = not args.site
+    return SiteService.open(path, create=create or default, actor=args.actor,
+                            name="Default site" if default else None)
+
+
+def cmd_site_init(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.site).expanduser() if args.site else default_site_path()
+    if path.exists():
+        raise UserError(f"{path} already exists; use `site info` or `site set`.")
+    service = SiteService.open(path, create=True, name=args.name or path.stem, actor=args.actor)
+    try:
+        changes = {k: v for k, v in (("client", args.client), ("address", args.address),
+                                      ("msp_name", args.msp_name), ("logo_path", args.logo))
+                   if v is not None}
+        if changes:
+            service.update_site(**changes)
+        return _print_info(service, args, out)
+    finally:
+        service.close()
+
+
+def _print_info(service: SiteService, args: argparse.Namespace, out: TextIO) -> int:
+    info = service.info().to_dict()
+    if args.json:
+        _emit_json(info, out)
+    else:
+        for key, value in info.items():
+            out.write(f"{key:15} {value if value is not None else ''}\n")
+    return EXIT_OK
+
+
+def cmd_site_info(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        return _print_info(service, args, out)
+    finally:
+        service.close()
+
+
+def cmd_site_set(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        changes = {k: v for k, v in (("name", args.name), ("client", args.client),
+                                      ("address", args.address), ("msp_name", args.msp_name),
+                                      ("logo_path", args.logo)) if v is not None}
+        if not changes:
+            raise UsageError("nothing to change: give --name, --client, --address, "
+                             "--msp-name or --logo")
+        service.update_site(**changes)
+        return _print_info(service, args, out)
+    finally:
+        service.close()
+
+
+def cmd_asset_add(args: argparse.Namespace, out: TextIO) -> int:
+    # Validate before opening (or creating) the site, so a bad value writes nothing.
+    asset = record_to_asset(_record_from_args(args))
+    service = _open(args, create=True)
+    try:
+        stored = service.add_asset(asset)
+        if args.json:
+            _emit_json(asset_to_json(stored), out)
+        else:
+            out.write(f"added asset {stored.id} ({stored.label})\n")
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def cmd_asset_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        assets = service.assets()
+        if args.filter:
+            needle = args.filter.lower()
+            assets = [a for a in assets if needle in " ".join(_asset_row(a)).lower()
+                      or needle in a.owner.lower() or needle in " ".join(a.tags).lower()]
+        if args.json:
+            _emit_json([asset_to_json(a) for a in assets], out)
+        else:
+            _table([_asset_row(a) for a in assets], _ASSET_HEADERS, out)
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def _one(service: SiteService, selector: str) -> Asset:
+    found = service.find_assets(selector)
+    if len(found) > 1:
+        ids = ", ".join(f"#{a.id}" for a in found)
+        raise UserError(f"'{selector}' matches several assets ({ids}); use an id.")
+    return found[0]
+
+
+def cmd_asset_show(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        asset = _one(service, args.selector)
+        data = asset_to_json(asset)
+        if args.json:
+            _emit_json(data, out)
+        else:
+            for key, value in data.items():
+                if isinstance(value, list):
+                    value = ", ".join(value)
+                out.write(f"{key:20} {'' if value is None else value}\n")
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
+    record = _record_from_args(args)
+    if not record:
+        raise UsageError("nothing to change: give at least one field option")
+    service = _open(args)
+    try:
+        asset = _one(service, args.selector)
+        stored = service.update_asset(record_to_asset(record, base=asset))
+        if args.json:
+            _emit_json(asset_to_json(stored), out)
+        else:
+            out.write(f"updated asset {stored.id} ({stored.label})\n")
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def cmd_asset_rm(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        targets: dict[int, Asset] = {}
+        for selector in args.selectors:
+            for asset in service.find_assets(selector):
+                targets[int(asset.id or 0)] = asset
+        labels = ", ".join(a.label for a in targets.values())
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"refusing to delete {len(targets)} asset(s) without --yes "
+                                 "(no terminal to confirm on)")
+            sys.stderr.write(f"Delete {len(targets)} asset(s): {labels}? [y/N] ")
+            sys.stderr.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                sys.stderr.write("nothing deleted\n")
+                return EXIT_FAILED
+        deleted = service.delete_assets(list(targets))
+        if args.json:
+            _emit_json({"deleted": [asset_to_json(a) for a in deleted]}, out)
+        else:
+            out.write(f"deleted {len(deleted)} asset(s): {labels}\n")
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
+    mapping = None
+    if args.map:
+        mapping = {}
+        for item in args.map:
+            header, sep, column = item.partition("=")
+            if not sep or not header or not column:
+                raise UsageError(f"--map expects HEADER=COLUMN, got '{item}'")
+            mapping[header] = column
+    service = _open(args, create=True)
+    bar = ProgressBar(label="import ")
+    try:
+        report = service.import_csv(args.file, mapping, dry_run=args.dry_run, progress=bar)
+    finally:
+        bar.finish()
+        service.close()
+    if args.json:
+        _emit_json(report.to_dict(), out)
+    else:
+        verb = "would add" if args.dry_run else "added"
+        out.write(f"{verb} {len(report.added)}, updated {len(report.updated)}, "
+                  f"unchanged {report.unchanged}, refused {len(report.errors)} row(s)\n")
+        for err in report.errors:
+            sys.stderr.write(f"  {err}\n")
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        if args.output in (None, "-"):
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                target = Path(tmp) / f"export.{args.format}"
+                _export(service, args.format, target)
+                out.write(target.read_text(encoding="utf-8"))
+        else:
+            count = _export(service, args.format, Path(args.output))
+            sys.stderr.write(f"wrote {count} asset(s) to {args.output}\n")
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def _export(service: SiteService, fmt: str, target: Path) -> int:
+    return service.export_csv(target) if fmt == "csv" else service.export_json(target)
+
+
+def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        problems = service.audit_verify()
+        count = service.info().audit_events
+    finally:
+        service.close()
+    if args.json:
+        _emit_json({"ok": not problems, "events": count,
+                    "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
+                   out)
+    elif problems:
+        for problem in problems:
+            out.write(f"TAMPERED {problem}\n")
+    else:
+        out.write(f"audit log intact: {count} events, chain verified\n")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_audit_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        events = service.audit_events(limit=args.limit)
+    finally:
+        service.close()
+    if args.json:
+        _emit_json([{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+                     "object_type": e.object_type, "object_id": e.object_id,
+                     "details": e.details, "outcome": str(e.outcome)} for e in events], out)
+    else:
+        _table([[str(e.id), e.ts.isoformat(), e.actor, e.action,
+                 f"{e.object_type}:{e.object_id}".strip(":"), str(e.outcome)] for e in events],
+               ["ID", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"], out)
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
+    from app.ui.main import main as gui_main
+
+    argv = [sys.argv[0]]
+    if args.site:
+        argv += ["--site", args.site]
+    return int(gui_main(argv))
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs test)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable JSON output")
+
+    parser = argparse.ArgumentParser(
+        prog="patchdesk",
+        description="Agentless patch management: inventory, discovery, assessment, "
+                    "deployment and audit reports.",
+        epilog="Exit codes: 0 success, 1 operation failed, 2 bad command line "
+               "(nothing written).",
+    )
+    parser.add_argument("--version", action="version", version=f"PatchDesk {__version__}")
+    parser.add_argument("--site", metavar="PATH",
+                        help=f"site file (default: {default_site_path()}, or $PATCHDESK_SITE)")
+    parser.add_argument("--actor", metavar="NAME",
+                        help="name recorded in the audit log (default: your user name)")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="machine-readable JSON output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("gui", help="start the desktop application")
+    p.set_defaults(func=cmd_gui)
+
+    site = sub.add_parser("site", help="create and describe sites").add_subparsers(
+        dest="site_command", metavar="ACTION", required=True)
+    for name, func, helptext in (("init", cmd_site_init, "create a new site file"),
+                                 ("set", cmd_site_set, "change the site's name or branding")):
+        p = site.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("--name")
+        p.add_argument("--client", help="client (company) name for reports")
+        p.add_argument("--address")
+        p.add_argument("--msp-name", help="your company's name for reports")
+        p.add_argument("--logo", metavar="FILE", help="logo image for reports")
+        p.set_defaults(func=func)
+    p = site.add_parser("info", parents=[common], help="show the site's summary")
+    p.set_defaults(func=cmd_site_info)
+
+    asset = sub.add_parser("asset", help="manage the inventory").add_subparsers(
+        dest="asset_command", metavar="ACTION", required=True)
+    p = asset.add_parser("add", parents=[common], help="add an asset")
+    _add_asset_options(p)
+    p.set_defaults(func=cmd_asset_add)
+    p = asset.add_parser("list", parents=[common], help="list assets")
+    p.add_argument("--filter", metavar="TEXT", help="only assets whose row contains TEXT")
+    p.set_defaults(func=cmd_asset_list)
+    p = asset.add_parser("show", parents=[common], help="show one asset")
+    p.add_argument("selector", help="id, host name, IP or MAC")
+    p.set_defaults(func=cmd_asset_show)
+    p = asset.add_parser("edit", parents=[common], help="change fields of an asset")
+    p.add_argument("selector", help="id, host name, IP or MAC")
+    _add_asset_options(p)
+    p.set_defaults(func=cmd_asset_edit)
+    p = asset.add_parser("rm", parents=[common], help="delete assets")
+    p.add_argument("selectors", nargs="+", metavar="SELECTOR", help="id, host name, IP or MAC")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_asset_rm)
+
+    imp = sub.add_parser("import", help="import assets").add_subparsers(
+        dest="import_command", metavar="FORMAT", required=True)
+    p = imp.add_parser("csv", parents=[common], help="import assets from a CSV file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--map", action="append", metavar="HEADER=COLUMN",
+                   help="map a CSV header to an asset column (repeatable); "
+                        "default: guessed from the headers")
+    p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    p.set_defaults(func=cmd_import_csv)
+
+    p = sub.add_parser("export", parents=[common], help="export the inventory")
+    p.add_argument("format", choices=["csv", "json"])
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="audit_command", metavar="ACTION", required=True)
+    p = audit.add_parser("verify", parents=[common], help="check the hash chain")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser("list", parents=[common], help="show recent events")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_audit_list)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    out = out or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args, out))
+    except ValidationError as exc:
+        _error(f"invalid {exc}")
+        return EXIT_USAGE
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except NotFoundError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    except UserError as exc:
+        _error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"patchdesk: error: {' '.join(message.split())}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Opening, checking, migrating and connecting to a site file (one SQLite file per site).
+
+A file is checked read-only before anything is written to it: a file that is not SQLite,
+not a PatchDesk site, damaged, or written by a newer PatchDesk is refused and left untouched.
+Before migrating an older file a backup copy is taken next to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from app.core.errors import SiteFileError
+from app.store.schema import APPLICATION_ID, known_migration_names, migrations
+
+log = logging.getLogger(__name__)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SITE_SUFFIX = ".pdsite"
+BUSY_TIMEOUT_MS = 5000
+
+
+def utcnow() -> datetime:
+    """The current time in UTC, second precision (what the store records)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _readonly_check(path: Path) -> list[str]:
+    """Check an existing file without writing to it; return the migrations applied.
+
+    Raises:
+        SiteFileError: the file is not a usable PatchDesk site.
+    """
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise SiteFileError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if header != SQLITE_MAGIC:
+        raise SiteFileError(
+            f"{path} is not a PatchDesk site: it is not an SQLite database. "
+            "Choose a .pdsite file, or create a new site."
+        )
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise SiteFileError(f"Cannot open {path}: {exc}") from exc
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id != APPLICATION_ID:
+            raise SiteFileError(
+                f"{path} is an SQLite database but not a PatchDesk site; it was left untouched."
+            )
+        result = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if result != ["ok"]:
+            raise SiteFileError(
+                f"{path} is damaged ({'; '.join(result)[:200]}). It was left untouched; "
+                "restore it from a backup (PatchDesk keeps *.bak copies before upgrades)."
+            )
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+            (migrations.migrations_table,),
+        ).fetchone()
+        if not has_table:
+            return []
+        return [
+            row[0]
+            for row in conn.execute(
+                f"SELECT name FROM [{migrations.migrations_table}] "
+                "WHERE migration_set = ? ORDER BY rowid",
+                (migrations.name,),
+            )
+        ]
+    except SiteFileError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise SiteFileError(
+            f"{path} is damaged or not a database ({exc}). It was left untouched."
+        ) from exc
+    finally:
+        conn.close()
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def _backup_copy(path: Path, applied: list[str]) -> Path:
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.v{len(applied)}-{stamp}.bak")
+    src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    log.info("backed up %s to %s before migrating", path, target)
+    return target
+
+
+class SiteDB:
+    """A checked, migrated site file; hands out one sqlite-utils Database per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = False) -> SiteDB:
+        """Open (and if asked, create) a site file, migrating it to the current schema.
+
+        Raises:
+            SiteFileError: the file is missing (and ``create`` is false), not a PatchDesk
+                site, damaged or from a newer PatchDesk. The file is not modified.
+        """
+        path = Path(path).expanduser()
+        known = known_migration_names()
+        if path.exists():
+            if path.is_dir():
+                raise SiteFileError(f"{path} is a folder, not a site file.")
+            if path.stat().st_size == 0:
+                raise SiteFileError(f"{path} is an empty file, not a PatchDesk site.")
+            applied = _readonly_check(path)
+            unknown = [name for name in applied if name not in known]
+            if unknown:
+                raise SiteFileError(
+                    f"{path} was written by a newer PatchDesk (schema {', '.join(unknown)}); "
+                    "update PatchDesk to open it. The file was left untouched."
+                )
+            if not applied:
+                raise SiteFileError(f"{path} is a PatchDesk file with no schema; it is damaged.")
+            if len(applied) < len(known):
+                _backup_copy(path, applied)
+        elif not create:
+            raise SiteFileError(f"There is no site at {path}.")
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SiteFileError(f"Cannot create {path.parent}: {exc.strerror}") from exc
+        site = cls(path)
+        db = site.db()
+        try:
+            if not path.exists() or db.conn.execute("PRAGMA application_id").fetchone()[0] == 0:
+                db.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.conn.execute("PRAGMA journal_mode = WAL")
+            migrations.apply(db)
+        except sqlite3.OperationalError as exc:
+            site.close()
+            raise SiteFileError(f"Cannot write {path}: {exc}") from exc
+        return site
+
+    def db(self) -> Database:
+        """The calling thread's connection (created on first use)."""
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+                _configure(conn)
+            except sqlite3.Error as exc:
+                raise SiteFileError(f"Cannot open {self.path}: {exc}") from exc
+            with self._lock:
+                self._all.append(conn)
+            db = Database(conn)
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        """A transaction on the calling thread's connection (nested blocks use savepoints)."""
+        db = self.db()
+        with db.atomic():
+            yield db
+
+    def schema_version(self) -> int:
+        """How many migrations this file has applied."""
+        return len(migrations.applied(self.db()))
+
+    def close(self) -> None:
+        """Close every connection this object opened (on any thread)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            # Closing from another thread than the creator is refused by sqlite3 for
+            # connections still in use there; the thread's exit closes it instead.
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                conn.close()
+        self._local = threading.local()
+
+    def backup_to(self, target: Path) -> None:
+        """Write a consistent copy of the site to ``target`` (SQLite online backup)."""
+        dst = sqlite3.connect(target)
+        try:
+            self.db().conn.backup(dst)
+        finally:
+            dst.close()
+

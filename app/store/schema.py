@@ -1,0 +1,144 @@
+"""The numbered schema migrations of a site file (sqlite-utils ``Migrations``).
+
+Never edit a migration that has shipped: add a new numbered one. The set of names applied
+to a file tells its schema version; a file with names this build does not know was written
+by a newer PatchDesk and is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+#: ``PRAGMA application_id`` of every site file: "PDST" in ASCII.
+APPLICATION_ID = 0x50445354
+
+migrations = Migrations("patchdesk")
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    """Site, assets, software, asset patches and the audit log."""
+    db.execute(
+        """
+        CREATE TABLE site (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            name TEXT NOT NULL,
+            client TEXT NOT NULL DEFAULT '',
+            address TEXT NOT NULL DEFAULT '',
+            msp_name TEXT NOT NULL DEFAULT '',
+            logo_path TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}',
+            audit_head_id INTEGER NOT NULL DEFAULT 0,
+            audit_head_hash TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE assets (
+            id INTEGER PRIMARY KEY,
+            hostname TEXT NOT NULL DEFAULT '',
+            location TEXT NOT NULL DEFAULT '',
+            ips TEXT NOT NULL DEFAULT '[]',
+            macs TEXT NOT NULL DEFAULT '[]',
+            os_family TEXT NOT NULL DEFAULT 'unknown',
+            os_name TEXT NOT NULL DEFAULT '',
+            os_version TEXT NOT NULL DEFAULT '',
+            os_build TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'unknown',
+            manufacturer TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            serial TEXT NOT NULL DEFAULT '',
+            vendor TEXT NOT NULL DEFAULT '',
+            order_number TEXT NOT NULL DEFAULT '',
+            purchase_date TEXT,
+            warranty_end TEXT,
+            support_contact TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            ring TEXT NOT NULL DEFAULT '',
+            impact TEXT NOT NULL DEFAULT 'low',
+            data_sensitivity TEXT NOT NULL DEFAULT '[]',
+            critical_operations INTEGER NOT NULL DEFAULT 0,
+            public_facing INTEGER NOT NULL DEFAULT 0,
+            internet_facing INTEGER NOT NULL DEFAULT 0,
+            notes TEXT NOT NULL DEFAULT '',
+            field_sources TEXT NOT NULL DEFAULT '{}',
+            first_seen TEXT,
+            last_seen TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_assets_hostname ON assets(hostname COLLATE NOCASE)")
+    db.execute(
+        """
+        CREATE TABLE software (
+            id INTEGER PRIMARY KEY,
+            asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL DEFAULT '',
+            arch TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            seen_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_software_asset ON software(asset_id)")
+    db.execute(
+        """
+        CREATE TABLE asset_patches (
+            id INTEGER PRIMARY KEY,
+            asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            package TEXT NOT NULL,
+            kb TEXT NOT NULL DEFAULT '',
+            installed_version TEXT NOT NULL DEFAULT '',
+            candidate_version TEXT NOT NULL DEFAULT '',
+            classification TEXT NOT NULL DEFAULT 'other',
+            severity TEXT NOT NULL DEFAULT 'unknown',
+            source TEXT NOT NULL DEFAULT '',
+            cves TEXT NOT NULL DEFAULT '[]',
+            advisories TEXT NOT NULL DEFAULT '[]',
+            reboot_required INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'missing',
+            first_seen TEXT,
+            last_seen TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_asset_patches_asset ON asset_patches(asset_id)")
+    db.execute(
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL DEFAULT '',
+            object_id TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}',
+            outcome TEXT NOT NULL DEFAULT 'ok',
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_audit_object ON audit_log(object_type, object_id)")
+    # Append-only inside the application. Someone with the file and sqlite3 can still drop
+    # these triggers; the hash chain is what detects that (`patchdesk audit verify`).
+    db.execute(
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+    )
+
+
+def known_migration_names() -> list[str]:
+    """Names of every migration this build knows, in order."""
+    return [m.name for m in migrations._migrations]
