@@ -33,9 +33,9 @@ def lab_required() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if LAB_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            if item.get_closest_marker("lab") is None:
-                item.add_marker(pytest.mark.lab)
+        uses_lab = LAB_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_lab and item.get_closest_marker("lab") is None:
+            item.add_marker(pytest.mark.lab)
 
 
 def _unavailable() -> None:

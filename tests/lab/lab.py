@@ -112,7 +112,7 @@ def _killpg(pid: int) -> None:
 def run(
     argv: Sequence[str],
     *,
-    input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+    input: str | None = None,
     timeout: float = 60.0,
     check: bool = True,
     env: Mapping[str, str] | None = None,
@@ -174,7 +174,7 @@ def wait_until(
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - reported on timeout
+        except Exception as exc:
             last_exc = exc
         if time.monotonic() >= deadline:
             extra = f" (last error: {last_exc})" if last_exc else ""
@@ -183,8 +183,24 @@ def wait_until(
         delay = min(delay * 1.5, 0.1)
 
 
+# Subnets of the labs running in this process: the socket helpers below refuse any other
+# address (except loopback), so a test can never probe the outside world by mistake.
+_LIVE_SUBNETS: set[ipaddress.IPv4Network] = set()
+
+
+def _guard(ip: str) -> None:
+    addr = ipaddress.ip_address(ip)
+    if addr.is_loopback or any(addr in net for net in _LIVE_SUBNETS):
+        return
+    raise LabError(
+        f"refusing to connect to {ip}: not loopback and not in a running lab subnet "
+        f"({', '.join(map(str, _LIVE_SUBNETS)) or 'no lab running'})"
+    )
+
+
 def ssh_banner(ip: str, port: int = 22, timeout: float = 1.0) -> str:
     """Return the first line the server sends (the SSH identification string)."""
+    _guard(ip)
     with socket.create_connection((ip, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
         data = b""
@@ -197,6 +213,8 @@ def ssh_banner(ip: str, port: int = 22, timeout: float = 1.0) -> str:
 
 
 def tcp_open(ip: str, port: int, timeout: float = 0.5) -> bool:
+    """True if a TCP connection to a lab (or loopback) address succeeds."""
+    _guard(ip)
     try:
         with socket.create_connection((ip, port), timeout=timeout):
             return True
@@ -250,9 +268,7 @@ def _sources_files(etc: Path) -> list[Path]:
         files.append(main)
     d = etc / "sources.list.d"
     if d.is_dir():
-        files += sorted(
-            p for p in d.iterdir() if p.is_file() and p.suffix in (".list", ".sources")
-        )
+        files += sorted(p for p in d.iterdir() if p.is_file() and p.suffix in (".list", ".sources"))
     return files
 
 
@@ -373,7 +389,7 @@ _ARCH: str | None = None
 
 
 def _dpkg_arch() -> str:
-    global _ARCH  # noqa: PLW0603
+    global _ARCH
     if _ARCH is None:
         try:
             _ARCH = run(["dpkg", "--print-architecture"], timeout=10).stdout.strip()
@@ -1004,11 +1020,16 @@ class Lab:
         return self
 
     def _start_infra(self) -> None:
-        self._check_subnet_free()
+        try:
+            self._lock_fd = _lock_lab(self.dir.parent, self.prefix)
+        except BlockingIOError:
+            raise LabError(f"a running lab already uses the prefix {self.prefix}") from None
         self.dir.mkdir(parents=True, exist_ok=True)
-        lockpath = self.dir.parent / f"{self.prefix}.lock"
-        self._lock_fd = os.open(lockpath, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with contextlib.suppress(LabError):
+            removed = cleanup_stale(rundir=self.dir.parent)
+            if removed:
+                _log(f"removed stale labs left by killed runs: {' '.join(removed)}")
+        self._check_subnet_free()
         t = time.monotonic()
         self.base = ensure_base(self.cache)
         self.timings["base"] = time.monotonic() - t
@@ -1053,13 +1074,25 @@ class Lab:
         _sysctl(br, "net.ipv6.conf.all.disable_ipv6", "1")
         # root namespace leg (only the connected lab route, nothing else)
         run(
-            ["ip", "link", "add", self.root_if, "type", "veth", "peer", "name", "root",
-             "netns", br],
+            [
+                "ip",
+                "link",
+                "add",
+                self.root_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "root",
+                "netns",
+                br,
+            ],
             what="creating the root veth",
         )
         with contextlib.suppress(LabError):
             run(["sysctl", "-qw", f"net.ipv6.conf.{self.root_if}.disable_ipv6=1"])
         run(["ip", "addr", "add", f"{self.root_ip}/24", "dev", self.root_if])
+        _LIVE_SUBNETS.add(self.subnet)
         run(["ip", "link", "set", self.root_if, "up"])
         _ip_batch(br, ["link set root master br0", "link set root up"])
         # client namespace
@@ -1068,8 +1101,21 @@ class Lab:
     def _veth(self, ns: str, port: str, ip: str, mac: str) -> None:
         """veth from netns ns (eth0, given ip/mac) to the bridge (port name)."""
         run(
-            ["ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name",
-             "eth0", "netns", ns],
+            [
+                "ip",
+                "-n",
+                self.bridge_ns,
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                ns,
+            ],
             what=f"creating veth for {ns}",
         )
         _ip_batch(
@@ -1087,17 +1133,34 @@ class Lab:
         log = open(self.dir / "http.log", "ab")  # noqa: SIM115 - lives with the process
         try:
             self._http = subprocess.Popen(
-                ["ip", "netns", "exec", self.bridge_ns, _system_python(), "-I", "-m",
-                 "http.server", "--bind", self.repo_ip, "--directory", str(self.repo.root),
-                 "80"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.bridge_ns,
+                    _system_python(),
+                    "-I",
+                    "-m",
+                    "http.server",
+                    "--bind",
+                    self.repo_ip,
+                    "--directory",
+                    str(self.repo.root),
+                    "80",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         finally:
             log.close()
         self._procs.append(self._http)
         wait_until(
-            lambda: self._http.poll() is None and tcp_open(self.repo_ip, 80, 0.3)
-            or self._raise_if_dead(self._http, "the repo HTTP server", self.dir / "http.log"),
+            lambda: (
+                (self._http.poll() is None and tcp_open(self.repo_ip, 80, 0.3))
+                or self._raise_if_dead(self._http, "the repo HTTP server", self.dir / "http.log")
+            ),
             timeout=15,
             what=f"the repo HTTP server on {self.repo_ip}:80",
         )
@@ -1111,7 +1174,8 @@ class Lab:
 
     def _build_layer(self) -> None:
         """Per-lab layer over the base: init, apt sources, default packages, apt lists."""
-        assert self.base and self.repo
+        assert self.base
+        assert self.repo
         layer, work, mnt = self.dir / "layer", self.dir / "layer.work", self.dir / "layer.mnt"
         for d in (layer, work, mnt):
             d.mkdir(parents=True, exist_ok=True)
@@ -1183,10 +1247,15 @@ class Lab:
         ip = self._alloc_ip(spec.ip)
         ns = f"{self.prefix}-{spec.name}"
         info = HostInfo(
-            name=spec.name, kind=spec.kind, ip=ip, mac=self._mac(ip), netns=ns,
+            name=spec.name,
+            kind=spec.kind,
+            ip=ip,
+            mac=self._mac(ip),
+            netns=ns,
             password=spec.sudo_password,
             netbios_name=(spec.netbios_name or f"WIN-{spec.name.upper()}")[:15]
-            if spec.kind == "windows" else None,
+            if spec.kind == "windows"
+            else None,
         )
         index = self._next_index
         self._next_index += 1
@@ -1208,9 +1277,15 @@ class Lab:
         for d in (upper, work, h.merged):
             d.mkdir(exist_ok=True)
         run(
-            ["mount", "-t", "overlay", "overlay", "-o",
-             f"lowerdir={self.layer}:{self.base},upperdir={upper},workdir={work}",
-             str(h.merged)],
+            [
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                f"lowerdir={self.layer}:{self.base},upperdir={upper},workdir={work}",
+                str(h.merged),
+            ],
             what=f"mounting the disk of {h.spec.name}",
         )
         r = h.merged
@@ -1238,7 +1313,8 @@ class Lab:
     @staticmethod
     def _set_password(root: Path, user: str, password: str) -> None:
         hashed = run(
-            ["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
+            ["openssl", "passwd", "-6", "-stdin"],
+            input=password + "\n",
             what="hashing a host password",
         ).stdout.strip()
         shadow = root / "etc" / "shadow"
@@ -1262,8 +1338,11 @@ class Lab:
             "  chain output { type filter hook output priority 0; policy drop; }\n"
             "}\n"
         )
-        run(["ip", "netns", "exec", h.info.netns, nft, "-f", "-"], input=ruleset,
-            what=f"firewalling {h.spec.name} with nftables")
+        run(
+            ["ip", "netns", "exec", h.info.netns, nft, "-f", "-"],
+            input=ruleset,
+            what=f"firewalling {h.spec.name} with nftables",
+        )
         return True
 
     def _spawn(self, h: _Host) -> None:
@@ -1275,27 +1354,57 @@ class Lab:
         try:
             if kind == "debian":
                 argv = [
-                    "ip", "netns", "exec", h.info.netns,
-                    _tool("unshare"), "--pid", "--mount", "--uts", "--ipc", "--fork",
-                    "--kill-child", "--propagation", "private",
-                    "chroot", str(h.merged), "/usr/bin/python3", "-I", "/sbin/pd-init",
+                    "ip",
+                    "netns",
+                    "exec",
+                    h.info.netns,
+                    _tool("unshare"),
+                    "--pid",
+                    "--mount",
+                    "--uts",
+                    "--ipc",
+                    "--fork",
+                    "--kill-child",
+                    "--propagation",
+                    "private",
+                    "chroot",
+                    str(h.merged),
+                    "/usr/bin/python3",
+                    "-I",
+                    "/sbin/pd-init",
                     h.spec.name,
                 ]
             else:
                 argv = [
-                    "ip", "netns", "exec", h.info.netns, _system_python(), "-I",
-                    str(HERE / "devices.py"), kind, "--ip", h.info.ip, "--mac", h.info.mac,
-                    "--name", h.info.netbios_name or h.spec.name,
+                    "ip",
+                    "netns",
+                    "exec",
+                    h.info.netns,
+                    _system_python(),
+                    "-I",
+                    str(HERE / "devices.py"),
+                    kind,
+                    "--ip",
+                    h.info.ip,
+                    "--mac",
+                    h.info.mac,
+                    "--name",
+                    h.info.netbios_name or h.spec.name,
                 ]
             h.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, env={"PATH": HOST_PATH, "LANG": "C"},
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env={"PATH": HOST_PATH, "LANG": "C"},
             )
         finally:
             log.close()
 
     def _ready(self, h: _Host) -> bool:
-        assert h.proc and h.log
+        assert h.proc
+        assert h.log
         self._raise_if_dead(h.proc, f"host {h.spec.name}", h.log)
         if h.spec.kind == "debian":
             try:
@@ -1320,8 +1429,7 @@ class Lab:
                     details.append(f"--- {h.spec.name} ({h.info.ip}) console:\n{_tail(log)}")
                 raise LabError(
                     f"timed out after {timeout:g}s waiting for hosts "
-                    f"{', '.join(h.spec.name for h in pending)} to come up\n"
-                    + "\n".join(details)
+                    f"{', '.join(h.spec.name for h in pending)} to come up\n" + "\n".join(details)
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.1)
@@ -1333,8 +1441,7 @@ class Lab:
         if wanted == DEFAULT_INSTALLED:
             return
         purge = [n for n in DEFAULT_INSTALLED if wanted.get(n, "absent") in (None, "absent")]
-        install = [f"{n}={v}" for n, v in wanted.items()
-                   if v and DEFAULT_INSTALLED.get(n) != v]
+        install = [f"{n}={v}" for n, v in wanted.items() if v and DEFAULT_INSTALLED.get(n) != v]
         script = "set -e\nexport DEBIAN_FRONTEND=noninteractive\n"
         if purge:
             script += f"dpkg --purge {' '.join(purge)} >/dev/null\n"
@@ -1380,15 +1487,33 @@ class Lab:
             return ["ip", "netns", "exec", h.info.netns, *argv]
         pid = self._init_pid(h)
         if user and user != "root":
-            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
-                    *argv]
-        return [_tool("nsenter"), "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w",
-                "--", *argv]
+            argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
+        return [
+            _tool("nsenter"),
+            "-t",
+            str(pid),
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "-r",
+            "-w",
+            "--",
+            *argv,
+        ]
 
     def _exec_env(self, user: str | None, env: Mapping[str, str] | None) -> dict[str, str]:
         home = "/root" if user in (None, "root") else f"/home/{user}"
-        base = {"PATH": HOST_PATH, "LANG": "C", "LC_ALL": "C", "HOME": home,
-                "USER": user or "root", "LOGNAME": user or "root", "TERM": "dumb"}
+        base = {
+            "PATH": HOST_PATH,
+            "LANG": "C",
+            "LC_ALL": "C",
+            "HOME": home,
+            "USER": user or "root",
+            "LOGNAME": user or "root",
+            "TERM": "dumb",
+        }
         return {**base, **(env or {})}
 
     def exec(
@@ -1396,7 +1521,7 @@ class Lab:
         name: str,
         cmd: str | Sequence[str],
         *,
-        input: str | None = None,  # noqa: A002
+        input: str | None = None,
         timeout: float = 120.0,
         check: bool = False,
         user: str | None = None,
@@ -1408,7 +1533,10 @@ class Lab:
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         return run(
             self._exec_argv(h, argv, user),
-            input=input, timeout=timeout, check=check, env=self._exec_env(user, env),
+            input=input,
+            timeout=timeout,
+            check=check,
+            env=self._exec_env(user, env),
             what=f"running in {name}",
         )
 
@@ -1426,7 +1554,7 @@ class Lab:
         self,
         argv: str | Sequence[str],
         *,
-        input: str | None = None,  # noqa: A002
+        input: str | None = None,
         timeout: float = 300.0,
         check: bool = False,
         env: Mapping[str, str] | None = None,
@@ -1436,8 +1564,12 @@ class Lab:
         process's environment; cwd is passed through."""
         argv = ["/bin/sh", "-c", argv] if isinstance(argv, str) else list(argv)
         return run(
-            [*self.client_prefix, *argv], input=input, timeout=timeout, check=check,
-            env=dict(os.environ) if env is None else env, cwd=cwd,
+            [*self.client_prefix, *argv],
+            input=input,
+            timeout=timeout,
+            check=check,
+            env=dict(os.environ) if env is None else env,
+            cwd=cwd,
             what="running in the client namespace",
         )
 
@@ -1459,8 +1591,11 @@ class Lab:
         h.proc = None
         if h.spec.kind == "debian":
             # the pid namespace is gone when no process is left in the netns of the host
-            wait_until(lambda: not _netns_pids(h.info.netns), timeout=10,
-                       what=f"all processes of {h.spec.name} to exit")
+            wait_until(
+                lambda: not _netns_pids(h.info.netns),
+                timeout=10,
+                what=f"all processes of {h.spec.name} to exit",
+            )
 
     def stop_host(self, name: str) -> None:
         """Power the host off: all its processes die, its link goes down; disk kept."""
@@ -1510,8 +1645,13 @@ class Lab:
         h = self._get(name)
         argv = self._exec_argv(h, ["/usr/bin/python3", "-I", "-c", HOLD_LOCK_SCRIPT], None)
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True, env=self._exec_env(None, None),
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env=self._exec_env(None, None),
         )
         assert proc.stdout
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
@@ -1579,8 +1719,11 @@ class Lab:
         elif reboot_required:
             postinst = POSTINST_REBOOT.format(name=name)
         spec = PackageSpec(
-            name, version, archive="debian-security" if security else "debian",
-            postinst=postinst, depends=depends,
+            name,
+            version,
+            archive="debian-security" if security else "debian",
+            postinst=postinst,
+            depends=depends,
         )
         with self._mutex:
             self.repo.add([spec])
@@ -1612,12 +1755,13 @@ class Lab:
                 _killpg(p.pid)
                 with contextlib.suppress(Exception):
                     p.wait(5)
+            _LIVE_SUBNETS.discard(self.subnet)
             problems = _destroy_lab(self.prefix, self.dir)
             if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
                 with contextlib.suppress(FileNotFoundError):
                     (self.dir.parent / f"{self.prefix}.lock").unlink()
+                os.close(self._lock_fd)
+                self._lock_fd = None
             self.hosts.clear()
         if problems:
             raise LabError(f"teardown of lab {self.prefix} left: " + "; ".join(problems))
@@ -1627,8 +1771,11 @@ class Lab:
 
 
 def _ip_batch(ns: str, commands: Sequence[str]) -> None:
-    run(["ip", "-n", ns, "-batch", "-"], input="\n".join(commands) + "\n",
-        what=f"configuring netns {ns}")
+    run(
+        ["ip", "-n", ns, "-batch", "-"],
+        input="\n".join(commands) + "\n",
+        what=f"configuring netns {ns}",
+    )
 
 
 def _sysctl(ns: str, key: str, value: str) -> None:
@@ -1709,18 +1856,26 @@ def _passwd_entry(root: Path, user: str) -> tuple[int, int]:
     raise LabError(f"no user {user} in {root}/etc/passwd")
 
 
-def _lab_is_live(rundir: Path, prefix: str) -> bool:
-    lock = rundir / f"{prefix}.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
+def _lock_lab(rundir: Path, prefix: str, *, wait: bool = False) -> int:
+    """flock <rundir>/<prefix>.lock (held for the lab's lifetime: it marks the lab live).
+
+    Re-checks that the locked file is still the one at the path, so a concurrent cleanup
+    that unlinked it cannot leave us holding a lock nobody sees. BlockingIOError if held.
+    """
+    rundir.mkdir(parents=True, exist_ok=True)
+    path = rundir / f"{prefix}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
         os.close(fd)
-    return False
 
 
 def cleanup_stale(*, force: bool = False, rundir: Path | None = None) -> list[str]:
@@ -1743,11 +1898,19 @@ def cleanup_stale(*, force: bool = False, rundir: Path | None = None) -> list[st
                 prefixes.add(p.name.removesuffix(".lock"))
     removed = []
     for prefix in sorted(prefixes):
-        if not force and _lab_is_live(rundir, prefix):
-            continue
-        problems = _destroy_lab(prefix, rundir / prefix)
-        with contextlib.suppress(FileNotFoundError):
-            (rundir / f"{prefix}.lock").unlink()
+        fd = None
+        if not force:
+            try:
+                fd = _lock_lab(rundir, prefix)
+            except BlockingIOError:
+                continue  # a live lab
+        try:
+            problems = _destroy_lab(prefix, rundir / prefix)
+            with contextlib.suppress(FileNotFoundError):
+                (rundir / f"{prefix}.lock").unlink()
+        finally:
+            if fd is not None:
+                os.close(fd)
         if problems:
             raise LabError(f"could not clean lab {prefix}: {'; '.join(problems)}")
         removed.append(prefix)
