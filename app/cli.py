@@ -11,17 +11,25 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from app import __version__
-from app.core.errors import NotFoundError, PatchDeskError, UserError, ValidationError
+from app.core.errors import (
+    FieldError,
+    NotFoundError,
+    PatchDeskError,
+    UserError,
+    ValidationError,
+)
 from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
-from app.core.progress import Progress
+from app.core.progress import CancelToken, Progress
 from app.core.records import record_to_asset
 from app.services import SiteService, asset_to_json, default_site_path
+from app.store.scans import ScanRecord
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -406,6 +414,145 @@ def cmd_audit_list(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _scan_json(record: ScanRecord) -> dict[str, Any]:
+    hosts = []
+    for host in record.hosts:
+        item = dict(host)
+        item["names"] = list(host["hostnames"])
+        if host.get("netbios_name") and host["netbios_name"] not in item["names"]:
+            item["names"].append(host["netbios_name"])
+        for key in ("mac", "vendor", "netbios_name", "ssh_banner", "http_title", "http_server",
+                    "os_guess"):
+            item[key] = item.get(key) or None
+        hosts.append(item)
+    duration = ((record.finished_at - record.started_at).total_seconds()
+                if record.finished_at else None)
+    return {
+        "scan_id": record.id,
+        "targets": record.targets,
+        "exclude": record.exclude,
+        "addresses": record.addresses,
+        "ports": list(record.ports),
+        "started_at": record.started_at.isoformat(),
+        "duration_s": duration,
+        "cancelled": record.cancelled,
+        "merged": record.merged,
+        "summary": record.summary,
+        "hosts": hosts,
+        "diff": {
+            "new": [h["ip"] for h in record.hosts if h["change"] == "new"],
+            "changed": [{"ip": h["ip"], "asset_id": h["asset_id"], "changes": h["changes"]}
+                        for h in record.hosts if h["change"] == "changed"],
+            "gone": record.gone,
+        },
+    }
+
+
+def _print_scan(record: ScanRecord, out: TextIO) -> None:
+    rows = []
+    for h in record.hosts:
+        names = ", ".join(h["hostnames"] or ([h["netbios_name"]] if h["netbios_name"] else []))
+        rows.append([h["ip"], h["mac"], h["vendor"][:24], names,
+                     ",".join(str(p) for p in h["open_ports"]), h["device_type"],
+                     h["os_guess"], h["change"]])
+    _table(rows, ["IP", "MAC", "VENDOR", "NAMES", "PORTS", "TYPE", "OS GUESS", "CHANGE"], out)
+    s = record.summary
+    out.write(f"\n{s.get('live', 0)} live of {record.addresses} addresses: "
+              f"{s.get('new', 0)} new, {s.get('changed', 0)} changed, "
+              f"{s.get('gone', 0)} not seen this time"
+              f"{' (cancelled)' if record.cancelled else ''}\n")
+    for h in record.hosts:
+        if h["change"] == "changed":
+            detail = "; ".join(f"{k} {v[0]} → {v[1]}" for k, v in h["changes"].items())
+            out.write(f"  changed  {h['ip']}: {detail}\n")
+    for g in record.gone:
+        out.write(f"  not seen {g['label']} ({', '.join(g['ips'])})\n")
+
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
+    from app.discovery import PortError, local_subnets, parse_ports
+
+    targets = " ".join(args.range)
+    if not targets:
+        subnets = local_subnets()
+        if not subnets:
+            raise UsageError("no range given and no local subnet found; give a range "
+                             "such as 10.0.0.0/24")
+        targets = " ".join(subnets)
+        sys.stderr.write(f"scanning the local subnet(s): {targets}\n")
+    ports = None
+    if args.ports:
+        try:
+            ports = parse_ports(args.ports)
+        except PortError as exc:
+            raise ValidationError([FieldError("ports", str(exc))]) from None
+    service = _open(args, create=True)
+    bar = ProgressBar(label="scan ")
+    cancel = CancelToken()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["record"] = service.scan_network(
+                targets, exclude=args.exclude or "", ports=ports, allow_large=args.yes_large,
+                merge=not args.no_merge, progress=bar, cancel=cancel)
+        except BaseException as exc:  # handed to the main thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="scan", daemon=True)
+    try:
+        thread.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                sys.stderr.write("\ncancelling...\n")
+                cancel.cancel()
+    finally:
+        thread.join()
+        bar.finish()
+        service.close()
+    if "error" in box:
+        raise box["error"]
+    record: ScanRecord = box["record"]
+    if args.json:
+        _emit_json(_scan_json(record), out)
+    else:
+        _print_scan(record, out)
+    return EXIT_FAILED if record.cancelled else EXIT_OK
+
+
+def cmd_scans_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        records = service.scans(args.limit)
+    finally:
+        service.close()
+    if args.json:
+        _emit_json([r.to_dict() for r in records], out)
+    else:
+        _table([[str(r.id), r.started_at.isoformat(), r.targets[:30], str(r.addresses),
+                 str(r.summary.get("live", "")), str(r.summary.get("new", "")),
+                 str(r.summary.get("changed", "")), str(r.summary.get("gone", "")),
+                 "cancelled" if r.cancelled else ""] for r in records],
+               ["ID", "STARTED", "TARGETS", "ADDRS", "LIVE", "NEW", "CHANGED", "GONE", ""],
+               out)
+    return EXIT_OK
+
+
+def cmd_scans_show(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        record = service.scan_record(args.scan_id)
+    finally:
+        service.close()
+    if args.json:
+        _emit_json(_scan_json(record), out)
+    else:
+        _print_scan(record, out)
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     from app.ui.main import main as gui_main
 
@@ -490,6 +637,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("format", choices=["csv", "json"])
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("scan", parents=[common], help="discover devices on the network",
+                       description="Sweep IP ranges for live hosts, fingerprint them and "
+                                   "merge them into the inventory.")
+    p.add_argument("range", nargs="*", metavar="RANGE",
+                   help="CIDR, a-b range, IP, host name or list; !ADDR excludes "
+                        "(default: the local subnets)")
+    p.add_argument("--exclude", metavar="RANGE", help="addresses to leave out")
+    p.add_argument("--ports", metavar="PORTS",
+                   help="TCP ports or profile names, e.g. 22,80,8000-8010 or windows")
+    p.add_argument("--yes-large", action="store_true",
+                   help="confirm a scan of more than 65,536 addresses (a /16)")
+    p.add_argument("--no-merge", action="store_true",
+                   help="record and report only; do not add or update assets")
+    p.set_defaults(func=cmd_scan)
+    scans = sub.add_parser("scans", help="scan history and diffs").add_subparsers(
+        dest="scans_command", metavar="ACTION", required=True)
+    p = scans.add_parser("list", parents=[common], help="recent scans")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_scans_list)
+    p = scans.add_parser("show", parents=[common], help="one scan's hosts and diff")
+    p.add_argument("scan_id", type=int)
+    p.set_defaults(func=cmd_scans_show)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", metavar="ACTION", required=True)

@@ -214,6 +214,8 @@ class Asset:
     public_facing: bool = False
     internet_facing: bool = False
     notes: str = ""
+    open_ports: tuple[int, ...] = ()
+    nic_vendor: str = ""
     id: int | None = None
     first_seen: datetime | None = None
     last_seen: datetime | None = None

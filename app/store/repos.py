@@ -59,6 +59,8 @@ def asset_to_row(asset: Asset) -> dict[str, Any]:
             row[name] = json.dumps(list(value))
         elif name == "data_sensitivity":
             row[name] = json.dumps([str(v) for v in value])
+        elif name == "open_ports":
+            row[name] = json.dumps([int(v) for v in value])
         elif name == "field_sources":
             row[name] = json.dumps(value, sort_keys=True)
         elif name in _DATE_FIELDS:
@@ -104,6 +106,8 @@ def row_to_asset(row: dict[str, Any] | Any) -> Asset:
         public_facing=bool(row["public_facing"]),
         internet_facing=bool(row["internet_facing"]),
         notes=row["notes"],
+        open_ports=tuple(json.loads(row["open_ports"])),
+        nic_vendor=row["nic_vendor"],
         field_sources=json.loads(row["field_sources"]),
         first_seen=_parse_ts(row["first_seen"]),
         last_seen=_parse_ts(row["last_seen"]),

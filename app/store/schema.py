@@ -139,6 +139,65 @@ def m0001_initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_discovery")
+def m0002_discovery(db: Database) -> None:
+    """Scan history with per-host observations, and what discovery last saw per asset."""
+    db.execute("ALTER TABLE assets ADD COLUMN open_ports TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE assets ADD COLUMN nic_vendor TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            targets TEXT NOT NULL,
+            exclude TEXT NOT NULL DEFAULT '',
+            ports TEXT NOT NULL DEFAULT '[]',
+            addresses INTEGER NOT NULL DEFAULT 0,
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            merged INTEGER NOT NULL DEFAULT 0,
+            actor TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE scan_hosts (
+            id INTEGER PRIMARY KEY,
+            scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+            ip TEXT NOT NULL,
+            mac TEXT NOT NULL DEFAULT '',
+            vendor TEXT NOT NULL DEFAULT '',
+            hostnames TEXT NOT NULL DEFAULT '[]',
+            netbios_name TEXT NOT NULL DEFAULT '',
+            open_ports TEXT NOT NULL DEFAULT '[]',
+            ssh_banner TEXT NOT NULL DEFAULT '',
+            http_title TEXT NOT NULL DEFAULT '',
+            http_server TEXT NOT NULL DEFAULT '',
+            device_type TEXT NOT NULL DEFAULT '',
+            os_guess TEXT NOT NULL DEFAULT '',
+            evidence TEXT NOT NULL DEFAULT '[]',
+            alive_reason TEXT NOT NULL DEFAULT '',
+            change TEXT NOT NULL DEFAULT '',
+            changes TEXT NOT NULL DEFAULT '{}',
+            asset_id INTEGER REFERENCES assets(id) ON DELETE SET NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_scan_hosts_scan ON scan_hosts(scan_id)")
+    db.execute(
+        """
+        CREATE TABLE scan_gone (
+            scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+            asset_id INTEGER REFERENCES assets(id) ON DELETE SET NULL,
+            label TEXT NOT NULL,
+            ips TEXT NOT NULL DEFAULT '[]'
+        )
+        """
+    )
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]
