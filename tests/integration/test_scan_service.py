@@ -4,6 +4,7 @@ Only 127.0.0.0/8 is touched. Every loopback address answers (a closed port sends
 the lab tests (tests/integration/test_discovery_lab.py) cover hosts that vanish.
 """
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -33,21 +34,16 @@ class Listener:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                try:
-                    conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
-                except OSError:
-                    pass
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
 
     def close(self) -> None:
         if self.stopped:
             return
         self.stopped = True
         # shutdown() wakes the accept() blocked in the serving thread; close() alone doesn't.
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
         self.thread.join(5)
 
