@@ -477,7 +477,17 @@ def ensure_base(cache: Path | None = None, *, timeout: float = 900.0) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         _log(f"lab base built in {time.monotonic() - t0:.1f}s: {final}")
+        _prune_bases(cache, keep=final)
     return final
+
+
+def _prune_bases(cache: Path, keep: Path) -> None:
+    """Delete bases of older recipes that no running lab has mounted (they are ~200 MB)."""
+    mountinfo = Path("/proc/self/mountinfo").read_text()
+    for old in cache.glob("base-*"):
+        if old != keep and old.is_dir() and str(old) not in mountinfo:
+            _log(f"removing superseded lab base {old}")
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _run_in_chroot(
@@ -1470,10 +1480,19 @@ class Lab:
         if h.proc is None or h.proc.poll() is not None:
             raise LabError(f"host {h.spec.name} is not running")
 
+        ppid = h.proc.pid
+
         def child() -> int | None:
-            path = Path(f"/proc/{h.proc.pid}/task/{h.proc.pid}/children")
-            kids = path.read_text().split()
-            return int(kids[0]) if kids else None
+            path = Path(f"/proc/{ppid}/task/{ppid}/children")
+            if path.exists():  # CONFIG_PROC_CHILDREN
+                kids = path.read_text().split()
+                return int(kids[0]) if kids else None
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == ppid:
+                        return int(stat.parent.name)
+            return None
 
         return wait_until(child, timeout=10, what=f"the init process of {h.spec.name}")
 
@@ -1666,6 +1685,21 @@ class Lab:
         holder = DpkgLockHolder(proc, name, int(line.split()[1]))
         self._lock_holders.append(holder)
         return holder
+
+    def host_keys(self, name: str) -> dict[str, str]:
+        """The host's SSH public host keys: {key type: base64 key}, e.g. for a strict
+        known_hosts (paramiko: ``client.get_host_keys().add(ip, type, key)``)."""
+        h = self._get(name)
+        keys = {}
+        for pub in sorted((h.merged / "etc" / "ssh").glob("ssh_host_*_key.pub")):
+            ktype, b64 = pub.read_text().split()[:2]
+            keys[ktype] = b64
+        return keys
+
+    def known_hosts_lines(self, name: str) -> list[str]:
+        """OpenSSH known_hosts lines for the host's IP (port 22)."""
+        ip = self.host(name).ip
+        return [f"{ip} {t} {k}" for t, k in self.host_keys(name).items()]
 
     def regenerate_host_key(self, name: str) -> str:
         """New SSH host keys; sshd reloads them (SIGHUP). Returns the new ed25519 pubkey."""
@@ -1920,6 +1954,26 @@ def cleanup_stale(*, force: bool = False, rundir: Path | None = None) -> list[st
 # --------------------------------------------------------------------------- CLI
 
 
+def _check(subnet: str) -> int:
+    t0 = time.monotonic()
+    ensure_base()
+    base_s = time.monotonic() - t0
+    with Lab(subnet=subnet) as lab:
+        lab.start(default_hosts())
+        for name in lab.host_names("debian"):
+            print(f"{name}: {ssh_banner(lab.host(name).ip, 22, 3)}")
+        out = lab.exec("deb1", ["apt-get", "-s", "upgrade"], check=True).stdout
+        print("\n".join(line for line in out.splitlines() if line.startswith("Inst ")))
+        t = time.monotonic()
+        lab.simulate_reboot("deb1")
+        reboot_s = time.monotonic() - t
+        timings = {k: round(v, 3) for k, v in lab.timings.items()}
+        t = time.monotonic()
+    print(f"teardown: {time.monotonic() - t:.2f}s; simulate_reboot: {reboot_s:.2f}s")
+    print(f"base: {base_s:.2f}s; start: {json.dumps(timings)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lab.py", description="PatchDesk test lab")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1929,6 +1983,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--force", action="store_true", help="also remove labs still running")
     u = sub.add_parser("up", help="start the default lab and wait (Ctrl-C tears it down)")
     u.add_argument("--subnet", default=DEFAULT_SUBNET)
+    k = sub.add_parser("check", help="start the default lab, health-check, time, tear down")
+    k.add_argument("--subnet", default=DEFAULT_SUBNET)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "build-base":
@@ -1940,6 +1996,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.cmd == "cleanup":
             removed = cleanup_stale(force=args.force)
             print("removed: " + (" ".join(removed) if removed else "nothing"))
+        elif args.cmd == "check":
+            return _check(args.subnet)
         elif args.cmd == "up":
             with Lab(subnet=args.subnet) as lab:
                 lab.start(default_hosts())
