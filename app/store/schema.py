@@ -198,6 +198,64 @@ def m0002_discovery(db: Database) -> None:
     )
 
 
+@migrations(name="0003_remote")
+def m0003_remote(db: Database) -> None:
+    """Pinned SSH host keys, the encrypted credential vault and credential assignments."""
+    db.execute(
+        """
+        CREATE TABLE host_keys (
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            key_type TEXT NOT NULL,
+            key_b64 TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            accepted_by TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (host, port, key_type)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE vault (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            kdf TEXT NOT NULL,
+            salt BLOB NOT NULL,
+            params TEXT NOT NULL,
+            verifier BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE credentials (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            username TEXT NOT NULL DEFAULT '',
+            port INTEGER,
+            key_path TEXT NOT NULL DEFAULT '',
+            sudo_mode TEXT NOT NULL DEFAULT 'password',
+            options TEXT NOT NULL DEFAULT '{}',
+            secret BLOB,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE credential_scopes (
+            credential_id INTEGER NOT NULL REFERENCES credentials(id) ON DELETE CASCADE,
+            scope TEXT NOT NULL,
+            value TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (credential_id, scope, value)
+        )
+        """
+    )
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]

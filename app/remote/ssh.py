@@ -1,0 +1,411 @@
+"""SSH transport on paramiko: pinned host keys, timeouts everywhere, safe sudo.
+
+* Host keys are trusted on first use into a per-site store and pinned afterwards; a changed
+  key (or a key of another type for a host we already know) raises
+  :class:`HostKeyChangedError` with both fingerprints. ``AutoAddPolicy`` is never used.
+* Commands are argv lists, joined with ``shlex.quote``; parsed commands run with
+  ``LANG=C LC_ALL=C``.
+* sudo runs with ``-S`` and a random prompt marker: the stored password is written to the
+  channel only after sudo printed that marker, so it never reaches the command's stdin, a
+  command line or a log. A second prompt (wrong password) aborts at once; ``sudo -n`` is
+  used when the credential says no password is needed. Every call has a hard deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import secrets
+import shlex
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import paramiko
+
+from app.core.errors import UserError
+from app.core.hostkeys import PinnedKey, fingerprint
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 8.0
+DEFAULT_COMMAND_TIMEOUT = 120.0
+C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
+
+
+# -- errors --------------------------------------------------------------------------------
+class RemoteError(UserError):
+    """A remote host could not do what was asked (the message says what and where)."""
+
+    kind = "error"
+
+    def __init__(self, host: str, message: str) -> None:
+        self.host = host
+        super().__init__(f"{host}: {message}")
+
+
+class UnreachableError(RemoteError):
+    """No TCP/SSH connection could be made."""
+
+    kind = "unreachable"
+
+
+class AuthenticationError(RemoteError):
+    """The host refused the credentials."""
+
+    kind = "auth_failed"
+
+
+class SudoError(RemoteError):
+    """sudo refused (wrong password, not allowed, or a password is needed but none stored)."""
+
+    kind = "sudo_refused"
+
+
+class CommandTimeoutError(RemoteError):
+    """A command did not finish before its deadline (the channel was closed)."""
+
+    kind = "timeout"
+
+
+class HostKeyChangedError(RemoteError):
+    """The host presented a key different from the pinned one: possibly an attack."""
+
+    kind = "host_key_changed"
+
+    def __init__(self, host: str, port: int, key_type: str, old_fingerprints: list[str],
+                 new_fingerprint: str, new_key_b64: str) -> None:
+        self.port = port
+        self.key_type = key_type
+        self.old_fingerprints = old_fingerprints
+        self.new_fingerprint = new_fingerprint
+        self.new_key_b64 = new_key_b64
+        super().__init__(
+            host,
+            "SSH host key changed — the connection was refused. Pinned: "
+            f"{', '.join(old_fingerprints)}; presented: {new_fingerprint} ({key_type}). "
+            "If the host was reinstalled, accept the new key; otherwise someone may be "
+            "intercepting the connection.",
+        )
+
+
+# -- host keys -----------------------------------------------------------------------------
+class HostKeyStore(Protocol):
+    """Where pinned host keys live (the site database; a dict in tests)."""
+
+    def pinned(self, host: str, port: int) -> list[PinnedKey]:
+        """Keys pinned for host:port."""
+        ...
+
+    def pin(self, host: str, port: int, key: PinnedKey, *, accepted_by: str,
+            replace: bool) -> None:
+        """Pin a key (trust on first use, or an accepted change when ``replace``)."""
+        ...
+
+
+class _PinningPolicy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+    """Trust on first use; refuse a host that has pinned keys but shows an unknown one."""
+
+    def __init__(self, store: HostKeyStore, host: str, port: int, actor: str) -> None:
+        self.store, self.host, self.port, self.actor = store, host, port, actor
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        presented = PinnedKey(key.get_name(), key.get_base64())
+        known = self.store.pinned(self.host, self.port)
+        if known:
+            # paramiko treats a key of a *different type* as "missing": for a host we
+            # already know that is a change, not a first use.
+            raise HostKeyChangedError(self.host, self.port, presented.key_type,
+                                      [k.fingerprint for k in known],
+                                      presented.fingerprint, presented.key_b64)
+        self.store.pin(self.host, self.port, presented, accepted_by=f"first use ({self.actor})",
+                       replace=False)
+        log.info("pinned new host key %s for %s:%s", presented.fingerprint, self.host,
+                 self.port)
+
+
+# -- credentials and results ---------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SshCredential:
+    """How to log in; secrets are held only in memory and never printed (repr hides them)."""
+
+    username: str
+    password: str | None = field(default=None, repr=False)
+    key_path: str | None = None
+    key_pem: str | None = field(default=None, repr=False)
+    key_passphrase: str | None = field(default=None, repr=False)
+    use_agent: bool = False
+    sudo_mode: str = "password"  # "password" | "nopasswd" | "root" (already root)
+    sudo_password: str | None = field(default=None, repr=False)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so callers can scrub them from any text."""
+        return [s for s in (self.password, self.key_pem, self.key_passphrase,
+                            self.sudo_password) if s]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a remote command did."""
+
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        """Exit code 0."""
+        return self.exit_code == 0
+
+
+def join_command(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """Quote an argv for the remote shell, with an ``env`` prefix if given."""
+    parts = [str(a) for a in argv]
+    if env:
+        parts = ["env", *(f"{k}={v}" for k, v in env.items()), *parts]
+    return shlex.join(parts)
+
+
+# -- the transport -------------------------------------------------------------------------
+class SshTransport:
+    """One authenticated SSH connection to one host; thread-safe, channels per command."""
+
+    def __init__(
+        self,
+        host: str,
+        credential: SshCredential,
+        host_keys: HostKeyStore,
+        *,
+        port: int = 22,
+        actor: str = "",
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.credential = credential
+        self.host_keys = host_keys
+        self.actor = actor
+        self.connect_timeout = connect_timeout
+        self._client: paramiko.SSHClient | None = None
+        self._lock = threading.Lock()
+
+    # connection ---------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open (or reuse) the connection.
+
+        Raises:
+            UnreachableError, AuthenticationError, HostKeyChangedError
+        """
+        with self._lock:
+            if self._client is not None:
+                transport = self._client.get_transport()
+                if transport is not None and transport.is_active():
+                    return
+                self._client.close()
+                self._client = None
+            client = paramiko.SSHClient()
+            name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+            for key in self.host_keys.pinned(self.host, self.port):
+                client.get_host_keys().add(name, key.key_type, _pkey(key))
+            client.set_missing_host_key_policy(
+                _PinningPolicy(self.host_keys, self.host, self.port, self.actor))
+            cred = self.credential
+            pkey = None
+            if cred.key_pem:
+                pkey = _load_private_key(cred.key_pem, cred.key_passphrase)
+            try:
+                client.connect(
+                    self.host,
+                    port=self.port,
+                    username=cred.username,
+                    password=cred.password,
+                    pkey=pkey,
+                    key_filename=cred.key_path or None,
+                    passphrase=cred.key_passphrase,
+                    allow_agent=cred.use_agent,
+                    look_for_keys=False,
+                    timeout=self.connect_timeout,
+                    banner_timeout=self.connect_timeout,
+                    auth_timeout=self.connect_timeout,
+                    channel_timeout=self.connect_timeout,
+                )
+            except HostKeyChangedError:
+                client.close()
+                raise
+            except paramiko.BadHostKeyException as exc:
+                client.close()
+                known = self.host_keys.pinned(self.host, self.port)
+                raise HostKeyChangedError(
+                    self.host, self.port, exc.key.get_name(),
+                    [k.fingerprint for k in known], fingerprint(exc.key.get_base64()),
+                    exc.key.get_base64()) from None
+            except paramiko.AuthenticationException:
+                client.close()
+                raise AuthenticationError(
+                    self.host, f"authentication failed for user '{cred.username}'") from None
+            except paramiko.SSHException as exc:
+                client.close()
+                raise UnreachableError(self.host, f"SSH failed: {_scrub(str(exc), cred)}"
+                                       ) from None
+            except TimeoutError:
+                client.close()
+                raise UnreachableError(self.host, f"no answer on port {self.port} within "
+                                       f"{self.connect_timeout:.0f}s") from None
+            except OSError as exc:
+                client.close()
+                raise UnreachableError(self.host, f"cannot connect to port {self.port}: "
+                                       f"{exc.strerror or exc}") from None
+            self._client = client
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> SshTransport:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # commands -----------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        sudo: bool = False,
+        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        c_locale: bool = True,
+    ) -> CommandResult:
+        """Run one command and wait for it (never longer than ``timeout``).
+
+        Args:
+            argv: the command; each element is quoted, nothing is interpreted by a shell.
+            sudo: run as root through sudo (password from the credential, fed safely).
+            timeout: hard deadline in seconds; the channel is closed when it passes.
+            input: text for the command's stdin.
+            env: extra environment (``LANG=C LC_ALL=C`` is added unless ``c_locale`` is
+                false).
+
+        Raises:
+            CommandTimeoutError, SudoError, UnreachableError
+        """
+        self.connect()
+        full_env = {**(C_LOCALE if c_locale else {}), **(env or {})}
+        command = join_command(argv, full_env)
+        marker = ""
+        if sudo and self.credential.sudo_mode != "root":
+            if self.credential.sudo_mode == "nopasswd" or not self.credential.sudo_password:
+                command = "sudo -n -- " + command
+            else:
+                marker = f"[pd-sudo-{secrets.token_hex(8)}]"
+                command = f"sudo -S -p {shlex.quote(marker)} -- {command}"
+        client = self._client
+        assert client is not None
+        transport = client.get_transport()
+        if transport is None or not transport.is_active():
+            raise UnreachableError(self.host, "the SSH connection was lost")
+        started = time.monotonic()
+        deadline = started + timeout
+        try:
+            chan = transport.open_session(timeout=self.connect_timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            raise UnreachableError(self.host, f"cannot open a session: {exc}") from None
+        try:
+            chan.settimeout(0.2)
+            chan.exec_command(command)
+            out, err, code = self._pump(chan, marker, input, deadline, argv)
+        finally:
+            chan.close()
+        stderr = err.decode("utf-8", "replace")
+        stdout = out.decode("utf-8", "replace")
+        if sudo and code == 1 and "a password is required" in stderr:
+            raise SudoError(self.host, "sudo needs a password but none is stored for "
+                                       f"'{self.credential.username}'")
+        if sudo and ("is not in the sudoers file" in stderr
+                     or "is not allowed to execute" in stderr):
+            raise SudoError(self.host, f"'{self.credential.username}' may not use sudo here")
+        return CommandResult(tuple(argv), code, _scrub(stdout, self.credential),
+                             _scrub(stderr, self.credential), time.monotonic() - started)
+
+    def _pump(self, chan: paramiko.Channel, marker: str, input: str | None,
+              deadline: float, argv: Sequence[str]) -> tuple[bytes, bytes, int]:
+        out, err = bytearray(), bytearray()
+        marker_b = marker.encode()
+        prompts = 0
+        input_sent = False
+
+        def send_input() -> None:
+            nonlocal input_sent
+            if input is not None:
+                chan.sendall(input.encode("utf-8"))
+            chan.shutdown_write()
+            input_sent = True
+
+        if not marker:
+            send_input()
+        while True:
+            if time.monotonic() > deadline:
+                raise CommandTimeoutError(
+                    self.host, f"'{shlex.join(argv)[:80]}' did not finish in time; stopped")
+            progressed = False
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+                progressed = True
+            while chan.recv_ready():
+                out += chan.recv(65536)
+                progressed = True
+            if marker_b and marker_b in err:
+                count = err.count(marker_b)
+                del err[:]  # the prompt (and anything before it) is sudo's, not ours
+                prompts += count
+                if prompts > 1:
+                    raise SudoError(self.host, "sudo rejected the stored password for "
+                                               f"'{self.credential.username}'")
+                chan.sendall((self.credential.sudo_password or "").encode() + b"\n")
+                send_input()
+            elif marker_b and not input_sent and out:
+                send_input()  # no prompt came: sudo did not need the password
+            if chan.exit_status_ready() and not chan.recv_ready() and not \
+                    chan.recv_stderr_ready():
+                break
+            if not progressed:
+                time.sleep(0.01)
+        return bytes(out), bytes(err), chan.recv_exit_status()
+
+
+def _pkey(key: PinnedKey) -> paramiko.PKey:
+    return paramiko.PKey.from_type_string(key.key_type, base64.b64decode(key.key_b64))
+
+
+def _load_private_key(pem: str, passphrase: str | None) -> paramiko.PKey:
+    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return cls.from_private_key(io.StringIO(pem), password=passphrase)
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise UserError("the stored SSH key could not be read (wrong passphrase or format)")
+
+
+def _scrub(text: str, credential: SshCredential) -> str:
+    for secret in credential.secrets():
+        if len(secret) >= 3:
+            text = text.replace(secret, "********")
+    return text
+
+
+def describe_error(exc: BaseException) -> dict[str, Any]:
+    """A per-host error as data: kind and one-line message (for stored results)."""
+    kind = getattr(exc, "kind", "error")
+    return {"kind": kind, "message": str(exc)}

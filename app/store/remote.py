@@ -1,0 +1,38 @@
+"""Pinned SSH host keys of a site (the host-key store the SSH transport uses)."""
+
+from __future__ import annotations
+
+from app.core.hostkeys import PinnedKey, fingerprint
+from app.store.db import SiteDB, utcnow
+
+
+class HostKeyRepo:
+    """Host keys pinned in the site file; usable from any thread (one connection each)."""
+
+    def __init__(self, store: SiteDB) -> None:
+        self.store = store
+
+    def pinned(self, host: str, port: int) -> list[PinnedKey]:
+        """Keys pinned for host:port."""
+        rows = self.store.db().execute(
+            "SELECT key_type, key_b64 FROM host_keys WHERE host = ? AND port = ? "
+            "ORDER BY key_type", [host, port]).fetchall()
+        return [PinnedKey(r[0], r[1]) for r in rows]
+
+    def pin(self, host: str, port: int, key: PinnedKey, *, accepted_by: str,
+            replace: bool) -> None:
+        """Pin a key; with ``replace`` every other key of the host is dropped first."""
+        with self.store.atomic() as db:
+            if replace:
+                db.execute("DELETE FROM host_keys WHERE host = ? AND port = ?", [host, port])
+            db.execute(
+                "INSERT OR REPLACE INTO host_keys (host, port, key_type, key_b64, fingerprint,"
+                " first_seen, accepted_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [host, port, key.key_type, key.key_b64, fingerprint(key.key_b64),
+                 utcnow().isoformat(), accepted_by])
+
+    def all(self) -> list[dict[str, object]]:
+        """Every pinned key (for the Credentials page)."""
+        return [dict(r) for r in self.store.db().query(
+            "SELECT host, port, key_type, fingerprint, first_seen, accepted_by FROM host_keys "
+            "ORDER BY host, port")]
