@@ -1077,6 +1077,9 @@ class Lab:
             [
                 "link set lo up",
                 "link add br0 type bridge stp_state 0 forward_delay 0",
+                # a fixed MAC: otherwise the bridge takes the lowest port MAC, which can
+                # change when a host is added and leaves stale ARP entries for the repo
+                f"link set br0 address {self._mac(self.repo_ip)}",
                 "link set br0 up",
                 f"addr add {self.repo_ip}/24 dev br0",
             ],
