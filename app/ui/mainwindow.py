@@ -1,0 +1,740 @@
+"""The main window: a sidebar of workflows, their pages, menus and the status bar.
+
+The window owns the open :class:`SiteService` and a :class:`TaskRunner`. Bulk reads and
+every write go through the runner; results update the models on the GUI thread. Opening a
+site file is a short, bounded call and is done directly so the window never shows a
+half-opened site.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+from app.core.audit import ChainProblem
+from app.core.errors import UserError, ValidationError
+from app.core.models import Asset, AuditEvent, Site
+from app.services import ImportReport, SiteService
+from app.ui import dialogs
+from app.ui.asset_dialog import AssetDialog
+from app.ui.icons import app_icon, icon
+from app.ui.inventory import InventoryPage
+from app.ui.pages import AuditPage, DashboardPage, PlaceholderPage, SiteSettingsPage
+from app.ui.qt import (
+    PYSIDE_VERSION,
+    QAction,
+    QByteArray,
+    QCloseEvent,
+    QHBoxLayout,
+    QKeySequence,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSize,
+    QStackedWidget,
+    Qt,
+    QToolButton,
+    QWidget,
+    Signal,
+    qVersion,
+)
+from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
+from app.ui.tasks import TaskError, TaskRunner
+
+log = logging.getLogger(__name__)
+
+#: (key, sidebar label, icon) for every page, in sidebar order (Ctrl+1 … Ctrl+9, Ctrl+0).
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("dashboard", "Dashboard", "dashboard"),
+    ("discover", "Discover", "discover"),
+    ("inventory", "Inventory", "inventory"),
+    ("credentials", "Credentials", "credentials"),
+    ("patches", "Patches", "patches"),
+    ("deploy", "Deploy", "deploy"),
+    ("policy", "Policy", "policy"),
+    ("reports", "Reports", "reports"),
+    ("audit", "Audit", "audit"),
+    ("site", "Site settings", "settings"),
+)
+
+PLACEHOLDERS = {
+    "discover": "Scan IP ranges (the local subnets are offered by default) to find devices: "
+                "open ports, MAC vendor, names, OS guess. Results will stream into the "
+                "inventory, with the history of new, changed and gone hosts.",
+    "credentials": "Store SSH and WinRM credentials encrypted in the site, assign them to "
+                   "assets, groups or the whole site, and test them. SSH host keys will be "
+                   "pinned on first use.",
+    "patches": "Deep scans over SSH and WinRM will list each asset's missing updates with "
+               "severity, CVEs and reboot needs, ranked by risk and due date from your policy.",
+    "deploy": "A test-then-deploy wizard: pre-flight checks, a test ring, named approval, "
+              "pilot and production waves inside the maintenance window, verification and "
+              "rollback — resumable after a crash.",
+    "policy": "Who patches what and when: SLAs per severity, maintenance windows, rings, "
+              "reboot notices and the emergency procedure, versioned and printable.",
+    "reports": "Branded PDF reports for management and auditors (inventory, missing patches "
+               "by risk, SLA compliance, deployments and exceptions) and CSV/JSON exports.",
+}
+
+EXPORT_FILTER = "CSV files (*.csv);;JSON files (*.json)"
+LOGO_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """PatchDesk's main window for one open site at a time."""
+
+    #: The inventory model was (re)loaded from the site.
+    assets_loaded = Signal()
+    #: The audit page's events were (re)loaded.
+    audit_loaded = Signal()
+    #: A write finished and its result is shown (add, edit, delete, undo, import, settings).
+    changed = Signal(str)
+    #: The audit chain check finished (with the list of problems).
+    verify_done = Signal(object)
+    #: Another site file is now open.
+    site_changed = Signal()
+
+    def __init__(self, service: SiteService | None = None, runner: TaskRunner | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowIcon(app_icon())
+        self.service: SiteService | None = None
+        self.runner = runner or TaskRunner(self)
+        self.runner.unhandled_error.connect(self._on_task_error)
+        self.runner.busy_changed.connect(self._on_runner_busy_changed)
+        self.site: Site | None = None
+        self.undo_assets: list[Asset] = []
+        self.import_dialog: QWidget | None = None
+        self._audit_dirty = True
+        self._closing = False
+
+        self._build_pages()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._restore_state()
+        self._update_actions()
+        if service is not None:
+            self.set_service(service)
+
+    # -- construction -----------------------------------------------------------------------
+    def _build_pages(self) -> None:
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setAccessibleName("Workflows")
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setFixedWidth(196)
+        self.sidebar.setFrameShape(QListWidget.Shape.NoFrame)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        self.dashboard = DashboardPage()
+        self.inventory = InventoryPage()
+        self.audit = AuditPage()
+        self.site_page = SiteSettingsPage()
+        self.pages: dict[str, QWidget] = {}
+        for key, label, icon_name in PAGES:
+            page: QWidget
+            if key == "dashboard":
+                page = self.dashboard
+            elif key == "inventory":
+                page = self.inventory
+            elif key == "audit":
+                page = self.audit
+            elif key == "site":
+                page = self.site_page
+            else:
+                page = PlaceholderPage(label, PLACEHOLDERS[key])
+            self.pages[key] = page
+            self.stack.addWidget(page)
+            item = QListWidgetItem(icon(icon_name), label)
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            item.setSizeHint(QSize(180, 36))
+            if key in PLACEHOLDERS:
+                item.setToolTip(f"{label}: not available in this version yet")
+            self.sidebar.addItem(item)
+        self.sidebar.currentRowChanged.connect(self._on_sidebar_current_row_changed)
+
+        central = QWidget()
+        central.setObjectName("central")
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
+        self.inventory.edit_requested.connect(self.edit_selected)
+        self.inventory.history_wanted.connect(self._load_history)
+        self.inventory.selection_changed.connect(self._update_actions)
+        self.audit.refresh_requested.connect(self.reload_audit)
+        self.audit.verify_requested.connect(self.verify_audit)
+        self.site_page.save_requested.connect(self.save_site_settings)
+        self.site_page.browse_logo_requested.connect(self._on_browse_logo)
+
+    def _action(self, text: str, slot: Callable[[], Any], shortcuts: Sequence[Any] = (),
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        key = QKeySequence.StandardKey
+        self.new_site_action = self._action("&New site…", self.new_site, [key.New],
+                                            "Create a new site file")
+        self.open_site_action = self._action("&Open site…", self.open_site, [key.Open],
+                                             "Open an existing site file")
+        self.import_action = self._action("&Import CSV…", self.import_csv, ["Ctrl+I"],
+                                          "Add or update assets from a CSV file")
+        self.export_csv_action = self._action("&Export CSV…", lambda: self.export("csv"),
+                                              ["Ctrl+E"], "Write all assets to a CSV file")
+        self.export_json_action = self._action("Export &JSON…", lambda: self.export("json"),
+                                               [], "Write all assets to a JSON file")
+        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"])
+        self.add_action = self._action("&Add asset…", self.add_asset,
+                                       ["Ctrl+Shift+A", "Insert"], "Add an asset by hand")
+        self.edit_action = self._action("&Edit asset…", self.edit_selected, ["F2"],
+                                        "Edit the selected asset (or press Enter)")
+        self.delete_action = self._action("&Delete", self.delete_selected, [key.Delete],
+                                          "Delete the selected assets")
+        self.find_action = self._action("&Find", self.focus_find, [key.Find],
+                                        "Filter the list on this page")
+        self.undo_action = self._action("&Undo", self.undo_delete, [key.Undo],
+                                        "Bring back the assets deleted last")
+        self.about_action = self._action("&About PatchDesk", self.about)
+        self.page_actions: list[QAction] = []
+        for number, (page_key, label, _icon) in enumerate(PAGES, start=1):
+            shortcut = f"Ctrl+{number % 10}"
+            action = self._action(label, lambda k=page_key: self.show_page(k), [shortcut])
+            action.setCheckable(True)
+            self.page_actions.append(action)
+        # Tool buttons on the inventory page reuse the window's actions.
+        self.inventory.add_tool_actions([self.add_action, self.import_action])
+        self.inventory.set_context_actions([self.edit_action, self.delete_action])
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_site_action)
+        file_menu.addAction(self.open_site_action)
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.import_action)
+        file_menu.addAction(self.export_csv_action)
+        file_menu.addAction(self.export_json_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.add_action)
+        edit_menu.addAction(self.edit_action)
+        edit_menu.addAction(self.delete_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.find_action)
+        view_menu = bar.addMenu("&View")
+        for action in self.page_actions:
+            view_menu.addAction(action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self.rebuild_recent_menu()
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.undo_button = QToolButton()
+        self.undo_button.setObjectName("undoButton")
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.undo_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.undo_button.hide()
+        self.busy_label = QLabel("Working…")
+        self.busy_label.hide()
+        self.site_label = QLabel()
+        self.site_label.setObjectName("statusSite")
+        self.site_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.path_label = QLabel()
+        self.path_label.setObjectName("statusPath")
+        self.path_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.path_label.setProperty("role", "muted")
+        self.count_label = QLabel()
+        self.count_label.setObjectName("statusCount")
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        status.addWidget(self.undo_button)
+        status.addPermanentWidget(self.busy_label)
+        status.addPermanentWidget(self.site_label)
+        status.addPermanentWidget(self.path_label)
+        status.addPermanentWidget(self.count_label)
+
+    # -- state ------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        settings = app_settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(state)
+        self.inventory.restore_state(settings)
+        self.audit.restore_state(settings)
+        page = settings.value("window/page", "inventory")
+        keys = [k for k, _l, _i in PAGES]
+        self.show_page(str(page) if page in keys else "inventory")
+
+    def save_state(self) -> None:
+        """Remember the window layout, the page shown and the tables' columns."""
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/page", self.current_page())
+        self.inventory.save_state(settings)
+        self.audit.save_state(settings)
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self._closing = True
+        self.close_site()
+        super().closeEvent(event)
+
+    # -- pages ------------------------------------------------------------------------------
+    def current_page(self) -> str:
+        """The key of the page on display."""
+        item = self.sidebar.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item else "inventory"
+
+    def show_page(self, key: str) -> None:
+        """Switch to a page by key (see :data:`PAGES`)."""
+        keys = [k for k, _l, _i in PAGES]
+        self.sidebar.setCurrentRow(keys.index(key))
+
+    def _on_sidebar_current_row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        key = PAGES[row][0]
+        for i, action in enumerate(self.page_actions):
+            action.setChecked(i == row)
+        if key == "audit" and self._audit_dirty:
+            self.reload_audit()
+        elif key == "dashboard":
+            self.refresh_dashboard()
+        self._update_actions()
+
+    # -- site -------------------------------------------------------------------------------
+    def set_service(self, service: SiteService) -> None:
+        """Show another open site (the previous one is closed)."""
+        if self.service is not None and self.service is not service:
+            self.close_site()
+        self.service = service
+        self.undo_assets = []
+        self.undo_button.hide()
+        try:
+            self.site = service.site()
+        except UserError as exc:
+            dialogs.show_error(self, "Cannot read site", str(exc))
+            self.site = None
+        add_recent_site(service.path)
+        self.rebuild_recent_menu()
+        self._show_site()
+        self.inventory.set_assets([])
+        self.audit.set_events([])
+        self.audit.result.setText("")
+        self._audit_dirty = True
+        self.reload()
+        self.site_changed.emit()
+
+    def close_site(self) -> None:
+        """Stop background work and close the open site file."""
+        if self.service is None:
+            return
+        self.runner.cancel_all()
+        if not self.runner.wait_for_done(15_000):
+            log.warning("background tasks still running while closing %s", self.service.path)
+        self.service.close()
+        self.service = None
+        self.site = None
+
+    def _show_site(self) -> None:
+        site, service = self.site, self.service
+        name = site.name if site else ""
+        self.setWindowTitle(f"{name} — PatchDesk" if name else "PatchDesk")
+        self.site_label.setText(f"Site: {name}" if name else "No site open")
+        self.path_label.setText(str(service.path) if service else "")
+        self.path_label.setToolTip(str(service.path) if service else "")
+        self.site_page.set_site(site, str(service.path) if service else "")
+        self._update_count()
+
+    def _update_count(self) -> None:
+        n = self.inventory.model.rowCount()
+        self.count_label.setText(f"{n:,} asset{'s' if n != 1 else ''}")
+
+    def open_site_path(self, path: Path | str, *, create: bool = False, name: str = "",
+                       client: str = "") -> bool:
+        """Open (or create) a site file and show it; errors are shown, never raised."""
+        try:
+            service = SiteService.open(path, create=create, name=name or None)
+            if client:
+                service.update_site(client=client)
+        except UserError as exc:
+            dialogs.show_error(self, "Cannot open site", str(exc))
+            return False
+        self.set_service(service)
+        self.statusBar().showMessage(
+            f"{'Created' if create else 'Opened'} {service.path}", 5000
+        )
+        return True
+
+    def new_site(self) -> None:
+        """Ask for a new site file and switch to it."""
+        answer = dialogs.NewSiteDialog.ask(self, self._folder())
+        if answer is not None:
+            path, name, client = answer
+            self.open_site_path(path, create=True, name=name, client=client)
+
+    def open_site(self) -> None:
+        """Ask for a site file and switch to it."""
+        path = dialogs.ask_open_file(self, "Open site", dialogs.SITE_FILTER, self._folder())
+        if path:
+            self.open_site_path(path)
+
+    def _folder(self) -> str:
+        return str(self.service.path.parent) if self.service else ""
+
+    def rebuild_recent_menu(self) -> None:
+        """Refill File ▸ Open recent (missing files are dropped)."""
+        self.recent_menu.clear()
+        paths = recent_sites()
+        current = str(self.service.path.resolve()) if self.service else ""
+        for number, path in enumerate(paths, start=1):
+            label = f"&{number} {Path(path).name}  —  {Path(path).parent}"
+            action = self.recent_menu.addAction(label)
+            action.setData(path)
+            action.setToolTip(path)
+            if path == current:
+                action.setEnabled(False)
+            action.triggered.connect(lambda _c=False, p=path: self.open_site_path(p))
+        if not paths:
+            empty = self.recent_menu.addAction("No recent sites")
+            empty.setEnabled(False)
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction("Clear list")
+        clear.setEnabled(bool(paths))
+        clear.triggered.connect(lambda _c=False: (clear_recent_sites(),
+                                                  self.rebuild_recent_menu()))
+
+    # -- loading ----------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Reload the inventory from the site (in the background)."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(assets: list[Asset]) -> None:
+            if service is not self.service:
+                return
+            self.inventory.set_assets(assets)
+            self._update_count()
+            if self.current_page() == "dashboard":
+                self.refresh_dashboard()
+            self.assets_loaded.emit()
+
+        self.runner.submit(service.assets, name="load assets", on_result=done)
+
+    def reload_audit(self) -> None:
+        """Reload the audit page's events (in the background)."""
+        service = self.service
+        if service is None:
+            return
+        self._audit_dirty = False
+
+        def done(events: list[AuditEvent]) -> None:
+            if service is not self.service:
+                return
+            self.audit.set_events(events)
+            self.audit_loaded.emit()
+
+        self.runner.submit(lambda: service.audit_events(limit=50_000), name="load audit",
+                           on_result=done)
+
+    def refresh_dashboard(self) -> None:
+        """Recompute the dashboard from the loaded inventory and the latest events."""
+        service = self.service
+        if service is None:
+            return
+        assets = self.inventory.model.assets()
+
+        def done(events: list[AuditEvent]) -> None:
+            if service is self.service:
+                self.dashboard.update_summary(self.site, assets, events)
+
+        self.runner.submit(lambda: service.audit_events(limit=8), name="recent events",
+                           on_result=done)
+
+    def _load_history(self, asset_id: int) -> None:
+        service = self.service
+        if service is None:
+            return
+
+        def done(events: list[AuditEvent]) -> None:
+            if service is self.service:
+                self.inventory.show_history(asset_id, events)
+
+        self.runner.submit(
+            lambda: service.audit_events(object_type="asset", object_id=str(asset_id)),
+            name="asset history", on_result=done,
+        )
+
+    def verify_audit(self) -> None:
+        """Check the audit chain (in the background) and show the result."""
+        service = self.service
+        if service is None:
+            return
+        self.audit.verify_button.setEnabled(False)
+        self.audit.result.setText("Checking the audit chain…")
+
+        def done(problems: list[ChainProblem]) -> None:
+            self.audit.verify_button.setEnabled(True)
+            if service is self.service:
+                self.audit.show_verify_result(problems)
+                self.verify_done.emit(problems)
+
+        def failed(error: TaskError) -> None:
+            self.audit.verify_button.setEnabled(True)
+            self._on_task_error(error)
+
+        self.runner.submit(service.audit_verify, name="verify audit", on_result=done,
+                           on_error=failed)
+
+    # -- editing ----------------------------------------------------------------------------
+    def _write(self, what: str, fn: Callable[[], Any], on_result: Callable[[Any], None],
+               on_error: Callable[[TaskError], None] | None = None) -> None:
+        service = self.service
+
+        def done(result: Any) -> None:
+            if service is not self.service:
+                return
+            self._audit_dirty = True
+            on_result(result)
+            if self.current_page() == "audit":
+                self.reload_audit()
+            self.changed.emit(what)
+
+        self.runner.submit(fn, name=what, write=True, on_result=done, on_error=on_error)
+
+    def add_asset(self) -> None:
+        """Ask for a new asset and add it."""
+        service = self.service
+        if service is None:
+            return
+        asset = AssetDialog.ask(self, None)
+        if asset is None:
+            return
+
+        def done(stored: Asset) -> None:
+            self.inventory.model.upsert(stored)
+            assert stored.id is not None
+            if self.inventory.proxy.filter_text:
+                visible = self.inventory.proxy.mapFromSource(
+                    self.inventory.model.index(self.inventory.model.row_of(stored.id) or 0, 0)
+                )
+                if not visible.isValid():
+                    self.inventory.search.clear()
+                    self.inventory.apply_filter()
+            self.inventory.select_ids({stored.id})
+            self._update_count()
+            self.statusBar().showMessage(f"Added {stored.label}.", 5000)
+
+        self._write("add", lambda: service.add_asset(asset), done)
+
+    def edit_selected(self) -> None:
+        """Edit the selected asset in the asset dialog."""
+        service = self.service
+        selected = self.inventory.selected_assets()
+        if service is None or len(selected) != 1:
+            return
+        edited = AssetDialog.ask(self, selected[0])
+        if edited is None:
+            return
+
+        def done(stored: Asset) -> None:
+            self.inventory.model.upsert(stored)
+            self.inventory._on_selection_changed()
+            self.statusBar().showMessage(f"Saved {stored.label}.", 5000)
+
+        self._write("edit", lambda: service.update_asset(edited), done)
+
+    def delete_selected(self) -> None:
+        """Delete the selected assets after confirmation; Undo brings them back."""
+        service = self.service
+        selected = self.inventory.selected_assets()
+        if service is None or not selected or self.current_page() != "inventory":
+            return
+        if not dialogs.confirm_delete(self, selected):
+            return
+        ids = [a.id for a in selected if a.id is not None]
+
+        def done(deleted: list[Asset]) -> None:
+            self.inventory.model.remove_ids(ids)
+            self._update_count()
+            self.undo_assets = deleted
+            n = len(deleted)
+            noun = deleted[0].label if n == 1 else f"{n} assets"
+            self.undo_action.setText(f"&Undo delete of {noun}")
+            self.undo_button.show()
+            self.statusBar().showMessage(f"Deleted {noun}.", 15000)
+            self._update_actions()
+
+        self._write("delete", lambda: service.delete_assets(ids), done)
+
+    def undo_delete(self) -> None:
+        """Restore the assets deleted last."""
+        service = self.service
+        assets = list(self.undo_assets)
+        if service is None or not assets:
+            return
+        self.undo_assets = []
+        self.undo_button.hide()
+        self._update_actions()
+
+        def done(restored: list[Asset]) -> None:
+            for asset in restored:
+                self.inventory.model.upsert(asset)
+            self.inventory.select_ids({a.id for a in restored if a.id is not None})
+            self._update_count()
+            self.statusBar().showMessage(f"Restored {len(restored)} asset(s).", 5000)
+
+        self._write("undo", lambda: service.restore_assets(assets), done)
+
+    def save_site_settings(self, changes: dict[str, str]) -> None:
+        """Save the site settings page's edits."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(site: Site) -> None:
+            self.site = site
+            self._show_site()
+            self.site_page.set_status("Saved.")
+
+        def failed(error: TaskError) -> None:
+            if isinstance(error.exception, ValidationError):
+                self.site_page.show_errors(error.exception.errors)
+            else:
+                self._on_task_error(error)
+
+        self._write("site", lambda: service.update_site(**changes), done, failed)
+
+    def _on_browse_logo(self) -> None:
+        path = dialogs.ask_open_file(self, "Choose logo", LOGO_FILTER, self._folder())
+        if path:
+            self.site_page.edits["logo_path"].setText(path)
+
+    # -- import / export --------------------------------------------------------------------
+    def import_csv(self, path: str | None = None) -> None:
+        """Open the CSV import dialog (window-modal, not blocking)."""
+        if self.service is None:
+            return
+        from app.ui.import_dialog import ImportDialog  # imported lazily: faster start-up
+
+        dialog = ImportDialog(self, self.service, self.runner)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.imported.connect(self._on_imported)
+        dialog.finished.connect(lambda _r: setattr(self, "import_dialog", None))
+        self.import_dialog = dialog
+        dialog.open()
+        if path is None:
+            from app.ui.import_dialog import CSV_FILTER
+
+            chosen = dialogs.ask_open_file(dialog, "Import CSV", CSV_FILTER, self._folder())
+            if chosen:
+                dialog.load_file(chosen)
+        else:
+            dialog.load_file(path)
+
+    def _on_imported(self, report: ImportReport) -> None:
+        self._audit_dirty = True
+        self.reload()
+        self.statusBar().showMessage(
+            f"Imported {len(report.added)} new and {len(report.updated)} updated assets.", 8000
+        )
+        self.changed.emit("import")
+
+    def export(self, fmt: str) -> None:
+        """Ask for a file and write every asset to it as CSV or JSON (by extension)."""
+        service = self.service
+        if service is None:
+            return
+        filters = EXPORT_FILTER if fmt == "csv" else "JSON files (*.json);;CSV files (*.csv)"
+        chosen = dialogs.ask_save_file(self, "Export assets", filters, self._folder())
+        if not chosen:
+            return
+        path = Path(chosen)
+        if path.suffix.lower() not in (".csv", ".json"):
+            path = path.with_name(f"{path.name}.{fmt}")
+        writer = service.export_json if path.suffix.lower() == ".json" else service.export_csv
+
+        def done(count: int) -> None:
+            self.statusBar().showMessage(f"Exported {count:,} assets to {path}.", 8000)
+
+        self._write("export", lambda: writer(path), done)
+
+    # -- misc -------------------------------------------------------------------------------
+    def focus_find(self) -> None:
+        """Focus the filter box of the current page (the inventory's by default)."""
+        if self.current_page() == "audit":
+            self.audit.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.audit.search.selectAll()
+            return
+        self.show_page("inventory")
+        self.inventory.focus_search()
+
+    def about(self) -> None:
+        """Show the version and licence notes."""
+        text = (
+            f"<h3>PatchDesk {__version__}</h3>"
+            "<p>Agentless patch management for small IT shops and MSP technicians.</p>"
+            "<p>Licensed under the GNU GPL version 3 or later.</p>"
+            f"<p>Built with Qt {qVersion()} and Qt for Python (PySide6) {PYSIDE_VERSION}, "
+            "used under the GNU LGPL v3; and paramiko (SSH), used under the GNU LGPL "
+            "v2.1. You may replace these libraries with your own builds; their source is "
+            "available from qt.io and paramiko.org.</p>"
+        )
+        QMessageBox.about(self, "About PatchDesk", text)
+
+    def _update_actions(self) -> None:
+        has_site = self.service is not None
+        on_inventory = self.current_page() == "inventory"
+        selected = len(self.inventory.selected_assets()) if on_inventory else 0
+        for action in (self.import_action, self.export_csv_action, self.export_json_action,
+                       self.add_action):
+            action.setEnabled(has_site)
+        self.edit_action.setEnabled(has_site and selected == 1)
+        self.delete_action.setEnabled(has_site and selected > 0)
+        self.undo_action.setEnabled(has_site and bool(self.undo_assets))
+        if not self.undo_assets:
+            self.undo_action.setText("&Undo")
+
+    def _on_runner_busy_changed(self, busy: bool) -> None:
+        self.busy_label.setVisible(busy)
+
+    def _on_task_error(self, error: TaskError) -> None:
+        if self._closing:
+            return
+        title = "Internal error" if error.is_bug else "PatchDesk"
+        dialogs.show_error(self, title, error.message)

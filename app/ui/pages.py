@@ -1,0 +1,397 @@
+"""The smaller pages of the main window: dashboard, audit log, site settings, placeholders."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from app.core.audit import ChainProblem
+from app.core.errors import FieldError
+from app.core.models import Asset, AuditEvent, Site
+from app.ui.inventory import make_table_view, page_header
+from app.ui.models import (
+    AuditTableModel,
+    TextFilterProxy,
+    enum_label,
+    local_time,
+    os_family_label,
+)
+from app.ui.qt import (
+    QByteArray,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSettings,
+    Qt,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+
+def _plain(text: str = "", role: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if role:
+        label.setProperty("role", role)
+    return label
+
+
+class PlaceholderPage(QWidget):
+    """An honest page for a workflow that is not built yet."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"placeholder_{title.lower()}")
+        header, _sub = page_header(title)
+        body = _plain(text)
+        body.setObjectName("placeholderText")
+        body.setMaximumWidth(640)
+        note = _plain("Not available in this version yet.", "muted")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 10)
+        layout.addWidget(header)
+        layout.addSpacing(8)
+        layout.addWidget(body)
+        layout.addWidget(note)
+        layout.addStretch(1)
+
+
+def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
+    card = QFrame()
+    card.setProperty("role", "card")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(14, 10, 14, 12)
+    caption = _plain(title, "muted")
+    value = QLabel("–")
+    value.setProperty("role", "stat-value")
+    value.setTextFormat(Qt.TextFormat.PlainText)
+    detail = _plain("", "muted")
+    layout.addWidget(caption)
+    layout.addWidget(value)
+    layout.addWidget(detail)
+    layout.addStretch(1)
+    return card, value, detail
+
+
+class DashboardPage(QWidget):
+    """A summary of the open site computed from its real inventory and audit log."""
+
+    open_inventory = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dashboardPage")
+        header, self.subtitle = page_header("Dashboard")
+        grid = QGridLayout()
+        grid.setSpacing(12)
+        self.cards: dict[str, tuple[QLabel, QLabel]] = {}
+        for i, (key, title) in enumerate((
+            ("assets", "Assets"),
+            ("critical", "High or critical impact"),
+            ("warranty", "Warranty ends within 90 days"),
+            ("expired", "Warranty expired"),
+            ("unowned", "No owner recorded"),
+            ("unring", "Not in a deployment ring"),
+        )):
+            card, value, detail = _card(title)
+            card.setObjectName(f"card_{key}")
+            self.cards[key] = (value, detail)
+            grid.addWidget(card, i // 3, i % 3)
+        self.breakdown = _plain("", "")
+        self.breakdown.setObjectName("dashboardBreakdown")
+        self.recent = _plain("", "")
+        self.recent.setObjectName("dashboardRecent")
+        button = QPushButton("Open inventory")
+        button.clicked.connect(self.open_inventory.emit)
+        lower = QHBoxLayout()
+        left = QVBoxLayout()
+        heading = _plain("Operating systems and kinds", "section")
+        left.addWidget(heading)
+        left.addWidget(self.breakdown)
+        left.addStretch(1)
+        right = QVBoxLayout()
+        right.addWidget(_plain("Recent activity", "section"))
+        right.addWidget(self.recent)
+        right.addStretch(1)
+        lower.addLayout(left, 1)
+        lower.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 10)
+        layout.addWidget(header)
+        layout.addLayout(grid)
+        layout.addSpacing(6)
+        layout.addLayout(lower, 1)
+        row = QHBoxLayout()
+        row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
+
+    def update_summary(self, site: Site | None, assets: Sequence[Asset],
+                       events: Sequence[AuditEvent]) -> None:
+        """Recompute the cards from the site's assets and latest audit events."""
+        today = date.today()
+        soon = today + timedelta(days=90)
+        if site is not None:
+            parts = [site.name, site.client]
+            self.subtitle.setText(" · ".join(p for p in parts if p))
+        counts = {
+            "assets": len(assets),
+            "critical": sum(1 for a in assets if a.impact in ("high", "critical")),
+            "warranty": sum(1 for a in assets
+                            if a.warranty_end and today <= a.warranty_end <= soon),
+            "expired": sum(1 for a in assets if a.warranty_end and a.warranty_end < today),
+            "unowned": sum(1 for a in assets if not a.owner),
+            "unring": sum(1 for a in assets if not a.ring),
+        }
+        details = {
+            "assets": "in this site",
+            "critical": "need the shortest patch SLAs",
+            "warranty": "plan renewals or replacements",
+            "expired": "no vendor fixes or support",
+            "unowned": "nobody to notify before a reboot",
+            "unring": "assign test, pilot or production",
+        }
+        for key, (value, detail) in self.cards.items():
+            value.setText(f"{counts[key]:,}")
+            detail.setText(details[key])
+        if assets:
+            fams = Counter(os_family_label(a.os_family) for a in assets)
+            kinds = Counter(enum_label(a.kind) for a in assets)
+            lines = [f"{n:>5,}  {name}" for name, n in fams.most_common(6)]
+            lines.append("")
+            lines += [f"{n:>5,}  {name}" for name, n in kinds.most_common(6)]
+            self.breakdown.setText("\n".join(lines))
+        else:
+            self.breakdown.setText(
+                "No assets yet. Add them by hand or import a CSV from the Inventory page."
+            )
+        self.recent.setText("\n".join(
+            f"{local_time(e.ts)}  {e.actor}  {e.action}"
+            + (f"  {e.details.get('label')}" if e.details.get("label") else "")
+            for e in events[:8]
+        ) or "Nothing recorded yet.")
+
+
+class AuditPage(QWidget):
+    """The audit log, newest first, with a filter and a chain check."""
+
+    refresh_requested = Signal()
+    verify_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditPage")
+        header, self.subtitle = page_header(
+            "Audit log",
+            "Every change to this site, who made it and when. Entries are hash-chained: "
+            "editing or deleting one breaks the chain, which Verify detects.",
+        )
+        self.model = AuditTableModel(self)
+        self.proxy = TextFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.search = QLineEdit()
+        self.search.setObjectName("auditSearch")
+        self.search.setAccessibleName("Filter audit events")
+        self.search.setPlaceholderText("Filter by actor, action, object or detail")
+        self.search.setClearButtonEnabled(True)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(150)
+        self._debounce.timeout.connect(self.apply_filter)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.verify_button = QPushButton("Verify chain")
+        self.verify_button.setObjectName("verifyButton")
+        self.verify_button.clicked.connect(self.verify_requested.emit)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh_requested.emit)
+        self.result = _plain("", "muted")
+        self.result.setObjectName("verifyResult")
+
+        self.view = make_table_view("auditView", "Audit events")
+        self.view.setModel(self.proxy)
+        hdr = self.view.horizontalHeader()
+        for col, width in enumerate((150, 100, 120, 200, 420, 70)):
+            hdr.resizeSection(col, width)
+
+        row = QHBoxLayout()
+        row.addWidget(self.search, 1)
+        row.addWidget(refresh)
+        row.addWidget(self.verify_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 10)
+        layout.addWidget(header)
+        layout.addLayout(row)
+        layout.addWidget(self.result)
+        layout.addWidget(self.view, 1)
+
+    def set_events(self, events: Sequence[AuditEvent]) -> None:
+        """Show events (newest first)."""
+        self.model.set_objects(events)
+
+    def apply_filter(self) -> None:
+        """Filter now."""
+        self._debounce.stop()
+        self.proxy.set_filter_text(self.search.text())
+
+    def show_verify_result(self, problems: Sequence[ChainProblem]) -> None:
+        """Say whether the chain is intact, listing the first problems if not."""
+        count = self.model.rowCount()
+        if not problems:
+            self.result.setText(
+                f"✔ Audit chain intact: {count:,} events checked, none edited or deleted."
+            )
+            self.result.setProperty("role", "muted")
+        else:
+            shown = "\n".join(str(p) for p in problems[:10])
+            more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
+            self.result.setText(
+                f"✖ Audit chain BROKEN: {len(problems)} problem(s). The log was changed "
+                f"outside PatchDesk.\n{shown}{more}"
+            )
+            self.result.setProperty("role", "field-error")
+        self.result.style().unpolish(self.result)
+        self.result.style().polish(self.result)
+
+    def save_state(self, settings: QSettings) -> None:
+        """Remember the column layout."""
+        settings.setValue("audit/header", self.view.horizontalHeader().saveState())
+
+    def restore_state(self, settings: QSettings) -> None:
+        """Restore the column layout."""
+        state = settings.value("audit/header")
+        if isinstance(state, QByteArray | bytes):
+            self.view.horizontalHeader().restoreState(state)
+
+
+class SiteSettingsPage(QWidget):
+    """Edit the site's name, client, address, MSP name and logo."""
+
+    save_requested = Signal(dict)
+    browse_logo_requested = Signal()
+
+    FIELDS = (
+        ("name", "Site &name", "how this site is called in the app and on reports"),
+        ("client", "&Client", "the customer (for MSPs)"),
+        ("address", "&Address", "street, city — printed on reports"),
+        ("msp_name", "&MSP / IT provider", "your company, printed on reports"),
+        ("logo_path", "&Logo file", "PNG or SVG shown on reports"),
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("siteSettingsPage")
+        header, self.subtitle = page_header(
+            "Site settings", "Identity and branding of this site, used on reports."
+        )
+        self.edits: dict[str, QLineEdit] = {}
+        self.errors: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._site: Site | None = None
+        for key, label, hint in self.FIELDS:
+            edit = QLineEdit()
+            edit.setObjectName(f"site_{key}")
+            edit.setAccessibleName(label.replace("&", ""))
+            edit.setPlaceholderText(hint)
+            edit.textChanged.connect(self._on_edited)
+            self.edits[key] = edit
+            error = _plain("", "field-error")
+            error.hide()
+            self.errors[key] = error
+            box = QVBoxLayout()
+            box.setSpacing(2)
+            if key == "logo_path":
+                row = QHBoxLayout()
+                row.addWidget(edit, 1)
+                browse = QPushButton("Browse…")
+                browse.clicked.connect(self.browse_logo_requested.emit)
+                row.addWidget(browse)
+                box.addLayout(row)
+            else:
+                box.addWidget(edit)
+            box.addWidget(error)
+            form.addRow(label, box)
+        self.path_label = _plain("", "muted")
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Site file", self.path_label)
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("siteSave")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self._on_save_clicked)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(lambda: self.set_site(self._site, self._path))
+        self.status = _plain("", "muted")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.status, 1)
+        holder = QWidget()
+        holder.setMaximumWidth(720)
+        inner = QVBoxLayout(holder)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addLayout(form)
+        inner.addLayout(buttons)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 10)
+        layout.addWidget(header)
+        layout.addWidget(holder)
+        layout.addStretch(1)
+        self._path = ""
+        self._update_buttons()
+        for edit in self.edits.values():
+            edit.returnPressed.connect(self._on_save_clicked)
+
+    def set_site(self, site: Site | None, path: str = "") -> None:
+        """Show a site's values (discarding unsaved edits)."""
+        self._site = site
+        self._path = path
+        for key, edit in self.edits.items():
+            edit.blockSignals(True)
+            edit.setText(getattr(site, key) if site else "")
+            edit.blockSignals(False)
+        self.path_label.setText(path)
+        self.show_errors([])
+        self._update_buttons()
+
+    def changes(self) -> dict[str, str]:
+        """Fields whose text differs from the saved site."""
+        if self._site is None:
+            return {}
+        return {
+            key: edit.text().strip() for key, edit in self.edits.items()
+            if edit.text().strip() != getattr(self._site, key)
+        }
+
+    def show_errors(self, errors: Sequence[FieldError]) -> None:
+        """Show validation errors under their fields."""
+        by_key = {e.field: e.message for e in errors}
+        for key, label in self.errors.items():
+            label.setText(by_key.get(key, ""))
+            label.setVisible(key in by_key)
+        self.status.setText("")
+
+    def set_status(self, text: str) -> None:
+        """A short note next to the buttons (e.g. 'Saved')."""
+        self.status.setText(text)
+
+    def _on_edited(self, _text: str) -> None:
+        self.status.setText("")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        dirty = bool(self.changes())
+        self.save_button.setEnabled(dirty)
+        self.revert_button.setEnabled(dirty)
+
+    def _on_save_clicked(self) -> None:
+        changes = self.changes()
+        if changes:
+            self.save_requested.emit(changes)
