@@ -8,8 +8,10 @@ nothing was written. Errors go to stderr as one line.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -553,6 +555,166 @@ def cmd_scans_show(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- credentials -------------------------------------------------------------------------
+def _master_password(args: argparse.Namespace) -> str:
+    """The vault's master password: a file, $PATCHDESK_MASTER_PASSWORD, or a prompt."""
+    if args.master_password_file:
+        try:
+            return Path(args.master_password_file).expanduser().read_text(
+                encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError(f"Cannot read the master password file: {exc.strerror}") from None
+    env = os.environ.get("PATCHDESK_MASTER_PASSWORD")
+    if env:
+        return env
+    if sys.stdin.isatty() or _tty_available():
+        return getpass.getpass("PatchDesk master password: ")
+    raise UsageError("the vault is locked: set PATCHDESK_MASTER_PASSWORD, use "
+                     "--master-password-file, or run on a terminal")
+
+
+def _tty_available() -> bool:
+    try:
+        with open("/dev/tty"):
+            return True
+    except OSError:
+        return False
+
+
+def _unlock(service: SiteService, args: argparse.Namespace, *, create: bool = False) -> None:
+    if not service.remote.unlocked:
+        service.remote.unlock(_master_password(args), create=create)
+
+
+_stdin_lines: list[str] | None = None
+
+
+def _secret(flag_stdin: bool, file: str | None, what: str) -> str | None:
+    """A secret from a file or the next line of stdin; never from the command line."""
+    global _stdin_lines
+    if file:
+        try:
+            return Path(file).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError(f"Cannot read the {what} file: {exc.strerror}") from None
+    if flag_stdin:
+        if _stdin_lines is None:
+            _stdin_lines = sys.stdin.read().splitlines()
+        if not _stdin_lines:
+            raise UsageError(f"expected the {what} on standard input")
+        return _stdin_lines.pop(0)
+    return None
+
+
+def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
+    from app.core.credentials import Scope, SudoMode
+
+    try:
+        scopes = tuple(Scope.parse(s) for s in (args.scope or ["all"]))
+    except ValueError as exc:
+        raise ValidationError([FieldError("scope", str(exc))]) from None
+    password = _secret(args.password_stdin, args.password_file, "password")
+    if args.ask_password:
+        password = getpass.getpass(f"SSH password for {args.ssh_user}: ")
+    sudo_password = _secret(args.sudo_password_stdin, args.sudo_password_file, "sudo password")
+    service = _open(args, create=True)
+    try:
+        _unlock(service, args, create=True)
+        cred = service.remote.add_ssh_credential(
+            args.name, args.ssh_user, password=password, key_file=args.ssh_key,
+            sudo_mode=SudoMode(args.sudo), sudo_password=sudo_password,
+            port=args.port, scopes=scopes)
+    finally:
+        service.close()
+    if args.json:
+        _emit_json(_cred_json(cred), out)
+    else:
+        out.write(f"added credential '{cred.name}' for {cred.username} "
+                  f"({', '.join(str(s) for s in cred.scopes)})\n")
+    return EXIT_OK
+
+
+def _cred_json(cred: Any) -> dict[str, Any]:
+    return {"name": cred.name, "kind": str(cred.kind), "username": cred.username,
+            "port": cred.port, "key_path": cred.key_path, "sudo_mode": str(cred.sudo_mode),
+            "scopes": [str(s) for s in cred.scopes], "has_password": cred.has_password,
+            "has_key": cred.has_key, "has_sudo_password": cred.has_sudo_password}
+
+
+def cmd_cred_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        creds = service.remote.credentials()
+    finally:
+        service.close()
+    if args.json:
+        _emit_json([_cred_json(c) for c in creds], out)
+    else:
+        _table([[c.name, str(c.kind), c.username, str(c.sudo_mode),
+                 ", ".join(str(s) for s in c.scopes),
+                 "+".join(k for k, v in (("password", c.has_password), ("key", c.has_key))
+                          if v)] for c in creds],
+               ["NAME", "KIND", "USER", "SUDO", "SCOPE", "SECRETS"], out)
+    return EXIT_OK
+
+
+def cmd_cred_rm(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        service.remote.delete_credential(args.name)
+    finally:
+        service.close()
+    out.write(f"deleted credential '{args.name}'\n")
+    return EXIT_OK
+
+
+def cmd_cred_test(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        _unlock(service, args)
+        asset = _one(service, args.selector)
+        result = service.remote.test_credential(args.name, asset)
+    finally:
+        service.close()
+    if args.json:
+        _emit_json(result, out)
+    else:
+        out.write(f"{result['asset']}: login as {result['user']} ok; sudo "
+                  f"{'ok' if result['sudo'] else 'REFUSED'}\n")
+    return EXIT_OK if result["sudo"] else EXIT_FAILED
+
+
+def cmd_hostkey_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        keys = service.remote.host_keys.all()
+    finally:
+        service.close()
+    if args.json:
+        _emit_json(keys, out)
+    else:
+        _table([[str(k["host"]), str(k["port"]), str(k["key_type"]), str(k["fingerprint"]),
+                 str(k["accepted_by"])] for k in keys],
+               ["HOST", "PORT", "TYPE", "FINGERPRINT", "ACCEPTED BY"], out)
+    return EXIT_OK
+
+
+def cmd_hostkey_accept(args: argparse.Namespace, out: TextIO) -> int:
+    from app.remote.ssh import fetch_host_key
+
+    service = _open(args)
+    try:
+        key = fetch_host_key(args.host, args.port)
+        if key.fingerprint != args.fingerprint:
+            raise UserError(f"{args.host} now presents {key.fingerprint}, not "
+                            f"{args.fingerprint}; nothing was accepted")
+        service.remote.accept_host_key(args.host, args.port, key.key_type, key.key_b64)
+    finally:
+        service.close()
+    out.write(f"accepted {key.fingerprint} for {args.host}:{args.port}\n")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     from app.ui.main import main as gui_main
 
@@ -583,6 +745,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="name recorded in the audit log (default: your user name)")
     parser.add_argument("--json", action="store_true", default=False,
                         help="machine-readable JSON output")
+    parser.add_argument("--master-password-file", metavar="FILE",
+                        help="unlock the credential vault with this file's first line "
+                             "(or set $PATCHDESK_MASTER_PASSWORD)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -660,6 +825,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = scans.add_parser("show", parents=[common], help="one scan's hosts and diff")
     p.add_argument("scan_id", type=int)
     p.set_defaults(func=cmd_scans_show)
+
+    cred = sub.add_parser("cred", help="credentials in the encrypted vault").add_subparsers(
+        dest="cred_command", metavar="ACTION", required=True)
+    p = cred.add_parser("add", parents=[common], help="store an SSH credential",
+                        description="Secrets are read from stdin, a file or a prompt — never "
+                                    "from the command line.")
+    p.add_argument("name")
+    p.add_argument("--ssh-user", required=True, metavar="USER")
+    p.add_argument("--ssh-key", metavar="FILE", help="private key file (sealed into the vault)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the login password from the first line of stdin")
+    p.add_argument("--password-file", metavar="FILE")
+    p.add_argument("--ask-password", action="store_true", help="prompt for the password")
+    p.add_argument("--sudo", choices=["password", "nopasswd", "root"], default="password",
+                   help="how the user becomes root (default: sudo with a password)")
+    p.add_argument("--sudo-password-stdin", action="store_true",
+                   help="read the sudo password from the next line of stdin "
+                        "(default: the login password)")
+    p.add_argument("--sudo-password-file", metavar="FILE")
+    p.add_argument("--port", type=int)
+    p.add_argument("--scope", action="append", metavar="SCOPE",
+                   help="all (default), asset:ID, tag:NAME or ring:NAME; repeatable")
+    p.set_defaults(func=cmd_cred_add)
+    p = cred.add_parser("list", parents=[common], help="list credentials (no secrets)")
+    p.set_defaults(func=cmd_cred_list)
+    p = cred.add_parser("rm", parents=[common], help="delete a credential")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_cred_rm)
+    p = cred.add_parser("test", parents=[common], help="log in to an asset and check sudo")
+    p.add_argument("name")
+    p.add_argument("selector", help="asset id, host name, IP or MAC")
+    p.set_defaults(func=cmd_cred_test)
+
+    hostkey = sub.add_parser("hostkey", help="pinned SSH host keys").add_subparsers(
+        dest="hostkey_command", metavar="ACTION", required=True)
+    p = hostkey.add_parser("list", parents=[common], help="pinned keys")
+    p.set_defaults(func=cmd_hostkey_list)
+    p = hostkey.add_parser("accept", parents=[common],
+                           help="accept a host's new key after checking its fingerprint")
+    p.add_argument("host")
+    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--fingerprint", required=True, metavar="SHA256:...",
+                   help="the fingerprint you verified (from the warning)")
+    p.set_defaults(func=cmd_hostkey_accept)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", metavar="ACTION", required=True)

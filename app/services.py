@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -39,6 +39,9 @@ from app.core.validate import normalize_ip, normalize_mac
 from app.store.db import SITE_SUFFIX, SiteDB, utcnow
 from app.store.repos import AssetRepo, AuditRepo, SiteRepo, asset_diff
 from app.store.scans import ScanRecord, ScanRepo
+
+if TYPE_CHECKING:
+    from app.remote.access import RemoteAccess
 
 MAX_CSV_BYTES = 50 * 1024 * 1024
 
@@ -168,6 +171,16 @@ class SiteService:
     def __init__(self, store: SiteDB, actor: str | None = None) -> None:
         self.store = store
         self.actor = actor or current_user()
+        self._remote: RemoteAccess | None = None
+
+    @property
+    def remote(self) -> RemoteAccess:
+        """Credentials, vault session, pinned host keys and SSH connections of this site."""
+        if self._remote is None:
+            from app.remote.access import RemoteAccess
+
+            self._remote = RemoteAccess(self.store, self.actor)
+        return self._remote
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -204,7 +217,9 @@ class SiteService:
         return cls.open(default_site_path(), create=True, name="Default site", actor=actor)
 
     def close(self) -> None:
-        """Close the site file."""
+        """Close the site file (and any SSH connections)."""
+        if self._remote is not None:
+            self._remote.lock()
         self.store.close()
 
     @property

@@ -18,6 +18,7 @@ import io
 import logging
 import secrets
 import shlex
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -383,6 +384,28 @@ class SshTransport:
             if not progressed:
                 time.sleep(0.01)
         return bytes(out), bytes(err), chan.recv_exit_status()
+
+
+def fetch_host_key(host: str, port: int = 22, timeout: float = CONNECT_TIMEOUT) -> PinnedKey:
+    """The key a host presents now, without logging in (to verify a changed key).
+
+    Raises:
+        UnreachableError: no SSH server answered.
+    """
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise UnreachableError(host, f"cannot connect to port {port}: {exc}") from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.start_client(timeout=timeout)
+        key = transport.get_remote_server_key()
+        return PinnedKey(key.get_name(), key.get_base64())
+    except paramiko.SSHException as exc:
+        raise UnreachableError(host, f"SSH failed: {exc}") from None
+    finally:
+        transport.close()
 
 
 def _pkey(key: PinnedKey) -> paramiko.PKey:

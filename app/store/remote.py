@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from app.core.hostkeys import PinnedKey, fingerprint
 from app.store.db import SiteDB, utcnow
+from app.store.repos import AuditRepo
 
 
 class HostKeyRepo:
     """Host keys pinned in the site file; usable from any thread (one connection each)."""
 
-    def __init__(self, store: SiteDB) -> None:
+    def __init__(self, store: SiteDB, actor: str) -> None:
         self.store = store
+        self.actor = actor
 
     def pinned(self, host: str, port: int) -> list[PinnedKey]:
         """Keys pinned for host:port."""
@@ -21,8 +23,14 @@ class HostKeyRepo:
 
     def pin(self, host: str, port: int, key: PinnedKey, *, accepted_by: str,
             replace: bool) -> None:
-        """Pin a key; with ``replace`` every other key of the host is dropped first."""
+        """Pin a key (audited); with ``replace`` every other key of the host is dropped."""
         with self.store.atomic() as db:
+            old = [fingerprint(r[0]) for r in db.execute(
+                "SELECT key_b64 FROM host_keys WHERE host = ? AND port = ?", [host, port])]
+            AuditRepo(db).append(
+                self.actor, "hostkey.accept" if replace else "hostkey.pin", "host",
+                f"{host}:{port}", {"old": old, "new": key.fingerprint, "type": key.key_type,
+                                   "accepted_by": accepted_by})
             if replace:
                 db.execute("DELETE FROM host_keys WHERE host = ? AND port = ?", [host, port])
             db.execute(
