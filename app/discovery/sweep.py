@@ -43,8 +43,6 @@ FD_RESERVE = 128
 _NOFILE_TARGET = 8192
 _CANCEL_POLL = 0.05  # seconds: cancellation is noticed within ~50 ms
 _PROGRESS_INTERVAL = 0.05  # at most 20 progress reports per second
-# Web UIs in the order we read them: (port, speaks TLS). 631 is IPP, i.e. CUPS' web UI.
-_HTTP_PORTS = ((80, False), (443, True), (8080, False), (8443, True), (631, False))
 _NETBIOS_TRIGGER_PORTS = frozenset({135, 139, 445})
 _DNS_THREADS = 16
 _DNS_GIVE_UP_AFTER = 8  # consecutive reverse-DNS timeouts before the scan stops asking
@@ -129,6 +127,9 @@ class ScanOptions:
         banner_timeout: Seconds for one SSH banner or NetBIOS query.
         http_timeout: Seconds for one web UI request.
         dns_timeout: Seconds for one reverse-DNS lookup.
+        ssh_ports: Open ports whose SSH banner is read.
+        web_ports: Open ports whose web UI title is read, in order, with whether they
+            speak TLS (631 is IPP, which serves CUPS' web UI).
     """
 
     ports: Sequence[int] = DEFAULT_PORTS
@@ -143,6 +144,14 @@ class ScanOptions:
     banner_timeout: float = 1.5
     http_timeout: float = 2.0
     dns_timeout: float = 1.0
+    ssh_ports: Sequence[int] = (22,)
+    web_ports: Sequence[tuple[int, bool]] = (
+        (80, False),
+        (443, True),
+        (8080, False),
+        (8443, True),
+        (631, False),
+    )
 
     def __post_init__(self) -> None:
         for port in (*self.ports, *(self.liveness_ports or ())):
@@ -413,14 +422,15 @@ class _Sweep:
             rdns_task = group.create_task(self._reverse_dns(ip)) if options.resolve_names else None
             ssh_task = http_task = nbt_task = None
             if options.fingerprint:
-                if 22 in state.open_ports:
+                ssh_port = next((p for p in options.ssh_ports if p in state.open_ports), None)
+                if ssh_port is not None:
                     ssh_task = group.create_task(
-                        self._limited(probes.read_ssh_banner(ip, 22, options.banner_timeout))
+                        self._limited(probes.read_ssh_banner, ip, ssh_port, options.banner_timeout)
                     )
                 http_task = group.create_task(self._http(ip, state.open_ports))
                 if state.open_ports & _NETBIOS_TRIGGER_PORTS:
                     nbt_task = group.create_task(
-                        self._limited(netbios.query_node_status(ip, options.banner_timeout))
+                        self._limited(netbios.query_node_status, ip, options.banner_timeout)
                     )
         rdns = rdns_task.result() if rdns_task else None
         ssh_banner = ssh_task.result() if ssh_task else None
@@ -486,19 +496,23 @@ class _Sweep:
         if self.on_host is not None:
             self.on_host(result)
 
-    async def _limited(self, coroutine: Awaitable[_T]) -> _T:
+    async def _limited(
+        self, probe: Callable[..., Awaitable[_T]], *args: object, **kwargs: object
+    ) -> _T:
         """Run a fingerprint probe inside its share of the socket budget."""
+        # The coroutine is created only once a slot is held, so a cancelled wait never
+        # leaves a never-awaited coroutine behind.
         assert self._slots is not None
         async with self._slots:
-            return await coroutine
+            return await probe(*args, **kwargs)
 
     async def _http(self, ip: str, open_ports: set[int]) -> probes.HttpInfo | None:
         first: probes.HttpInfo | None = None
-        for port, tls in _HTTP_PORTS:
+        for port, tls in self.options.web_ports:
             if port not in open_ports:
                 continue
             info = await self._limited(
-                probes.read_http_info(ip, port, tls=tls, timeout=self.options.http_timeout)
+                probes.read_http_info, ip, port, tls=tls, timeout=self.options.http_timeout
             )
             if info is not None and info.title:
                 if first is not None and first.server and not info.server:
