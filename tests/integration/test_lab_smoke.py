@@ -137,23 +137,24 @@ def _parse_nbstat(reply: bytes, trn_id: int) -> tuple[list[tuple[str, int, bool]
 @pytest.mark.lab
 def test_default_hosts_addresses_and_macs(lab: Lab) -> None:
     expected = {
-        "deb1": "10.99.0.10",
-        "deb2": "10.99.0.11",
-        "deb3": "10.99.0.12",
-        "deb4": "10.99.0.13",
-        "printer1": "10.99.0.20",
-        "win1": "10.99.0.30",
-        "fw1": "10.99.0.40",
+        "deb1": 10,
+        "deb2": 11,
+        "deb3": 12,
+        "deb4": 13,
+        "printer1": 20,
+        "win1": 30,
+        "fw1": 40,
     }
-    for name, ip in expected.items():
+    third = lab.subnet.network_address.packed[2]
+    for name, last in expected.items():
         info = lab.host(name)
-        assert info.ip == ip
-        last = int(ip.rsplit(".", 1)[1])
-        assert info.mac == f"02:99:00:00:00:{last:02x}"
+        assert info.ip == str(lab.subnet.network_address + last)
+        assert info.mac == f"02:99:00:00:{third:02x}:{last:02x}"
         assert info.netns == f"{lab.prefix}-{name}"
         assert info.netns in _netns_list()
+    assert lab.repo_ip == str(lab.subnet.network_address + 1)
     out = lab.exec("deb1", ["ip", "-o", "link", "show", "eth0"], check=True).stdout
-    assert "02:99:00:00:00:0a" in out
+    assert lab.host("deb1").mac in out
 
 
 @pytest.mark.lab
@@ -417,12 +418,16 @@ def test_add_package_version(lab: Lab, lab_host) -> None:
 
 @pytest.mark.lab
 def test_second_lab_with_other_subnet_and_clean_teardown(lab: Lab) -> None:
-    other = Lab(subnet="10.98.7.0/24")
+    with pytest.raises(LabError, match="used by another running lab"):
+        Lab(subnet=str(lab.subnet)).start([])
+    other = Lab(subnet=None)  # the first free 10.99.N.0/24
     try:
         other.start([HostSpec("d1"), HostSpec("p1", kind="printer")])
+        assert other.subnet != lab.subnet
         d1 = other.host("d1")
-        assert d1.ip == "10.98.7.10"
-        assert d1.mac == "02:99:00:00:07:0a"
+        third = other.subnet.network_address.packed[2]
+        assert d1.ip == str(other.subnet.network_address + 10)
+        assert d1.mac == f"02:99:00:00:{third:02x}:0a"
         assert ssh_banner(d1.ip, 22, 3).startswith("SSH-2.0-")
         assert other.exec("d1", "apt-get -q update").returncode == 0
         assert ssh_banner(lab.host("deb1").ip, 22, 3).startswith("SSH-2.0-")
@@ -436,9 +441,9 @@ def test_second_lab_with_other_subnet_and_clean_teardown(lab: Lab) -> None:
     assert other.prefix not in mounts
     # its subnet is gone from the root namespace (and the helpers refuse to probe it now)
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True)
-    assert "10.98.7.0/24" not in routes.stdout
+    assert str(other.subnet) not in routes.stdout
     with pytest.raises(LabError, match="refusing to connect"):
-        tcp_open("10.98.7.10", 22, 0.5)
+        tcp_open(d1.ip, 22, 0.5)
 
 
 @pytest.mark.lab
@@ -448,9 +453,9 @@ def test_cleanup_removes_a_lab_whose_runner_was_killed(lab: Lab, tmp_path: Path)
         import sys, time
         sys.path.insert(0, {str(LAB_DIR.parents[1])!r})
         from tests.lab.lab import Lab, HostSpec
-        lab = Lab(subnet="10.98.8.0/24")
+        lab = Lab(subnet=None)
         lab.start([HostSpec("d1")])
-        print(lab.prefix, flush=True)
+        print(lab.prefix, lab.subnet, flush=True)
         time.sleep(600)
         """
     )
@@ -460,7 +465,7 @@ def test_cleanup_removes_a_lab_whose_runner_was_killed(lab: Lab, tmp_path: Path)
     )
     try:
         assert proc.stdout
-        prefix = proc.stdout.readline().strip()
+        prefix, subnet = proc.stdout.readline().split()
         assert prefix.startswith("pdl"), prefix
         assert f"{prefix}-d1" in _netns_list()
         # a live lab is left alone
@@ -474,10 +479,10 @@ def test_cleanup_removes_a_lab_whose_runner_was_killed(lab: Lab, tmp_path: Path)
         ["bash", str(LAB_DIR / "cleanup.sh")], capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 0, res.stderr
-    assert prefix in res.stdout
+    assert "removed:" in res.stdout  # (a concurrent run's cleanup may have beaten us to it)
     assert not [ns for ns in _netns_list() if ns.startswith(prefix)]  # ... cleanup.sh not
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True)
-    assert "10.98.8.0/24" not in routes.stdout
+    assert subnet not in routes.stdout
     # and the session lab is untouched
     assert lab.prefix not in res.stdout
     assert tcp_open(lab.host("deb1").ip, 22, 2)

@@ -2,8 +2,10 @@
 
 Fixtures:
   lab            session-scoped running Lab with default_hosts() (4 Debian hosts, a printer,
-                 a Windows-like box, a firewalled box). Tests must not break its hosts; use
-                 lab_host for destructive work.
+                 a Windows-like box, a firewalled box), normally on 10.99.0.0/24 — but use
+                 lab.host(name).ip / lab.subnet rather than literal addresses: a concurrent
+                 test run on the same machine gets the next free 10.99.N.0/24. Tests must
+                 not break its hosts; use lab_host for destructive work.
   lab_host       factory: ``lab_host(**HostSpec fields) -> HostInfo``; a fresh throwaway
                  Debian host (or other kind), removed after the test.
 
@@ -53,7 +55,9 @@ def _unavailable() -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     _unavailable()
-    the_lab = Lab()
+    # PATCHDESK_LAB_SUBNET forces a subnet; otherwise 10.99.0.0/24, or the next free
+    # 10.99.N.0/24 if another test run on this machine holds it.
+    the_lab = Lab(subnet=os.environ.get("PATCHDESK_LAB_SUBNET") or None)
     try:
         the_lab.start(default_hosts())
     except LabError as exc:

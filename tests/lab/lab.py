@@ -74,6 +74,8 @@ BASE_RECIPE_VERSION = "1"
 DEFAULT_CACHE_DIR = "/var/cache/patchdesk-lab"
 DEFAULT_RUN_DIR = "/run/patchdesk-lab"
 DEFAULT_SUBNET = "10.99.0.0/24"
+# subnet=None picks the first free one of these (concurrent labs on one machine)
+AUTO_SUBNETS = tuple(ipaddress.IPv4Network(f"10.99.{i}.0/24") for i in range(64))
 DEFAULT_PASSWORD = "labpass"
 ADMIN_USER = "admin"
 NOPW_USER = "nopw"
@@ -934,27 +936,25 @@ class Lab:
     def __init__(
         self,
         prefix: str | None = None,
-        subnet: str = DEFAULT_SUBNET,
+        subnet: str | None = DEFAULT_SUBNET,
         *,
         cache: Path | None = None,
         state_root: Path | None = None,
     ) -> None:
+        """subnet: an IPv4 /24, or None to take the first free one of AUTO_SUBNETS
+        (10.99.0.0/24 first) at start(). A subnet is locked while a lab uses it."""
         self.prefix = prefix or f"pdl{secrets.token_hex(2)}"
         if not PREFIX_RE.match(self.prefix):
             raise LabError(f"bad lab prefix {self.prefix!r}: must match {PREFIX_RE.pattern}")
-        net = ipaddress.ip_network(subnet)
-        if net.version != 4 or net.prefixlen != 24:
-            raise LabError(f"lab subnet must be an IPv4 /24, not {subnet}")
-        self.subnet = net
+        self._wanted_subnet = None if subnet is None else _parse_subnet(subnet)
+        self._set_subnet(self._wanted_subnet or ipaddress.IPv4Network(DEFAULT_SUBNET))
         self.cache = cache or cache_dir()
         self.dir = (state_root or run_dir()) / self.prefix
         self.bridge_ns = f"{self.prefix}-br"
         self.client_ns = f"{self.prefix}-client"
         self.root_if = f"{self.prefix}-root"
-        self.repo_ip = self._ip(1)
-        self.client_ip = self._ip(250)
-        self.root_ip = self._ip(254)
-        self.repo_url = f"http://{self.repo_ip}"
+        self._subnet_fd: int | None = None
+        self._registered_subnet = False
         self.hosts: dict[str, _Host] = {}
         self.timings: dict[str, float] = {}
         self.base: Path | None = None
@@ -969,6 +969,13 @@ class Lab:
         self._lock_holders: list[DpkgLockHolder] = []
 
     # ---- addressing
+
+    def _set_subnet(self, net: ipaddress.IPv4Network) -> None:
+        self.subnet = net
+        self.repo_ip = self._ip(1)
+        self.client_ip = self._ip(250)
+        self.root_ip = self._ip(254)
+        self.repo_url = f"http://{self.repo_ip}"
 
     def _ip(self, last: int) -> str:
         return str(self.subnet.network_address + last)
@@ -1039,7 +1046,7 @@ class Lab:
             removed = cleanup_stale(rundir=self.dir.parent)
             if removed:
                 _log(f"removed stale labs left by killed runs: {' '.join(removed)}")
-        self._check_subnet_free()
+        self._claim_subnet()
         t = time.monotonic()
         self.base = ensure_base(self.cache)
         self.timings["base"] = time.monotonic() - t
@@ -1056,17 +1063,29 @@ class Lab:
         self._build_layer()
         self.timings["layer"] = time.monotonic() - t
 
-    def _check_subnet_free(self) -> None:
-        cp = run(["ip", "-j", "-4", "addr", "show"], what="listing root addresses")
-        for link in json.loads(cp.stdout or "[]"):
-            for a in link.get("addr_info", []):
-                iface = ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
-                if iface.network.overlaps(self.subnet):
-                    raise LabError(
-                        f"lab subnet {self.subnet} overlaps {iface} on {link['ifname']} in "
-                        "the root namespace (another lab? run tests/lab/cleanup.sh, or "
-                        "pass another subnet)"
-                    )
+    def _claim_subnet(self) -> None:
+        """Lock the subnet (flock, held for the lab's lifetime) and make sure nothing in
+        the root namespace uses or routes it; with subnet=None try AUTO_SUBNETS in order."""
+        candidates = [self._wanted_subnet] if self._wanted_subnet else list(AUTO_SUBNETS)
+        reasons = []
+        for net in candidates:
+            lock = self.dir.parent / f"net-{net.network_address}.lock"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                reasons.append(f"{net}: used by another running lab")
+                continue
+            conflict = _root_conflict(net)
+            if conflict:
+                os.close(fd)
+                reasons.append(f"{net}: {conflict}")
+                continue
+            self._subnet_fd = fd
+            self._set_subnet(net)
+            return
+        raise LabError("no free lab subnet: " + "; ".join(reasons))
 
     def _start_network(self) -> None:
         br, cl = self.bridge_ns, self.client_ns
@@ -1106,6 +1125,7 @@ class Lab:
             run(["sysctl", "-qw", f"net.ipv6.conf.{self.root_if}.disable_ipv6=1"])
         run(["ip", "addr", "add", f"{self.root_ip}/24", "dev", self.root_if])
         _LIVE_SUBNETS.add(self.subnet)
+        self._registered_subnet = True
         run(["ip", "link", "set", self.root_if, "up"])
         _ip_batch(br, ["link set root master br0", "link set root up"])
         # client namespace
@@ -1792,8 +1812,12 @@ class Lab:
                 _killpg(p.pid)
                 with contextlib.suppress(Exception):
                     p.wait(5)
-            _LIVE_SUBNETS.discard(self.subnet)
+            if self._registered_subnet:
+                _LIVE_SUBNETS.discard(self.subnet)
             problems = _destroy_lab(self.prefix, self.dir)
+            if self._subnet_fd is not None:
+                os.close(self._subnet_fd)
+                self._subnet_fd = None
             if self._lock_fd is not None:
                 with contextlib.suppress(FileNotFoundError):
                     (self.dir.parent / f"{self.prefix}.lock").unlink()
@@ -1805,6 +1829,35 @@ class Lab:
 
 
 # --------------------------------------------------------------------------- low level
+
+
+def _parse_subnet(subnet: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(subnet)
+    except ValueError as exc:
+        raise LabError(f"bad lab subnet {subnet!r}: {exc}") from None
+    if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24:
+        raise LabError(f"lab subnet must be an IPv4 /24, not {subnet}")
+    return net
+
+
+def _root_conflict(net: ipaddress.IPv4Network) -> str | None:
+    """Why net cannot be used in the root namespace (an address or a non-default route
+    overlapping it), or None."""
+    cp = run(["ip", "-j", "-4", "addr", "show"], what="listing root addresses")
+    for link in json.loads(cp.stdout or "[]"):
+        for a in link.get("addr_info", []):
+            iface = ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
+            if iface.network.overlaps(net):
+                return f"overlaps {iface} on {link['ifname']} (stale lab? tests/lab/cleanup.sh)"
+    cp = run(["ip", "-j", "-4", "route", "show"], what="listing root routes")
+    for route in json.loads(cp.stdout or "[]"):
+        dst = route.get("dst", "default")
+        if dst == "default":
+            continue
+        if ipaddress.ip_network(dst, strict=False).overlaps(net):
+            return f"overlaps the route {dst} dev {route.get('dev', '?')}"
+    return None
 
 
 def _ip_batch(ns: str, commands: Sequence[str]) -> None:
@@ -1957,7 +2010,7 @@ def cleanup_stale(*, force: bool = False, rundir: Path | None = None) -> list[st
 # --------------------------------------------------------------------------- CLI
 
 
-def _check(subnet: str) -> int:
+def _check(subnet: str | None) -> int:
     t0 = time.monotonic()
     ensure_base()
     base_s = time.monotonic() - t0
@@ -1985,10 +2038,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = sub.add_parser("cleanup", help="remove labs left by killed runs")
     c.add_argument("--force", action="store_true", help="also remove labs still running")
     u = sub.add_parser("up", help="start the default lab and wait (Ctrl-C tears it down)")
-    u.add_argument("--subnet", default=DEFAULT_SUBNET)
+    u.add_argument("--subnet", default="auto", help="a /24, or auto (default)")
     k = sub.add_parser("check", help="start the default lab, health-check, time, tear down")
-    k.add_argument("--subnet", default=DEFAULT_SUBNET)
+    k.add_argument("--subnet", default="auto", help="a /24, or auto (default)")
     args = ap.parse_args(argv)
+    if getattr(args, "subnet", None) == "auto":
+        args.subnet = None
     try:
         if args.cmd == "build-base":
             t0 = time.monotonic()
