@@ -273,7 +273,8 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel()
         self.count_label.setObjectName("statusCount")
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
-        status.addWidget(self.undo_button)
+        # Permanent widgets: a temporary status message would hide normal ones.
+        status.addPermanentWidget(self.undo_button)
         status.addPermanentWidget(self.busy_label)
         status.addPermanentWidget(self.site_label)
         status.addPermanentWidget(self.path_label)

@@ -196,7 +196,10 @@ class TaskRunner(QObject):
         Returns:
             The task, whose signals can also be connected and which can be cancelled.
         """
-        task = Task(name or getattr(fn, "__name__", "task"), self)
+        # No Qt parent: a task outlives the runner's teardown safely (a child Task deleted
+        # together with the runner while its deleteLater is pending crashed PySide 6.10).
+        # ``_active`` keeps it alive until it has delivered its outcome.
+        task = Task(name or getattr(fn, "__name__", "task"))
         if on_result is not None:
             task.succeeded.connect(on_result)
         if on_progress is not None:
