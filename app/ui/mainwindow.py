@@ -8,6 +8,7 @@ half-opened site.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -217,7 +218,8 @@ class MainWindow(QMainWindow):
         self.page_actions: list[QAction] = []
         for number, (page_key, label, _icon) in enumerate(PAGES, start=1):
             shortcut = f"Ctrl+{number % 10}"
-            action = self._action(label, lambda k=page_key: self.show_page(k), [shortcut])
+            action = self._action(label, functools.partial(self.show_page, page_key),
+                                  [shortcut])
             action.setCheckable(True)
             self.page_actions.append(action)
         # Tool buttons on the inventory page reuse the window's actions.
@@ -436,8 +438,11 @@ class MainWindow(QMainWindow):
         self.recent_menu.addSeparator()
         clear = self.recent_menu.addAction("Clear list")
         clear.setEnabled(bool(paths))
-        clear.triggered.connect(lambda _c=False: (clear_recent_sites(),
-                                                  self.rebuild_recent_menu()))
+        clear.triggered.connect(self._on_clear_recent_triggered)
+
+    def _on_clear_recent_triggered(self) -> None:
+        clear_recent_sites()
+        self.rebuild_recent_menu()
 
     # -- loading ----------------------------------------------------------------------------
     def reload(self) -> None:

@@ -296,6 +296,7 @@ class SiteSettingsPage(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self._site: Site | None = None
+        self._path = ""
         for key, label, hint in self.FIELDS:
             edit = QLineEdit()
             edit.setObjectName(f"site_{key}")
@@ -344,7 +345,6 @@ class SiteSettingsPage(QWidget):
         layout.addWidget(header)
         layout.addWidget(holder)
         layout.addStretch(1)
-        self._path = ""
         self._update_buttons()
         for edit in self.edits.values():
             edit.returnPressed.connect(self._on_save_clicked)

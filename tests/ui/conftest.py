@@ -7,16 +7,16 @@ import os
 # Must happen before anything imports Qt.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from app.core.models import Asset, AssetKind, Impact, OsFamily, Ring  # noqa: E402
-from app.services import SiteService  # noqa: E402
-from app.ui import dialogs  # noqa: E402
-from app.ui.mainwindow import MainWindow  # noqa: E402
-from app.ui.qt import QSettings  # noqa: E402
+from app.core.models import Asset, AssetKind, Impact, OsFamily, Ring
+from app.services import SiteService
+from app.ui import dialogs
+from app.ui.mainwindow import MainWindow
+from app.ui.qt import QSettings
 
 
 @pytest.fixture(autouse=True)

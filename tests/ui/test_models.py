@@ -78,7 +78,7 @@ def test_tooltip_escapes_user_text() -> None:
 
 
 def test_filter_matches_fields_case_insensitively() -> None:
-    _model_, proxy = _model()
+    _, proxy = _model()
     for query, expected in [
         ("WEB01", ["web01"]),
         ("10.0.0.9", ["acct-pc"]),
@@ -100,7 +100,7 @@ def test_filter_matches_fields_case_insensitively() -> None:
 
 
 def test_ip_column_sorts_numerically() -> None:
-    model, proxy = _model()
+    _, proxy = _model()
     proxy.sort(AssetTableModel.COL_IP, Qt.SortOrder.AscendingOrder)
     assert _column(proxy, 1) == ["10.0.0.9", "10.0.0.10", "10.0.0.100"]
     proxy.sort(AssetTableModel.COL_IP, Qt.SortOrder.DescendingOrder)
@@ -123,7 +123,7 @@ def test_dates_sort_correctly_and_empty_values_go_last() -> None:
 
 
 def test_sort_keeps_persistent_indexes() -> None:
-    model, proxy = _model()
+    model, _proxy = _model()
     from app.ui.qt import QPersistentModelIndex
 
     keep = QPersistentModelIndex(model.index(model.row_of(3) or 0, 0))
