@@ -1,0 +1,815 @@
+"""Parsers for apt-get simulations, dpkg-query, apt history.log, apt-cache policy, changelogs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.drivers.parsers._common import ParseError, numbered_lines, truncate
+from app.drivers.parsers.debversion import compare_versions
+
+# --------------------------------------------------------------------------- simulation
+#
+# `LANG=C apt-get -s dist-upgrade|upgrade|install|remove` (tech-notes §1.1). apt-get -s
+# prints one line per dpkg operation: "Inst" (unpack), "Conf" (configure), "Remv",
+# "Purg" (apt-get(8), option -s). Line shapes, as captured in tests/data/apt/debian-12:
+#   Inst pd-openssl [1.0-1] (1.0-2 Debian-Security:12/bookworm-security [all])
+#   Inst pd-newdep (1.0-1 PatchDesk Lab:12/bookworm [all])          <- NEW package
+#   Conf pd-tools (2.2-1 PatchDesk Lab:12/bookworm [all])
+#   Remv pd-tools [2.0-1]
+# Several origins are separated by ", " (Ubuntu: "Ubuntu:22.04/jammy-updates,
+# Ubuntu:22.04/jammy-security"); apt may append "[dep:arch ]" after an Inst line when it
+# breaks a dependency loop. The Azure patch extension's regex reads the same shape
+# (AptitudePackageManager.py, extract_packages_and_versions).
+
+_INST = re.compile(
+    r"Inst (?P<name>\S+)(?: \[(?P<old>[^\]]+)\])? "
+    r"\((?P<new>\S+)(?: (?P<origins>.+?))? \[(?P<arch>[^\]]+)\]\)(?: \[[^\]]*\])?"
+)
+_CONF = re.compile(
+    r"Conf (?P<name>\S+) \((?P<new>\S+)(?: (?P<origins>.+?))? \[(?P<arch>[^\]]+)\]\)"
+)
+_REMV = re.compile(r"(?P<op>Remv|Purg) (?P<name>\S+)(?: \[(?P<old>[^\]]*)\])?(?: \[[^\]]*\])?")
+_SUMMARY = re.compile(
+    r"(?P<up>\d+) upgraded, (?P<new>\d+) newly installed, (?:(?P<down>\d+) downgraded, )?"
+    r"(?P<rm>\d+) to remove and (?P<kept>\d+) not upgraded\."
+)
+# "The following ...:" headers and what the indented names under them are. Names only
+# (apt-private/private-output.cc, private-install.cc). An unknown header is an error.
+_BLOCKS: dict[str, str] = {
+    "The following NEW packages will be installed:": "new",
+    "The following packages will be upgraded:": "upgraded",
+    "The following packages will be DOWNGRADED:": "downgraded",
+    "The following packages will be REMOVED:": "removed",
+    "The following packages have been kept back:": "kept_back",
+    # Ubuntu phased updates: held back per machine (apt_preferences(5) "Phased Updates";
+    # private-output.cc). Reported as held back, not as pending upgrades.
+    "The following upgrades have been deferred due to phasing:": "phased",
+    "The following held packages will be changed:": "held_changed",
+    "The following additional packages will be installed:": "additional",
+    "The following packages were automatically installed and are no longer required:": "autoremove",
+    "The following package was automatically installed and is no longer required:": "autoremove",
+    "Suggested packages:": "suggested",
+    "Recommended packages:": "recommended",
+    # Ubuntu Pro advertisement (Ubuntu 22.04+): names of packages ESM would update.
+    "Get more security updates through Ubuntu Pro with 'esm-apps' enabled:": "esm_apps",
+    "Get more security updates through Ubuntu Pro with 'esm-infra' enabled:": "esm_infra",
+}
+# Lines that carry no data, in the C locale. Anything else that is not an operation,
+# a block header/item or the summary raises ParseError.
+_NOISE = (
+    re.compile(r"Reading package lists\.\.\.(?: Done)?"),
+    re.compile(r"Building dependency tree\.\.\.(?: Done)?"),
+    re.compile(r"Reading state information\.\.\.(?: Done)?"),
+    re.compile(r"Calculating upgrade\.\.\.(?: Done)?"),
+    re.compile(r"\d+ not fully installed or removed\."),
+    re.compile(r"Need to get .+ of archives\."),
+    re.compile(r"After this operation, .+ (?:will be used|will be freed)\."),
+    re.compile(r"NOTE: This is only a simulation!"),
+    re.compile(r"\s+apt-get needs root privileges for real execution\."),
+    re.compile(r"\s+Keep also in mind that locking is deactivated,"),
+    re.compile(r"\s+so don't depend on the relevance to the real current situation!"),
+    re.compile(r"Use '(?:sudo )?apt(?:-get)? autoremove' to remove (?:it|them)\."),
+    re.compile(r"Learn more about Ubuntu Pro at https://ubuntu\.com/pro"),
+    re.compile(r"\d+ (?:standard LTS|standard|esm-infra|esm-apps) security updates?"),
+    re.compile(r"\d+ additional security updates? can be applied with ESM (?:Apps|Infra)\."),
+    re.compile(r"W: .*"),
+    re.compile(r"N: .*"),
+)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """One ``Inst`` line: a package apt would install or upgrade.
+
+    Attributes:
+        name: package name (may carry ``:arch`` on multi-arch systems).
+        installed_version: the version now installed, or None for a NEW package.
+        candidate_version: the version apt would install.
+        origins: ``label:version/suite`` entries, e.g.
+            ``("Debian-Security:12/bookworm-security",)``.
+        arch: package architecture (``amd64``, ``all``...).
+    """
+
+    name: str
+    installed_version: str | None
+    candidate_version: str
+    origins: tuple[str, ...]
+    arch: str
+
+    @property
+    def is_new(self) -> bool:
+        """True when the package is not installed yet."""
+        return self.installed_version is None
+
+    @property
+    def is_security(self) -> bool:
+        """True when an origin is a security archive (see is_security_origin)."""
+        return any(is_security_origin(o) for o in self.origins)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One ``Remv``/``Purg`` line.
+
+    Attributes:
+        name: package name.
+        installed_version: the version being removed (None if apt did not say).
+        purge: True for ``Purg``.
+    """
+
+    name: str
+    installed_version: str | None
+    purge: bool
+
+
+@dataclass(frozen=True)
+class AptSummary:
+    """The counts of the ``N upgraded, M newly installed, ...`` line."""
+
+    upgraded: int
+    newly_installed: int
+    downgraded: int
+    to_remove: int
+    not_upgraded: int
+
+
+@dataclass(frozen=True)
+class AptSimulation:
+    """Everything an ``apt-get -s`` run said it would do.
+
+    Attributes:
+        installs: every Inst line in order (upgrades, downgrades and NEW packages).
+        removals: Remv/Purg lines.
+        configures: names from Conf lines (including packages only left half-configured).
+        held_back: names apt kept back ("kept back" block and phased-update deferrals).
+        phased: the subset of ``held_back`` deferred by Ubuntu phasing.
+        summary: the summary-line counts.
+        warnings: ``W:``/``N:`` lines, verbatim.
+    """
+
+    installs: tuple[Upgrade, ...]
+    removals: tuple[Removal, ...]
+    configures: tuple[str, ...]
+    held_back: tuple[str, ...]
+    phased: tuple[str, ...]
+    summary: AptSummary
+    warnings: tuple[str, ...]
+
+    @property
+    def upgrades(self) -> tuple[Upgrade, ...]:
+        """Inst lines for packages already installed (upgrades and downgrades)."""
+        return tuple(u for u in self.installs if not u.is_new)
+
+    @property
+    def new_packages(self) -> tuple[Upgrade, ...]:
+        """Inst lines for packages not installed yet."""
+        return tuple(u for u in self.installs if u.is_new)
+
+    @property
+    def security_upgrades(self) -> tuple[Upgrade, ...]:
+        """Installs whose candidate comes from a security archive."""
+        return tuple(u for u in self.installs if u.is_security)
+
+
+def is_security_origin(origin: str) -> bool:
+    """Whether an apt origin string names a security archive.
+
+    ``Debian-Security:12/bookworm-security`` (Debian's label) and
+    ``Ubuntu:22.04/jammy-security`` (Ubuntu's pocket) both count: the label is
+    ``Debian-Security`` or the suite after the last ``/`` ends in ``-security``
+    (tech-notes §1.1 "quick heuristic"; unattended-upgrades' Origins-Pattern uses the
+    same label/codename pair).
+
+    Args:
+        origin: one entry of Upgrade.origins.
+
+    Returns:
+        True for a security origin.
+    """
+    label, _, rest = origin.partition(":")
+    suite = rest.rpartition("/")[2]
+    return label == "Debian-Security" or suite.endswith("-security")
+
+
+def _split_origins(text: str | None) -> tuple[str, ...]:
+    return tuple(o.strip() for o in text.split(", ")) if text else ()
+
+
+def parse_apt_simulation(text: str) -> AptSimulation:
+    """Parse ``LANG=C apt-get -s <upgrade|dist-upgrade|install|remove ...>`` stdout.
+
+    The Inst/Remv lines are cross-checked against apt's own summary line: Inst lines
+    with an installed version must equal ``upgraded + downgraded``, those without must
+    equal ``newly installed``, Remv/Purg lines ``to remove``, and the names in the
+    "will be upgraded"/"NEW" blocks must be the same packages (Vuls does the same
+    cross-check, scanner/debian.go parseAptGetUpgrade).
+
+    Args:
+        text: stdout of apt-get (stderr may be appended; ``W:`` lines are kept as warnings).
+
+    Returns:
+        The parsed simulation.
+
+    Raises:
+        ParseError: on an unknown line or block header, an ``E:`` line, a missing or
+            repeated summary line, or counts that disagree.
+    """
+    installs: list[Upgrade] = []
+    removals: list[Removal] = []
+    configures: list[str] = []
+    blocks: dict[str, list[str]] = {}
+    warnings: list[str] = []
+    summary: AptSummary | None = None
+    block: str | None = None
+    for lineno, line in numbered_lines(text):
+        if block is not None and line.startswith("  ") and line.strip():
+            blocks.setdefault(block, []).extend(line.split())
+            continue
+        block = None
+        if not line.strip():
+            continue
+        if line in _BLOCKS:
+            block = _BLOCKS[line]
+            blocks.setdefault(block, [])
+            continue
+        if line.startswith("Inst "):
+            m = _INST.fullmatch(line)
+            if m is None:
+                raise ParseError("apt: unreadable Inst line", line, lineno)
+            origins = _split_origins(m["origins"])
+            installs.append(Upgrade(m["name"], m["old"], m["new"], origins, m["arch"]))
+            continue
+        if line.startswith("Conf "):
+            m = _CONF.fullmatch(line)
+            if m is None:
+                raise ParseError("apt: unreadable Conf line", line, lineno)
+            configures.append(m["name"])
+            continue
+        if line.startswith(("Remv ", "Purg ")):
+            m = _REMV.fullmatch(line)
+            if m is None:
+                raise ParseError("apt: unreadable Remv/Purg line", line, lineno)
+            removals.append(Removal(m["name"], m["old"] or None, m["op"] == "Purg"))
+            continue
+        m = _SUMMARY.fullmatch(line)
+        if m is not None:
+            if summary is not None:
+                raise ParseError("apt: more than one summary line", line, lineno)
+            summary = AptSummary(
+                int(m["up"]), int(m["new"]), int(m["down"] or 0), int(m["rm"]), int(m["kept"])
+            )
+            continue
+        if line.startswith("E: "):
+            raise ParseError("apt reported an error", line, lineno)
+        if any(p.fullmatch(line) for p in _NOISE):
+            if line.startswith(("W: ", "N: ")):
+                warnings.append(line)
+            continue
+        if line.startswith("The following") or line.endswith(":"):
+            raise ParseError("apt: unknown block header", line, lineno)
+        raise ParseError("apt: unexpected line", line, lineno)
+    if summary is None:
+        raise ParseError("apt: no 'N upgraded, M newly installed, ...' summary line")
+    _cross_check(summary, installs, removals, blocks)
+    phased = tuple(blocks.get("phased", ()))
+    return AptSimulation(
+        installs=tuple(installs),
+        removals=tuple(removals),
+        configures=tuple(configures),
+        held_back=tuple(blocks.get("kept_back", ())) + phased,
+        phased=phased,
+        summary=summary,
+        warnings=tuple(warnings),
+    )
+
+
+def _bare(name: str) -> str:
+    return name.partition(":")[0]
+
+
+def _cross_check(
+    summary: AptSummary,
+    installs: list[Upgrade],
+    removals: list[Removal],
+    blocks: dict[str, list[str]],
+) -> None:
+    old = [u for u in installs if u.installed_version is not None]
+    new = [u for u in installs if u.installed_version is None]
+    if len(old) != summary.upgraded + summary.downgraded:
+        raise ParseError(
+            f"apt: {len(old)} Inst lines upgrade an installed package but the summary says "
+            f"{summary.upgraded} upgraded + {summary.downgraded} downgraded"
+        )
+    if len(new) != summary.newly_installed:
+        raise ParseError(
+            f"apt: {len(new)} Inst lines install a NEW package but the summary says "
+            f"{summary.newly_installed} newly installed"
+        )
+    if len(removals) != summary.to_remove:
+        raise ParseError(
+            f"apt: {len(removals)} Remv/Purg lines but the summary says "
+            f"{summary.to_remove} to remove"
+        )
+    downgraded = set(blocks.get("downgraded", ()))
+    expected = {
+        "upgraded": sorted(_bare(u.name) for u in old if _bare(u.name) not in downgraded),
+        "new": sorted(_bare(u.name) for u in new),
+    }
+    for key, names in expected.items():
+        if key in blocks and sorted(blocks[key]) != names:
+            raise ParseError(
+                f"apt: the '{key}' block lists {truncate(' '.join(blocks[key]), 60)!r} "
+                f"but the Inst lines say {truncate(' '.join(names), 60)!r}"
+            )
+    held = len(blocks.get("kept_back", ())) + len(blocks.get("phased", ()))
+    if held > summary.not_upgraded:
+        raise ParseError(
+            f"apt: {held} packages are kept back/deferred but the summary says "
+            f"{summary.not_upgraded} not upgraded"
+        )
+
+
+# --------------------------------------------------------------------------- dpkg-query
+#
+# dpkg-query -W -f='${binary:Package}\t${db:Status-Abbrev}\t${Version}\t${Architecture}
+#                   \t${source:Package}\t${source:Version}\n'
+# (Vuls scanner/debian.go uses the same fields with commas; tabs cannot occur in them.)
+# db:Status-Abbrev is three characters: desired action (u i h r p), package status
+# (n c H U F W t i), error flag (space or R) — dpkg-query(1).
+DPKG_QUERY_FORMAT = (
+    r"${binary:Package}\t${db:Status-Abbrev}\t${Version}\t${Architecture}"
+    r"\t${source:Package}\t${source:Version}\n"
+)
+_STATUS = re.compile(r"[uihrp][ncHUFWti][ R]")
+
+
+@dataclass(frozen=True)
+class DpkgPackage:
+    """One dpkg database entry.
+
+    Attributes:
+        name: package name without the ``:arch`` qualifier.
+        arch: architecture (``amd64``, ``all``...).
+        version: the version dpkg records (may be empty for never-installed entries).
+        status: the three-character ``db:Status-Abbrev`` (e.g. ``"ii "``, ``"hi "``, ``"iF "``).
+        source_name: source package name.
+        source_version: source package version.
+    """
+
+    name: str
+    arch: str
+    version: str
+    status: str
+    source_name: str
+    source_version: str
+
+    @property
+    def installed(self) -> bool:
+        """True for ``ii``/``hi`` without an error flag: fully installed."""
+        return self.status in ("ii ", "hi ")
+
+    @property
+    def held(self) -> bool:
+        """True when the desired action is ``hold``."""
+        return self.status[0] == "h"
+
+
+@dataclass(frozen=True)
+class DpkgInventory:
+    """Result of the dpkg-query listing.
+
+    Attributes:
+        installed: packages in state ``ii``/``hi``.
+        other: everything else (half-installed ``iF``, config-files ``rc``, ...).
+    """
+
+    installed: tuple[DpkgPackage, ...]
+    other: tuple[DpkgPackage, ...]
+
+
+def parse_dpkg_query(text: str) -> DpkgInventory:
+    """Parse the output of ``dpkg-query -W -f=DPKG_QUERY_FORMAT``.
+
+    Args:
+        text: the command's stdout.
+
+    Returns:
+        The installed packages and, separately, those in any other state.
+
+    Raises:
+        ParseError: on a line without six tab-separated fields or with a bad status.
+    """
+    installed: list[DpkgPackage] = []
+    other: list[DpkgPackage] = []
+    for lineno, line in numbered_lines(text):
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 6:
+            raise ParseError(
+                f"dpkg-query: expected 6 tab-separated fields, got {len(fields)}", line, lineno
+            )
+        package, status, version, arch, src, src_version = fields
+        if not _STATUS.fullmatch(status):
+            raise ParseError("dpkg-query: bad status abbreviation", line, lineno)
+        if not package or any(c.isspace() for c in package):
+            raise ParseError("dpkg-query: bad package name", line, lineno)
+        pkg = DpkgPackage(package.partition(":")[0], arch, version, status, src, src_version)
+        (installed if pkg.installed else other).append(pkg)
+    return DpkgInventory(tuple(installed), tuple(other))
+
+
+# --------------------------------------------------------------------------- history.log
+#
+# /var/log/apt/history.log: blank-line separated stanzas written by
+# apt-pkg/deb/dpkgpm.cc (WriteHistoryTag, tech-notes §1.1). Package lists look like
+#   Install: pd-newdep:amd64 (1.0-1, automatic)
+#   Upgrade: pd-openssl:amd64 (1.0-1, 1.0-2), pd-kernel:amd64 (5.0-1, 5.1-1)
+#   Remove: pd-newdep:amd64 (1.0-1)
+# Dates are local time as "YYYY-MM-DD  HH:MM:SS" (two spaces).
+_HISTORY_LISTS = ("Install", "Reinstall", "Upgrade", "Downgrade", "Remove", "Purge")
+_HISTORY_SCALARS = ("Start-Date", "End-Date", "Commandline", "Requested-By", "Error")
+_HISTORY_ITEM = re.compile(
+    r"(?P<name>[^\s:(),]+)(?::(?P<arch>[^\s(),]+))? \((?P<inner>[^()]*)\)(?:, |$)"
+)
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    """One package in a history.log list.
+
+    Attributes:
+        name: package name.
+        arch: architecture, or None when apt did not write one.
+        old: the version before (Upgrade/Downgrade/Remove/Purge), else None.
+        new: the version after (Install/Reinstall/Upgrade/Downgrade), else None.
+        automatic: True for ``Install`` entries marked ``automatic`` (pulled in as a dependency).
+    """
+
+    name: str
+    arch: str | None
+    old: str | None
+    new: str | None
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One apt transaction from history.log.
+
+    Attributes:
+        start: Start-Date (naive local time).
+        end: End-Date, or None when apt was interrupted before writing it.
+        commandline: the command that ran, if logged.
+        requested_by: ``user (uid)`` when run through sudo, if logged.
+        error: the Error line, if the transaction failed.
+        install / reinstall / upgrade / downgrade / remove / purge: the package lists.
+    """
+
+    start: datetime
+    end: datetime | None
+    commandline: str | None
+    requested_by: str | None
+    error: str | None
+    install: tuple[PackageChange, ...]
+    reinstall: tuple[PackageChange, ...]
+    upgrade: tuple[PackageChange, ...]
+    downgrade: tuple[PackageChange, ...]
+    remove: tuple[PackageChange, ...]
+    purge: tuple[PackageChange, ...]
+
+
+def _history_date(value: str, line: str, lineno: int) -> datetime:
+    try:
+        return datetime.strptime(" ".join(value.split()), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise ParseError("history.log: bad date", line, lineno) from None
+
+
+def _history_items(kind: str, value: str, line: str, lineno: int) -> tuple[PackageChange, ...]:
+    items: list[PackageChange] = []
+    pos = 0
+    while pos < len(value):
+        m = _HISTORY_ITEM.match(value, pos)
+        if m is None:
+            raise ParseError(f"history.log: unreadable {kind} list", line, lineno)
+        pos = m.end()
+        parts = [p.strip() for p in m["inner"].split(",")]
+        automatic = False
+        if kind in ("Install", "Reinstall"):
+            if parts[-1] == "automatic":
+                automatic = True
+                parts = parts[:-1]
+            if len(parts) != 1:
+                raise ParseError(f"history.log: {kind} entry needs one version", line, lineno)
+            old, new = None, parts[0]
+        elif kind in ("Upgrade", "Downgrade"):
+            if len(parts) != 2:
+                raise ParseError(
+                    f"history.log: {kind} entry needs old and new versions", line, lineno
+                )
+            old, new = parts
+        else:
+            if len(parts) != 1:
+                raise ParseError(f"history.log: {kind} entry needs one version", line, lineno)
+            old, new = parts[0], None
+        items.append(PackageChange(m["name"], m["arch"], old, new, automatic))
+    return tuple(items)
+
+
+def parse_apt_history(text: str) -> list[HistoryEntry]:
+    """Parse ``/var/log/apt/history.log`` (already decompressed) into transactions.
+
+    Args:
+        text: the log text; rotated ``history.log.N.gz`` files are the same format.
+
+    Returns:
+        The transactions in file order.
+
+    Raises:
+        ParseError: on an unknown key, a stanza without Start-Date, a repeated key or an
+            unreadable package list.
+    """
+    entries: list[HistoryEntry] = []
+    stanza: list[tuple[int, str]] = []
+    for lineno, line in [*numbered_lines(text), (0, "")]:
+        if line.strip():
+            stanza.append((lineno, line))
+            continue
+        if stanza:
+            entries.append(_history_entry(stanza))
+            stanza = []
+    return entries
+
+
+def _history_entry(stanza: list[tuple[int, str]]) -> HistoryEntry:
+    scalars: dict[str, str] = {}
+    lists: dict[str, tuple[PackageChange, ...]] = {}
+    for lineno, line in stanza:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            key, sep, value = line.partition(":")
+        value = value.strip()
+        if not sep or key not in _HISTORY_SCALARS + _HISTORY_LISTS:
+            raise ParseError("history.log: unknown line", line, lineno)
+        if key in scalars or key in lists:
+            raise ParseError(f"history.log: {key} given twice in one stanza", line, lineno)
+        if key in _HISTORY_LISTS:
+            lists[key] = _history_items(key, value, line, lineno)
+        else:
+            scalars[key] = value
+    first_lineno, first = stanza[0]
+    if "Start-Date" not in scalars:
+        raise ParseError("history.log: stanza without Start-Date", first, first_lineno)
+    start = _history_date(scalars["Start-Date"], first, first_lineno)
+    end = _history_date(scalars["End-Date"], first, first_lineno) if "End-Date" in scalars else None
+    return HistoryEntry(
+        start=start,
+        end=end,
+        commandline=scalars.get("Commandline"),
+        requested_by=scalars.get("Requested-By"),
+        error=scalars.get("Error"),
+        install=lists.get("Install", ()),
+        reinstall=lists.get("Reinstall", ()),
+        upgrade=lists.get("Upgrade", ()),
+        downgrade=lists.get("Downgrade", ()),
+        remove=lists.get("Remove", ()),
+        purge=lists.get("Purge", ()),
+    )
+
+
+# --------------------------------------------------------------------------- apt-cache policy
+#
+# `LANG=C apt-cache policy PKG...`:
+#   pd-openssl:
+#     Installed: 1.0-1
+#     Candidate: 1.0-2
+#     Version table:
+#        1.0-2 500
+#           500 http://10.98.0.1/debian-security bookworm-security/main amd64 Packages
+#    *** 1.0-1 500
+#           100 /var/lib/dpkg/status
+# apt-private/private-cacheset.cc / cmdline/apt-cache.cc (Policy). An optional
+# "  Package pin: VERSION" line appears when a pin matches.
+_POLICY_PKG = re.compile(r"(?P<name>[^\s:]+(?::[a-z0-9-]+)?):")
+_POLICY_FIELD = re.compile(r"  (?P<key>Installed|Candidate|Package pin): (?P<value>\S+)")
+_POLICY_VERSION = re.compile(r" (?P<mark>\*\*\*| {3}) (?P<version>\S+) (?P<prio>-?\d+)")
+_POLICY_SOURCE = re.compile(r" {8}(?P<prio>-?\d+) (?P<rest>\S.*)")
+_POLICY_MISSING = re.compile(r"N: Unable to locate package (?P<name>\S+)")
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where one version is available from (one indented line under it).
+
+    Attributes:
+        priority: the pin priority of that source.
+        uri: archive URI, or the dpkg status file path for the installed copy.
+        suite: e.g. ``bookworm-security`` (None for the status file / flat repos).
+        component: e.g. ``main`` (None when absent).
+        arch: index architecture (None when absent).
+    """
+
+    priority: int
+    uri: str
+    suite: str | None
+    component: str | None
+    arch: str | None
+
+    @property
+    def is_dpkg_status(self) -> bool:
+        """True for the ``/var/lib/dpkg/status`` pseudo-source (the installed copy)."""
+        return self.suite is None and self.uri.endswith("/dpkg/status")
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One row of the version table."""
+
+    version: str
+    priority: int
+    installed: bool
+    sources: tuple[PolicySource, ...]
+
+
+@dataclass(frozen=True)
+class PackagePolicy:
+    """apt-cache policy for one package.
+
+    Attributes:
+        name: package name as printed.
+        installed: installed version, or None for ``(none)``.
+        candidate: candidate version, or None for ``(none)``.
+        pin: the ``Package pin`` version if shown.
+        versions: the version table, highest priority/version first as apt prints it.
+    """
+
+    name: str
+    installed: str | None
+    candidate: str | None
+    pin: str | None
+    versions: tuple[PolicyVersion, ...]
+
+    def candidate_sources(self) -> tuple[PolicySource, ...]:
+        """The sources offering the candidate version (empty without a candidate)."""
+        for v in self.versions:
+            if v.version == self.candidate:
+                return v.sources
+        return ()
+
+
+@dataclass(frozen=True)
+class AptPolicy:
+    """Result of ``apt-cache policy PKG...``: known packages and names apt did not know."""
+
+    packages: tuple[PackagePolicy, ...]
+    missing: tuple[str, ...]
+
+    def get(self, name: str) -> PackagePolicy | None:
+        """Return the policy of ``name``, or None."""
+        return next((p for p in self.packages if p.name == name), None)
+
+
+def _policy_source(prio: str, rest: str, line: str, lineno: int) -> PolicySource:
+    tokens = rest.split()
+    if len(tokens) == 1:
+        return PolicySource(int(prio), tokens[0], None, None, None)
+    if tokens[-1] != "Packages" or len(tokens) not in (3, 4):
+        raise ParseError("apt-cache policy: unreadable source line", line, lineno)
+    dist = tokens[1]
+    suite, slash, component = dist.partition("/")
+    arch = tokens[2] if len(tokens) == 4 else None
+    return PolicySource(int(prio), tokens[0], suite, component if slash else None, arch)
+
+
+def parse_apt_cache_policy(text: str) -> AptPolicy:
+    """Parse ``LANG=C apt-cache policy PKG...`` (one or more packages).
+
+    Args:
+        text: stdout (stderr may be appended; "N: Unable to locate package" is kept).
+
+    Returns:
+        The per-package policies.
+
+    Raises:
+        ParseError: on unknown lines, or a package block without Installed/Candidate.
+    """
+    packages: list[PackagePolicy] = []
+    missing: list[str] = []
+    cur: dict[str, str | None] | None = None
+    versions: list[PolicyVersion] = []
+    sources: list[PolicySource] = []
+    cur_version: tuple[str, int, bool] | None = None
+    in_table = False
+
+    def close_version() -> None:
+        nonlocal cur_version, sources
+        if cur_version is not None:
+            version, prio, installed = cur_version
+            versions.append(PolicyVersion(version, prio, installed, tuple(sources)))
+        cur_version, sources = None, []
+
+    def close_package(lineno: int) -> None:
+        nonlocal cur, versions, in_table
+        close_version()
+        if cur is not None:
+            if "Installed" not in cur or "Candidate" not in cur:
+                raise ParseError(
+                    f"apt-cache policy: {cur['name']} lacks Installed/Candidate", None, lineno
+                )
+            packages.append(PackagePolicy(
+                name=str(cur["name"]), installed=cur["Installed"], candidate=cur["Candidate"],
+                pin=cur.get("Package pin"), versions=tuple(versions),
+            ))
+        cur, versions, in_table = None, [], False
+
+    for lineno, line in numbered_lines(text):
+        if not line.strip():
+            continue
+        if m := _POLICY_MISSING.fullmatch(line):
+            close_package(lineno)
+            missing.append(m["name"])
+            continue
+        if not line.startswith(" ") and (m := _POLICY_PKG.fullmatch(line)):
+            close_package(lineno)
+            cur = {"name": m["name"]}
+            continue
+        if cur is None:
+            raise ParseError("apt-cache policy: line outside a package block", line, lineno)
+        if (m := _POLICY_FIELD.fullmatch(line)) and not in_table:
+            value = m["value"]
+            cur[m["key"]] = None if value == "(none)" else value
+            continue
+        if line == "  Version table:":
+            in_table = True
+            continue
+        if in_table and (m := _POLICY_SOURCE.fullmatch(line)):
+            if cur_version is None:
+                raise ParseError("apt-cache policy: source line before any version", line, lineno)
+            sources.append(_policy_source(m["prio"], m["rest"], line, lineno))
+            continue
+        if in_table and (m := _POLICY_VERSION.fullmatch(line)):
+            close_version()
+            cur_version = (m["version"], int(m["prio"]), m["mark"] == "***")
+            continue
+        raise ParseError("apt-cache policy: unexpected line", line, lineno)
+    close_package(0)
+    if not packages and not missing:
+        raise ParseError("apt-cache policy: no package blocks found")
+    return AptPolicy(tuple(packages), tuple(missing))
+
+
+# --------------------------------------------------------------------------- changelogs
+#
+# debian/changelog entries start with "name (version) dists; urgency=..." at column 0
+# (deb-changelog(5)); everything until the next such header belongs to that version.
+# `apt-get changelog PKG` prints the same text (possibly after "Get:N ..." progress).
+_CHANGELOG_HEADER = re.compile(
+    r"(?P<src>[a-z0-9][a-z0-9+.-]+) \((?P<version>[^() ]+)\) (?P<dists>[^;]*);(?P<meta>.*)"
+)
+_CHANGELOG_TRAILER = re.compile(r" -- .+ <[^>]*>  .+")
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.ASCII)
+_CHANGELOG_PROGRESS = re.compile(r"(?:Get:\d+ .*|Fetched .*|Hit:\d+ .*|Ign:\d+ .*)")
+
+
+def changelog_cves(text: str, installed_version: str | None) -> tuple[str, ...]:
+    """CVE ids mentioned in changelog entries newer than the installed version.
+
+    Args:
+        text: a Debian changelog (``/usr/share/doc/PKG/changelog.Debian``, or
+            ``apt-get changelog PKG`` output).
+        installed_version: the installed version; entries with a version greater than it
+            count (compared with dpkg's algorithm). None means every entry counts.
+
+    Returns:
+        The CVE ids, deduplicated, in order of first mention (newest entry first).
+
+    Raises:
+        ParseError: if the text has no changelog header, or text appears before the first.
+    """
+    seen: dict[str, None] = {}
+    counting = False
+    headers = 0
+    for lineno, line in numbered_lines(text):
+        if m := _CHANGELOG_HEADER.fullmatch(line):
+            headers += 1
+            try:
+                counting = (
+                    installed_version is None
+                    or compare_versions(m["version"], installed_version) > 0
+                )
+            except ValueError:
+                raise ParseError("changelog: bad version in header", line, lineno) from None
+            continue
+        if headers == 0:
+            if not line.strip() or _CHANGELOG_PROGRESS.fullmatch(line):
+                continue
+            raise ParseError("changelog: text before the first entry header", line, lineno)
+        if counting:
+            for cve in _CVE.findall(line):
+                seen.setdefault(cve, None)
+    if headers == 0:
+        raise ParseError("changelog: no 'package (version) dist; urgency=' header found")
+    return tuple(seen)
