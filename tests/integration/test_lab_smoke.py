@@ -301,6 +301,19 @@ def test_firewalled_host_drops_but_answers_arp(lab: Lab) -> None:
 
 
 @pytest.mark.lab
+def test_closed_host_resets_connections(lab: Lab, lab_host) -> None:
+    info = lab_host(kind="closed")
+    probe = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('{info.ip}', 22), 2)\n"
+        "except ConnectionRefusedError: print('refused')\n"
+    )
+    assert lab.client_run([sys.executable, "-I", "-c", probe]).stdout.strip() == "refused"
+    assert info.mac in lab.client_run(["ip", "neigh", "show", info.ip], check=True).stdout
+
+
+@pytest.mark.lab
 def test_hold_dpkg_lock_makes_apt_fail(lab: Lab, lab_host) -> None:
     host = lab_host().name
     with lab.hold_dpkg_lock(host) as holder:

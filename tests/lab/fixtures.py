@@ -35,9 +35,20 @@ def lab_required() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        uses_lab = LAB_FIXTURES.intersection(getattr(item, "fixturenames", ()))
-        if uses_lab and item.get_closest_marker("lab") is None:
+        if item.get_closest_marker("lab") is None and _uses_lab_fixture(item):
             item.add_marker(pytest.mark.lab)
+
+
+def _uses_lab_fixture(item: pytest.Item) -> bool:
+    """True if the item uses *this plugin's* lab fixtures (not a module's own `lab`)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name in LAB_FIXTURES.intersection(info.names_closure):
+        defs = info.name2fixturedefs.get(name) or ()
+        if defs and getattr(defs[-1].func, "__module__", None) == __name__:
+            return True
+    return False
 
 
 def _unavailable() -> None:

@@ -84,7 +84,8 @@ HOST_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 RESERVED_HOST_NAMES = frozenset({"br", "client", "root"})
 SOURCE_DATE_EPOCH = 1_700_000_000
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-KINDS = ("debian", "printer", "windows", "firewalled")
+KINDS = ("debian", "printer", "windows", "firewalled", "closed")
+_NO_PROCESS_KINDS = ("firewalled", "closed")  # just a netns: DROP everything / RST everything
 
 T = TypeVar("T")
 
@@ -840,7 +841,7 @@ class HostSpec:
     """What to start. ip=None picks the next free address from .10 up."""
 
     name: str
-    kind: str = "debian"  # debian | printer | windows | firewalled
+    kind: str = "debian"  # debian | printer | windows | firewalled | closed
     ip: str | None = None
     packages: Mapping[str, str | None] | None = None  # None: DEFAULT_INSTALLED
     sudo_password: str = DEFAULT_PASSWORD  # admin's password (sudo asks for it)
@@ -1380,7 +1381,7 @@ class Lab:
 
     def _spawn(self, h: _Host) -> None:
         kind = h.spec.kind
-        if kind == "firewalled":
+        if kind in _NO_PROCESS_KINDS:
             return
         assert h.log
         log = open(h.log, "ab")  # noqa: SIM115 - handed to the child
@@ -1448,7 +1449,7 @@ class Lab:
         return tcp_open(h.info.ip, port, 0.3)
 
     def _wait_ready(self, hosts: Sequence[_Host], timeout: float) -> None:
-        pending = [h for h in hosts if h.spec.kind != "firewalled"]
+        pending = [h for h in hosts if h.spec.kind not in _NO_PROCESS_KINDS]
         deadline = time.monotonic() + timeout
         delay = 0.01
         while pending:
