@@ -425,7 +425,9 @@ class MainWindow(QMainWindow):
         paths = recent_sites()
         current = str(self.service.path.resolve()) if self.service else ""
         for number, path in enumerate(paths, start=1):
-            label = f"&{number} {Path(path).name}  —  {Path(path).parent}"
+            # '&' marks a mnemonic in menu text; a literal one in a path is written '&&'.
+            shown = f"{Path(path).name}  —  {Path(path).parent}".replace("&", "&&")
+            label = f"&{number} {shown}"
             action = self.recent_menu.addAction(label)
             action.setData(path)
             action.setToolTip(path)

@@ -40,8 +40,13 @@ _EXPIRED = QColor("#b3261e")
 _SOON = QColor("#9a6700")
 
 
+_LABELS = {"phone_tablet": "Phone / tablet", "iot": "IoT device"}
+
+
 def enum_label(value: object) -> str:
     """A stored enum value as a person reads it: ``virtual_machine`` → ``Virtual machine``."""
+    if str(value) in _LABELS:
+        return _LABELS[str(value)]
     text = str(value).replace("_", " ")
     return text[:1].upper() + text[1:]
 

@@ -140,7 +140,7 @@ class DashboardPage(QWidget):
         today = date.today()
         soon = today + timedelta(days=90)
         if site is not None:
-            parts = [site.name, site.client]
+            parts = [site.name] + ([site.client] if site.client != site.name else [])
             self.subtitle.setText(" · ".join(p for p in parts if p))
         counts = {
             "assets": len(assets),

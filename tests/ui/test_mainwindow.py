@@ -378,3 +378,49 @@ def test_about_names_version_and_licences(
     monkeypatch.setattr(QMessageBox, "about", lambda _p, _t, text: shown.append(text))
     window.about_action.trigger()
     assert "0.1.0" in shown[0] and "LGPL" in shown[0] and "paramiko" in shown[0]
+
+
+def test_enter_on_the_table_edits_and_context_menu_copies(
+    qtbot: object, window: MainWindow, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(AssetDialog, "ask", classmethod(
+        lambda cls, parent, asset=None: asked.append(asset.hostname if asset else "") or None))
+    select(window, "acct-pc")
+    window.inventory.view.setFocus()
+    qtbot.keyClick(window.inventory.view, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    assert asked == ["acct-pc"]
+    qtbot.keyClick(window, Qt.Key.Key_F2)  # type: ignore[attr-defined]
+    assert asked == ["acct-pc", "acct-pc"]
+
+    from app.ui.qt import QGuiApplication
+
+    window.inventory.copy_ip.trigger()
+    assert QGuiApplication.clipboard().text() == "10.0.0.9"
+    window.inventory.copy_hostname.trigger()
+    assert QGuiApplication.clipboard().text() == "acct-pc"
+
+
+def test_delete_confirmation_names_the_assets(qtbot: object) -> None:
+    from app.ui.qt import QApplication, QMessageBox, QTimer
+
+    assets = [Asset(hostname=f"pc{i:02d}", id=i) for i in range(7)]
+    seen: list[str] = []
+
+    def answer(button_text: str) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, lambda: answer(button_text))
+            return
+        seen.append(box.text())
+        button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
+        button.click()
+
+    QTimer.singleShot(0, lambda: answer("Cancel"))
+    assert dialogs.confirm_delete(None, assets) is False
+    assert "Delete 7 assets" in seen[0]
+    assert "pc00" in seen[0] and "pc04" in seen[0] and "pc05" not in seen[0]
+    assert "and 2 more" in seen[0]
+    QTimer.singleShot(0, lambda: answer("Delete"))
+    assert dialogs.confirm_delete(None, assets[:1]) is True
+    assert "Delete 1 asset from" in seen[1]
