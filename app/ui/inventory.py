@@ -362,12 +362,12 @@ class InventoryPage(QWidget):
     # -- data -------------------------------------------------------------------------------
     def set_assets(self, assets: Sequence[Asset]) -> None:
         """Show a fresh list of assets, keeping the sort order and the selection if possible."""
-        selected = {a.id for a in self.selected_assets()}
+        selected = {a.id for a in self.selected_assets() if a.id is not None}
         self.model.set_assets(assets)
         hdr = self.view.horizontalHeader()
         self.model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
         if selected:
-            self.select_ids(selected - {None})  # type: ignore[arg-type]
+            self.select_ids(selected)
         self._on_selection_changed()
 
     def select_ids(self, ids: set[int], *, current: int | None = None) -> None:

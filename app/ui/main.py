@@ -116,13 +116,11 @@ def open_first_site(path: str | None) -> SiteService | None:
 
     Returns None if the user chose to quit.
     """
-    attempt: tuple[str, dict[str, object]] | None = (path or "", {})
+    target, create, name = path or "", False, ""
     while True:
-        assert attempt is not None
-        target, options = attempt
         try:
             if target:
-                return SiteService.open(target, **options)  # type: ignore[arg-type]
+                return SiteService.open(target, create=create, name=name or None)
             return SiteService.open_default()
         except UserError as exc:
             log.warning("cannot open site: %s", exc)
@@ -132,12 +130,12 @@ def open_first_site(path: str | None) -> SiteService | None:
         if choice == "open":
             chosen = dialogs.ask_open_file(None, "Open site", dialogs.SITE_FILTER)
             if chosen:
-                attempt = (chosen, {})
+                target, create, name = chosen, False, ""
         else:
             answer = dialogs.NewSiteDialog.ask(None)
             if answer is not None:
                 new_path, name, _client = answer
-                attempt = (str(new_path), {"create": True, "name": name})
+                target, create = str(new_path), True
 
 
 def create_app() -> QApplication:
