@@ -116,12 +116,15 @@ def open_first_site(path: str | None) -> SiteService | None:
 
     Returns None if the user chose to quit.
     """
-    target, create, name = path or "", False, ""
+    target, create, name, client = path or "", False, "", ""
     while True:
         try:
-            if target:
-                return SiteService.open(target, create=create, name=name or None)
-            return SiteService.open_default()
+            if not target:
+                return SiteService.open_default()
+            service = SiteService.open(target, create=create, name=name or None)
+            if client:
+                service.update_site(client=client)
+            return service
         except UserError as exc:
             log.warning("cannot open site: %s", exc)
             choice = ask_recovery(str(exc))
@@ -130,11 +133,11 @@ def open_first_site(path: str | None) -> SiteService | None:
         if choice == "open":
             chosen = dialogs.ask_open_file(None, "Open site", dialogs.SITE_FILTER)
             if chosen:
-                target, create, name = chosen, False, ""
+                target, create, name, client = chosen, False, "", ""
         else:
             answer = dialogs.NewSiteDialog.ask(None)
             if answer is not None:
-                new_path, name, _client = answer
+                new_path, name, client = answer
                 target, create = str(new_path), True
 
 

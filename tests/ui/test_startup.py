@@ -108,3 +108,19 @@ def test_cold_start_is_fast_and_ui_is_the_only_qt_user(tmp_path: Path) -> None:
     assert (tmp_path / "cold.pdsite").exists()
     # DESIGN.md §6 asks for < 1.5 s; allow slack for loaded CI machines.
     assert elapsed < 5.0
+
+
+def test_recovery_can_create_a_new_site(
+    qtbot: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = tmp_path / "nowhere.pdsite"
+    created = tmp_path / "fresh.pdsite"
+    monkeypatch.setattr(ui_main, "ask_recovery", lambda message: "new")
+    monkeypatch.setattr(ui_main.dialogs.NewSiteDialog, "ask", classmethod(
+        lambda cls, parent, folder="": (created, "Fresh", "Fresh Ltd")))
+    found: list[MainWindow] = []
+    _close_when_shown(found)
+    assert ui_main.main(["patchdesk-gui", "--site", str(missing)]) == 0
+    assert found[0].site is not None
+    assert (found[0].site.name, found[0].site.client) == ("Fresh", "Fresh Ltd")
+    assert not missing.exists()
