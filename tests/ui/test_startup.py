@@ -121,6 +121,8 @@ def test_recovery_can_create_a_new_site(
     found: list[MainWindow] = []
     _close_when_shown(found)
     assert ui_main.main(["patchdesk-gui", "--site", str(missing)]) == 0
-    assert found[0].site is not None
-    assert (found[0].site.name, found[0].site.client) == ("Fresh", "Fresh Ltd")
+    assert found[0].windowTitle() == "Fresh — PatchDesk"
+    service = SiteService.open(created)
+    assert (service.site().name, service.site().client) == ("Fresh", "Fresh Ltd")
+    service.close()
     assert not missing.exists()
