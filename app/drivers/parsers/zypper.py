@@ -1,0 +1,296 @@
+"""Parsers for zypper: --xmlout list-updates/list-patches, the table fallback, exit codes."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET  # input is screened by _refuse_dtd first
+from dataclasses import dataclass
+
+from app.drivers.parsers._common import ParseError, numbered_lines
+
+# Exit codes from zypper's src/main.h / Zypper.h (ZYPPER_EXIT_*), tech-notes §1.3: below
+# 100 are errors, 100 and above are information, 0 is a normal run. 104-107 as named in
+# zypper's source and handled by openQA/kiwi (104 CAP_NOT_FOUND, 105 ON_SIGNAL,
+# 106 REPOS_SKIPPED, 107 RPM_SCRIPT_FAILED).
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("OK", "normal successful run"),
+    1: ("ERR_BUG", "unexpected situation (a bug)"),
+    2: ("ERR_SYNTAX", "wrong command syntax"),
+    3: ("ERR_INVALID_ARGS", "invalid arguments"),
+    4: ("ERR_ZYPP", "libzypp reported an error"),
+    5: ("ERR_PRIVILEGES", "insufficient privileges"),
+    6: ("NO_REPOS", "no repositories defined"),
+    7: ("ZYPP_LOCKED", "the package manager is locked by another process"),
+    8: ("ERR_COMMIT", "error during installation or removal"),
+    100: ("INF_UPDATE_NEEDED", "updates are available"),
+    101: ("INF_SEC_UPDATE_NEEDED", "security updates are available"),
+    102: ("INF_REBOOT_NEEDED", "a reboot is needed"),
+    103: ("INF_RESTART_NEEDED", "zypper updated itself; run it again"),
+    104: ("INF_CAP_NOT_FOUND", "a requested package/capability was not found"),
+    105: ("ON_SIGNAL", "zypper was interrupted by SIGINT/SIGTERM"),
+    106: ("INF_REPOS_SKIPPED", "some repositories were skipped (refresh failed)"),
+    107: ("INF_RPM_SCRIPT_FAILED", "an rpm scriptlet failed; the transaction completed"),
+}
+
+
+def exit_code_meaning(code: int) -> tuple[str, str]:
+    """Return ``(ZYPPER_EXIT_ name suffix, description)`` for a zypper exit code.
+
+    Raises:
+        ParseError: for a code zypper does not define.
+    """
+    try:
+        return EXIT_CODES[code]
+    except KeyError:
+        raise ParseError(f"zypper: unknown exit code {code}") from None
+
+
+def needs_rebooting(exit_code: int) -> bool:
+    """Interpret ``zypper needs-rebooting``: 102 = reboot needed, 0 = not (zypper >= 1.14.15).
+
+    Raises:
+        ParseError: for any other exit code (e.g. 2 on a zypper without the command).
+    """
+    if exit_code == 102:
+        return True
+    if exit_code == 0:
+        return False
+    meaning = EXIT_CODES.get(exit_code, ("?", "unknown exit code"))[1]
+    raise ParseError(f"zypper needs-rebooting exited {exit_code} ({meaning})")
+
+
+# --------------------------------------------------------------------------- XML
+#
+# `zypper --xmlout list-updates` / `list-patches` print
+#   <stream><message .../>*<update-status version="0.6"><update-list><update .../>...
+# (zypper src/update.cc list_updates / xml_print_patch). The XML comes from a managed
+# host: refuse DTDs and entities outright (no billion-laughs, no external entities)
+# instead of trusting the parser's defaults.
+_DTD = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ZypperUpdate:
+    """One ``<update>`` element.
+
+    Attributes:
+        kind: ``package`` or ``patch`` (also ``pattern``, ``product``).
+        name: package or patch name (``openSUSE-Leap-16.0-112``).
+        edition: new version (packages) or patch edition.
+        edition_old: installed version (packages), else None.
+        arch: architecture.
+        status: patch status (``needed``, ``applied``, ``not-needed``), None for packages.
+        category: patch category (``security``, ``recommended``, ...), else None.
+        severity: patch severity (``critical``, ``important``, ``moderate``, ``low``,
+            ``unspecified``), else None.
+        restart: patch requires a reboot (``restart="true"``).
+        pkgmanager: patch updates the package manager itself (install it first).
+        interactive: patch needs interaction (licence, message).
+        summary: one-line summary, or None.
+        repo: the source repository alias, or None.
+        issues: ``(type, id)`` pairs from ``<issue-list>`` (``("cve", "CVE-2025-11234")``).
+        blocked: listed under ``<blocked-update-list>`` (not installable now).
+    """
+
+    kind: str
+    name: str
+    edition: str
+    edition_old: str | None
+    arch: str
+    status: str | None
+    category: str | None
+    severity: str | None
+    restart: bool
+    pkgmanager: bool
+    interactive: bool
+    summary: str | None
+    repo: str | None
+    issues: tuple[tuple[str, str], ...]
+    blocked: bool = False
+
+    @property
+    def cves(self) -> tuple[str, ...]:
+        """The CVE ids among ``issues``."""
+        return tuple(i for t, i in self.issues if t == "cve")
+
+
+def _refuse_dtd(text: str) -> None:
+    if _DTD.search(text):
+        raise ParseError("zypper XML: refusing a document with a DTD or entity declaration")
+
+
+def _flag(el: ET.Element, name: str) -> bool:
+    value = el.get(name, "false")
+    if value not in ("true", "false"):
+        raise ParseError(f"zypper XML: {name}={value!r} is not true/false")
+    return value == "true"
+
+
+def _update(el: ET.Element, blocked: bool) -> ZypperUpdate:
+    for attr in ("kind", "name", "edition", "arch"):
+        if not el.get(attr):
+            shown = ET.tostring(el, "unicode")[:120]
+            raise ParseError(f"zypper XML: <update> without {attr}=", shown)
+    source = el.find("source")
+    summary = el.findtext("summary")
+    issues = tuple(
+        (str(i.get("type", "")), str(i.get("id", ""))) for i in el.findall("issue-list/issue")
+    )
+    return ZypperUpdate(
+        kind=str(el.get("kind")),
+        name=str(el.get("name")),
+        edition=str(el.get("edition")),
+        edition_old=el.get("edition-old"),
+        arch=str(el.get("arch")),
+        status=el.get("status"),
+        category=el.get("category"),
+        severity=el.get("severity"),
+        restart=_flag(el, "restart"),
+        pkgmanager=_flag(el, "pkgmanager"),
+        interactive=_flag(el, "interactive"),
+        summary=summary.strip() if summary else None,
+        repo=source.get("alias") if source is not None else None,
+        issues=issues,
+        blocked=blocked,
+    )
+
+
+def parse_zypper_xml(text: str) -> tuple[ZypperUpdate, ...]:
+    """Parse ``zypper --xmlout list-updates`` or ``list-patches`` output.
+
+    Args:
+        text: stdout (one ``<stream>`` document).
+
+    Returns:
+        Every ``<update>``, blocked ones flagged.
+
+    Raises:
+        ParseError: on a DTD/entity declaration, malformed XML, a root other than
+            ``<stream>``, an error ``<message>``, an unknown element, or when the number
+            of ``<update`` tags in the text differs from the elements parsed.
+    """
+    _refuse_dtd(text)
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - DTDs/entities refused above
+    except ET.ParseError as exc:
+        raise ParseError(f"zypper XML: not well-formed ({exc})") from None
+    if root.tag != "stream":
+        raise ParseError(f"zypper XML: root element is <{root.tag}>, expected <stream>")
+    updates: list[ZypperUpdate] = []
+    for child in root:
+        if child.tag == "message":
+            if child.get("type") == "error":
+                raise ParseError(f"zypper reported an error: {(child.text or '').strip()}")
+            continue
+        if child.tag != "update-status":
+            raise ParseError(f"zypper XML: unexpected element <{child.tag}>")
+        for lst in child:
+            if lst.tag not in ("update-list", "blocked-update-list"):
+                raise ParseError(f"zypper XML: unexpected element <{lst.tag}> in <update-status>")
+            for el in lst:
+                if el.tag != "update":
+                    raise ParseError(f"zypper XML: unexpected element <{el.tag}> in <{lst.tag}>")
+                updates.append(_update(el, lst.tag == "blocked-update-list"))
+    tags = len(re.findall(r"<update\s", text))
+    if tags != len(updates):
+        raise ParseError(f"zypper XML: {tags} <update> tags in the text but {len(updates)} parsed")
+    return tuple(updates)
+
+
+# --------------------------------------------------------------------------- tables
+#
+# Fallback: `zypper -q lu` / `zypper lp` tables, columns separated by " | " under a
+# "---+---" rule (Google OS Config splits on "|" the same way, packages/zypper.go;
+# tech-notes §1.3). SLES prints two tables for lp: software-management patches first.
+_TABLE_NOISE = (
+    re.compile(r"Loading repository data\.\.\."),
+    re.compile(r"Reading installed packages\.\.\."),
+    re.compile(r"Refreshing service .*"),
+    re.compile(r"No updates found\."),
+    re.compile(r"Needed software management updates will be installed first:"),
+    re.compile(r"The following updates are also available:"),
+    re.compile(r"Found \d+ applicable patch(?:es)?:"),
+    re.compile(r"\d+ patch(?:es)? needed \(\d+ security patch(?:es)?\)"),
+    re.compile(r"Patches|Package updates"),
+    re.compile(r"Warning: .*"),
+)
+_RULE = re.compile(r"-+(?:\+-+)+")
+
+
+@dataclass(frozen=True)
+class ZypperTable:
+    """A zypper table: the header cells and the rows (same length as the header)."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+    def records(self) -> list[dict[str, str]]:
+        """The rows as ``{column: value}`` dicts."""
+        return [dict(zip(self.header, r, strict=True)) for r in self.rows]
+
+
+def parse_zypper_table(text: str) -> ZypperTable:
+    """Parse the table output of ``zypper lu`` / ``zypper lp`` (C locale).
+
+    Several tables with the same header (SLES "Needed software management updates will
+    be installed first:" + "The following updates are also available:") are merged.
+    A row with more cells than the header has the extra ``|`` folded into the last
+    column (a Summary may contain ``|``).
+
+    Args:
+        text: stdout.
+
+    Returns:
+        The merged table (empty when zypper said "No updates found.").
+
+    Raises:
+        ParseError: on unknown lines, rows with too few cells, or tables with different
+            headers.
+    """
+    header: tuple[str, ...] | None = None
+    rows: list[tuple[str, ...]] = []
+    last: str | None = None
+    for lineno, line in numbered_lines(text):
+        stripped = line.strip()
+        if not stripped:
+            last = None
+            continue
+        if _RULE.fullmatch(stripped):
+            if last is None:
+                raise ParseError("zypper table: rule without a header", line, lineno)
+            cells = tuple(c.strip() for c in last.split("|"))
+            if header is not None and cells != header:
+                raise ParseError("zypper table: a second table with another header", last)
+            header = cells
+            if rows and rows[-1] == cells:
+                rows.pop()
+            last = None
+            continue
+        if "|" in stripped:
+            if header is None:
+                last = stripped  # the header row; confirmed by the rule below it
+                rows.append(tuple(c.strip() for c in stripped.split("|")))
+                continue
+            cells = tuple(c.strip() for c in stripped.split("|"))
+            if cells == header:  # header of a second table, rule follows
+                last = stripped
+                rows.append(cells)
+                continue
+            if len(cells) < len(header):
+                raise ParseError(
+                    f"zypper table: {len(cells)} cells, header has {len(header)}", line, lineno
+                )
+            if len(cells) > len(header):
+                cells = (*cells[: len(header) - 1], " | ".join(cells[len(header) - 1 :]))
+            rows.append(cells)
+            last = stripped
+            continue
+        if any(p.fullmatch(stripped) for p in _TABLE_NOISE):
+            last = None
+            continue
+        raise ParseError("zypper table: unexpected line", line, lineno)
+    if header is None:
+        if rows:
+            raise ParseError("zypper table: rows without a header rule")
+        return ZypperTable((), ())
+    return ZypperTable(header, tuple(rows))
