@@ -124,4 +124,4 @@ class NeighbourCache:
         if ip not in self._table and now - self._read_at >= self._max_age:
             self._table = self._source()
             self._read_at = now
-        return self._table.get(ip)
+        return normalise_mac(self._table.get(ip))

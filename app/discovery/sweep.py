@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import netaddr
+
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.discovery import netbios, probes
 from app.discovery.connect import PortState, ProbeEngine, Slots, make_engine
@@ -20,7 +22,7 @@ from app.discovery.icmp import IcmpPinger
 from app.discovery.neighbours import NeighbourCache, read_neighbour_table
 from app.discovery.oui import PRIVATE_MAC, vendor_for
 from app.discovery.ports import DEFAULT_PORTS
-from app.discovery.ranges import TargetSet
+from app.discovery.ranges import TargetSet, local_subnets
 from app.discovery.results import HostResult, ScanResult, ip_sort_key
 from app.discovery.sanitise import sanitise
 
@@ -230,6 +232,7 @@ class _Sweep:
         cancel: CancelToken | None,
         on_host: Callable[[HostResult], None] | None,
         neighbours: Callable[[], Mapping[str, str]],
+        on_link: Sequence[str] | None,
     ) -> None:
         self.targets = targets
         self.options = options
@@ -238,6 +241,14 @@ class _Sweep:
         self.on_host = on_host
         self.neighbours = NeighbourCache(neighbours)
         self.liveness_ports = options.probe_ports()
+        # On a directly attached subnet one probe is enough to decide liveness: it makes
+        # the kernel ARP for the address, a live host answers ARP within milliseconds
+        # even when its firewall drops every port, and an empty address never does. This
+        # cuts the sockets spent on empty addresses (most of a /24) by 4×, which is what
+        # makes a LAN /24 faster than nmap -sT (bench/scan_vs_nmap.py).
+        self.on_link = netaddr.IPSet()
+        if options.neighbour_table:
+            self.on_link = netaddr.IPSet(local_subnets() if on_link is None else on_link)
         self.concurrency = effective_concurrency(options.concurrency)
         self.hosts: list[HostResult] = []
         self.names_by_ip: dict[str, list[str]] = {}
@@ -370,7 +381,10 @@ class _Sweep:
         options = self.options
         loop = asyncio.get_running_loop()
         state = _HostState(ip, loop.create_future())
-        for port in self.liveness_ports:
+        liveness_ports = self.liveness_ports
+        if self.on_link and ":" not in ip and ip in self.on_link:
+            liveness_ports = liveness_ports[:1]
+        for port in liveness_ports:
             self._submit(state, port, options.timeout, live=True)
         ping = None
         if self._pinger is not None:
@@ -396,7 +410,7 @@ class _Sweep:
                     options.timeout, max(options.min_timeout, 8 * min(state.rtts) / 1000)
                 )
             for port in options.ports:
-                if port not in self.liveness_ports:
+                if port not in liveness_ports:
                     self._submit(state, port, port_timeout, live=False)
             if state.pending:
                 state.finished = loop.create_future()
@@ -414,28 +428,7 @@ class _Sweep:
         evidence: list[str] = [state.alive_reason]
         evidence.extend(f"name {name} given as target" for name in names)
 
-        rdns: str | None = None
-        ssh_banner: str | None = None
-        http: probes.HttpInfo | None = None
-        status: netbios.NodeStatus | None = None
-        async with asyncio.TaskGroup() as group:
-            rdns_task = group.create_task(self._reverse_dns(ip)) if options.resolve_names else None
-            ssh_task = http_task = nbt_task = None
-            if options.fingerprint:
-                ssh_port = next((p for p in options.ssh_ports if p in state.open_ports), None)
-                if ssh_port is not None:
-                    ssh_task = group.create_task(
-                        self._limited(probes.read_ssh_banner, ip, ssh_port, options.banner_timeout)
-                    )
-                http_task = group.create_task(self._http(ip, state.open_ports))
-                if state.open_ports & _NETBIOS_TRIGGER_PORTS:
-                    nbt_task = group.create_task(
-                        self._limited(netbios.query_node_status, ip, options.banner_timeout)
-                    )
-        rdns = rdns_task.result() if rdns_task else None
-        ssh_banner = ssh_task.result() if ssh_task else None
-        http = http_task.result() if http_task else None
-        status = nbt_task.result() if nbt_task else None
+        rdns, ssh_banner, http, status = await self._gather_facts(state)
 
         if rdns and rdns not in names:
             names.append(rdns)
@@ -496,6 +489,35 @@ class _Sweep:
         if self.on_host is not None:
             self.on_host(result)
 
+    async def _gather_facts(
+        self, state: _HostState
+    ) -> tuple[str | None, str | None, probes.HttpInfo | None, netbios.NodeStatus | None]:
+        """Reverse DNS, SSH banner, web UI and NetBIOS, concurrently and only if useful."""
+        options = self.options
+        ip = state.ip
+        resolve = options.resolve_names
+        ssh_port = web = netbios_wanted = None
+        if options.fingerprint:
+            ssh_port = next((p for p in options.ssh_ports if p in state.open_ports), None)
+            web = any(port in state.open_ports for port, _tls in options.web_ports) or None
+            netbios_wanted = bool(state.open_ports & _NETBIOS_TRIGGER_PORTS) or None
+        if not (resolve or ssh_port or web or netbios_wanted):
+            return None, None, None, None  # the common case on a big sweep: no extra work
+        return await asyncio.gather(
+            self._reverse_dns(ip) if resolve else _nothing(),
+            (
+                self._limited(probes.read_ssh_banner, ip, ssh_port, options.banner_timeout)
+                if ssh_port
+                else _nothing()
+            ),
+            self._http(ip, state.open_ports) if web else _nothing(),
+            (
+                self._limited(netbios.query_node_status, ip, options.banner_timeout)
+                if netbios_wanted
+                else _nothing()
+            ),
+        )
+
     async def _limited(
         self, probe: Callable[..., Awaitable[_T]], *args: object, **kwargs: object
     ) -> _T:
@@ -543,6 +565,10 @@ class _Sweep:
         return sanitise(name.rstrip("."), 253)
 
 
+async def _nothing() -> None:
+    return None
+
+
 def scan(
     targets: TargetSet,
     options: ScanOptions | None = None,
@@ -551,6 +577,7 @@ def scan(
     on_host: Callable[[HostResult], None] | None = None,
     *,
     neighbours: Callable[[], Mapping[str, str]] = read_neighbour_table,
+    on_link: Sequence[str] | None = None,
 ) -> ScanResult:
     """Sweep the targets and fingerprint every live host. Blocks until done or cancelled.
 
@@ -566,11 +593,15 @@ def scan(
         on_host: Called once per live host as soon as it is fully probed (on the calling
             thread; keep it quick).
         neighbours: Reads the IP → MAC neighbour table (tests pass a fake).
+        on_link: Directly attached subnets, where one liveness probe plus the neighbour
+            table decide; None means this machine's interface subnets.
 
     Returns:
         The live hosts ordered by address; ``cancelled`` is set if the scan was cancelled.
     """
-    sweep = _Sweep(targets, options or ScanOptions(), progress, cancel, on_host, neighbours)
+    sweep = _Sweep(
+        targets, options or ScanOptions(), progress, cancel, on_host, neighbours, on_link
+    )
     started = datetime.now(UTC)
     if not sweep.cancel.cancelled:
         asyncio.run(sweep.run())
