@@ -719,10 +719,15 @@ def parse_apt_cache_policy(text: str) -> AptPolicy:
                 raise ParseError(
                     f"apt-cache policy: {cur['name']} lacks Installed/Candidate", None, lineno
                 )
-            packages.append(PackagePolicy(
-                name=str(cur["name"]), installed=cur["Installed"], candidate=cur["Candidate"],
-                pin=cur.get("Package pin"), versions=tuple(versions),
-            ))
+            packages.append(
+                PackagePolicy(
+                    name=str(cur["name"]),
+                    installed=cur["Installed"],
+                    candidate=cur["Candidate"],
+                    pin=cur.get("Package pin"),
+                    versions=tuple(versions),
+                )
+            )
         cur, versions, in_table = None, [], False
 
     for lineno, line in numbered_lines(text):

@@ -284,8 +284,10 @@ _DNF4_ROW = re.compile(
     r"(?:(?P<flag>i) +)?(?P<id>\S+) +(?P<type>\S+) +(?P<pkg>\S+)"
     r"(?: +(?P<date>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d))?"
 )
-_DNF4_TYPE = re.compile(r"(?:(?P<sev>Critical|Important|Moderate|Low|Unknown|None)/Sec\.|security"
-                        r"|bugfix|enhancement|newpackage|unspecified|unknown)")
+_DNF4_TYPE = re.compile(
+    r"(?:(?P<sev>Critical|Important|Moderate|Low|Unknown|None)/Sec\.|security"
+    r"|bugfix|enhancement|newpackage|unspecified|unknown)"
+)
 _DNF5_HEADER = re.compile(r"Name +Type +Severity +Package +Issued")
 _DNF5_ROW = re.compile(
     r"(?P<id>\S+) +(?P<type>security|bugfix|enhancement|newpackage|unspecified|unknown) +"
@@ -362,8 +364,16 @@ def parse_updateinfo_list(text: str) -> tuple[UpdateinfoRow, ...]:
                 m = _DNF5_ROW.fullmatch(stripped)
                 if m is None:
                     raise ParseError("dnf5 updateinfo: unreadable row", line, lineno)
-                rows.append(UpdateinfoRow(m["id"], m["type"], _severity(m["sev"]),
-                                          parse_nevra(m["pkg"]), None, m["date"]))
+                rows.append(
+                    UpdateinfoRow(
+                        m["id"],
+                        m["type"],
+                        _severity(m["sev"]),
+                        parse_nevra(m["pkg"]),
+                        None,
+                        m["date"],
+                    )
+                )
                 continue
             m = _DNF4_ROW.fullmatch(stripped)
             t = _DNF4_TYPE.fullmatch(m["type"]) if m else None
@@ -371,8 +381,11 @@ def parse_updateinfo_list(text: str) -> tuple[UpdateinfoRow, ...]:
                 raise ParseError("dnf updateinfo: unreadable row", line, lineno)
             kind = "security" if t["sev"] or m["type"] == "security" else m["type"]
             installed = (m["flag"] == "i") if line.startswith(("i ", "  ")) else None
-            rows.append(UpdateinfoRow(m["id"], kind, _severity(t["sev"]),
-                                      parse_nevra(m["pkg"]), installed, m["date"]))
+            rows.append(
+                UpdateinfoRow(
+                    m["id"], kind, _severity(t["sev"]), parse_nevra(m["pkg"]), installed, m["date"]
+                )
+            )
         except ParseError as exc:
             if exc.lineno is None:
                 raise ParseError(f"dnf updateinfo: {exc}", line, lineno) from None
@@ -475,11 +488,16 @@ def parse_rpm_qa(text: str) -> tuple[RpmPackage, ...]:
             continue
         fields = line.split("\t")
         if len(fields) != 5:
-            raise ParseError(f"rpm -qa: expected 5 tab-separated fields, got {len(fields)}",
-                             line, lineno)
+            raise ParseError(
+                f"rpm -qa: expected 5 tab-separated fields, got {len(fields)}", line, lineno
+            )
         name, epoch, version, release, arch = fields
-        if not _EPOCH.fullmatch(epoch) or not name or not _PART.fullmatch(version) \
-                or not _PART.fullmatch(release):
+        if (
+            not _EPOCH.fullmatch(epoch)
+            or not name
+            or not _PART.fullmatch(version)
+            or not _PART.fullmatch(release)
+        ):
             raise ParseError("rpm -qa: unreadable row", line, lineno)
         if arch != "(none)" and not _ARCH.fullmatch(arch):
             raise ParseError("rpm -qa: bad architecture", line, lineno)
