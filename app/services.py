@@ -684,6 +684,59 @@ class SiteService:
 _BLANK_ASSET = Asset()
 
 
+class LargeRangeError(ValidationError):
+    """A scan range larger than a /16 that the user has not confirmed."""
+
+    def __init__(self, errors: list[FieldError], count: int) -> None:
+        super().__init__(errors)
+        self.count = count
+
+
+def scan_profiles() -> dict[str, tuple[int, ...]]:
+    """Named port profiles for discovery ("default", "quick", "windows", ...)."""
+    from app.discovery import PROFILES
+
+    return {name: tuple(ports) for name, ports in PROFILES.items()}
+
+
+def parse_scan_ports(text: str) -> list[int]:
+    """Parse a port list such as ``22,80,8000-8010`` or a profile name.
+
+    Raises:
+        ValidationError: naming the bad token (field ``ports``).
+    """
+    from app.discovery import PortError, parse_ports
+
+    try:
+        return parse_ports(text)
+    except PortError as exc:
+        raise ValidationError([FieldError("ports", str(exc))]) from None
+
+
+def check_scan_range(targets: str, exclude: str = "", *, allow_large: bool = False) -> int:
+    """Validate a scan range without scanning; return how many addresses it covers.
+
+    Raises:
+        ValidationError: field ``range`` with the bad token and why; a range larger than a
+            /16 without ``allow_large`` raises :class:`LargeRangeError`.
+    """
+    from app.discovery import RangeError, RangeTooLargeError, parse_targets
+
+    try:
+        return parse_targets(targets, exclude, allow_large).count
+    except RangeTooLargeError as exc:
+        raise LargeRangeError([FieldError("range", str(exc))], exc.count) from None
+    except RangeError as exc:
+        raise ValidationError([FieldError("range", str(exc))]) from None
+
+
+def local_scan_ranges() -> list[str]:
+    """The machine's own IPv4 subnets (the default range to scan)."""
+    from app.discovery import local_subnets
+
+    return local_subnets()
+
+
 def observation_from(host: dict[str, Any]) -> Observation:
     """The inventory-relevant part of a discovered host (``HostResult.to_dict()`` form)."""
     names = list(host.get("hostnames") or [])

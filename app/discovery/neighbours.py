@@ -12,10 +12,14 @@ from collections.abc import Callable, Mapping
 from app.discovery.oui import normalise_mac
 
 __all__ = [
+    "CONFIRMED_STATES",
+    "UNCONFIRMED_STATES",
     "NeighbourCache",
     "parse_arp_an",
     "parse_ip_neigh_json",
+    "parse_ip_neigh_states",
     "parse_proc_net_arp",
+    "read_neighbour_states",
     "read_neighbour_table",
 ]
 
@@ -26,6 +30,13 @@ _ATF_COM = 0x2  # "completed entry" flag in /proc/net/arp (include/uapi/linux/if
 # `ip neigh` states whose lladdr proves the host answered ARP recently enough.
 _RESOLVED_STATES = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP"}
 _PROC_NET_ARP = "/proc/net/arp"
+#: Neighbour states that prove the host answered ARP just now (or is configured).
+CONFIRMED_STATES = frozenset({"REACHABLE", "PERMANENT", "NOARP"})
+#: States that only say the host answered *some time ago*: a device that left the network
+#: minutes ago is still STALE. The kernel re-checks such an entry when our probe uses it
+#: (DELAY for 5 s, then PROBE: unicast ARP) and ends in REACHABLE or FAILED (ip-neighbour(8),
+#: Documentation/networking/ip-sysctl.rst "delay_first_probe_time", "ucast_solicit").
+UNCONFIRMED_STATES = frozenset({"STALE", "DELAY", "PROBE"})
 # A variable, not an inline check, so type checkers keep the other branch reachable.
 _IS_LINUX = sys.platform.startswith("linux")
 _IS_WINDOWS = sys.platform == "win32"
@@ -63,6 +74,30 @@ def parse_ip_neigh_json(text: str) -> dict[str, str]:
         if mac and isinstance(states, list) and _RESOLVED_STATES.intersection(states):
             table[str(entry.get("dst"))] = mac
     return table
+
+
+def parse_ip_neigh_states(text: str) -> dict[str, str]:
+    """IPv4 address → the most telling state word of each ``ip -j neigh`` entry."""
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        return {}
+    table: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        states = [str(s) for s in entry.get("state") or [] if isinstance(s, str)]
+        if states:
+            table[str(entry.get("dst"))] = states[0]
+    return table
+
+
+def read_neighbour_states() -> dict[str, str] | None:
+    """IPv4 neighbour states (Linux ``ip -j neigh``); None where states cannot be read."""
+    if not _IS_LINUX:
+        return None
+    output = _run(["ip", "-j", "-4", "neigh", "show"])
+    return None if output is None else parse_ip_neigh_states(output)
 
 
 _ARP_AN_RE = re.compile(

@@ -19,7 +19,13 @@ from app.discovery import netbios, probes
 from app.discovery.connect import PortState, ProbeEngine, Slots, make_engine
 from app.discovery.fingerprint import Facts, classify, port_evidence
 from app.discovery.icmp import IcmpPinger
-from app.discovery.neighbours import NeighbourCache, read_neighbour_table
+from app.discovery.neighbours import (
+    CONFIRMED_STATES,
+    UNCONFIRMED_STATES,
+    NeighbourCache,
+    read_neighbour_states,
+    read_neighbour_table,
+)
 from app.discovery.oui import PRIVATE_MAC, vendor_for
 from app.discovery.ports import DEFAULT_PORTS
 from app.discovery.ranges import TargetSet, local_subnets
@@ -44,6 +50,10 @@ FD_RESERVE = 128
 
 _NOFILE_TARGET = 8192
 _CANCEL_POLL = 0.05  # seconds: cancellation is noticed within ~50 ms
+# How long to wait for the kernel to re-check a stale neighbour entry (DELAY 5 s, then up
+# to 3 unicast ARP probes 1 s apart), and how often to look.
+_NEIGHBOUR_CONFIRM_TIMEOUT = 9.0
+_NEIGHBOUR_POLL = 0.25
 _PROGRESS_INTERVAL = 0.05  # at most 20 progress reports per second
 _NETBIOS_TRIGGER_PORTS = frozenset({135, 139, 445})
 _DNS_THREADS = 16
@@ -233,6 +243,7 @@ class _Sweep:
         on_host: Callable[[HostResult], None] | None,
         neighbours: Callable[[], Mapping[str, str]],
         on_link: Sequence[str] | None,
+        neighbour_states: Callable[[], Mapping[str, str] | None] = read_neighbour_states,
     ) -> None:
         self.targets = targets
         self.options = options
@@ -240,6 +251,9 @@ class _Sweep:
         self.cancel = cancel or CancelToken()
         self.on_host = on_host
         self.neighbours = NeighbourCache(neighbours)
+        self.neighbour_states = neighbour_states
+        self._states: Mapping[str, str] | None = None
+        self._states_read = float("-inf")
         self.liveness_ports = options.probe_ports()
         # On a directly attached subnet one probe is enough to decide liveness: it makes
         # the kernel ARP for the address, a live host answers ARP within milliseconds
@@ -398,8 +412,10 @@ class _Sweep:
                 # Our SYNs made the kernel ARP for the address: a complete neighbour entry
                 # proves a host that drops everything is there (tech-notes §5.2).
                 mac = self.neighbours.lookup(ip)
-                if mac is not None:
+                if mac is not None and await self._neighbour_confirmed(ip):
                     state.alive_reason = "alive (neighbour table only)"
+                else:
+                    mac = None
             if not state.alive_reason:
                 return
             # The liveness answers measured the round trip: the remaining ports of a live
@@ -419,6 +435,32 @@ class _Sweep:
             if ping is not None:
                 ping.cancel()
         await self._finish_host(state, mac)
+
+    def _neighbour_state(self) -> Mapping[str, str] | None:
+        now = time.monotonic()
+        if now - self._states_read >= _NEIGHBOUR_POLL:
+            self._states = self.neighbour_states()
+            self._states_read = now
+        return self._states
+
+    async def _neighbour_confirmed(self, ip: str) -> bool:
+        """Whether a neighbour entry proves the host is there *now*.
+
+        A STALE entry outlives the device by minutes; our probe makes the kernel re-check
+        it, so wait (up to ~9 s, only for such entries) until it is REACHABLE or FAILED.
+        Where states cannot be read (not Linux), a complete entry counts as before.
+        """
+        deadline = time.monotonic() + _NEIGHBOUR_CONFIRM_TIMEOUT
+        while True:
+            states = self._neighbour_state()
+            if states is None:
+                return True
+            current = states.get(ip)
+            if current in CONFIRMED_STATES:
+                return True
+            if current not in UNCONFIRMED_STATES or time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(_NEIGHBOUR_POLL)
 
     async def _finish_host(self, state: _HostState, mac: str | None) -> None:
         options = self.options
@@ -578,6 +620,7 @@ def scan(
     *,
     neighbours: Callable[[], Mapping[str, str]] = read_neighbour_table,
     on_link: Sequence[str] | None = None,
+    neighbour_states: Callable[[], Mapping[str, str] | None] = read_neighbour_states,
 ) -> ScanResult:
     """Sweep the targets and fingerprint every live host. Blocks until done or cancelled.
 
@@ -593,6 +636,9 @@ def scan(
         on_host: Called once per live host as soon as it is fully probed (on the calling
             thread; keep it quick).
         neighbours: Reads the IP → MAC neighbour table (tests pass a fake).
+        neighbour_states: Reads IP → neighbour state (REACHABLE, STALE, ...), used to
+            tell a host that answers ARP now from a stale entry of one that left;
+            returns None where states are unavailable.
         on_link: Directly attached subnets, where one liveness probe plus the neighbour
             table decide; None means this machine's interface subnets.
 
@@ -600,7 +646,14 @@ def scan(
         The live hosts ordered by address; ``cancelled`` is set if the scan was cancelled.
     """
     sweep = _Sweep(
-        targets, options or ScanOptions(), progress, cancel, on_host, neighbours, on_link
+        targets,
+        options or ScanOptions(),
+        progress,
+        cancel,
+        on_host,
+        neighbours,
+        on_link,
+        neighbour_states,
     )
     started = datetime.now(UTC)
     if not sweep.cancel.cancelled:

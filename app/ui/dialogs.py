@@ -50,6 +50,15 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
     box.exec()
 
 
+def confirm(parent: QWidget | None, title: str, question: str) -> bool:
+    """A yes/no question (plain text); True for yes."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, question,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
 def confirm_delete(parent: QWidget | None, assets: Sequence[Asset]) -> bool:
     """Ask before deleting assets, naming them; True to delete."""
     names = [a.label for a in assets[:5]]

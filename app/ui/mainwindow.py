@@ -18,9 +18,18 @@ from app import __version__
 from app.core.audit import ChainProblem
 from app.core.errors import UserError, ValidationError
 from app.core.models import Asset, AuditEvent, Site
-from app.services import ImportReport, SiteService
-from app.ui import dialogs
+from app.core.progress import CancelToken, Progress
+from app.services import (
+    ImportReport,
+    LargeRangeError,
+    SiteService,
+    check_scan_range,
+    parse_scan_ports,
+    scan_profiles,
+)
+from app.ui import dialogs, discover
 from app.ui.asset_dialog import AssetDialog
+from app.ui.discover import DiscoverPage
 from app.ui.icons import app_icon, icon
 from app.ui.inventory import InventoryPage
 from app.ui.pages import AuditPage, DashboardPage, PlaceholderPage, SiteSettingsPage
@@ -46,7 +55,7 @@ from app.ui.qt import (
     qVersion,
 )
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
-from app.ui.tasks import TaskError, TaskRunner
+from app.ui.tasks import Task, TaskError, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +74,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "discover": "Scan IP ranges (the local subnets are offered by default) to find devices: "
-                "open ports, MAC vendor, names, OS guess. Results will stream into the "
-                "inventory, with the history of new, changed and gone hosts.",
     "credentials": "Store SSH and WinRM credentials encrypted in the site, assign them to "
                    "assets, groups or the whole site, and test them. SSH host keys will be "
                    "pinned on first use.",
@@ -138,6 +144,8 @@ class MainWindow(QMainWindow):
         self.inventory = InventoryPage()
         self.audit = AuditPage()
         self.site_page = SiteSettingsPage()
+        self.discover = DiscoverPage(scan_profiles())
+        self._scan_task: Task | None = None
         self.pages: dict[str, QWidget] = {}
         for key, label, icon_name in PAGES:
             page: QWidget
@@ -149,6 +157,8 @@ class MainWindow(QMainWindow):
                 page = self.audit
             elif key == "site":
                 page = self.site_page
+            elif key == "discover":
+                page = self.discover
             else:
                 page = PlaceholderPage(label, PLACEHOLDERS[key])
             self.pages[key] = page
@@ -177,6 +187,9 @@ class MainWindow(QMainWindow):
         self.audit.refresh_requested.connect(self.reload_audit)
         self.audit.verify_requested.connect(self.verify_audit)
         self.site_page.save_requested.connect(self.save_site_settings)
+        self.discover.start_requested.connect(self.start_scan)
+        self.discover.cancel_requested.connect(self.cancel_scan)
+        self.discover.add_requested.connect(self.add_scanned_hosts)
         self.site_page.browse_logo_requested.connect(self._on_browse_logo)
 
     def _action(self, text: str, slot: Callable[[], Any], shortcuts: Sequence[Any] = (),
@@ -295,6 +308,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.inventory.restore_state(settings)
         self.audit.restore_state(settings)
+        self.discover.restore_state(settings)
         page = settings.value("window/page", "inventory")
         keys = [k for k, _l, _i in PAGES]
         self.show_page(str(page) if page in keys else "inventory")
@@ -307,9 +321,14 @@ class MainWindow(QMainWindow):
         settings.setValue("window/page", self.current_page())
         self.inventory.save_state(settings)
         self.audit.save_state(settings)
+        self.discover.save_state(settings)
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._scan_task is not None and not dialogs.confirm(
+                self, "Stop the scan?", "A network scan is running. Stop it and close?"):
+            event.ignore()
+            return
         self.save_state()
         self._closing = True
         self.close_site()
@@ -528,6 +547,80 @@ class MainWindow(QMainWindow):
 
         self.runner.submit(service.audit_verify, name="verify audit", on_result=done,
                            on_error=failed)
+
+    # -- discovery --------------------------------------------------------------------------
+    def start_scan(self, targets: str, exclude: str, ports_text: object, allow_large: bool,
+                   merge: bool) -> None:
+        """Check the range and ports, then scan on a worker thread (results stream in)."""
+        service = self.service
+        if service is None or self.discover.running:
+            return
+        text = str(ports_text or "").strip()
+        try:
+            ports = parse_scan_ports(text) if text else None
+            count = check_scan_range(targets, exclude, allow_large=allow_large)
+        except LargeRangeError as exc:
+            if discover.confirm_large_scan(self, exc.count):
+                self.start_scan(targets, exclude, ports_text, True, merge)
+            return
+        except ValidationError as exc:
+            self.discover.show_error(str(exc))
+            return
+        page = self.discover
+
+        def scan(progress: Callable[[Progress], None], cancel: CancelToken) -> Any:
+            return service.scan_network(targets, exclude=exclude, ports=ports,
+                                        allow_large=allow_large, merge=merge,
+                                        progress=progress, cancel=cancel,
+                                        on_host=page.host_found)
+
+        def done(record: Any) -> None:
+            self._scan_task = None
+            if service is not self.service:
+                return
+            page.scan_finished(record)
+            self._audit_dirty = True
+            if record.merged:
+                self.reload()
+            self.changed.emit("scan")
+
+        def failed(error: TaskError) -> None:
+            self._scan_task = None
+            page.scan_failed(error.message)
+
+        def cancelled() -> None:
+            self._scan_task = None
+            page.scan_failed("The scan was cancelled before it started.")
+
+        page.scan_started(count)
+        self._scan_task = self.runner.submit(
+            scan, name="scan", with_progress=True, on_result=done, on_error=failed,
+            on_progress=page.show_progress, on_cancelled=cancelled)
+
+    def cancel_scan(self) -> None:
+        """Stop the running scan; what it found so far is kept."""
+        if self._scan_task is not None:
+            self._scan_task.cancel()
+            self.discover.status_label.setText("Cancelling…")
+
+    def add_scanned_hosts(self, scan_id: int, ips: object) -> None:
+        """Add the chosen hosts of a scan to the inventory."""
+        service = self.service
+        if service is None:
+            return
+        chosen = [str(ip) for ip in ips] if isinstance(ips, list) else []
+
+        def add() -> Any:
+            added = service.add_scanned_hosts(scan_id, chosen)
+            return added, service.scan_record(scan_id)
+
+        def done(result: Any) -> None:
+            added, record = result
+            self.discover.scan_finished(record)
+            self.reload()
+            self.statusBar().showMessage(f"Added {len(added)} host(s) to the inventory.", 5000)
+
+        self._write("add scanned hosts", add, done)
 
     # -- editing ----------------------------------------------------------------------------
     def _write(self, what: str, fn: Callable[[], Any], on_result: Callable[[Any], None],

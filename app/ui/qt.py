@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QByteArray,
     QCoreApplication,
     QDate,
+    QElapsedTimer,
     QEvent,
     QItemSelection,
     QItemSelectionModel,
@@ -49,6 +50,7 @@ from PySide6.QtGui import (
     QShortcut,
     QShowEvent,
 )
+from PySide6.QtNetwork import QNetworkInterface
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -113,6 +115,7 @@ __all__ = [
     "QDesktopServices",
     "QDialog",
     "QDialogButtonBox",
+    "QElapsedTimer",
     "QEvent",
     "QFileDialog",
     "QFont",
@@ -135,6 +138,7 @@ __all__ = [
     "QMenu",
     "QMessageBox",
     "QModelIndex",
+    "QNetworkInterface",
     "QObject",
     "QPainter",
     "QPalette",

@@ -71,6 +71,10 @@ def test_second_scan_reports_exactly_one_gone_and_one_new(lab: Lab, lab_host, tm
 
     lab.remove_host("leaver")
     arriving = lab_host(name="arriver", ip="61")  # a new address and so a new MAC
+    # A rescan normally comes minutes later, when the client's ARP entries for the leaver
+    # (and the firewalled host, which answers nothing but ARP) have gone STALE: the scanner
+    # must re-check them rather than trust them, as it would in real life.
+    age_neighbour_entries(lab, [leaving.ip, lab.host("fw1").ip])
     second = scan(lab, site)
     diff = second["diff"]
     assert diff["new"] == [arriving.ip]
@@ -78,6 +82,19 @@ def test_second_scan_reports_exactly_one_gone_and_one_new(lab: Lab, lab_host, tm
         (_label(first, leaving.ip), [leaving.ip])]
     assert diff["changed"] == []
     assert second["summary"]["gone"] == 1
+
+
+def age_neighbour_entries(lab: Lab, ips: list[str]) -> None:
+    """Put the client's ARP entries for ``ips`` into STALE, as minutes of quiet would."""
+    entries = {e["dst"]: e for e in json.loads(
+        lab.client_run(["ip", "-j", "-4", "neigh", "show"], check=True).stdout or "[]")}
+    for ip in ips:
+        entry = entries[ip]
+        lab.client_run(["ip", "neigh", "replace", ip, "lladdr", entry["lladdr"], "dev",
+                        entry["dev"], "nud", "stale"], check=True)
+    states = {e["dst"]: e.get("state", []) for e in json.loads(
+        lab.client_run(["ip", "-j", "-4", "neigh", "show"], check=True).stdout or "[]")}
+    assert all(states[ip] == ["STALE"] for ip in ips), states
 
 
 def _label(result: dict[str, Any], ip: str) -> str:

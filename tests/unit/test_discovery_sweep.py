@@ -217,12 +217,52 @@ def test_neighbour_table_finds_hosts_that_drop_everything(lab: Lab) -> None:
     def neighbours() -> dict[str, str]:
         return {lab.ip(3): "00:1B:63:84:45:E6"}
 
-    result = scan(parse_targets(lab.ip(3)), lab.options(), neighbours=neighbours)
+    result = scan(
+        parse_targets(lab.ip(3)),
+        lab.options(),
+        neighbours=neighbours,
+        neighbour_states=lambda: {lab.ip(3): "REACHABLE"},
+    )
     (host,) = result.hosts
     assert host.alive_reason == "alive (neighbour table only)"
     assert host.mac == "00:1b:63:84:45:e6"
     assert host.vendor == "Apple, Inc."
     assert f"MAC {host.mac} from the neighbour table" in host.evidence
+
+
+@pytest.mark.parametrize(
+    ("states", "alive"),
+    [
+        (["REACHABLE"], True),
+        (["STALE", "DELAY", "PROBE", "REACHABLE"], True),
+        (["STALE", "DELAY", "FAILED"], False),
+        ([""], False),  # no entry at all
+        ([None], True),  # states cannot be read: a complete entry counts
+    ],
+)
+def test_stale_neighbour_entries_must_be_reconfirmed(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, states: list[str | None], alive: bool
+) -> None:
+    """A device that left keeps a STALE entry for minutes: it counts only once the kernel
+    re-checked it (REACHABLE), not while it is STALE/DELAY/PROBE or after FAILED."""
+    monkeypatch.setattr(sweep_module, "_NEIGHBOUR_POLL", 0.01)
+    ip = lab.ip(3)
+    readings = iter(states)
+    last: list[str | None] = [states[0]]
+
+    def read_states() -> dict[str, str] | None:
+        last[0] = next(readings, last[0])
+        if last[0] is None:
+            return None
+        return {ip: last[0]} if last[0] else {}
+
+    result = scan(
+        parse_targets(ip),
+        lab.options(),
+        neighbours=lambda: {ip: "02:00:00:00:00:03"},
+        neighbour_states=read_states,
+    )
+    assert bool(result.hosts) is alive
 
 
 def test_on_link_addresses_need_one_liveness_probe(
@@ -241,6 +281,7 @@ def test_on_link_addresses_need_one_liveness_probe(
         lab.options(),
         neighbours=lambda: {lab.ip(3): "02:00:00:00:00:03"},
         on_link=[f"{lab.block}.0/24"],
+        neighbour_states=lambda: None,  # states unknown: a complete entry counts
     )
     hosts = by_ip(result.hosts)
     assert set(hosts) == {lab.ip(2), lab.ip(3), lab.ip(5)}

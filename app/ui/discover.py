@@ -1,0 +1,526 @@
+"""The Discover page: scan IP ranges, watch hosts stream in, merge them into the inventory.
+
+The scan runs on a worker thread (``SiteService.scan_network``); each live host it reports
+is queued and moved into the results model in batches by a 100 ms timer, so the GUI thread
+only ever does small amounts of work. Everything that came from the network (names,
+banners, titles) is shown as plain text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import queue
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from app.core.progress import Progress
+from app.ui.qt import (
+    QAbstractItemView,
+    QAbstractTableModel,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QModelIndex,
+    QNetworkInterface,
+    QPersistentModelIndex,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSettings,
+    QSplitter,
+    Qt,
+    QTableView,
+    QTimer,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+
+#: Columns of the results table: (header, key in the host dict).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("IP", "ip"),
+    ("MAC", "mac"),
+    ("Vendor", "vendor"),
+    ("Names", "names"),
+    ("Open ports", "ports"),
+    ("Type", "device_type"),
+    ("OS guess", "os_guess"),
+    ("Change", "change"),
+)
+CUSTOM_PROFILE = "custom"
+
+
+def host_row(host: dict[str, Any]) -> dict[str, Any]:
+    """A discovered host (``HostResult.to_dict()`` or a stored scan host) as display texts."""
+    names = list(host.get("hostnames") or [])
+    netbios = host.get("netbios_name")
+    if netbios and netbios not in names:
+        names.append(netbios)
+    ip = str(host.get("ip", ""))
+    try:
+        sort_ip: tuple[int, int] = (ipaddress.ip_address(ip).version, int(ipaddress.ip_address(ip)))
+    except ValueError:
+        sort_ip = (9, 0)
+    return {
+        "ip": ip,
+        "sort_ip": sort_ip,
+        "mac": host.get("mac") or "",
+        "vendor": host.get("vendor") or "",
+        "names": ", ".join(names),
+        "ports": ", ".join(str(p) for p in host.get("open_ports") or []),
+        "device_type": host.get("device_type") or "",
+        "os_guess": host.get("os_guess") or "",
+        "change": host.get("change") or "",
+        "evidence": list(host.get("evidence") or []),
+        "banner": host.get("ssh_banner") or "",
+        "title": host.get("http_title") or "",
+        "server": host.get("http_server") or "",
+        "alive": host.get("alive_reason") or "",
+        "changes": host.get("changes") or {},
+    }
+
+
+class DiscoveredModel(QAbstractTableModel):
+    """Live hosts of the current (or last) scan, appended in batches."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[dict[str, Any]] = []
+        self._by_ip: dict[str, int] = {}
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(COLUMNS)):
+            return COLUMNS[section][0]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        key = COLUMNS[index.column()][1]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row[key]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(row["evidence"]) or None
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+    def clear(self) -> None:
+        """Forget every row."""
+        self.beginResetModel()
+        self.rows = []
+        self._by_ip = {}
+        self.endResetModel()
+
+    def add_hosts(self, hosts: Sequence[dict[str, Any]]) -> None:
+        """Append new hosts, or update rows of hosts already shown, in one batch."""
+        fresh: list[dict[str, Any]] = []
+        for host in hosts:
+            row = host_row(host)
+            at = self._by_ip.get(row["ip"])
+            if at is None:
+                fresh.append(row)
+            else:
+                self.rows[at] = row
+                self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
+        if fresh:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+            for offset, row in enumerate(fresh):
+                self._by_ip[row["ip"]] = first + offset
+                self.rows.append(row)
+            self.endInsertRows()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = COLUMNS[column][1]
+        self.layoutAboutToBeChanged.emit()
+        if key == "ip":
+            self.rows.sort(key=lambda r: r["sort_ip"])
+        else:
+            self.rows.sort(key=lambda r: (r[key] == "", str(r[key]).lower(), r["sort_ip"]))
+        if order == Qt.SortOrder.DescendingOrder:
+            self.rows.reverse()
+        self._by_ip = {r["ip"]: i for i, r in enumerate(self.rows)}
+        self.layoutChanged.emit()
+
+
+def local_subnets_qt() -> list[str]:
+    """IPv4 subnets of this machine's interfaces that are up (not loopback), as CIDR."""
+    found: list[str] = []
+    for iface in QNetworkInterface.allInterfaces():
+        flags = iface.flags()
+        if not (flags & QNetworkInterface.InterfaceFlag.IsUp) or (
+                flags & QNetworkInterface.InterfaceFlag.IsLoopBack):
+            continue
+        for entry in iface.addressEntries():
+            ip = entry.ip().toString()
+            prefix = entry.prefixLength()
+            if ":" in ip or prefix < 8 or prefix >= 32:
+                continue
+            network = ipaddress.ip_network(f"{ip}/{prefix}", strict=False)
+            if str(network) not in found:
+                found.append(str(network))
+    return found
+
+
+def confirm_large_scan(parent: QWidget | None, count: int) -> bool:
+    """Ask before scanning more than a /16; True to go ahead (tests monkeypatch this)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Scan a large range?",
+                      f"The range covers {count:,} addresses (more than a /16). Scanning it "
+                      "can take a long time and will be noticed by network monitoring.\n\n"
+                      "Scan it anyway?",
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                      parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+class DiscoverPage(QWidget):
+    """Range, profile and Start/Cancel; a progress line; live results; the last scan's diff."""
+
+    #: (targets, exclude, ports, allow_large, merge) — the main window runs the scan.
+    start_requested = Signal(str, str, object, bool, bool)
+    cancel_requested = Signal()
+    #: Selected IPs of the shown scan to add to the inventory.
+    add_requested = Signal(int, object)
+
+    def __init__(self, profiles: dict[str, tuple[int, ...]] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("discoverPage")
+        self.profiles = dict(profiles or {})
+        self.scan_id: int | None = None
+        self.merged = True
+        self.running = False
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._started = 0.0
+        self._drain = QTimer(self)
+        self._drain.setInterval(100)
+        self._drain.timeout.connect(self.drain)
+
+        title = QLabel("Discover")
+        title.setObjectName("pageTitle")
+        subtitle = QLabel("Find the devices on a network: live hosts, open ports, MAC vendor, "
+                          "names and a type/OS guess. No agent and no root needed.")
+        subtitle.setWordWrap(True)
+        subtitle.setObjectName("pageSubtitle")
+
+        self.range_edit = QLineEdit()
+        self.range_edit.setObjectName("rangeEdit")
+        self.range_edit.setAccessibleName("Range to scan")
+        self.range_edit.setPlaceholderText("e.g. 10.0.0.0/24, 10.0.1.5-40, printer.local, "
+                                           "!10.0.0.1")
+        self.range_edit.returnPressed.connect(self._on_start_clicked)
+        self.exclude_edit = QLineEdit()
+        self.exclude_edit.setObjectName("excludeEdit")
+        self.exclude_edit.setAccessibleName("Addresses to exclude")
+        self.exclude_edit.setPlaceholderText("exclude (optional)")
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("profileCombo")
+        self.profile_combo.setAccessibleName("Port profile")
+        for name in self.profiles:
+            self.profile_combo.addItem(name)
+        self.profile_combo.addItem(CUSTOM_PROFILE)
+        self.profile_combo.currentTextChanged.connect(self._on_profile_combo_changed)
+        self.ports_edit = QLineEdit()
+        self.ports_edit.setObjectName("portsEdit")
+        self.ports_edit.setAccessibleName("TCP ports")
+        self.ports_edit.textEdited.connect(self._on_ports_edited)
+        for edit in (self.range_edit, self.exclude_edit, self.ports_edit):
+            edit.setMinimumWidth(80)
+        self.merge_check = QCheckBox("Add and update assets automatically")
+        self.merge_check.setObjectName("mergeCheck")
+        self.merge_check.setChecked(True)
+        self.merge_check.setToolTip("When off, the scan is only recorded; choose hosts and "
+                                    "press \u201cAdd selected\u201d.")
+        self.start_button = QPushButton("Start scan")
+        self.start_button.setObjectName("startButton")
+        self.start_button.setDefault(True)
+        self.start_button.setShortcut("Ctrl+Return")
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_requested.emit)
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("rangeError")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b3261e;")
+        self.error_label.hide()
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("scanProgress")
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status_label = QLabel("Ready.")
+        self.status_label.setObjectName("scanStatus")
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.model = DiscoveredModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("discoveredTable")
+        self.table.setAccessibleName("Discovered hosts")
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((110, 130, 160, 170, 130, 110, 110)):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+
+        self.details = QPlainTextEdit()
+        self.details.setObjectName("hostDetails")
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("Select a host to see why it was found and guessed "
+                                        "as it was.")
+        self.diff_view = QPlainTextEdit()
+        self.diff_view.setObjectName("scanDiff")
+        self.diff_view.setReadOnly(True)
+        self.diff_view.setPlaceholderText("The difference between this scan and the inventory "
+                                          "appears here when the scan ends.")
+        self.add_button = QPushButton("Add selected to inventory")
+        self.add_button.setObjectName("addSelectedButton")
+        self.add_button.setEnabled(False)
+        self.add_button.clicked.connect(self._on_add_clicked)
+
+        form = QHBoxLayout()
+        form.addWidget(QLabel("Range"))
+        form.addWidget(self.range_edit, 3)
+        form.addWidget(self.exclude_edit, 1)
+        form2 = QHBoxLayout()
+        form2.addWidget(QLabel("Ports"))
+        form2.addWidget(self.profile_combo)
+        form2.addWidget(self.ports_edit, 2)
+        form2.addWidget(self.start_button)
+        form2.addWidget(self.cancel_button)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(QLabel("Evidence"))
+        side_layout.addWidget(self.details, 2)
+        side_layout.addWidget(QLabel("Difference to the inventory"))
+        side_layout.addWidget(self.diff_view, 1)
+        side_layout.addWidget(self.add_button)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.table)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(form)
+        layout.addLayout(form2)
+        layout.addWidget(self.merge_check)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(splitter, 1)
+        if self.profiles:
+            self._on_profile_combo_changed(self.profile_combo.currentText())
+
+    # -- settings ----------------------------------------------------------------------
+    def restore_state(self, settings: QSettings) -> None:
+        """Last range, profile, ports and merge choice (the range defaults to local nets)."""
+        text = settings.value("discover/range", "", str)
+        self.range_edit.setText(str(text) or ", ".join(local_subnets_qt()))
+        profile = str(settings.value("discover/profile", "default", str))
+        if self.profile_combo.findText(profile) >= 0:
+            self.profile_combo.setCurrentText(profile)
+        ports = str(settings.value("discover/ports", "", str))
+        if profile == CUSTOM_PROFILE and ports:
+            self.ports_edit.setText(ports)
+        merge = settings.value("discover/merge", True, bool)
+        self.merge_check.setChecked(bool(merge))
+
+    def save_state(self, settings: QSettings) -> None:
+        """Remember the form for next time."""
+        settings.setValue("discover/range", self.range_edit.text())
+        settings.setValue("discover/profile", self.profile_combo.currentText())
+        settings.setValue("discover/ports", self.ports_edit.text())
+        settings.setValue("discover/merge", self.merge_check.isChecked())
+
+    # -- scan lifecycle ----------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        """Show why the scan cannot start (inline, plain text)."""
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def scan_started(self, total: int) -> None:
+        """The main window started a scan of ``total`` addresses."""
+        self.running = True
+        self.scan_id = None
+        self.show_error("")
+        self.model.clear()
+        self.details.clear()
+        self.diff_view.clear()
+        self._queue = queue.SimpleQueue()
+        self._started = time.monotonic()
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(0)
+        self.status_label.setText(f"Scanning {total:,} addresses…")
+        self._set_running(True)
+        self._drain.start()
+
+    def host_found(self, host: Any) -> None:
+        """Called on the scanning thread for each live host: only queues it."""
+        self._queue.put(host.to_dict() if hasattr(host, "to_dict") else dict(host))
+
+    def drain(self) -> None:
+        """Move queued hosts into the table (GUI thread, every 100 ms)."""
+        batch: list[dict[str, Any]] = []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            self.model.add_hosts(batch)
+
+    def show_progress(self, progress: Progress) -> None:
+        """Progress line: addresses done, hosts/second, ETA, live hosts so far."""
+        self.progress.setMaximum(max(1, progress.total))
+        self.progress.setValue(min(progress.done, progress.total))
+        elapsed = max(1e-3, time.monotonic() - self._started)
+        rate = progress.done / elapsed
+        remaining = (progress.total - progress.done) / rate if rate > 0 else 0.0
+        self.status_label.setText(
+            f"{progress.done:,} of {progress.total:,} addresses · {rate:,.0f} hosts/s · "
+            f"ETA {remaining:,.0f} s · {self.model.rowCount()} live")
+
+    def scan_finished(self, record: Any) -> None:
+        """Show the stored scan: every host with its change, and the diff."""
+        self._drain.stop()
+        self.drain()
+        self.running = False
+        self.scan_id = record.id
+        self.merged = record.merged
+        self.model.clear()
+        self.model.add_hosts(record.hosts)
+        self.progress.setValue(self.progress.maximum())
+        s = record.summary
+        elapsed = (record.finished_at - record.started_at).total_seconds() \
+            if record.finished_at else 0.0
+        state = "Cancelled" if record.cancelled else "Done"
+        self.status_label.setText(
+            f"{state}: {s.get('live', 0)} live of {record.addresses:,} addresses in "
+            f"{elapsed:.1f} s — {s.get('new', 0)} new, {s.get('changed', 0)} changed, "
+            f"{s.get('gone', 0)} not seen.")
+        self.diff_view.setPlainText(diff_text(record))
+        self._set_running(False)
+
+    def scan_failed(self, message: str) -> None:
+        """The scan could not run."""
+        self._drain.stop()
+        self.running = False
+        self.show_error(message)
+        self.status_label.setText("Scan failed.")
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for widget in (self.range_edit, self.exclude_edit, self.profile_combo,
+                       self.ports_edit, self.merge_check):
+            widget.setEnabled(not running)
+        self._on_selection_changed()
+
+    # -- slots -------------------------------------------------------------------------
+    def _on_start_clicked(self) -> None:
+        if self.running:
+            return
+        self.start_requested.emit(self.range_edit.text(), self.exclude_edit.text(),
+                                  self.ports_edit.text(), False, self.merge_check.isChecked())
+
+    def _on_profile_combo_changed(self, name: str) -> None:
+        if name in self.profiles:
+            self.ports_edit.setText(",".join(str(p) for p in self.profiles[name]))
+
+    def _on_ports_edited(self, _text: str) -> None:
+        if self.profile_combo.currentText() != CUSTOM_PROFILE:
+            self.profile_combo.blockSignals(True)
+            self.profile_combo.setCurrentText(CUSTOM_PROFILE)
+            self.profile_combo.blockSignals(False)
+
+    def selected_rows(self) -> list[dict[str, Any]]:
+        """Rows selected in the results table."""
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        return [self.model.rows[r] for r in sorted(rows) if r < len(self.model.rows)]
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        rows = self.selected_rows()
+        self.add_button.setEnabled(
+            not self.running and self.scan_id is not None
+            and any(not r["change"] or r["change"] == "new" or not self.merged for r in rows))
+        if len(rows) == 1:
+            self.details.setPlainText(details_text(rows[0]))
+        elif not rows:
+            self.details.clear()
+
+    def _on_add_clicked(self) -> None:
+        if self.scan_id is not None:
+            self.add_requested.emit(self.scan_id, [r["ip"] for r in self.selected_rows()])
+
+
+def details_text(row: dict[str, Any]) -> str:
+    """A host's evidence as plain text."""
+    lines = [f"{row['ip']}  {row['names']}".strip(), ""]
+    for label, key in (("Alive because", "alive"), ("MAC", "mac"), ("Vendor", "vendor"),
+                       ("Open ports", "ports"), ("Type", "device_type"),
+                       ("OS guess", "os_guess"), ("SSH banner", "banner"),
+                       ("Web title", "title"), ("Web server", "server")):
+        if row[key]:
+            lines.append(f"{label}: {row[key]}")
+    if row["evidence"]:
+        lines += ["", "Evidence:", *(f"  • {e}" for e in row["evidence"])]
+    if row["changes"]:
+        lines += ["", "Changed since the inventory:",
+                  *(f"  • {k}: {v[0]} → {v[1]}" for k, v in row["changes"].items())]
+    return "\n".join(lines)
+
+
+def diff_text(record: Any) -> str:
+    """The scan's diff against the inventory as plain text."""
+    new = [h for h in record.hosts if h.get("change") == "new"]
+    changed = [h for h in record.hosts if h.get("change") == "changed"]
+    lines: list[str] = []
+    if new:
+        lines.append(f"New ({len(new)}):")
+        lines += [f"  + {h['ip']}  {', '.join(h.get('hostnames') or [])}".rstrip() for h in new]
+    if changed:
+        lines.append(f"Changed ({len(changed)}):")
+        for h in changed:
+            detail = "; ".join(f"{k} {v[0]} → {v[1]}" for k, v in h["changes"].items())
+            lines.append(f"  ~ {h['ip']}  {detail}")
+    if record.gone:
+        lines.append(f"Not seen this time ({len(record.gone)}):")
+        lines += [f"  - {g['label']}  ({', '.join(g['ips'])})" for g in record.gone]
+    if record.cancelled:
+        lines.append("The scan was cancelled, so nothing is reported as gone.")
+    return "\n".join(lines) or "No difference to the inventory."
