@@ -30,7 +30,13 @@ from app.core.errors import (
 from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
 from app.core.progress import CancelToken, Progress
 from app.core.records import record_to_asset
-from app.services import SiteService, asset_to_json, default_site_path
+from app.services import (
+    LargeRangeError,
+    SiteService,
+    asset_to_json,
+    check_scan_range,
+    default_site_path,
+)
 from app.store.scans import ScanRecord
 
 EXIT_OK = 0
@@ -488,6 +494,12 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             ports = parse_ports(args.ports)
         except PortError as exc:
             raise ValidationError([FieldError("ports", str(exc))]) from None
+    # Check the range before touching the site: a bad range starts and writes nothing.
+    try:
+        check_scan_range(targets, args.exclude or "", allow_large=args.yes_large)
+    except LargeRangeError as exc:
+        raise ValidationError([FieldError("range", f"{exc.errors[0].message}; add "
+                                                   "--yes-large to confirm")]) from None
     service = _open(args, create=True)
     bar = ProgressBar(label="scan ")
     cancel = CancelToken()

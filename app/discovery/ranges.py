@@ -66,8 +66,7 @@ class RangeTooLargeError(RangeError):
         self.count = count
         reason = (
             f"the targets cover {count:,} addresses, more than the {MAX_TARGETS:,} (a /16) "
-            "scanned without confirmation; narrow the range or confirm the large scan "
-            "(allow_large=True)"
+            "scanned without confirmation; narrow the range or confirm the large scan"
         )
         message = f"{reason} (largest target: {token})" if token else reason
         super().__init__(token, reason, message[0].upper() + message[1:])

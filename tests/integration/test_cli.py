@@ -174,3 +174,26 @@ def test_console_script_runs(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("patchdesk: error: invalid ip:")
+
+
+@pytest.mark.parametrize(
+    ("target", "needle"),
+    [("10.0.0.0/33", "10.0.0.0/33"), ("10.0.0.9-3", "10.0.0.9-3"), ("foo..bar", "foo..bar"),
+     ("10.0.0.0/8", "--yes-large")],
+)
+def test_scan_refuses_bad_ranges_before_starting(tmp_path: Path, capsys, target: str,
+                                                 needle: str) -> None:
+    site = tmp_path / "s.pdsite"
+    code, out = run("--site", str(site), "scan", target)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert out == ""
+    assert err.startswith("patchdesk: error: invalid range:")
+    assert needle in err
+    assert not site.exists()
+
+
+def test_scan_refuses_bad_ports(tmp_path: Path, capsys) -> None:
+    code, _ = run("--site", str(tmp_path / "s.pdsite"), "scan", "127.0.0.1", "--ports", "0,80")
+    assert code == 2
+    assert "ports" in capsys.readouterr().err

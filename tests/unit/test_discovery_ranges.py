@@ -95,7 +95,7 @@ def test_large_sets_need_confirmation() -> None:
     assert caught.value.count == 131_071
     assert caught.value.token == "10.0.0.0/15"
     assert "131,071 addresses" in str(caught.value)
-    assert "allow_large" in str(caught.value)
+    assert "confirm the large scan" in str(caught.value)
     assert isinstance(caught.value, RangeError)
     assert parse_targets("10.0.0.0/8", allow_large=True).count == 2**24 - 2
 
