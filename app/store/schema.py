@@ -256,6 +256,35 @@ def m0003_remote(db: Database) -> None:
     )
 
 
+@migrations(name="0004_assessments")
+def m0004_assessments(db: Database) -> None:
+    """Deep-scan results per asset: facts, outcome, per-host errors; patch evidence."""
+    db.execute(
+        """
+        CREATE TABLE assessments (
+            id INTEGER PRIMARY KEY,
+            asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            error_kind TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '',
+            driver TEXT NOT NULL DEFAULT '',
+            facts TEXT NOT NULL DEFAULT '{}',
+            packages INTEGER NOT NULL DEFAULT 0,
+            updates INTEGER NOT NULL DEFAULT 0,
+            security_updates INTEGER NOT NULL DEFAULT 0,
+            reboot_required INTEGER,
+            reboot_reasons TEXT NOT NULL DEFAULT '[]',
+            warnings TEXT NOT NULL DEFAULT '[]'
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_assessments_asset ON assessments(asset_id, id)")
+    db.execute("ALTER TABLE asset_patches ADD COLUMN arch TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE UNIQUE INDEX idx_asset_patches_key ON asset_patches(asset_id, package)")
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]

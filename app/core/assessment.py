@@ -1,0 +1,122 @@
+"""What a deep scan of a host finds, as plain data (filled by drivers, stored by the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.core.models import Classification, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    """One mounted filesystem."""
+
+    mount: str
+    size_bytes: int
+    free_bytes: int
+    filesystem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """One network interface."""
+
+    name: str
+    mac: str | None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What a deep scan learns about a host besides its software."""
+
+    os_id: str = ""
+    os_name: str = ""
+    os_version: str = ""
+    os_codename: str = ""
+    os_pretty: str = ""
+    kernel: str = ""
+    arch: str = ""
+    hostname: str = ""
+    uptime_seconds: float | None = None
+    boot_id: str = ""
+    last_boot: datetime | None = None
+    cpu_model: str = ""
+    cpu_count: int | None = None
+    memory_total: int | None = None
+    memory_available: int | None = None
+    disks: tuple[Disk, ...] = ()
+    interfaces: tuple[Interface, ...] = ()
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    logged_in_users: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "os_id": self.os_id, "os_name": self.os_name, "os_version": self.os_version,
+            "os_codename": self.os_codename, "os_pretty": self.os_pretty,
+            "kernel": self.kernel, "arch": self.arch, "hostname": self.hostname,
+            "uptime_seconds": self.uptime_seconds, "boot_id": self.boot_id,
+            "last_boot": self.last_boot.isoformat() if self.last_boot else None,
+            "cpu_model": self.cpu_model, "cpu_count": self.cpu_count,
+            "memory_total": self.memory_total, "memory_available": self.memory_available,
+            "disks": [{"mount": d.mount, "size_bytes": d.size_bytes,
+                       "free_bytes": d.free_bytes, "filesystem": d.filesystem}
+                      for d in self.disks],
+            "interfaces": [{"name": i.name, "mac": i.mac, "addresses": list(i.addresses)}
+                           for i in self.interfaces],
+            "manufacturer": self.manufacturer, "model": self.model, "serial": self.serial,
+            "logged_in_users": list(self.logged_in_users),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPackage:
+    """One installed package."""
+
+    name: str
+    version: str
+    arch: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One missing update with the evidence for listing it."""
+
+    package: str
+    candidate_version: str
+    installed_version: str = ""
+    arch: str = ""
+    classification: Classification = Classification.OTHER
+    severity: Severity = Severity.UNKNOWN
+    source: str = ""  # repository / suite / origin the candidate comes from
+    kb: str = ""  # Windows KB article id
+    cves: tuple[str, ...] = ()
+    advisories: tuple[str, ...] = ()
+    reboot_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RebootState:
+    """Whether the host needs a reboot, and every signal that said so."""
+
+    required: bool | None  # None: no reliable signal
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Assessment:
+    """Everything one deep scan of one host found."""
+
+    host: str
+    driver: str
+    facts: HostFacts = field(default_factory=HostFacts)
+    packages: list[InstalledPackage] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    reboot: RebootState = field(default_factory=lambda: RebootState(None))
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,56 @@
+"""Which driver serves a host (an ordered detection chain) and one full deep scan of a host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.drivers.apt import AptUpdates, DpkgInventory, LinuxFacts
+from app.drivers.base import Assessment, Driver, DriverError, Transport
+from app.drivers.linux import gather, host_facts, os_release
+from app.drivers.parsers.osrelease import package_family
+
+
+def _apt(facts: LinuxFacts) -> Driver:
+    return Driver("apt", facts=facts, inventory=DpkgInventory(), updates=AptUpdates(),
+                  reboot=facts)
+
+
+#: Package-manager family (from os-release ID / ID_LIKE) → driver factory.
+DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {"apt": _apt}
+
+
+def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
+    """Identify the host's platform and return its driver (facts already gathered).
+
+    Raises:
+        DriverError: ``unknown_os`` or ``unsupported_os``.
+    """
+    sections, _raw = gather(transport)
+    release = os_release(sections, transport.host)
+    family = package_family(release)
+    if family is None:
+        raise DriverError(transport.host, "unknown_os",
+                          f"{release.pretty_name} ({release.id}) uses no package manager "
+                          "PatchDesk knows")
+    factory = DRIVERS.get(family)
+    if factory is None:
+        raise DriverError(transport.host, "unsupported_os",
+                          f"{release.pretty_name}: {family} hosts are recognised but cannot "
+                          "be assessed by this version")
+    facts = LinuxFacts(sections)
+    return factory(facts), facts
+
+
+def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
+    """A full deep scan: facts, installed software, missing updates, reboot state.
+
+    Raises:
+        DriverError and the transport's errors (unreachable, auth, sudo, host key).
+    """
+    driver, facts = detect(transport)
+    result = Assessment(host=transport.host, driver=driver.name)
+    result.facts = host_facts(facts.sections)
+    result.packages = driver.require("inventory").installed(transport)
+    result.updates = driver.require("updates").missing(transport, refresh=refresh)
+    result.reboot = driver.require("reboot").reboot_state(transport)
+    return result

@@ -1,0 +1,120 @@
+"""The apt driver on captured Debian 12 outputs (tests/data), through a scripted transport."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.models import Classification
+from app.drivers.base import DriverError
+from app.drivers.registry import assess_host
+from tests.fakes import ScriptedTransport, contains, starts
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def read(rel: str) -> str:
+    return (DATA / rel).read_text(encoding="utf-8")
+
+
+def facts_output(*, reboot_required: bool) -> str:
+    facts = DATA / "facts" / "debian-12"
+    sections = {
+        "os-release": read("apt/debian-12/os-release"),
+        "kernel": "6.1.0-18-amd64",
+        "arch": "x86_64",
+        "hostname": "deb1",
+        "uptime": (facts / "uptime").read_text(),
+        "boot-id": (facts / "boot_id").read_text(),
+        "meminfo": (facts / "meminfo").read_text(),
+        "cpuinfo": (facts / "cpuinfo").read_text(),
+        "df": (facts / "df-P-B1.txt").read_text(),
+        "ip-addr": (facts / "ip-j-addr.json").read_text(),
+        "who": "admin    pts/0        2026-11-26 10:00 (10.0.0.250)",
+        "dmi-sys_vendor": "Dell Inc.",
+        "dmi-product_name": "PowerEdge R650",
+        "dmi-product_serial": "ABC1234",
+        "reboot-required": read("reboot/debian-12/reboot-required") if reboot_required
+        else "@@pd-absent@@",
+        "reboot-required-pkgs": read("reboot/debian-12/reboot-required.pkgs")
+        if reboot_required else "@@pd-absent@@",
+        "needrestart": "@@pd-absent@@",
+    }
+    text = "".join(f"\n@@pd:{name}@@\n{body}" for name, body in sections.items())
+    return text + "\n@@pd:end@@\n"
+
+
+def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
+                check: tuple[int, str, str] = (0, "Reading package lists...\n", "")
+                ) -> ScriptedTransport:
+    t = ScriptedTransport()
+    t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
+    t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
+    t.on(starts("apt-get", "check"), *check)
+    t.on(starts("dpkg-query", "-W", "-f=${Package} ${Status}\\n"), 1, "")
+    t.on(starts("dpkg-query", "-W"), 0, read("apt/debian-12/dpkg-query-before.txt"))
+    t.on(contains("dist-upgrade"), 0,
+         simulation if simulation is not None else read("apt/debian-12/apt-get-s-upgrade.txt"))
+    return t
+
+
+def test_assessment_of_a_captured_debian_host() -> None:
+    transport = debian_host(reboot_required=True)
+    result = assess_host(transport)
+    assert result.driver == "apt"
+    assert (result.facts.os_name, result.facts.os_version) == ("Debian GNU/Linux", "12")
+    assert (result.facts.manufacturer, result.facts.serial) == ("Dell Inc.", "ABC1234")
+    assert result.facts.logged_in_users == ("admin",)
+    by_name = {u.package: u for u in result.updates}
+    assert by_name["pd-openssl"].classification is Classification.SECURITY
+    assert by_name["pd-openssl"].installed_version == "1.0-1"
+    assert by_name["pd-openssl"].candidate_version == "1.0-2"
+    assert "bookworm-security" in by_name["pd-openssl"].source
+    assert all(u.classification is Classification.OTHER
+               for name, u in by_name.items() if name != "pd-openssl")
+    assert result.reboot.required is True
+    assert any("pd-kernel" in r for r in result.reboot.reasons)
+    assert {p.name for p in result.packages} >= {"pd-openssl", "pd-tools", "bash"}
+    # Refresh and lock check run as root; parsing commands ran without sudo.
+    sudo = {argv[1] for argv, as_root in transport.calls if argv[0] == "apt-get" and as_root}
+    assert sudo == {"-q", "check"}
+
+
+def test_missing_reboot_file_alone_proves_nothing() -> None:
+    assert assess_host(debian_host()).reboot.required is None
+
+
+def test_held_dpkg_lock_is_a_clear_error() -> None:
+    lock = (100, "", "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process "
+                     "4242 (unattended-upgr)\nE: Unable to acquire the dpkg frontend lock\n")
+    with pytest.raises(DriverError) as caught:
+        assess_host(debian_host(check=lock))
+    assert caught.value.kind == "apt_lock"
+    assert "process 4242 (unattended-upgr)" in str(caught.value)
+
+
+@pytest.mark.parametrize("hostile", ["$(reboot)", "pkg;rm", "`id`", "-oAPT::x=1"])
+def test_hostile_package_names_never_reach_a_command(hostile: str) -> None:
+    simulation = (
+        "Reading package lists...\nBuilding dependency tree...\nCalculating upgrade...\n"
+        "The following packages will be upgraded:\n"
+        f"  {hostile}\n"
+        "1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        f"Inst {hostile} [1.0] (1.1 Debian:12/bookworm [all])\n"
+        f"Conf {hostile} (1.1 Debian:12/bookworm [all])\n"
+    )
+    transport = debian_host(simulation=simulation)
+    with pytest.raises(DriverError) as caught:
+        assess_host(transport)
+    assert caught.value.kind == "parse_failed"
+    assert all(hostile not in " ".join(argv) for argv, _ in transport.calls)
+
+
+def test_unknown_os_is_reported() -> None:
+    t = ScriptedTransport()
+    t.on(starts("sh", "-c"), 0, facts_output(reboot_required=False).replace(
+        "ID=debian", "ID=plan9").replace("VERSION_CODENAME", "X"))
+    with pytest.raises(DriverError) as caught:
+        assess_host(t)
+    assert caught.value.kind == "unknown_os"
