@@ -6,11 +6,20 @@ A missing file gives an empty icon rather than an error, so a partial install st
 from __future__ import annotations
 
 import functools
+from importlib.resources import files
 from pathlib import Path
 
 from app.ui.qt import QIcon
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+def _resources() -> Path:
+    """``resources/`` of a source checkout, or ``app/resources`` of an installed wheel."""
+    source = Path(__file__).resolve().parents[2] / "resources"
+    if source.is_dir():
+        return source
+    return Path(str(files("app.resources")))
+
+
+RESOURCES = _resources()
 
 
 @functools.cache

@@ -312,8 +312,8 @@ class InventoryPage(QWidget):
         self.empty = QLabel(
             "This site has no assets yet.\n\n"
             "Add one with Edit ▸ Add asset (Ctrl+Shift+A), or import a spreadsheet with "
-            "File ▸ Import CSV (Ctrl+I). Network discovery will fill the inventory "
-            "automatically once it is available."
+            "File ▸ Import CSV (Ctrl+I), or find the devices on your network on the "
+            "Discover page (Ctrl+2)."
         )
         self.empty.setObjectName("inventoryEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
