@@ -6,17 +6,15 @@ A missing file gives an empty icon rather than an error, so a partial install st
 from __future__ import annotations
 
 import functools
-from importlib.resources import files
 from pathlib import Path
 
 from app.ui.qt import QIcon
 
 def _resources() -> Path:
     """``resources/`` of a source checkout, or ``app/resources`` of an installed wheel."""
-    source = Path(__file__).resolve().parents[2] / "resources"
-    if source.is_dir():
-        return source
-    return Path(str(files("app.resources")))
+    here = Path(__file__).resolve()
+    source = here.parents[2] / "resources"
+    return source if source.is_dir() else here.parents[1] / "resources"
 
 
 RESOURCES = _resources()
