@@ -802,6 +802,217 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# -- deployment --------------------------------------------------------------------------
+def _gates(args: argparse.Namespace) -> Any:
+    from app.core.deployment import Gates, RebootPolicy
+
+    base = Gates()
+    return Gates(
+        test_success=base.test_success,
+        pilot_success=args.pilot_success if args.pilot_success is not None
+        else base.pilot_success,
+        max_failures=args.max_failures,
+        max_failure_rate=args.max_failure_rate if args.max_failure_rate is not None
+        else base.max_failure_rate,
+        wave_size=args.wave_size or base.wave_size,
+        concurrency=args.concurrency or base.concurrency,
+        reboot=RebootPolicy(args.reboot),
+        backup_days=args.backup_days,
+    )
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[str, Any]:
+    from app.store.deployments import to_json
+
+    data = to_json(dep)
+    if with_log:
+        data["log"] = service.deployment_log(dep.id)
+    return data
+
+
+def _print_dep(dep: Any, out: TextIO) -> None:
+    pins = ", ".join(str(p) for p in dep.packages)
+    out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
+    if dep.halt_reason and str(dep.phase) == "halted":
+        out.write(f"  halted: {dep.halt_reason}\n")
+    if dep.approval:
+        out.write(f"  approved by {dep.approval.approver} at "
+                  f"{dep.approval.at.isoformat()}\n")
+    _table([[t.label, t.address, str(t.stage), str(t.wave + 1), str(t.state),
+             t.verified, ("; ".join(t.preflight) + (f" [override: {t.override}]"
+                                                     if t.override else "")) or t.detail]
+            for t in dep.targets],
+           ["HOST", "ADDRESS", "RING", "WAVE", "STATE", "VERIFIED", "DETAIL"], out)
+
+
+def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        dep = service.plan_deployment(
+            _split(args.patch), _split(args.targets) or None,
+            test_ring=_split(args.test_ring), pilot=_split(args.pilot), gates=_gates(args))
+        if args.json:
+            _emit_json(_dep_json(service, dep), out)
+        else:
+            _print_dep(dep, out)
+        return EXIT_OK
+    finally:
+        service.close()
+
+
+def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    bar = ProgressBar(label="deploy ")
+    cancel = CancelToken()
+    try:
+        _unlock(service, args)
+        if args.patch:
+            dep = service.plan_deployment(
+                _split(args.patch), _split(args.targets) or None,
+                test_ring=_split(args.test_ring), pilot=_split(args.pilot),
+                gates=_gates(args))
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise UsageError("refusing to deploy without --yes (no terminal to "
+                                     "confirm on)")
+                _print_dep(dep, sys.stderr)
+                sys.stderr.write("Start this deployment? [y/N] ")
+                if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                    sys.stderr.write("not started (the plan is kept)\n")
+                    return EXIT_FAILED
+            dep_id = dep.id
+        else:
+            dep_id = args.id if args.id is not None else service.deployment().id
+        engine = service.deployer
+        if not args.json:
+            engine.on_event = _print_event
+        try:
+            dep = engine.run(dep_id, approve_as=args.approve_as or "", progress=bar,
+                             cancel=cancel)
+        except KeyboardInterrupt:
+            cancel.cancel()
+            raise
+    finally:
+        bar.finish()
+        service.close()
+    if args.json:
+        service = _open(args)
+        try:
+            _emit_json(_dep_json(service, dep, with_log=True), out)
+        finally:
+            service.close()
+    else:
+        _print_dep(dep, out)
+        if str(dep.phase) == "awaiting_approval":
+            out.write(f"the test ring passed; approve with: patchdesk deploy approve {dep.id} "
+                      "--as NAME, then deploy resume\n")
+    return EXIT_OK if str(dep.phase) in ("done", "awaiting_approval") else EXIT_FAILED
+
+
+def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        dep = service.deployment(args.id)
+        if args.json:
+            _emit_json(_dep_json(service, dep, with_log=True), out)
+        else:
+            _print_dep(dep, out)
+            if args.log:
+                for line in service.deployment_log(dep.id):
+                    out.write(f"{line['ts']}  {line['message']}\n")
+    finally:
+        service.close()
+    return EXIT_OK
+
+
+def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        deps = service.deployments()
+    finally:
+        service.close()
+    if args.json:
+        from app.store.deployments import to_json
+
+        _emit_json([to_json(d) for d in deps], out)
+    else:
+        _table([[str(d.id), d.created_at.isoformat() if d.created_at else "", str(d.phase),
+                 ", ".join(str(p) for p in d.packages), str(len(d.targets))] for d in deps],
+               ["ID", "CREATED", "PHASE", "PACKAGES", "HOSTS"], out)
+    return EXIT_OK
+
+
+def cmd_deploy_approve(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        dep = service.deployer.approve(args.id, args.approver, args.note or "")
+        _print_dep(dep, out)
+    finally:
+        service.close()
+    return EXIT_OK
+
+
+def cmd_deploy_override(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        asset = _one(service, args.host)
+        dep = service.deployer.override(args.id, int(asset.id or 0), args.reason)
+        _print_dep(dep, out)
+    finally:
+        service.close()
+    return EXIT_OK
+
+
+def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        _unlock(service, args)
+        dep_id = service.deployment(None if args.last or args.id is None else args.id).id
+        ids = [int(_one(service, sel).id or 0) for sel in _split(args.host)] or None
+        engine = service.deployer
+        if not args.json:
+            engine.on_event = _print_event
+        dep = engine.rollback(dep_id, ids)
+        if args.json:
+            _emit_json(_dep_json(service, dep, with_log=True), out)
+        else:
+            _print_dep(dep, out)
+    finally:
+        service.close()
+    return EXIT_OK if str(dep.phase) != "halted" else EXIT_FAILED
+
+
+def _print_event(_dep_id: int, _asset_id: int | None, message: str) -> None:
+    sys.stderr.write(f"  {message}\n")
+    sys.stderr.flush()
+
+
+def _add_plan_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--patch", action="append", required=required, metavar="PKG[=VERSION]",
+                   help="package to deploy (repeatable); without a version, the candidate "
+                        "the last assessment found")
+    p.add_argument("--targets", action="append", metavar="SELECTORS",
+                   help="hosts (comma list of ids, names, IPs) or 'all' (default: every "
+                        "host missing the patch)")
+    p.add_argument("--test-ring", action="append", metavar="SELECTORS")
+    p.add_argument("--pilot", action="append", metavar="SELECTORS")
+    p.add_argument("--wave-size", type=int, metavar="N", help="production hosts per wave")
+    p.add_argument("--concurrency", type=int, metavar="N", help="hosts at a time in a wave")
+    p.add_argument("--reboot", choices=["never", "if-needed", "always"], default="if-needed")
+    p.add_argument("--max-failures", type=int, metavar="N",
+                   help="halt production after N failed hosts")
+    p.add_argument("--max-failure-rate", type=float, metavar="F",
+                   help="halt production above this share of failed hosts (default 0.2)")
+    p.add_argument("--pilot-success", type=float, metavar="F",
+                   help="share of the pilot that must succeed (default 0.9)")
+    p.add_argument("--backup-days", type=int, metavar="N",
+                   help="servers need a verified backup within N days")
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     from app.ui.main import main as gui_main
 
@@ -972,6 +1183,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", metavar="SELECTOR", help="only this asset")
     p.add_argument("--security", action="store_true", help="only security updates")
     p.set_defaults(func=cmd_patches)
+
+    deploy = sub.add_parser("deploy", help="test-then-deploy with approval and rollback"
+                            ).add_subparsers(dest="deploy_command", metavar="ACTION",
+                                             required=True)
+    p = deploy.add_parser("plan", parents=[common], help="plan a deployment")
+    _add_plan_options(p, required=True)
+    p.set_defaults(func=cmd_deploy_plan)
+    for name, helptext in (("run", "plan (with --patch) and run, or run a planned one"),
+                           ("resume", "continue an interrupted or approved deployment")):
+        p = deploy.add_parser(name, parents=[common], help=helptext)
+        p.add_argument("id", nargs="?", type=int, help="deployment id (default: the newest)")
+        _add_plan_options(p, required=False)
+        p.add_argument("--approve-as", metavar="NAME",
+                       help="approve after the test ring in this person's name")
+        p.add_argument("--yes", action="store_true", help="do not ask before starting")
+        p.set_defaults(func=cmd_deploy_run)
+    p = deploy.add_parser("status", parents=[common], help="a deployment's state")
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--log", action="store_true", help="also print the step log")
+    p.set_defaults(func=cmd_deploy_status)
+    p = deploy.add_parser("list", parents=[common], help="deployment history")
+    p.set_defaults(func=cmd_deploy_list)
+    p = deploy.add_parser("approve", parents=[common], help="named approval after the test ring")
+    p.add_argument("id", type=int)
+    p.add_argument("--as", dest="approver", required=True, metavar="NAME")
+    p.add_argument("--note")
+    p.set_defaults(func=cmd_deploy_approve)
+    p = deploy.add_parser("override", parents=[common],
+                          help="let a host that failed pre-flight take part (audited)")
+    p.add_argument("id", type=int)
+    p.add_argument("host", metavar="SELECTOR")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_deploy_override)
+    p = deploy.add_parser("rollback", parents=[common],
+                          help="restore the versions from before a deployment")
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--last", action="store_true", help="the newest deployment")
+    p.add_argument("--host", action="append", metavar="SELECTORS", help="only these hosts")
+    p.set_defaults(func=cmd_deploy_rollback)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", metavar="ACTION", required=True)

@@ -27,6 +27,7 @@ import platformdirs
 from app import APP_NAME, __version__
 from app.core.assessment import Assessment, HostFacts
 from app.core.audit import ChainProblem
+from app.core.deployment import Deployment, Gates
 from app.core.errors import FieldError, NotFoundError, UserError, ValidationError
 from app.core.inventory_merge import Observation, apply_observation, match, plan_merge
 from app.core.models import (
@@ -56,6 +57,7 @@ from app.store.repos import AssetRepo, AuditRepo, SiteRepo, asset_diff
 from app.store.scans import ScanRecord, ScanRepo
 
 if TYPE_CHECKING:
+    from app.deploy.engine import DeployEngine
     from app.remote.access import RemoteAccess
 
 log = logging.getLogger(__name__)
@@ -189,6 +191,7 @@ class SiteService:
         self.store = store
         self.actor = actor or current_user()
         self._remote: RemoteAccess | None = None
+        self._engine: DeployEngine | None = None
 
     @property
     def remote(self) -> RemoteAccess:
@@ -826,6 +829,116 @@ class SiteService:
                 status: PatchStatus | None = PatchStatus.MISSING) -> list[AssetPatch]:
         """Missing (by default) updates of one asset or of the whole site."""
         return AssessmentRepo(self.store.db()).patches(asset_id, status)
+
+    # -- deployment ----------------------------------------------------------------------
+    @property
+    def deployer(self) -> DeployEngine:
+        """The deployment engine of this site (one per open site)."""
+        if self._engine is None:
+            from app.deploy.engine import DeployEngine
+
+            self._engine = DeployEngine(
+                self.store, self.remote, self.actor,
+                reassess=lambda ids: self.assess_assets(ids, refresh=False))
+        return self._engine
+
+    def plan_deployment(
+        self,
+        patches: Sequence[str],
+        targets: Sequence[str] | None = None,
+        *,
+        test_ring: Sequence[str] = (),
+        pilot: Sequence[str] = (),
+        gates: Gates | None = None,
+        window: str = "",
+    ) -> Deployment:
+        """Plan a deployment of exact versions to hosts in rings.
+
+        Args:
+            patches: ``name`` (the candidate version the last assessment found, which must
+                be the same on every target) or ``name=version``.
+            targets: asset selectors; None or ``["all"]`` means every asset missing one of
+                the patches.
+            test_ring: selectors of the test ring (also targets).
+            pilot: selectors of the pilot group (also targets).
+            gates: thresholds, wave size, reboot policy (defaults from :class:`Gates`).
+
+        Raises:
+            UserError: unknown package or asset, ambiguous versions, empty plan.
+        """
+        from app.core.deployment import PackagePin, Stage
+
+        missing = self.patches()
+        pins: list[PackagePin] = []
+        for spec in patches:
+            name, _, version = spec.partition("=")
+            name = name.strip()
+            if not version:
+                versions = {p.candidate_version for p in missing if p.package == name}
+                if not versions:
+                    raise UserError(f"No assessed host is missing '{name}'; assess first or "
+                                    "give name=version.")
+                if len(versions) > 1:
+                    raise UserError(f"'{name}' has several candidate versions "
+                                    f"({', '.join(sorted(versions))}); give name=version.")
+                version = versions.pop()
+            pins.append(PackagePin(name, version.strip()))
+        names = {p.name for p in pins}
+
+        def resolve(selectors: Sequence[str]) -> list[Asset]:
+            found: dict[int, Asset] = {}
+            for sel in selectors:
+                for asset in self.find_assets(sel):
+                    found[int(asset.id or 0)] = asset
+            return list(found.values())
+
+        if not targets or list(targets) == ["all"]:
+            ids = {p.asset_id for p in missing if p.package in names}
+            chosen = [a for a in self.assets() if a.id in ids]
+        else:
+            chosen = resolve(targets)
+        test = {a.id for a in resolve(test_ring)}
+        pilots = {a.id for a in resolve(pilot)}
+        everyone = {a.id: a for a in [*chosen, *resolve(test_ring), *resolve(pilot)]}
+        staged = [(a, Stage.TEST if a.id in test else Stage.PILOT if a.id in pilots
+                   else Stage.PRODUCTION) for a in everyone.values()]
+        staged.sort(key=lambda item: (list(Stage).index(item[1]), item[0].label))
+        return self.deployer.plan(pins, staged, gates or Gates(), window)
+
+    def deployments(self) -> list[Deployment]:
+        """Every deployment, newest first."""
+        from app.store.deployments import DeploymentRepo
+
+        return DeploymentRepo(self.store.db()).all()
+
+    def deployment(self, dep_id: int | None = None) -> Deployment:
+        """One deployment (the newest when ``dep_id`` is None)."""
+        from app.store.deployments import DeploymentRepo
+
+        repo = DeploymentRepo(self.store.db())
+        if dep_id is None:
+            last = repo.last_id()
+            if last is None:
+                raise NotFoundError("There are no deployments yet.")
+            dep_id = last
+        return repo.get(dep_id)
+
+    def deployment_log(self, dep_id: int, asset_id: int | None = None) -> list[dict[str, Any]]:
+        """A deployment's step log."""
+        from app.store.deployments import DeploymentRepo
+
+        return DeploymentRepo(self.store.db()).log_lines(dep_id, asset_id)
+
+    def attest_backup(self, asset_ids: Sequence[int], note: str) -> None:
+        """Record that a person verified recent backups of these assets (audited)."""
+        if not note.strip():
+            raise UserError("Say how the backup was verified.")
+        with self.store.atomic() as db:
+            repo, audit = AssetRepo(db), AuditRepo(db)
+            for asset_id in asset_ids:
+                asset = repo.get(asset_id)
+                audit.append(self.actor, "asset.backup_verified", "asset", str(asset_id),
+                             {"label": asset.label, "note": note.strip()})
 
     # -- audit ---------------------------------------------------------------------------
     def audit_events(self, **filters: Any) -> list[AuditEvent]:

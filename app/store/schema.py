@@ -285,6 +285,34 @@ def m0004_assessments(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX idx_asset_patches_key ON asset_patches(asset_id, package)")
 
 
+@migrations(name="0005_deployments")
+def m0005_deployments(db: Database) -> None:
+    """Deployments (their whole state, rewritten after every step) and their step log."""
+    db.execute(
+        """
+        CREATE TABLE deployments (
+            id INTEGER PRIMARY KEY,
+            phase TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE deployment_log (
+            id INTEGER PRIMARY KEY,
+            deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+            ts TEXT NOT NULL,
+            asset_id INTEGER,
+            message TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_deployment_log ON deployment_log(deployment_id, id)")
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]

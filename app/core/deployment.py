@@ -1,0 +1,337 @@
+"""A deployment as an explicit state machine: plan → pre-flight → test ring → approval →
+pilot → production waves → verification → done, or halted / rolled back.
+
+Pure: the deployment engine (``app/deploy``) performs the remote work and persists every
+change; this module only says which transitions are allowed and what comes next, so the
+rules are testable without hosts and a resumed deployment follows the same rules.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from app.core.errors import UserError
+from app.core.models import StrEnum
+
+
+class Phase(StrEnum):
+    """Where a deployment stands."""
+
+    PLANNED = "planned"
+    PREFLIGHT = "preflight"
+    TEST_RING = "test_ring"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PILOT = "pilot"
+    PRODUCTION = "production"
+    VERIFICATION = "verification"
+    DONE = "done"
+    HALTED = "halted"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+
+
+class HostState(StrEnum):
+    """Where one target host stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled_back"
+
+
+class Stage(StrEnum):
+    """The ring a target is deployed in."""
+
+    TEST = "test"
+    PILOT = "pilot"
+    PRODUCTION = "production"
+
+
+class RebootPolicy(StrEnum):
+    """When to reboot after installing."""
+
+    NEVER = "never"
+    IF_NEEDED = "if-needed"
+    ALWAYS = "always"
+
+
+#: The ring each installing phase works on.
+PHASE_STAGE: dict[Phase, Stage] = {
+    Phase.TEST_RING: Stage.TEST,
+    Phase.PILOT: Stage.PILOT,
+    Phase.PRODUCTION: Stage.PRODUCTION,
+}
+
+#: Allowed transitions (from → to). Anything else is a bug or a wrong command.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.PLANNED: frozenset({Phase.PREFLIGHT, Phase.HALTED}),
+    Phase.PREFLIGHT: frozenset({Phase.TEST_RING, Phase.PILOT, Phase.PRODUCTION,
+                                Phase.HALTED}),
+    Phase.TEST_RING: frozenset({Phase.AWAITING_APPROVAL, Phase.HALTED}),
+    Phase.AWAITING_APPROVAL: frozenset({Phase.PILOT, Phase.PRODUCTION, Phase.HALTED}),
+    Phase.PILOT: frozenset({Phase.PRODUCTION, Phase.VERIFICATION, Phase.HALTED}),
+    Phase.PRODUCTION: frozenset({Phase.VERIFICATION, Phase.HALTED}),
+    Phase.VERIFICATION: frozenset({Phase.DONE, Phase.HALTED}),
+    Phase.DONE: frozenset({Phase.ROLLING_BACK}),
+    Phase.HALTED: frozenset({Phase.ROLLING_BACK, Phase.TEST_RING, Phase.AWAITING_APPROVAL,
+                             Phase.PILOT, Phase.PRODUCTION, Phase.VERIFICATION}),
+    Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.HALTED}),
+    Phase.ROLLED_BACK: frozenset(),
+}
+
+
+class DeploymentError(UserError):
+    """A command that the deployment's state does not allow (says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePin:
+    """An exact package version to install."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """The policy numbers a deployment runs by."""
+
+    test_success: float = 1.0  # share of the test ring that must succeed
+    pilot_success: float = 0.9
+    max_failures: int | None = None  # production halts when this many hosts failed...
+    max_failure_rate: float = 0.2  # ...or this share of the hosts attempted so far
+    wave_size: int = 5
+    concurrency: int = 4
+    host_timeout: float = 1800.0
+    reboot: RebootPolicy = RebootPolicy.IF_NEEDED
+    reboot_lead_minutes: int = 5
+    reboot_message: str = "PatchDesk: this computer restarts in {minutes} minutes to finish " \
+                          "installing updates. Please save your work."
+    min_free_mb: int = 500
+    backup_days: int | None = None  # servers need a verified backup this recent
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {k: (str(v) if isinstance(v, RebootPolicy) else v)
+                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Gates:
+        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__slots__}
+        if "reboot" in known:
+            known["reboot"] = RebootPolicy(known["reboot"])
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One host of a deployment and everything recorded about it."""
+
+    asset_id: int
+    label: str
+    address: str
+    stage: Stage
+    wave: int = 0
+    state: HostState = HostState.PENDING
+    detail: str = ""
+    preflight: tuple[str, ...] = ()  # failed checks ("" when all passed)
+    override: str = ""  # who overrode failed pre-flight checks, and why
+    before: dict[str, str] = field(default_factory=dict)  # package → version before
+    after: dict[str, str] = field(default_factory=dict)  # package → version after
+    job: str = ""  # id of the install job on the host (idempotent launch)
+    reboot: str = ""  # "", "not needed", "done", "failed: ..."
+    health_before: dict[str, Any] = field(default_factory=dict)
+    health_after: dict[str, Any] = field(default_factory=dict)
+    verified: str = ""  # "installed" | "missing" | "failed"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def excluded(self) -> bool:
+        """Failed pre-flight and not overridden: the host is left out."""
+        return bool(self.preflight) and not self.override
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """Who approved promotion past the test ring, when, and why."""
+
+    approver: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployment's whole state (what the engine persists after every step)."""
+
+    id: int
+    packages: tuple[PackagePin, ...]
+    targets: tuple[Target, ...]
+    phase: Phase = Phase.PLANNED
+    gates: Gates = field(default_factory=Gates)
+    created_by: str = ""
+    created_at: datetime | None = None
+    approval: Approval | None = None
+    halt_reason: str = ""
+    window: str = ""  # maintenance window description ("" = now)
+
+    # -- queries -------------------------------------------------------------------------
+    def stage_targets(self, stage: Stage) -> list[Target]:
+        """Targets of one ring that take part (pre-flight exclusions left out)."""
+        return [t for t in self.targets if t.stage is stage and not t.excluded]
+
+    def success_rate(self, stage: Stage) -> float:
+        """Share of a ring's hosts that succeeded (1.0 for an empty ring)."""
+        hosts = self.stage_targets(stage)
+        if not hosts:
+            return 1.0
+        return sum(1 for t in hosts if t.state is HostState.SUCCEEDED) / len(hosts)
+
+    def next_hosts(self, stage: Stage) -> list[Target]:
+        """The hosts of a ring still to do, in wave order: interrupted ones first."""
+        todo = [t for t in self.stage_targets(stage)
+                if t.state in (HostState.PENDING, HostState.RUNNING)]
+        return sorted(todo, key=lambda t: (t.state is not HostState.RUNNING, t.wave,
+                                           t.asset_id))
+
+    def current_wave(self, stage: Stage) -> list[Target]:
+        """The lowest-numbered wave of a ring that still has hosts to do."""
+        todo = self.next_hosts(stage)
+        if not todo:
+            return []
+        wave = min(t.wave for t in todo)
+        return [t for t in todo if t.wave == wave]
+
+    def failures_exceeded(self, stage: Stage) -> str:
+        """Why the failure threshold of a ring is exceeded ("" when it is not)."""
+        hosts = self.stage_targets(stage)
+        attempted = [t for t in hosts if t.state in (HostState.SUCCEEDED, HostState.FAILED)]
+        failed = [t for t in attempted if t.state is HostState.FAILED]
+        if not failed:
+            return ""
+        if stage is Stage.TEST:
+            needed = self.gates.test_success
+            rate = 1 - len(failed) / max(1, len(hosts))
+            if rate < needed:
+                return f"{len(failed)} of {len(hosts)} test host(s) failed"
+            return ""
+        if stage is Stage.PILOT:
+            worst = 1 - len(failed) / max(1, len(hosts))
+            if worst < self.gates.pilot_success:
+                return (f"{len(failed)} of {len(hosts)} pilot host(s) failed (needs "
+                        f"{self.gates.pilot_success:.0%} success)")
+            return ""
+        if self.gates.max_failures is not None and len(failed) >= self.gates.max_failures:
+            return f"{len(failed)} production host(s) failed (limit {self.gates.max_failures})"
+        if len(failed) / len(attempted) > self.gates.max_failure_rate:
+            return (f"{len(failed)} of {len(attempted)} production host(s) failed (limit "
+                    f"{self.gates.max_failure_rate:.0%})")
+        return ""
+
+    def gate_passed(self, stage: Stage) -> tuple[bool, str]:
+        """Whether a finished ring may be promoted: success rate and health checks."""
+        hosts = self.stage_targets(stage)
+        needed = {Stage.TEST: self.gates.test_success,
+                  Stage.PILOT: self.gates.pilot_success}.get(stage, 0.0)
+        rate = self.success_rate(stage)
+        if rate < needed:
+            return False, f"{stage} ring: {rate:.0%} succeeded, {needed:.0%} needed"
+        unhealthy = [t.label for t in hosts if t.state is HostState.SUCCEEDED
+                     and t.health_after.get("problems")]
+        if unhealthy and stage is not Stage.PRODUCTION:
+            return False, f"{stage} ring: health checks failed on {', '.join(unhealthy)}"
+        return True, ""
+
+    def target(self, asset_id: int) -> Target:
+        """One target by asset id."""
+        for t in self.targets:
+            if t.asset_id == asset_id:
+                return t
+        raise DeploymentError(f"asset {asset_id} is not a target of deployment {self.id}")
+
+    # -- transitions (each returns a new Deployment) -------------------------------------
+    def moved(self, phase: Phase, *, reason: str = "") -> Deployment:
+        """The deployment in another phase, if the rules allow it.
+
+        Raises:
+            DeploymentError: the transition is not allowed from the current phase.
+        """
+        if phase not in TRANSITIONS[self.phase]:
+            raise DeploymentError(f"deployment {self.id} is {self.phase}; it cannot go to "
+                                  f"{phase}")
+        return replace(self, phase=phase,
+                       halt_reason=reason if phase is Phase.HALTED else self.halt_reason)
+
+    def with_target(self, target: Target) -> Deployment:
+        """The deployment with one target replaced."""
+        return replace(self, targets=tuple(target if t.asset_id == target.asset_id else t
+                                           for t in self.targets))
+
+    def approved(self, approver: str, at: datetime, note: str = "") -> Deployment:
+        """Record the named approval and move on to the pilot (or production).
+
+        Raises:
+            DeploymentError: not awaiting approval, or no approver named.
+        """
+        if self.phase is not Phase.AWAITING_APPROVAL:
+            raise DeploymentError(f"deployment {self.id} is {self.phase}, not awaiting "
+                                  "approval")
+        if not approver.strip():
+            raise DeploymentError("an approval needs the approver's name")
+        after = Phase.PILOT if self.stage_targets(Stage.PILOT) else Phase.PRODUCTION
+        moved = replace(self, approval=Approval(approver.strip(), at, note.strip()))
+        return moved.moved(after)
+
+    def after_preflight(self) -> Phase:
+        """The first installing phase (rings with no hosts are skipped)."""
+        for phase, stage in PHASE_STAGE.items():
+            if self.stage_targets(stage):
+                return phase
+        return Phase.VERIFICATION
+
+    def after_ring(self, stage: Stage) -> Phase:
+        """Where a passed ring leads."""
+        if stage is Stage.TEST:
+            return Phase.AWAITING_APPROVAL
+        if stage is Stage.PILOT:
+            return Phase.PRODUCTION if self.stage_targets(Stage.PRODUCTION) \
+                else Phase.VERIFICATION
+        return Phase.VERIFICATION
+
+    @property
+    def finished(self) -> bool:
+        """Done or rolled back: nothing more will run."""
+        return self.phase in (Phase.DONE, Phase.ROLLED_BACK)
+
+
+def assign_waves(targets: Sequence[Target], wave_size: int) -> tuple[Target, ...]:
+    """Number production targets into waves of ``wave_size`` (other rings: wave 0)."""
+    size = max(1, wave_size)
+    out: list[Target] = []
+    production = [t for t in targets if t.stage is Stage.PRODUCTION]
+    for index, target in enumerate(production):
+        out.append(replace(target, wave=index // size))
+    others = [replace(t, wave=0) for t in targets if t.stage is not Stage.PRODUCTION]
+    return tuple(others + out)
+
+
+def wave_count(targets: Iterable[Target]) -> int:
+    """How many production waves there are."""
+    waves = {t.wave for t in targets if t.stage is Stage.PRODUCTION}
+    return len(waves)
+
+
+def required_successes(total: int, rate: float) -> int:
+    """How many of ``total`` hosts must succeed for a ``rate`` gate."""
+    return math.ceil(total * rate)

@@ -1,0 +1,445 @@
+"""The deployment engine: runs the state machine of :mod:`app.core.deployment` on real hosts.
+
+Every step is written to the site before and after its remote action, so a deployment
+killed at any point resumes exactly where it stood: a host whose install job was started
+is re-attached to that job (the job itself refuses to start twice on the host), a finished
+host is never touched again. Rings run wave by wave with bounded concurrency; a failure
+threshold halts the wave and everything after it; test and pilot rings are promoted only
+through their gates; rollback restores the versions recorded before installing from the
+package files kept on each host.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
+from itertools import repeat
+from typing import Any
+
+from app.core.deployment import (
+    PHASE_STAGE,
+    Deployment,
+    DeploymentError,
+    Gates,
+    HostState,
+    PackagePin,
+    Phase,
+    Stage,
+    Target,
+    assign_waves,
+)
+from app.core.errors import UserError
+from app.core.models import Asset, AssetKind
+from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.drivers.apt_deploy import AptDeployer, compare_health
+from app.drivers.base import DriverError
+from app.remote.access import RemoteAccess
+from app.store.db import SiteDB, utcnow
+from app.store.deployments import DeploymentRepo
+from app.store.repos import AssetRepo, AuditRepo
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
+
+
+class DeployEngine:
+    """Plans, runs, resumes, approves and rolls back deployments of one site."""
+
+    def __init__(self, store: SiteDB, remote: RemoteAccess, actor: str,
+                 reassess: Callable[[list[int]], Any] | None = None) -> None:
+        self.store = store
+        self.remote = remote
+        self.actor = actor
+        self.reassess = reassess
+        self.deployer = AptDeployer()
+        self._lock = threading.Lock()
+        self.on_event: EventCallback | None = None
+
+    # -- persistence -----------------------------------------------------------------
+    def get(self, dep_id: int) -> Deployment:
+        """One deployment as stored."""
+        return DeploymentRepo(self.store.db()).get(dep_id)
+
+    def _save(self, dep: Deployment, message: str = "", asset_id: int | None = None,
+              audit: str = "") -> Deployment:
+        with self.store.atomic() as db:
+            repo = DeploymentRepo(db)
+            repo.save(dep)
+            if message:
+                repo.log(dep.id, message, asset_id)
+            if audit:
+                AuditRepo(db).append(self.actor, audit, "deployment", str(dep.id),
+                                     {"message": message, "asset_id": asset_id,
+                                      "phase": str(dep.phase)})
+        if message and self.on_event is not None:
+            self.on_event(dep.id, asset_id, message)
+        return dep
+
+    def _update_target(self, dep_id: int, target: Target, message: str,
+                       audit: str = "") -> Deployment:
+        with self._lock:
+            dep = self.get(dep_id).with_target(target)
+            return self._save(dep, message, target.asset_id, audit)
+
+    # -- planning --------------------------------------------------------------------
+    def plan(self, packages: Sequence[PackagePin], targets: Sequence[tuple[Asset, Stage]],
+             gates: Gates, window: str = "") -> Deployment:
+        """Create a deployment: which exact versions go to which hosts in which ring."""
+        if not packages:
+            raise UserError("A deployment needs at least one package.")
+        if not targets:
+            raise UserError("A deployment needs at least one target host.")
+        plan_targets = [Target(asset_id=int(a.id or 0), label=a.label,
+                               address=a.primary_ip or a.hostname, stage=stage)
+                        for a, stage in targets]
+        dep = Deployment(id=0, packages=tuple(packages),
+                         targets=assign_waves(plan_targets, gates.wave_size), gates=gates,
+                         created_by=self.actor, created_at=utcnow(), window=window)
+        with self.store.atomic() as db:
+            stored = DeploymentRepo(db).create(dep)
+            AuditRepo(db).append(self.actor, "deploy.plan", "deployment", str(stored.id), {
+                "packages": [str(p) for p in packages],
+                "targets": {str(t.stage): [x.label for x in stored.targets
+                                           if x.stage is t.stage] for t in stored.targets},
+                "gates": gates.to_dict()})
+        return stored
+
+    # -- running ---------------------------------------------------------------------
+    def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None) -> Deployment:
+        """Run (or resume) a deployment until it finishes, halts or awaits approval.
+
+        Args:
+            approve_as: approve at the approval step in this person's name (scripted runs);
+                without it the run stops there and waits for :meth:`approve`.
+        """
+        cancel = cancel or CancelToken()
+        dep = self.get(dep_id)
+        if dep.phase is Phase.HALTED:
+            raise DeploymentError(f"deployment {dep.id} halted: {dep.halt_reason}. Roll it "
+                                  "back, or plan a new deployment.")
+        if dep.finished:
+            return dep
+        while not cancel.cancelled:
+            dep = self.get(dep_id)
+            self._report(dep, progress)
+            if dep.phase is Phase.PLANNED:
+                dep = self._save(dep.moved(Phase.PREFLIGHT), "pre-flight checks started",
+                                 audit="deploy.preflight")
+            elif dep.phase is Phase.PREFLIGHT:
+                dep = self._preflight(dep, cancel)
+                if cancel.wait(0):  # cancelled during the checks
+                    break
+                dep = self._save(dep.moved(dep.after_preflight()),
+                                 f"pre-flight done: {sum(t.excluded for t in dep.targets)} "
+                                 "host(s) excluded")
+            elif dep.phase in PHASE_STAGE:
+                self._run_ring(dep, PHASE_STAGE[dep.phase], progress, cancel)
+            elif dep.phase is Phase.AWAITING_APPROVAL:
+                if not approve_as:
+                    return dep
+                dep = self.approve(dep_id, approve_as)
+            elif dep.phase is Phase.VERIFICATION:
+                self._verify(dep)
+            else:
+                return dep
+        return self.get(dep_id)
+
+    def approve(self, dep_id: int, approver: str, note: str = "") -> Deployment:
+        """Named approval after the test ring (audited)."""
+        with self._lock:
+            dep = self.get(dep_id).approved(approver, utcnow(), note)
+            return self._save(dep, f"approved by {dep.approval.approver if dep.approval else ''}"
+                              + (f": {note}" if note else ""), audit="deploy.approve")
+
+    def override(self, dep_id: int, asset_id: int, reason: str) -> Deployment:
+        """Let a host that failed pre-flight take part anyway (audited, reason required)."""
+        if not reason.strip():
+            raise UserError("An override needs a reason.")
+        with self._lock:
+            dep = self.get(dep_id)
+            target = replace(dep.target(asset_id), override=f"{self.actor}: {reason.strip()}")
+            return self._save(dep.with_target(target),
+                              f"pre-flight override for {target.label}: {reason.strip()}",
+                              asset_id, audit="deploy.override")
+
+    def _report(self, dep: Deployment, progress: ProgressCallback | None) -> None:
+        if progress is None:
+            return
+        done = sum(1 for t in dep.targets if t.state in (HostState.SUCCEEDED,
+                                                          HostState.FAILED,
+                                                          HostState.SKIPPED))
+        progress(Progress(done, len(dep.targets), f"{dep.phase}"))
+
+    # -- pre-flight ------------------------------------------------------------------
+    def _preflight(self, dep: Deployment, cancel: CancelToken) -> Deployment:
+        assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
+
+        def check(target: Target) -> None:
+            if cancel.cancelled or target.preflight or target.state is not HostState.PENDING:
+                return
+            asset = assets.get(target.asset_id)
+            problems = self._checks(dep, asset) if asset else ["the asset was deleted"]
+            message = ("pre-flight passed" if not problems
+                       else "pre-flight failed: " + "; ".join(problems))
+            self._update_target(dep.id, replace(target, preflight=tuple(problems)), message,
+                                audit="" if not problems else "deploy.preflight_failed")
+
+        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+            list(pool.map(check, dep.targets))
+        return self.get(dep.id)
+
+    def _checks(self, dep: Deployment, asset: Asset) -> list[str]:
+        problems: list[str] = []
+        try:
+            transport = self.remote.transport_for(asset)
+            sudo = transport.run(["id", "-u"], sudo=True, timeout=30)
+            if sudo.stdout.strip() != "0":
+                problems.append("sudo does not give root")
+            health = self.deployer.health(transport)
+            free = min((v for v in health["free_bytes"].values() if v is not None),
+                       default=None)
+            if free is not None and free < dep.gates.min_free_mb * 1024 * 1024:
+                problems.append(f"only {free // 1_048_576} MB free (needs "
+                                f"{dep.gates.min_free_mb} MB)")
+            if health["dpkg_audit"]:
+                problems.append("dpkg --audit reports broken packages")
+            if health["reboot_required"] and dep.gates.reboot.value == "never":
+                problems.append("a reboot is already pending")
+            os_check = transport.run(["sh", "-c", "command -v apt-get dpkg-query"], timeout=30)
+            if os_check.exit_code != 0:
+                problems.append("not an apt-based system (no driver for installs)")
+        except UserError as exc:
+            problems.append(str(exc).removeprefix(f"{asset.primary_ip}: "))
+        if (dep.gates.backup_days is not None and asset.kind is AssetKind.SERVER
+                and not self._backup_attested(asset, dep.gates.backup_days)):
+            problems.append(f"no verified backup in the last {dep.gates.backup_days} days")
+        return problems
+
+    def _backup_attested(self, asset: Asset, days: int) -> bool:
+        events = AuditRepo(self.store.db()).events(object_type="asset",
+                                                   object_id=str(asset.id), limit=200)
+        cutoff = utcnow().timestamp() - days * 86400
+        return any(e.action == "asset.backup_verified" and e.ts.timestamp() >= cutoff
+                   for e in events)
+
+    # -- rings and waves -------------------------------------------------------------
+    def _run_ring(self, dep: Deployment, stage: Stage, progress: ProgressCallback | None,
+                  cancel: CancelToken) -> None:
+        while not cancel.cancelled:
+            dep = self.get(dep.id)
+            wave = dep.current_wave(stage)
+            if not wave:
+                break
+            label = f"wave {wave[0].wave + 1}" if stage is Stage.PRODUCTION else f"{stage} ring"
+            self._save(dep, f"{label}: {', '.join(t.label for t in wave)}")
+            with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+                list(pool.map(partial(self._install_host, dep.id), wave, repeat(cancel)))
+            dep = self.get(dep.id)
+            self._report(dep, progress)
+            reason = dep.failures_exceeded(stage)
+            if reason:
+                self._halt(dep, f"failure threshold reached: {reason}")
+                return
+        if cancel.cancelled:
+            return
+        dep = self.get(dep.id)
+        passed, why = dep.gate_passed(stage)
+        if not passed:
+            self._halt(dep, f"gate not passed: {why}")
+            return
+        after = dep.after_ring(stage)
+        self._save(dep.moved(after), f"{stage} ring complete "
+                   f"({dep.success_rate(stage):.0%} succeeded)", audit="deploy.ring_done")
+
+    def _halt(self, dep: Deployment, reason: str) -> None:
+        with self._lock:
+            dep = self.get(dep.id)
+            self._save(dep.moved(Phase.HALTED, reason=reason), f"halted: {reason}",
+                       audit="deploy.halt")
+
+    def _install_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
+        dep = self.get(dep_id)
+        target = dep.target(target.asset_id)
+        if target.state not in (HostState.PENDING, HostState.RUNNING) or cancel.cancelled:
+            return
+        pins = {p.name: p.version for p in dep.packages}
+        job = f"pd{dep.id}-a{target.asset_id}"
+        try:
+            asset = AssetRepo(self.store.db()).get(target.asset_id)
+            transport = self.remote.transport_for(asset)
+            if target.state is HostState.PENDING:
+                before = self.deployer.versions(transport, list(pins))
+                if before == pins:
+                    self._update_target(dep_id, replace(
+                        target, state=HostState.SUCCEEDED, before=before, after=before,
+                        detail="already at the target version", started_at=utcnow(),
+                        finished_at=utcnow()), f"{target.label}: already up to date")
+                    return
+                health = self.deployer.health(transport)
+                kept = self.deployer.keep_for_rollback(
+                    transport, job, {n: v for n, v in before.items() if v})
+                target = replace(target, state=HostState.RUNNING, before=before, job=job,
+                                 health_before={**health, "kept": kept,
+                                                "ports": list(asset.open_ports)},
+                                 started_at=utcnow())
+                # Written BEFORE the install starts: a crash from here on resumes this job.
+                self._update_target(dep_id, target, f"{target.label}: installing "
+                                    f"{', '.join(f'{n}={v}' for n, v in pins.items())}",
+                                    audit="deploy.install_start")
+            answer = self.deployer.start(transport, target.job or job, pins)
+            if answer == "already-started":
+                self._log(dep_id, target, "re-attached to the install job already running")
+            status = self._wait(transport, target.job or job, dep.gates.host_timeout, cancel)
+            after = self.deployer.versions(transport, list(pins))
+            ok = status.exit_code == 0 and after == pins
+            detail = "installed" if ok else _failure_detail(status, after, pins)
+            health_after = self.deployer.health(transport)
+            closed = [p for p in target.health_before.get("ports", [])
+                      if not _port_open(target.address, p)]
+            problems = compare_health(target.health_before, health_after, closed)
+            reboot = "not needed"
+            if ok and health_after.get("reboot_required"):
+                reboot = "needed (policy: never)" if dep.gates.reboot.value == "never" \
+                    else "pending: reboot not done by this version"
+            target = replace(target, state=HostState.SUCCEEDED if ok else HostState.FAILED,
+                             after=after, detail=detail, reboot=reboot,
+                             health_after={**health_after, "problems": problems},
+                             finished_at=utcnow())
+            self._update_target(dep_id, target, f"{target.label}: {detail}"
+                                + (f"; health: {'; '.join(problems)}" if problems else ""),
+                                audit="deploy.install_done")
+        except (UserError, DriverError) as exc:
+            if cancel.wait(0):  # cut short by a cancel: the host stays as it was recorded
+                return
+            target = replace(self.get(dep_id).target(target.asset_id),
+                             state=HostState.FAILED, detail=str(exc), finished_at=utcnow())
+            self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
+                                audit="deploy.install_done")
+
+    def _wait(self, transport: Any, job: str, timeout: float, cancel: CancelToken) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.deployer.status(transport, job)
+            if status.state == "done":
+                return status
+            if status.state == "absent":
+                raise DriverError(transport.host, "install_failed", "the install job vanished")
+            if time.monotonic() > deadline:
+                raise DriverError(transport.host, "timeout",
+                                  f"the install did not finish within {timeout:.0f}s")
+            if cancel.wait(POLL_SECONDS):
+                raise DriverError(transport.host, "cancelled", "stopped waiting (cancelled)")
+
+    def _log(self, dep_id: int, target: Target, message: str) -> None:
+        with self.store.atomic() as db:
+            DeploymentRepo(db).log(dep_id, f"{target.label}: {message}", target.asset_id)
+        if self.on_event is not None:
+            self.on_event(dep_id, target.asset_id, f"{target.label}: {message}")
+
+    # -- verification ----------------------------------------------------------------
+    def _verify(self, dep: Deployment) -> None:
+        ids = [t.asset_id for t in dep.targets if not t.excluded]
+        if self.reassess is not None:
+            self.reassess(ids)
+        pins = {p.name: p.version for p in dep.packages}
+        assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
+        for target in dep.targets:
+            if target.excluded or target.asset_id not in assets:
+                continue
+            try:
+                transport = self.remote.transport_for(assets[target.asset_id])
+                now = self.deployer.versions(transport, list(pins))
+                verdict = "installed" if now == pins else (
+                    "failed" if target.state is HostState.FAILED else "missing")
+            except UserError as exc:
+                verdict = f"unverified: {exc}"
+            dep = dep.with_target(replace(target, verified=verdict))
+        summary = {v: sum(1 for t in dep.targets if t.verified == v)
+                   for v in ("installed", "missing", "failed")}
+        self._save(dep.moved(Phase.DONE), "verified: " + ", ".join(
+            f"{n} {k}" for k, n in summary.items()), audit="deploy.verified")
+
+    # -- rollback --------------------------------------------------------------------
+    def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,
+                 cancel: CancelToken | None = None) -> Deployment:
+        """Restore the versions recorded before installing (per host or whole deployment)."""
+        cancel = cancel or CancelToken()
+        dep = self.get(dep_id)
+        whole = asset_ids is None
+        if whole and dep.phase is not Phase.ROLLING_BACK:
+            dep = self._save(dep.moved(Phase.ROLLING_BACK), "rollback started",
+                             audit="deploy.rollback")
+        wanted = [t for t in dep.targets
+                  if (whole or t.asset_id in set(asset_ids or ()))
+                  and t.before and t.state in (HostState.SUCCEEDED, HostState.FAILED,
+                                               HostState.RUNNING)]
+        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+            list(pool.map(lambda t: self._rollback_host(dep_id, t, cancel), wanted))
+        dep = self.get(dep_id)
+        if whole:
+            left = [t for t in dep.targets if t.state in (HostState.SUCCEEDED,
+                                                          HostState.FAILED) and t.before]
+            phase = Phase.ROLLED_BACK if not left else Phase.HALTED
+            dep = self._save(dep.moved(phase, reason="rollback incomplete" if left else ""),
+                             "rolled back" if not left else
+                             f"rollback incomplete on {', '.join(t.label for t in left)}",
+                             audit="deploy.rollback_done")
+        return dep
+
+    def _rollback_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
+        job = f"pd{dep_id}-a{target.asset_id}-rb"
+        try:
+            asset = AssetRepo(self.store.db()).get(target.asset_id)
+            transport = self.remote.transport_for(asset)
+            restore = {n: v for n, v in target.before.items() if v}
+            now = self.deployer.versions(transport, list(restore))
+            if now != restore:
+                kept: dict[str, str] = target.health_before.get("kept", {})
+                missing = [n for n in restore if n not in kept and now.get(n) != restore[n]]
+                if missing:
+                    raise DriverError(transport.host, "rollback_impossible",
+                                      f"no kept package file for {', '.join(missing)}")
+                debs = [kept[n] for n in restore if now.get(n) != restore[n]]
+                self._log(dep_id, target, "rolling back to "
+                          + ", ".join(f"{n}={v}" for n, v in restore.items()))
+                self.deployer.start_rollback(transport, job, debs)
+                self._wait(transport, job, 1800, cancel)
+                now = self.deployer.versions(transport, list(restore))
+            ok = now == restore
+            state = HostState.ROLLED_BACK if ok else target.state
+            detail = "rolled back" if ok else "rollback did not restore: " + ", ".join(
+                f"{n} is {now.get(n) or 'absent'}" for n in restore if now.get(n) != restore[n])
+            self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
+                                                state=state, detail=detail, after=now),
+                                f"{target.label}: {detail}", audit="deploy.rollback_host")
+        except (UserError, DriverError) as exc:
+            self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
+                                                detail=f"rollback failed: {exc}"),
+                                f"{target.label}: rollback failed: {exc}",
+                                audit="deploy.rollback_host")
+
+
+def _failure_detail(status: Any, after: dict[str, str], pins: dict[str, str]) -> str:
+    wrong = [f"{n} is {after.get(n) or 'not installed'}" for n in pins
+             if after.get(n) != pins[n]]
+    tail = [line for line in (status.log_tail or "").splitlines()
+            if line.startswith(("E:", "dpkg:", "Errors"))][-2:]
+    parts = [f"apt exited {status.exit_code}", *wrong, *tail]
+    return "failed: " + "; ".join(parts)
+
+
+def _port_open(address: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

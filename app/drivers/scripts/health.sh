@@ -1,0 +1,12 @@
+# PatchDesk: a health snapshot before and after patching (read-only; no parameters).
+sec() { printf '\n@@pd:%s@@\n' "$1"; }
+sec boot-id; cat /proc/sys/kernel/random/boot_id
+sec pd-boot-id; cat /run/pd-boot-id 2>/dev/null
+sec uptime; cat /proc/uptime
+sec loadavg; cat /proc/loadavg
+sec meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+sec df; df -P -B1 / /var 2>/dev/null
+sec dpkg-audit; dpkg --audit 2>&1
+sec failed-units; if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl --failed --plain --no-legend 2>/dev/null; else echo '@@pd-absent@@'; fi
+sec reboot-required; if [ -e /var/run/reboot-required ]; then cat /var/run/reboot-required; else echo '@@pd-absent@@'; fi
+sec end

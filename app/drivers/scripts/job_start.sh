@@ -1,0 +1,30 @@
+# PatchDesk: start a package job on this host exactly once, detached from the SSH session.
+# Usage: sh -c "$this" job-start JOB_ID KIND ARG...   (run as root)
+#   KIND install: ARG = name=version ...        (apt-get install of exact versions)
+#   KIND rollback: ARG = /path/to/file.deb ...  (apt-get install of the kept old packages)
+# The job directory is created with mkdir, which is atomic: a second start of the same job
+# (a retry after a lost connection, a resumed deployment) does nothing and says so. The job
+# runs in its own session (setsid), so it finishes even if PatchDesk or the link dies.
+set -eu
+job=$1; kind=$2; shift 2
+case "$job" in *[!A-Za-z0-9_.-]*|'') echo "bad job id" >&2; exit 2;; esac
+base=/var/lib/patchdesk/jobs
+mkdir -p "$base"
+if ! mkdir "$base/$job" 2>/dev/null; then echo "already-started"; exit 0; fi
+case "$kind" in
+  install) extra="" ;;
+  rollback) extra="--allow-downgrades" ;;
+  *) echo "bad job kind" >&2; rmdir "$base/$job"; exit 2 ;;
+esac
+printf '%s\n' "$@" > "$base/$job/args"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$base/$job/started"
+setsid nohup sh -c '
+  d=$1; extra=$2; shift 2
+  DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none LANG=C LC_ALL=C \
+    apt-get install -y -q $extra \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      -o DPkg::Lock::Timeout=300 -o APT::Get::Always-Include-Phased-Updates=true \
+      "$@" > "$d/log" 2>&1
+  echo $? > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"
+' job "$base/$job" "$extra" "$@" < /dev/null > /dev/null 2>&1 &
+echo "started"
