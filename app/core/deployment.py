@@ -107,8 +107,8 @@ class Gates:
 
     test_success: float = 1.0  # share of the test ring that must succeed
     pilot_success: float = 0.9
-    max_failures: int | None = None  # production halts when this many hosts failed...
-    max_failure_rate: float = 0.2  # ...or this share of the hosts attempted so far
+    max_failures: int | None = None  # production halts when this many hosts failed, or
+    max_failure_rate: float = 0.2  # (when no count is given) above this share so far
     wave_size: int = 5
     concurrency: int = 4
     host_timeout: float = 1800.0
@@ -232,8 +232,11 @@ class Deployment:
                 return (f"{len(failed)} of {len(hosts)} pilot host(s) failed (needs "
                         f"{self.gates.pilot_success:.0%} success)")
             return ""
-        if self.gates.max_failures is not None and len(failed) >= self.gates.max_failures:
-            return f"{len(failed)} production host(s) failed (limit {self.gates.max_failures})"
+        if self.gates.max_failures is not None:  # a count, when given, replaces the rate
+            if len(failed) >= self.gates.max_failures:
+                return (f"{len(failed)} production host(s) failed (limit "
+                        f"{self.gates.max_failures})")
+            return ""
         if len(failed) / len(attempted) > self.gates.max_failure_rate:
             return (f"{len(failed)} of {len(attempted)} production host(s) failed (limit "
                     f"{self.gates.max_failure_rate:.0%})")
