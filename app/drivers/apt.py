@@ -13,13 +13,12 @@ import re
 from app.core.models import Classification
 from app.drivers.base import (
     DriverError,
-    HostFacts,
     InstalledPackage,
     RebootState,
     Transport,
     Update,
 )
-from app.drivers.linux import gather, host_facts, reboot_signals
+from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
@@ -147,34 +146,24 @@ class DpkgInventory:
                 for p in inventory.installed]
 
 
-class LinuxFacts:
-    """Facts and reboot state of a Debian-family host from one facts-script run."""
+class AptReboot:
+    """Pending-reboot state of a Debian-family host: the facts script's signals plus the
+    running vs installed ``linux-image-*`` kernels."""
 
-    def __init__(self, sections: dict[str, str | None] | None = None) -> None:
-        self._sections: dict[str, str | None] = dict(sections or {})
-
-    @property
-    def sections(self) -> dict[str, str | None]:
-        """The facts script's output sections from the last run."""
-        return self._sections
-
-    def facts(self, transport: Transport) -> HostFacts:
-        """Run the facts script (as root where the credential allows)."""
-        self._sections, _raw = gather(transport)
-        return host_facts(self._sections)
+    def __init__(self, facts: LinuxFacts) -> None:
+        self._facts = facts
 
     def reboot_state(self, transport: Transport) -> RebootState:
         """reboot-required files, needrestart, and the running vs installed kernels."""
-        if not self._sections:
-            self._sections, _raw = gather(transport)
-        signals = reboot_signals(self._sections)
+        sections = self._facts.ensure(transport)
+        signals = reboot_signals(sections)
         kernels = transport.run(["dpkg-query", "-W", "-f=${Package} ${Status}\\n",
                                  "linux-image-*"], timeout=60)
         installed = [line.split()[0].removeprefix("linux-image-")
                      for line in kernels.stdout.splitlines()
                      if line.endswith("install ok installed")
                      and re.match(r"linux-image-\d", line)]
-        running = (self._sections.get("kernel") or "").strip()
+        running = self._facts.running_kernel
         if installed and running:
             signals.append(signal_from_kernel(running, installed))
         state = combine_reboot_signals(signals)

@@ -116,16 +116,56 @@ def host_facts(sections: dict[str, str | None]) -> HostFacts:
     )
 
 
-def reboot_signals(sections: dict[str, str | None]) -> list[RebootSignal]:
-    """Signals every Linux host can give: reboot-required files and needrestart."""
-    signals = [signal_from_reboot_required(sections.get("reboot-required"),
-                                           sections.get("reboot-required-pkgs"))]
+def reboot_signals(sections: dict[str, str | None], *,
+                   absent_file_counts: bool = True) -> list[RebootSignal]:
+    """Signals every Linux host can give: reboot-required files and needrestart.
+
+    Args:
+        sections: the facts script's sections.
+        absent_file_counts: whether a missing /var/run/reboot-required is a (weak) "no".
+            Only Debian-family tools write that file; on RPM hosts its absence says
+            nothing, so the dnf and zypper drivers pass False (a present file still counts).
+    """
+    signals = []
+    required = signal_from_reboot_required(sections.get("reboot-required"),
+                                           sections.get("reboot-required-pkgs"))
+    if required.required or absent_file_counts:
+        signals.append(required)
     nr = sections.get("needrestart")
     if nr:
         batch = _try(parse_needrestart_batch, nr)
         if batch is not None:
             signals.append(signal_from_needrestart(batch))
     return signals
+
+
+class LinuxFacts:
+    """Facts of any Linux host from one facts-script run; the sections are kept so the
+    family's reboot capability can reuse them without a second round trip."""
+
+    def __init__(self, sections: dict[str, str | None] | None = None) -> None:
+        self._sections: dict[str, str | None] = dict(sections or {})
+
+    @property
+    def sections(self) -> dict[str, str | None]:
+        """The facts script's output sections from the last run."""
+        return self._sections
+
+    def ensure(self, transport: Transport) -> dict[str, str | None]:
+        """The sections, running the facts script first if it has not run yet."""
+        if not self._sections:
+            self._sections, _raw = gather(transport)
+        return self._sections
+
+    def facts(self, transport: Transport) -> HostFacts:
+        """Run the facts script (as root where the credential allows)."""
+        self._sections, _raw = gather(transport)
+        return host_facts(self._sections)
+
+    @property
+    def running_kernel(self) -> str:
+        """``uname -r`` from the last run ("" when unknown)."""
+        return (self._sections.get("kernel") or "").strip()
 
 
 def _try(parse: Callable[[str], T], text: str | None) -> T | None:

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.drivers.apt import AptUpdates, DpkgInventory, LinuxFacts
+from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
 from app.drivers.base import Assessment, Driver, DriverError, Transport
-from app.drivers.linux import gather, host_facts, os_release
+from app.drivers.dnf import dnf_driver
+from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers.osrelease import package_family
+from app.drivers.zypper import zypper_driver
 
 
 def _apt(facts: LinuxFacts) -> Driver:
     return Driver("apt", facts=facts, inventory=DpkgInventory(), updates=AptUpdates(),
-                  reboot=facts)
+                  reboot=AptReboot(facts))
 
 
-#: Package-manager family (from os-release ID / ID_LIKE) → driver factory.
-DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {"apt": _apt}
+#: Package-manager family (from os-release ID / ID_LIKE) → driver factory. A factory is
+#: called once per host, so its capabilities may keep per-host state (tool, inventory).
+DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {
+    "apt": _apt,
+    "dnf": dnf_driver,
+    "zypper": zypper_driver,
+}
 
 
 def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
@@ -51,6 +58,9 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections)
     result.packages = driver.require("inventory").installed(transport)
-    result.updates = driver.require("updates").missing(transport, refresh=refresh)
+    updates = driver.require("updates")
+    result.updates = updates.missing(transport, refresh=refresh)
+    # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
+    result.warnings.extend(getattr(updates, "warnings", ()))
     result.reboot = driver.require("reboot").reboot_state(transport)
     return result
