@@ -183,10 +183,27 @@ class SiteDB:
 
     @contextmanager
     def atomic(self) -> Iterator[Database]:
-        """A transaction on the calling thread's connection (nested blocks use savepoints)."""
+        """A write transaction on the calling thread's connection (nested: a savepoint).
+
+        The outermost block starts with ``BEGIN IMMEDIATE``: it takes the write lock up
+        front, so a concurrent writer waits for the busy timeout instead of failing at
+        once with "database is locked" when a deferred read transaction tries to upgrade
+        (WAL mode returns SQLITE_BUSY without waiting in that case).
+        """
         db = self.db()
-        with db.atomic():
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
             yield db
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            raise
+        else:
+            db.conn.commit()
 
     def schema_version(self) -> int:
         """How many migrations this file has applied."""
