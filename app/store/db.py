@@ -199,8 +199,7 @@ class SiteDB:
         try:
             yield db
         except BaseException:
-            if db.conn.in_transaction:
-                db.conn.rollback()
+            db.conn.rollback()  # a no-op if an error already ended the transaction
             raise
         else:
             db.conn.commit()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.ui.qt import QIcon
 
+
 def _resources() -> Path:
     """``resources/`` of a source checkout, or ``app/resources`` of an installed wheel."""
     here = Path(__file__).resolve()

@@ -69,8 +69,8 @@ def test_rings_approval_and_verification(lab: Lab, lab_host, site: SiteService) 
     site.deployer.approve(dep.id, "J. Smith", "test ring looks fine")
     dep = site.deployer.run(dep.id)
     assert dep.phase is Phase.DONE
-    assert {t.label: (t.state, t.verified) for t in dep.targets} == {
-        n: (HostState.SUCCEEDED, "installed") for n in ("dtest", "dpilot", "dprod1", "dprod2")}
+    assert {t.label: (t.state, t.verified) for t in dep.targets} == dict.fromkeys(
+        ("dtest", "dpilot", "dprod1", "dprod2"), (HostState.SUCCEEDED, "installed"))
     for info in (test, pilot, p1, p2):
         assert version(lab, info.name, "pd-openssl") == "1.0-2 ii"
     # Verification re-assessed: nothing is missing pd-openssl any more.

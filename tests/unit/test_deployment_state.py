@@ -86,7 +86,7 @@ def test_any_test_ring_failure_fails_the_gate() -> None:
 
 def test_pilot_gate_uses_its_threshold() -> None:
     stages = [Stage.PILOT] * 10
-    dep = with_states(make(stages), {i: HostState.SUCCEEDED for i in range(1, 10)} |
+    dep = with_states(make(stages), dict.fromkeys(range(1, 10), HostState.SUCCEEDED) |
                       {10: HostState.FAILED})
     assert dep.failures_exceeded(Stage.PILOT) == ""
     assert dep.gate_passed(Stage.PILOT) == (True, "")
