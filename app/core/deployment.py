@@ -149,7 +149,8 @@ class Target:
     before: dict[str, str] = field(default_factory=dict)  # package → version before
     after: dict[str, str] = field(default_factory=dict)  # package → version after
     job: str = ""  # id of the install job on the host (idempotent launch)
-    reboot: str = ""  # "", "not needed", "done", "failed: ..."
+    reboot: str = ""  # "", "not needed", "scheduled", "done ...", "failed: ..."
+    reboot_marker: str = ""  # boot marker before the reboot (to tell it happened)
     health_before: dict[str, Any] = field(default_factory=dict)
     health_after: dict[str, Any] = field(default_factory=dict)
     verified: str = ""  # "installed" | "missing" | "failed"

@@ -30,6 +30,7 @@ from app.core.deployment import (
     HostState,
     PackagePin,
     Phase,
+    RebootPolicy,
     Stage,
     Target,
     assign_waves,
@@ -37,7 +38,7 @@ from app.core.deployment import (
 from app.core.errors import UserError
 from app.core.models import Asset, AssetKind
 from app.core.progress import CancelToken, Progress, ProgressCallback
-from app.drivers.apt_deploy import AptDeployer, compare_health
+from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
 from app.drivers.base import DriverError
 from app.remote.access import RemoteAccess
 from app.store.db import SiteDB, utcnow
@@ -47,6 +48,7 @@ from app.store.repos import AssetRepo, AuditRepo
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+REBOOT_GRACE = 900.0  # seconds a host may take to come back after its reboot time
 EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
 
 
@@ -60,6 +62,7 @@ class DeployEngine:
         self.actor = actor
         self.reassess = reassess
         self.deployer = AptDeployer()
+        self.rebooter = LinuxReboot()
         self._lock = threading.Lock()
         self.on_event: EventCallback | None = None
 
@@ -302,14 +305,14 @@ class DeployEngine:
             after = self.deployer.versions(transport, list(pins))
             ok = status.exit_code == 0 and after == pins
             detail = "installed" if ok else _failure_detail(status, after, pins)
+            reboot = "not needed"
+            if ok:
+                reboot, target = self._reboot_if_needed(dep, asset, transport, target, after,
+                                                        cancel)
             health_after = self.deployer.health(transport)
             closed = [p for p in target.health_before.get("ports", [])
                       if not _port_open(target.address, p)]
             problems = compare_health(target.health_before, health_after, closed)
-            reboot = "not needed"
-            if ok and health_after.get("reboot_required"):
-                reboot = "needed (policy: never)" if dep.gates.reboot.value == "never" \
-                    else "pending: reboot not done by this version"
             target = replace(target, state=HostState.SUCCEEDED if ok else HostState.FAILED,
                              after=after, detail=detail, reboot=reboot,
                              health_after={**health_after, "problems": problems},
@@ -324,6 +327,58 @@ class DeployEngine:
                              state=HostState.FAILED, detail=str(exc), finished_at=utcnow())
             self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
                                 audit="deploy.install_done")
+
+    def _reboot_if_needed(self, dep: Deployment, asset: Asset, transport: Any,
+                          target: Target, after: dict[str, str],
+                          cancel: CancelToken) -> tuple[str, Target]:
+        """Reboot by policy: notice to logged-in users, scheduled reboot, wait for the new
+        boot marker and a working login. Resumable: a reboot already scheduled is only
+        waited for, never scheduled twice."""
+        policy = dep.gates.reboot
+        if target.reboot != "scheduled":
+            pending = bool(self.deployer.health(transport).get("reboot_required"))
+            if policy is RebootPolicy.NEVER or (policy is RebootPolicy.IF_NEEDED
+                                                and not pending):
+                return ("needed; not rebooted (policy: never)" if pending
+                        else "not needed"), target
+            minutes = dep.gates.reboot_lead_minutes
+            message = dep.gates.reboot_message.format(minutes=minutes)
+            target = replace(target, after=after, reboot="scheduled",
+                             reboot_marker=self.rebooter.marker(transport))
+            # Recorded before the notice goes out: a resumed run only waits for it.
+            self._update_target(dep.id, target, f"{target.label}: reboot scheduled in "
+                                f"{minutes} min; users notified", audit="deploy.reboot")
+            self.rebooter.notify(transport, message)
+            self.rebooter.schedule(transport, minutes, message)
+        deadline = time.monotonic() + dep.gates.reboot_lead_minutes * 60 + REBOOT_GRACE
+        seen_down = False
+        transport.close()
+        while True:
+            if cancel.wait(2.0):
+                raise DriverError(transport.host, "cancelled", "stopped waiting for the reboot")
+            try:
+                marker = self.rebooter.marker(transport)
+                back = (marker and marker != target.reboot_marker) or (seen_down and not marker)
+                if back and transport.run(["true"], timeout=30).exit_code == 0:
+                    how = "boot marker changed" + (", seen down and back" if seen_down else "")
+                    self._log(dep.id, target, f"back after reboot ({how})")
+                    return f"done ({how})", target
+            except UserError:
+                seen_down = True
+                transport.close()
+            if time.monotonic() > deadline:
+                raise DriverError(transport.host, "reboot_failed",
+                                  "the host did not come back from its reboot in time")
+
+    def cancel_reboot(self, dep_id: int, asset_id: int) -> Deployment:
+        """Cancel a host's scheduled reboot (audited)."""
+        dep = self.get(dep_id)
+        target = dep.target(asset_id)
+        asset = AssetRepo(self.store.db()).get(asset_id)
+        self.rebooter.cancel(self.remote.transport_for(asset))
+        return self._update_target(dep_id, replace(target, reboot="cancelled by " + self.actor),
+                                   f"{target.label}: scheduled reboot cancelled",
+                                   audit="deploy.reboot_cancel")
 
     def _wait(self, transport: Any, job: str, timeout: float, cancel: CancelToken) -> Any:
         deadline = time.monotonic() + timeout

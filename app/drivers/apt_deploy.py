@@ -144,7 +144,10 @@ class AptDeployer:
         failed_units = sections.get("failed-units")
         return {
             "boot_id": (sections.get("boot-id") or "").strip(),
-            "pd_boot_id": (sections.get("pd-boot-id") or "").strip(),
+            # The kernel's boot id plus PID 1's start time: the second also changes when a
+            # container or namespace host restarts without a new kernel (the test lab).
+            "boot_marker": f"{(sections.get('boot-id') or '').strip()}/"
+                           f"{(sections.get('pid1-start') or '').strip()}",
             "uptime": float((sections.get("uptime") or "0").split()[0] or 0),
             "load1": float((sections.get("loadavg") or "0").split()[0] or 0),
             "mem_available": mem.available if mem else None,
@@ -154,6 +157,39 @@ class AptDeployer:
             [u.split()[0] for u in failed_units.splitlines() if u.strip()],
             "reboot_required": sections.get("reboot-required") not in (None, ABSENT),
         }
+
+
+class LinuxReboot:
+    """Notices to logged-in users and scheduled reboots (``wall``, ``shutdown -r +N``)."""
+
+    def notify(self, transport: Transport, message: str) -> None:
+        """Broadcast a message to every logged-in terminal (text passed on stdin)."""
+        transport.run(["wall"], sudo=True, input=message + "\n", timeout=30)
+
+    def schedule(self, transport: Transport, minutes: int, message: str) -> None:
+        """Schedule a reboot in ``minutes`` with the notice (shutdown also broadcasts it).
+
+        Raises:
+            DriverError: kind ``reboot_failed`` when the host refuses.
+        """
+        result = transport.run(["shutdown", "-r", f"+{max(0, int(minutes))}", message],
+                               sudo=True, timeout=60)
+        if result.exit_code != 0:
+            raise DriverError(transport.host, "reboot_failed",
+                              f"could not schedule the reboot: "
+                              f"{(result.stderr or result.stdout).strip()[:200]}")
+
+    def cancel(self, transport: Transport) -> None:
+        """Cancel a scheduled reboot (``shutdown -c``)."""
+        transport.run(["shutdown", "-c", "PatchDesk: the scheduled restart was cancelled."],
+                      sudo=True, timeout=60)
+
+    def marker(self, transport: Transport) -> str:
+        """The boot marker (changes with every boot)."""
+        result = transport.run(["sh", "-c", "cat /proc/sys/kernel/random/boot_id; "
+                                "cut -d' ' -f22 /proc/1/stat"], timeout=30)
+        lines = result.stdout.split()
+        return "/".join(lines[:2]) if result.exit_code == 0 else ""
 
 
 def compare_health(before: dict[str, Any], after: dict[str, Any],

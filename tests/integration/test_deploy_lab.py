@@ -165,3 +165,70 @@ def test_sigkill_mid_production_then_resume_never_installs_twice(
     service.close()
     assert actions.count("deploy.install_start") == len(names)
     assert actions.count("deploy.install_done") == len(names)
+
+
+# A stand-in for systemd's shutdown(8), which the lab's minimal hosts lack: it records the
+# request and broadcasts the notice like the real one. The reboot itself is simulated by the
+# test (lab.simulate_reboot restarts the host's processes; its kernel is the machine's).
+SHUTDOWN_SHIM = """#!/bin/sh
+for arg; do message=$arg; done
+echo "$*" > /run/pd-shutdown-request
+echo "$message" | wall
+"""
+
+
+def test_reboot_notice_reaches_logged_in_users_and_host_is_rechecked(
+        lab: Lab, lab_host, site: SiteService, tmp_path: Path) -> None:
+    import threading
+
+    import paramiko
+
+    info = hosts(lab_host, site, ["rboot"])[0]
+    lab.exec("rboot", ["sh", "-c", "cat > /usr/local/sbin/shutdown; "
+                                   "chmod 755 /usr/local/sbin/shutdown"],
+             input=SHUTDOWN_SHIM, check=True)
+    known = tmp_path / "known_hosts"
+    known.write_text("\n".join(lab.known_hosts_lines("rboot")) + "\n")
+    user = paramiko.SSHClient()
+    user.load_host_keys(str(known))
+    user.set_missing_host_key_policy(paramiko.RejectPolicy())
+    user.connect(info.ip, username="nopw", password="labpass", look_for_keys=False,
+                 allow_agent=False, timeout=10)
+    session = user.invoke_shell()  # a logged-in terminal session (utmp entry on a pty)
+    try:
+        dep = site.plan_deployment(["pd-kernel=5.1-1"], ["rboot"],
+                                   gates=Gates(reboot_lead_minutes=1))
+        result: dict[str, object] = {}
+        runner = threading.Thread(target=lambda: result.update(
+            dep=site.deployer.run(dep.id)), daemon=True)
+        runner.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            probe = lab.exec("rboot", "cat /run/pd-shutdown-request 2>/dev/null")
+            if probe.stdout.strip():
+                break
+            time.sleep(0.2)
+        assert probe.stdout.startswith("-r +1 "), probe.stdout
+        seen = b""
+        while time.monotonic() < deadline and b"restarts in 1 minutes" not in seen:
+            if session.recv_ready():
+                seen += session.recv(65536)
+            else:
+                time.sleep(0.1)
+        assert b"PatchDesk: this computer restarts in 1 minutes" in seen
+        lab.simulate_reboot("rboot")
+        runner.join(120)
+        assert not runner.is_alive()
+    finally:
+        user.close()
+    done = result["dep"]
+    assert isinstance(done, type(dep))
+    assert done.phase is Phase.DONE
+    target = done.targets[0]
+    assert target.state is HostState.SUCCEEDED
+    assert target.reboot.startswith("done (boot marker changed")
+    assert target.verified == "installed"
+    assert lab.exec("rboot", "test -e /var/run/reboot-required").returncode == 1
+    log = " ".join(line["message"] for line in site.deployment_log(done.id))
+    assert "reboot scheduled in 1 min; users notified" in log
+    assert "back after reboot" in log

@@ -1,7 +1,7 @@
 # PatchDesk: a health snapshot before and after patching (read-only; no parameters).
 sec() { printf '\n@@pd:%s@@\n' "$1"; }
 sec boot-id; cat /proc/sys/kernel/random/boot_id
-sec pd-boot-id; cat /run/pd-boot-id 2>/dev/null
+sec pid1-start; cut -d' ' -f22 /proc/1/stat 2>/dev/null
 sec uptime; cat /proc/uptime
 sec loadavg; cat /proc/loadavg
 sec meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
