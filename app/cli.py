@@ -986,6 +986,18 @@ def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if str(dep.phase) != "halted" else EXIT_FAILED
 
 
+def cmd_deploy_cancel_reboot(args: argparse.Namespace, out: TextIO) -> int:
+    service = _open(args)
+    try:
+        _unlock(service, args)
+        asset = _one(service, args.host)
+        dep = service.deployer.cancel_reboot(args.id, int(asset.id or 0))
+        _print_dep(dep, out)
+    finally:
+        service.close()
+    return EXIT_OK
+
+
 def _print_event(_dep_id: int, _asset_id: int | None, message: str) -> None:
     sys.stderr.write(f"  {message}\n")
     sys.stderr.flush()
@@ -1216,6 +1228,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("host", metavar="SELECTOR")
     p.add_argument("--reason", required=True)
     p.set_defaults(func=cmd_deploy_override)
+    p = deploy.add_parser("cancel-reboot", parents=[common],
+                          help="cancel a host's scheduled reboot (shutdown -c)")
+    p.add_argument("id", type=int)
+    p.add_argument("host", metavar="SELECTOR")
+    p.set_defaults(func=cmd_deploy_cancel_reboot)
     p = deploy.add_parser("rollback", parents=[common],
                           help="restore the versions from before a deployment")
     p.add_argument("id", nargs="?", type=int)
