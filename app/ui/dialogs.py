@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from app.core.models import Asset
 from app.ui.qt import (
@@ -20,6 +21,7 @@ from app.ui.qt import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     Qt,
     QVBoxLayout,
     QWidget,
@@ -178,3 +180,166 @@ class NewSiteDialog(QDialog):
             return path, dialog.name.text().strip(), dialog.client.text().strip()
         finally:
             dialog.deleteLater()
+
+
+#: The vault's minimum master password length (``app.remote.vault.MIN_MASTER_PASSWORD``,
+#: repeated here so the start-up path does not import the crypto modules; a test checks).
+MIN_MASTER_PASSWORD = 8
+
+
+class MasterPasswordDialog(QDialog):
+    """Ask for the site's master password: once to unlock, twice to create the vault.
+
+    Use :meth:`ask`. The password fields are cleared as soon as the value is read.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, create: bool = False,
+                 error: str = "") -> None:
+        super().__init__(parent)
+        self.creating = create
+        self.setObjectName("masterPasswordDialog")
+        self.setWindowTitle("Create credential vault" if create else "Unlock credential vault")
+        if create:
+            text = ("Credentials are stored in the site file, encrypted with a key made from "
+                    "a master password. Choose one of at least "
+                    f"{MIN_MASTER_PASSWORD} characters; you will need it whenever you open "
+                    "this site to assess or patch hosts.")
+        else:
+            text = ("Enter the site's master password to use its stored credentials. The "
+                    "vault stays unlocked until you lock it or close the site.")
+        intro = QLabel(text)
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+        self.password = QLineEdit()
+        self.password.setObjectName("masterPassword")
+        self.password.setAccessibleName("Master password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.confirm = QLineEdit()
+        self.confirm.setObjectName("masterPasswordConfirm")
+        self.confirm.setAccessibleName("Repeat master password")
+        self.confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel(error)
+        self.error.setObjectName("masterPasswordError")
+        self.error.setProperty("role", "field-error")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setWordWrap(True)
+        self.error.setVisible(bool(error))
+        form = QFormLayout()
+        form.addRow("Master &password", self.password)
+        if create:
+            form.addRow("&Repeat it", self.confirm)
+        else:
+            self.confirm.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "Create vault" if create else "Unlock")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        if create:
+            warning = QLabel("The master password cannot be recovered. If it is lost, the "
+                             "stored credentials are lost with it and must be entered again.")
+            warning.setObjectName("masterPasswordWarning")
+            warning.setWordWrap(True)
+            warning.setTextFormat(Qt.TextFormat.PlainText)
+            warning.setProperty("role", "field-error")
+            layout.addWidget(warning)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.resize(460, 0)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def problem(self) -> str:
+        """Why the typed password cannot be used, or an empty string."""
+        text = self.password.text()
+        if not text:
+            return "Enter the master password."
+        if self.creating:
+            if len(text) < MIN_MASTER_PASSWORD:
+                return f"Use at least {MIN_MASTER_PASSWORD} characters."
+            if text != self.confirm.text():
+                return "The two passwords differ; type them again."
+        return ""
+
+    def accept(self) -> None:
+        """Close only with a usable password."""
+        problem = self.problem()
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            if self.creating and self.password.text() and problem.startswith("The two"):
+                self.confirm.clear()
+                self.confirm.setFocus()
+            return
+        super().accept()
+
+    def take_password(self) -> str:
+        """The typed password; the fields are cleared."""
+        text = self.password.text()
+        self.password.clear()
+        self.confirm.clear()
+        return text
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, *, create: bool = False,
+            error: str = "") -> str | None:
+        """The master password, or None if cancelled (tests monkeypatch this)."""
+        dialog = cls(parent, create=create, error=error)
+        try:
+            accepted = dialog.exec() == QDialog.DialogCode.Accepted
+            password = dialog.take_password()
+            return password if accepted else None
+        finally:
+            dialog.deleteLater()
+
+
+def _host_key_file(key_type: str) -> str:
+    name = {"ssh-ed25519": "ed25519", "ssh-rsa": "rsa", "rsa-sha2-256": "rsa",
+            "rsa-sha2-512": "rsa"}.get(key_type, "ecdsa" if "ecdsa" in key_type else "*")
+    return f"/etc/ssh/ssh_host_{name}_key.pub"
+
+
+def host_key_changed_text(error: Any) -> str:
+    """The warning for a changed SSH host key (a ``HostKeyChangedError``), as plain text."""
+    old = "\n".join(f"    {fp}" for fp in error.old_fingerprints) or "    (none)"
+    return (
+        f"The SSH host key of {error.host} (port {error.port}) is not the one PatchDesk "
+        "pinned for it, so the connection was refused.\n\n"
+        f"Pinned (old):\n{old}\n"
+        f"Presented now (new, {error.key_type}):\n    {error.new_fingerprint}\n\n"
+        "If the host was reinstalled or its SSH keys were regenerated, this is expected: "
+        "compare the new fingerprint with the one the host itself shows (on its console: "
+        f"ssh-keygen -lf {_host_key_file(error.key_type)}) and accept it.\n\n"
+        "If nothing like that happened, someone may be intercepting the connection to "
+        "capture the credentials. Keep the host blocked and investigate; PatchDesk will not "
+        "connect to it until the new key is accepted."
+    )
+
+
+class HostKeyChangedDialog(QMessageBox):
+    """Warn that a host's SSH key changed; offer to accept the new key or keep it blocked."""
+
+    def __init__(self, parent: QWidget | None, error: Any) -> None:
+        super().__init__(QMessageBox.Icon.Warning, "SSH host key changed",
+                         host_key_changed_text(error), QMessageBox.StandardButton.NoButton,
+                         parent)
+        self.setObjectName("hostKeyChangedDialog")
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.accept_button = self.addButton("Accept new key",
+                                            QMessageBox.ButtonRole.DestructiveRole)
+        self.keep_button = self.addButton("Keep blocked", QMessageBox.ButtonRole.RejectRole)
+        self.setDefaultButton(self.keep_button)
+        self.setEscapeButton(self.keep_button)
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, error: Any) -> bool:
+        """True if the user accepts the new key (tests monkeypatch this)."""
+        box = cls(parent, error)
+        try:
+            box.exec()
+            return box.clickedButton() is box.accept_button
+        finally:
+            box.deleteLater()

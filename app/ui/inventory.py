@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from app.core.models import Asset, AuditEvent
+from app.core.models import Asset, AssetPatch, AuditEvent, Classification, Software
 from app.ui.models import (
     AssetFilterProxy,
     AssetTableModel,
+    RowTableModel,
+    TextFilterProxy,
     describe_event,
     enum_label,
     local_time,
@@ -17,6 +20,7 @@ from app.ui.qt import (
     QAbstractItemView,
     QAction,
     QByteArray,
+    QColor,
     QFormLayout,
     QFrame,
     QGuiApplication,
@@ -35,6 +39,7 @@ from app.ui.qt import (
     QStackedWidget,
     Qt,
     QTableView,
+    QTabWidget,
     QTimer,
     QToolButton,
     QVBoxLayout,
@@ -43,6 +48,8 @@ from app.ui.qt import (
 )
 
 FILTER_DEBOUNCE_MS = 150
+#: Selection changes settle for this long before the deep-scan details are loaded.
+DETAIL_DEBOUNCE_MS = 120
 _DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125)
 
 
@@ -100,6 +107,175 @@ def _value_label() -> QLabel:
     return label
 
 
+_RED = QColor("#b3261e")
+
+#: How each per-host error kind of a deep scan reads.
+ERROR_KINDS = {
+    "unreachable": "unreachable",
+    "auth_failed": "login refused",
+    "sudo_refused": "sudo refused",
+    "timeout": "timed out",
+    "host_key_changed": "host key changed",
+    "no_credential": "no credential",
+    "apt_lock": "package manager busy",
+    "rpm_lock": "package manager busy",
+    "zypp_lock": "package manager busy",
+    "unknown_os": "unknown OS",
+    "unsupported_os": "unsupported OS",
+    "no_package_manager": "no package manager",
+    "apt_update_failed": "apt update failed",
+    "dnf_refresh_failed": "dnf refresh failed",
+    "parse_failed": "unexpected output",
+    "cancelled": "cancelled",
+    "error": "error",
+}
+
+
+def error_kind_label(kind: str) -> str:
+    """A per-host error kind as a person reads it."""
+    return ERROR_KINDS.get(kind, kind.replace("_", " "))
+
+
+def human_bytes(value: object) -> str:
+    """1536 → ``1.5 KiB``; empty for nothing."""
+    if not isinstance(value, int | float) or value < 0:
+        return ""
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def human_duration(seconds: object) -> str:
+    """Uptime as ``3 d 4 h`` / ``5 h 12 min`` / ``40 min``."""
+    if not isinstance(seconds, int | float) or seconds < 0:
+        return ""
+    minutes = int(seconds) // 60
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"
+
+
+def facts_texts(facts: dict[str, Any]) -> dict[str, str]:
+    """The deep scan's host facts as display texts, keyed like the detail panel's rows."""
+    cpu = str(facts.get("cpu_model") or "")
+    if facts.get("cpu_count"):
+        cpu = f"{cpu} × {facts['cpu_count']}" if cpu else f"{facts['cpu_count']} CPUs"
+    total, free = facts.get("memory_total"), facts.get("memory_available")
+    memory = human_bytes(total)
+    if memory and isinstance(free, int):
+        memory += f" ({human_bytes(free)} available)"
+    disks = []
+    for d in facts.get("disks") or []:
+        size, avail = human_bytes(d.get("size_bytes")), human_bytes(d.get("free_bytes"))
+        share = ""
+        if isinstance(d.get("size_bytes"), int) and d["size_bytes"] > 0 and \
+                isinstance(d.get("free_bytes"), int):
+            share = f", {100 * d['free_bytes'] / d['size_bytes']:.0f}%"
+        disks.append(f"{d.get('mount', '?')}  {avail} free of {size}{share}"
+                     + (f"  ({d['filesystem']})" if d.get("filesystem") else ""))
+    interfaces = []
+    for i in facts.get("interfaces") or []:
+        addresses = ", ".join(i.get("addresses") or [])
+        interfaces.append("  ".join(p for p in (str(i.get("name") or "?"),
+                                                 str(i.get("mac") or ""), addresses) if p))
+    kernel = str(facts.get("kernel") or "")
+    if facts.get("arch"):
+        kernel = f"{kernel} ({facts['arch']})" if kernel else str(facts["arch"])
+    hardware = " ".join(str(facts.get(k) or "") for k in ("manufacturer", "model")).strip()
+    return {
+        "os": str(facts.get("os_pretty") or facts.get("os_name") or ""),
+        "kernel": kernel,
+        "uptime": human_duration(facts.get("uptime_seconds")),
+        "cpu": cpu,
+        "memory": memory,
+        "disks": "\n".join(disks),
+        "interfaces": "\n".join(interfaces),
+        "hardware": hardware + (f", serial {facts['serial']}" if facts.get("serial") else ""),
+        "users": ", ".join(facts.get("logged_in_users") or []) or "nobody",
+    }
+
+
+class SoftwareModel(RowTableModel):
+    """Installed software of one asset."""
+
+    COLUMNS = ("Name", "Version", "Arch", "Source")
+
+    def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
+        s: Software = obj
+        cells = (s.name, s.version, s.arch, s.source)
+        return cells, f"{s.name} {s.version} {s.source}".lower()
+
+
+class MissingUpdatesModel(RowTableModel):
+    """Missing updates of one asset."""
+
+    COLUMNS = ("Package", "Installed → candidate", "Classification", "Severity",
+               "Source", "CVEs")
+
+    def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
+        p: AssetPatch = obj
+        cells = (p.package, f"{p.installed_version or '?'} → {p.candidate_version}",
+                 enum_label(p.classification),
+                 "" if str(p.severity) == "unknown" else enum_label(p.severity), p.source,
+                 ", ".join(p.cves))
+        return cells, " ".join((*cells, *p.advisories)).lower()
+
+    def sort_key(self, column: int) -> Callable[[int], Any] | None:
+        if column == 2:
+            order = {Classification.SECURITY: 0, Classification.BUGFIX: 1,
+                     Classification.ENHANCEMENT: 2}
+            return [order.get(p.classification, 3) for p in self._objects].__getitem__
+        return None
+
+    def extra_data(self, row: int, column: int, role: int) -> Any:
+        p: AssetPatch = self._objects[row]
+        if (role == Qt.ItemDataRole.ForegroundRole and column == 2
+                and p.classification is Classification.SECURITY):
+            return _RED
+        if role == Qt.ItemDataRole.ToolTipRole:
+            refs = [*p.cves, *p.advisories]
+            notes = [f"{p.package} {p.installed_version} → {p.candidate_version}"]
+            if refs:
+                notes.append(", ".join(refs))
+            if p.reboot_required:
+                notes.append("needs a reboot")
+            if p.first_seen is not None:
+                notes.append(f"missing since {local_time(p.first_seen)}")
+            return "\n".join(notes)
+        return None
+
+
+def _filtered_table(name: str, accessible: str, model: RowTableModel,
+                    placeholder: str, widths: Sequence[int]) -> tuple[QWidget, QTableView]:
+    """A filter box over a read-only table (for the detail panel's lists)."""
+    proxy = TextFilterProxy(model)
+    proxy.setSourceModel(model)
+    view = make_table_view(name, accessible)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+    for col, width in enumerate(widths):
+        view.horizontalHeader().resizeSection(col, width)
+    search = QLineEdit()
+    search.setObjectName(f"{name}Filter")
+    search.setAccessibleName(f"Filter {accessible.lower()}")
+    search.setPlaceholderText(placeholder)
+    search.setClearButtonEnabled(True)
+    search.textChanged.connect(proxy.set_filter_text)
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(8, 8, 8, 8)
+    layout.addWidget(search)
+    layout.addWidget(view, 1)
+    return holder, view
+
+
 class AssetDetails(QFrame):
     """Read-only view of one asset's fields and its change log."""
 
@@ -120,12 +296,23 @@ class AssetDetails(QFrame):
                          ("Exposure", "exposure"))),
     )
 
+    #: Rows of the "Last deep scan" section: (caption, key).
+    SCAN_ROWS: tuple[tuple[str, str], ...] = (
+        ("Scanned", "when"), ("Result", "result"), ("OS", "os"), ("Kernel", "kernel"),
+        ("Uptime", "uptime"), ("CPU", "cpu"), ("Memory", "memory"), ("Disks", "disks"),
+        ("Interfaces", "interfaces"), ("Hardware", "hardware"), ("Logged in", "users"),
+        ("Reboot", "reboot"),
+    )
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailPanel")
         self.setAccessibleName("Asset details")
         self.asset: Asset | None = None
         self.values: dict[str, QLabel] = {}
+        self.scan_values: dict[str, QLabel] = {}
+        #: The asset whose deep-scan details are shown (None while loading).
+        self.assessment_shown: int | None = None
 
         self.title = QLabel()
         self.title.setProperty("role", "page-title")
@@ -139,6 +326,21 @@ class AssetDetails(QFrame):
         body_layout.setContentsMargins(14, 12, 14, 12)
         body_layout.addWidget(self.title)
         body_layout.addWidget(self.subtitle)
+        heading = QLabel("Last deep scan")
+        heading.setProperty("role", "section")
+        body_layout.addWidget(heading)
+        self.scan_form = QFormLayout()
+        self.scan_form.setContentsMargins(0, 0, 0, 0)
+        self.scan_form.setHorizontalSpacing(12)
+        self.scan_form.setVerticalSpacing(3)
+        for name, key in self.SCAN_ROWS:
+            value = _value_label()
+            value.setObjectName(f"scan_{key}")
+            self.scan_values[key] = value
+            caption = QLabel(name)
+            caption.setProperty("role", "muted")
+            self.scan_form.addRow(caption, value)
+        body_layout.addLayout(self.scan_form)
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setHorizontalSpacing(12)
@@ -178,9 +380,23 @@ class AssetDetails(QFrame):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
+        self.software_model = SoftwareModel(self)
+        software, self.software_view = _filtered_table(
+            "softwareView", "Installed software", self.software_model,
+            "Filter by name, version or source", (170, 150, 60))
+        self.updates_model = MissingUpdatesModel(self)
+        updates, self.updates_view = _filtered_table(
+            "updatesView", "Missing updates", self.updates_model,
+            "Filter by package, CVE or advisory", (140, 200, 90, 80, 150))
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("detailTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(scroll, "Overview")
+        self.tabs.addTab(software, "Software")
+        self.tabs.addTab(updates, "Updates")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
-        self.stack.addWidget(scroll)
+        self.stack.addWidget(self.tabs)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack)
@@ -239,6 +455,72 @@ class AssetDetails(QFrame):
             label.style().polish(label)
         self.notes.setText(asset.notes or "—")
         self.history.setText("Loading…")
+        if self.assessment_shown != asset.id:
+            self.assessment_shown = None
+            self._clear_assessment("Loading…")
+
+    def _clear_assessment(self, text: str) -> None:
+        for key, label in self.scan_values.items():
+            label.setText(text if key == "when" else "")
+            self._set_error(label, False)
+            self.scan_form.setRowVisible(label, key == "when")
+        self.software_model.set_objects([])
+        self.updates_model.set_objects([])
+        self.tabs.setTabText(1, "Software")
+        self.tabs.setTabText(2, "Updates")
+
+    @staticmethod
+    def _set_error(label: QLabel, error: bool) -> None:
+        label.setProperty("role", "field-error" if error else "")
+        label.style().unpolish(label)
+        label.style().polish(label)
+
+    def show_assessment(self, asset_id: int, record: Any, software: Sequence[Software],
+                        patches: Sequence[AssetPatch]) -> None:
+        """Show an asset's last deep scan, software and missing updates (ignored if the
+        selection moved on). ``record`` is an ``AssessmentRecord`` or None."""
+        if self.asset is None or self.asset.id != asset_id:
+            return
+        self.assessment_shown = asset_id
+        if record is None:
+            self._clear_assessment("Never. Select the asset and press Ctrl+R to assess it "
+                                   "over SSH.")
+            return
+        texts: dict[str, str] = {}
+        took = (record.finished_at - record.started_at).total_seconds()
+        texts["when"] = f"{local_time(record.finished_at)}  ({took:.1f} s" + (
+            f", {record.driver})" if record.driver else ")")
+        if record.ok:
+            security = sum(1 for p in patches if p.classification is Classification.SECURITY)
+            plural = "s" if len(patches) != 1 else ""
+            texts["result"] = (f"{len(patches)} missing update{plural} ({security} security), "
+                               f"{record.packages:,} packages installed")
+            texts.update(facts_texts(record.facts or {}))
+            if record.reboot_required is None:
+                texts["reboot"] = "unknown"
+            elif record.reboot_required:
+                reasons = "\n".join(f"  • {r}" for r in record.reboot_reasons)
+                texts["reboot"] = "required" + (f"\n{reasons}" if reasons else "")
+            else:
+                texts["reboot"] = "not required"
+        else:
+            texts["result"] = f"failed — {error_kind_label(record.error_kind)}: {record.error}"
+            if software or patches:
+                texts["result"] += ("\nSoftware and updates below are from the last "
+                                    "successful scan.")
+        for key, label in self.scan_values.items():
+            text = texts.get(key, "")
+            label.setText(text)
+            self.scan_form.setRowVisible(label, bool(text))
+            self._set_error(label, (key == "result" and not record.ok)
+                            or (key == "reboot" and bool(record.reboot_required)))
+        for model, view, rows in ((self.software_model, self.software_view, software),
+                                  (self.updates_model, self.updates_view, patches)):
+            model.set_objects(rows)
+            hdr = view.horizontalHeader()
+            model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
+        self.tabs.setTabText(1, f"Software ({len(software):,})")
+        self.tabs.setTabText(2, f"Updates ({len(patches):,})")
 
     def show_history(self, asset_id: int, events: Sequence[AuditEvent]) -> None:
         """Show the change log of the asset on display (ignored if the selection moved on)."""
@@ -260,6 +542,8 @@ class InventoryPage(QWidget):
 
     edit_requested = Signal()
     history_wanted = Signal(int)
+    #: The deep-scan details of this asset should be loaded (debounced selection).
+    assessment_wanted = Signal(int)
     selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -324,6 +608,10 @@ class InventoryPage(QWidget):
         self.table_stack.addWidget(self.empty)
 
         self.details = AssetDetails()
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DEBOUNCE_MS)
+        self._detail_timer.timeout.connect(self._on_detail_timer_timeout)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("inventorySplitter")
         self.splitter.addWidget(self.table_stack)
@@ -448,7 +736,25 @@ class InventoryPage(QWidget):
             self.details.show_asset(asset)
             if asset is not None and asset.id is not None:
                 self.history_wanted.emit(asset.id)
+                if self.details.assessment_shown != asset.id:
+                    self._detail_timer.start()
         self.selection_changed.emit()
+
+    def _on_detail_timer_timeout(self) -> None:
+        asset = self.details.asset
+        if asset is not None and asset.id is not None:
+            self.assessment_wanted.emit(asset.id)
+
+    def refresh_assessment(self) -> None:
+        """Reload the deep-scan details of the asset on display (after a new scan)."""
+        self.details.assessment_shown = None
+        if self.details.asset is not None:
+            self._detail_timer.start()
+
+    def show_assessment(self, asset_id: int, record: Any, software: Sequence[Software],
+                        patches: Sequence[AssetPatch]) -> None:
+        """Deliver an asset's deep-scan details to the detail panel."""
+        self.details.show_assessment(asset_id, record, software, patches)
 
     def _on_view_context_menu(self, pos: QPoint) -> None:
         if not self.view.indexAt(pos).isValid():

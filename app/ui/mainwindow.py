@@ -28,11 +28,14 @@ from app.services import (
     scan_profiles,
 )
 from app.ui import dialogs, discover
+from app.ui.assess import AssessDialog
 from app.ui.asset_dialog import AssetDialog
+from app.ui.credentials import CredentialsPage, VaultGate
 from app.ui.discover import DiscoverPage
 from app.ui.icons import app_icon, icon
 from app.ui.inventory import InventoryPage
 from app.ui.pages import AuditPage, DashboardPage, PlaceholderPage, SiteSettingsPage
+from app.ui.patches import PatchesPage, build_rows, patch_counts
 from app.ui.qt import (
     PYSIDE_VERSION,
     QAction,
@@ -74,11 +77,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "credentials": "Store SSH and WinRM credentials encrypted in the site, assign them to "
-                   "assets, groups or the whole site, and test them. SSH host keys will be "
-                   "pinned on first use.",
-    "patches": "Deep scans over SSH and WinRM will list each asset's missing updates with "
-               "severity, CVEs and reboot needs, ranked by risk and due date from your policy.",
     "deploy": "A test-then-deploy wizard: pre-flight checks, a test ring, named approval, "
               "pilot and production waves inside the maintenance window, verification and "
               "rollback — resumable after a crash.",
@@ -105,6 +103,12 @@ class MainWindow(QMainWindow):
     verify_done = Signal(object)
     #: Another site file is now open.
     site_changed = Signal()
+    #: The Patches page was (re)loaded.
+    patches_loaded = Signal()
+    #: The detail panel received an asset's deep-scan details (asset id).
+    assessment_loaded = Signal(int)
+    #: A deep-scan run ended (with its outcomes) and the views are being refreshed.
+    assessment_finished = Signal(object)
 
     def __init__(self, service: SiteService | None = None, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
@@ -118,7 +122,10 @@ class MainWindow(QMainWindow):
         self.site: Site | None = None
         self.undo_assets: list[Asset] = []
         self.import_dialog: QWidget | None = None
+        self.assess_dialog: AssessDialog | None = None
+        self._assess_task: Task | None = None
         self._audit_dirty = True
+        self._patches_dirty = True
         self._closing = False
 
         self._build_pages()
@@ -146,6 +153,10 @@ class MainWindow(QMainWindow):
         self.site_page = SiteSettingsPage()
         self.discover = DiscoverPage(scan_profiles())
         self._scan_task: Task | None = None
+        self.gate = VaultGate(self.runner, self)
+        self.credentials = CredentialsPage(self.runner, self.gate, self.inventory.model.assets,
+                                           self._current_asset_id)
+        self.patches = PatchesPage()
         self.pages: dict[str, QWidget] = {}
         for key, label, icon_name in PAGES:
             page: QWidget
@@ -159,6 +170,10 @@ class MainWindow(QMainWindow):
                 page = self.site_page
             elif key == "discover":
                 page = self.discover
+            elif key == "credentials":
+                page = self.credentials
+            elif key == "patches":
+                page = self.patches
             else:
                 page = PlaceholderPage(label, PLACEHOLDERS[key])
             self.pages[key] = page
@@ -181,9 +196,17 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
+        self.dashboard.open_patches.connect(lambda: self.show_page("patches"))
         self.inventory.edit_requested.connect(self.edit_selected)
         self.inventory.history_wanted.connect(self._load_history)
         self.inventory.selection_changed.connect(self._update_actions)
+        self.inventory.assessment_wanted.connect(self._load_assessment)
+        self.patches.open_asset.connect(self.open_asset)
+        self.patches.assess_all_requested.connect(self.assess_all)
+        self.patches.refresh_requested.connect(self.reload_patches)
+        self.credentials.changed.connect(self._on_credentials_changed)
+        self.credentials.tested.connect(lambda _text: setattr(self, "_audit_dirty", True))
+        self.gate.state_changed.connect(self._update_actions)
         self.audit.refresh_requested.connect(self.reload_audit)
         self.audit.verify_requested.connect(self.verify_audit)
         self.site_page.save_requested.connect(self.save_site_settings)
@@ -228,6 +251,18 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action("&Undo", self.undo_delete, [key.Undo],
                                         "Bring back the assets deleted last")
         self.about_action = self._action("&About PatchDesk", self.about)
+        self.assess_action = self._action(
+            "A&ssess selected", self.assess_selected, ["Ctrl+R"],
+            "Deep-scan the selected assets over SSH: facts, software, missing updates")
+        self.assess_all_action = self._action(
+            "Assess &all", self.assess_all, ["Ctrl+Shift+R"],
+            "Deep-scan every asset that has an IP address or host name")
+        self.unlock_action = self._action(
+            "&Unlock credential vault…", lambda: self.gate.ensure_unlocked(
+                lambda: self.statusBar().showMessage("Credential vault unlocked.", 5000),
+                create=True), ["Ctrl+Shift+U"], "Enter the site's master password")
+        self.lock_action = self._action("&Lock credential vault", self.gate.lock,
+                                        ["Ctrl+Shift+L"], "Forget the vault key now")
         self.page_actions: list[QAction] = []
         for number, (page_key, label, _icon) in enumerate(PAGES, start=1):
             shortcut = f"Ctrl+{number % 10}"
@@ -236,8 +271,10 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             self.page_actions.append(action)
         # Tool buttons on the inventory page reuse the window's actions.
-        self.inventory.add_tool_actions([self.add_action, self.import_action])
-        self.inventory.set_context_actions([self.edit_action, self.delete_action])
+        self.inventory.add_tool_actions([self.add_action, self.import_action,
+                                         self.assess_action])
+        self.inventory.set_context_actions([self.edit_action, self.delete_action, None,
+                                            self.assess_action])
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -262,6 +299,12 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.delete_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.find_action)
+        tools_menu = bar.addMenu("&Tools")
+        tools_menu.addAction(self.assess_action)
+        tools_menu.addAction(self.assess_all_action)
+        tools_menu.addSeparator()
+        tools_menu.addAction(self.unlock_action)
+        tools_menu.addAction(self.lock_action)
         view_menu = bar.addMenu("&View")
         for action in self.page_actions:
             view_menu.addAction(action)
@@ -309,6 +352,7 @@ class MainWindow(QMainWindow):
         self.inventory.restore_state(settings)
         self.audit.restore_state(settings)
         self.discover.restore_state(settings)
+        self.patches.restore_state(settings)
         page = settings.value("window/page", "inventory")
         keys = [k for k, _l, _i in PAGES]
         self.show_page(str(page) if page in keys else "inventory")
@@ -322,11 +366,17 @@ class MainWindow(QMainWindow):
         self.inventory.save_state(settings)
         self.audit.save_state(settings)
         self.discover.save_state(settings)
+        self.patches.save_state(settings)
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._scan_task is not None and not dialogs.confirm(
                 self, "Stop the scan?", "A network scan is running. Stop it and close?"):
+            event.ignore()
+            return
+        if self._assess_task is not None and not dialogs.confirm(
+                self, "Stop the assessment?",
+                "Hosts are being assessed. Stop and close? Finished hosts are kept."):
             event.ignore()
             return
         self.save_state()
@@ -356,6 +406,10 @@ class MainWindow(QMainWindow):
             self.reload_audit()
         elif key == "dashboard":
             self.refresh_dashboard()
+        elif key == "patches" and self._patches_dirty:
+            self.reload_patches()
+        elif key == "credentials" and self.service is not None:
+            self.credentials.reload()  # deep scans pin the keys of new hosts
         self._update_actions()
 
     # -- site -------------------------------------------------------------------------------
@@ -378,7 +432,13 @@ class MainWindow(QMainWindow):
         self.audit.set_events([])
         self.audit.result.setText("")
         self._audit_dirty = True
+        self._patches_dirty = True
+        self.patches.set_rows([], [])
+        self.gate.set_service(service)
+        self.credentials.set_service(service)
         self.reload()
+        if self.current_page() == "patches":
+            self.reload_patches()
         self.site_changed.emit()
 
     def close_site(self) -> None:
@@ -391,6 +451,8 @@ class MainWindow(QMainWindow):
         self.service.close()
         self.service = None
         self.site = None
+        self.credentials.set_service(None)
+        self.gate.set_service(None)
 
     def _show_site(self) -> None:
         site, service = self.site, self.service
@@ -506,12 +568,16 @@ class MainWindow(QMainWindow):
             return
         assets = self.inventory.model.assets()
 
-        def done(events: list[AuditEvent]) -> None:
-            if service is self.service:
-                self.dashboard.update_summary(self.site, assets, events)
+        def load() -> tuple[list[AuditEvent], dict[str, int]]:
+            return service.audit_events(limit=8), patch_counts(service)
 
-        self.runner.submit(lambda: service.audit_events(limit=8), name="recent events",
-                           on_result=done)
+        def done(result: tuple[list[AuditEvent], dict[str, int]]) -> None:
+            if service is self.service:
+                events, counts = result
+                self.dashboard.update_summary(self.site, assets, events)
+                self.dashboard.update_patch_summary(counts)
+
+        self.runner.submit(load, name="dashboard", on_result=done)
 
     def _load_history(self, asset_id: int) -> None:
         service = self.service
@@ -621,6 +687,163 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Added {len(added)} host(s) to the inventory.", 5000)
 
         self._write("add scanned hosts", add, done)
+
+    # -- assessment -------------------------------------------------------------------------
+    def _current_asset_id(self) -> int | None:
+        selected = self.inventory.selected_assets()
+        return selected[0].id if len(selected) == 1 else None
+
+    def assess_selected(self) -> None:
+        """Deep-scan the assets selected on the Inventory page."""
+        if self.current_page() != "inventory":
+            return
+        self._assess(self.inventory.selected_assets())
+
+    def assess_all(self) -> None:
+        """Deep-scan every asset that has an address."""
+        self._assess(self.inventory.model.assets())
+
+    def _assess(self, assets: Sequence[Asset]) -> None:
+        if self.service is None:
+            return
+        if self._assess_task is not None and self.assess_dialog is not None:
+            self.assess_dialog.show()
+            self.assess_dialog.raise_()
+            self.assess_dialog.activateWindow()
+            return
+        targets = [a for a in assets if a.id is not None and (a.primary_ip or a.hostname)]
+        if not targets:
+            dialogs.show_error(self, "Nothing to assess",
+                               "None of these assets has an IP address or host name to "
+                               "connect to. Add one in the asset dialog (F2).")
+            return
+        self.gate.ensure_unlocked(lambda: self.start_assessment(targets))
+
+    def _dialog_for_assessment(self) -> AssessDialog:
+        if self.assess_dialog is None:
+            dialog = AssessDialog(self)
+            dialog.cancel_requested.connect(self.cancel_assessment)
+            dialog.show_patches_requested.connect(lambda: self.show_page("patches"))
+            dialog.review_keys_requested.connect(self._review_host_keys)
+            self.assess_dialog = dialog
+        return self.assess_dialog
+
+    def start_assessment(self, targets: Sequence[Asset]) -> None:
+        """Deep-scan assets on the worker pool; results stream into the assess window."""
+        service = self.service
+        if service is None or self._assess_task is not None:
+            return
+        dialog = self._dialog_for_assessment()
+        ids = [a.id for a in targets if a.id is not None]
+
+        def run(progress: Callable[[Progress], None], cancel: CancelToken) -> Any:
+            return service.assess_assets(ids, progress=progress, cancel=cancel,
+                                         on_result=dialog.outcome_ready)
+
+        def done(outcomes: list[Any]) -> None:
+            cancelled = task.token.cancelled
+            self._assess_task = None
+            dialog.finish(outcomes, cancelled=cancelled)
+            self._after_assessment(outcomes)
+
+        def failed(error: TaskError) -> None:
+            self._assess_task = None
+            dialog.fail(error.message)
+            self._after_assessment([])
+
+        def cancelled() -> None:
+            self._assess_task = None
+            dialog.fail("The assessment was cancelled before it started.")
+            self._update_actions()
+
+        dialog.start(targets)
+        dialog.show()
+        dialog.raise_()
+        task = self.runner.submit(run, name="assess", with_progress=True, on_result=done,
+                                  on_error=failed, on_progress=dialog.show_progress,
+                                  on_cancelled=cancelled)
+        self._assess_task = task
+        self._update_actions()
+
+    def cancel_assessment(self) -> None:
+        """Stop the running deep scan; hosts that finished are kept."""
+        if self._assess_task is not None:
+            self._assess_task.cancel()
+
+    def _after_assessment(self, outcomes: list[Any]) -> None:
+        if self.service is None:
+            return
+        self._audit_dirty = True
+        self._patches_dirty = True
+        self._update_actions()
+        self.reload()  # facts may have filled in OS, hardware and MACs
+        self.reload_patches()
+        self.inventory.refresh_assessment()
+        self.credentials.reload()
+        ok = sum(1 for o in outcomes if o.ok)
+        self.statusBar().showMessage(
+            f"Assessed {ok} of {len(outcomes)} host(s).", 8000)
+        self.assessment_finished.emit(outcomes)
+        self.changed.emit("assess")
+
+    def _review_host_keys(self, asset_ids: object) -> None:
+        ids = list(asset_ids) if isinstance(asset_ids, list) else []
+        by_id = {a.id: a for a in self.inventory.model.assets()}
+        for asset_id in ids[:1]:  # one warning at a time; the button stays for the rest
+            asset = by_id.get(asset_id)
+            if asset is not None:
+                self.gate.probe_host_key(
+                    asset, lambda text: self.statusBar().showMessage(text, 8000))
+
+    def reload_patches(self) -> None:
+        """Reload the Patches page (in the background)."""
+        service = self.service
+        if service is None:
+            return
+        self._patches_dirty = False
+
+        def load() -> Any:
+            return build_rows(service.patches(), service.assessments(), service.assets())
+
+        def done(rows: Any) -> None:
+            if service is not self.service:
+                return
+            self.patches.set_rows(*rows)
+            self.patches_loaded.emit()
+
+        self.runner.submit(load, name="load patches", on_result=done)
+
+    def _load_assessment(self, asset_id: int) -> None:
+        service = self.service
+        if service is None:
+            return
+
+        def load() -> Any:
+            return (service.assessment(asset_id), service.software(asset_id),
+                    service.patches(asset_id))
+
+        def done(result: Any) -> None:
+            if service is self.service:
+                self.inventory.show_assessment(asset_id, *result)
+                self.assessment_loaded.emit(asset_id)
+
+        self.runner.submit(load, name="asset assessment", on_result=done)
+
+    def open_asset(self, asset_id: int) -> None:
+        """Show one asset on the Inventory page (clearing a filter that hides it)."""
+        row = self.inventory.model.row_of(asset_id)
+        if row is None:
+            return
+        self.show_page("inventory")
+        if not self.inventory.proxy.mapFromSource(self.inventory.model.index(row, 0)).isValid():
+            self.inventory.search.clear()
+            self.inventory.apply_filter()
+        self.inventory.select_ids({asset_id}, current=asset_id)
+        self.inventory.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _on_credentials_changed(self, _what: str) -> None:
+        self._audit_dirty = True
+        self.changed.emit("credentials")
 
     # -- editing ----------------------------------------------------------------------------
     def _write(self, what: str, fn: Callable[[], Any], on_result: Callable[[Any], None],
@@ -802,6 +1025,9 @@ class MainWindow(QMainWindow):
             self.audit.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
             self.audit.search.selectAll()
             return
+        if self.current_page() == "patches":
+            self.patches.focus_search()
+            return
         self.show_page("inventory")
         self.inventory.focus_search()
 
@@ -827,6 +1053,12 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_site)
         self.edit_action.setEnabled(has_site and selected == 1)
         self.delete_action.setEnabled(has_site and selected > 0)
+        idle = self._assess_task is None
+        self.assess_action.setEnabled(has_site and selected > 0 and idle)
+        self.assess_all_action.setEnabled(has_site and idle)
+        unlocked = self.gate.unlocked
+        self.unlock_action.setEnabled(has_site and not unlocked)
+        self.lock_action.setEnabled(has_site and unlocked and idle)
         self.undo_action.setEnabled(has_site and bool(self.undo_assets))
         if not self.undo_assets:
             self.undo_action.setText("&Undo")

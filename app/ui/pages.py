@@ -85,6 +85,7 @@ class DashboardPage(QWidget):
     """A summary of the open site computed from its real inventory and audit log."""
 
     open_inventory = Signal()
+    open_patches = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +106,19 @@ class DashboardPage(QWidget):
             card.setObjectName(f"card_{key}")
             self.cards[key] = (value, detail)
             grid.addWidget(card, i // 3, i % 3)
+        #: Cards filled from the deep scans (see :meth:`update_patch_summary`).
+        self.patch_cards: dict[str, tuple[QLabel, QLabel]] = {}
+        for i, (key, title) in enumerate((
+            ("missing", "Missing updates"),
+            ("security", "Security updates missing"),
+            ("errors", "Hosts whose last deep scan failed"),
+        )):
+            card, value, detail = _card(title)
+            card.setObjectName(f"card_{key}")
+            self.patch_cards[key] = (value, detail)
+            grid.addWidget(card, 2, i)
+        button_patches = QPushButton("Open patches")
+        button_patches.clicked.connect(self.open_patches.emit)
         self.breakdown = _plain("", "")
         self.breakdown.setObjectName("dashboardBreakdown")
         self.recent = _plain("", "")
@@ -131,8 +145,24 @@ class DashboardPage(QWidget):
         layout.addLayout(lower, 1)
         row = QHBoxLayout()
         row.addWidget(button)
+        row.addWidget(button_patches)
         row.addStretch(1)
         layout.addLayout(row)
+
+    def update_patch_summary(self, counts: dict[str, int]) -> None:
+        """Show the deep scans' numbers (``patches.patch_counts``)."""
+        assessed = counts.get("assessed", 0)
+        texts = {
+            "missing": (counts.get("missing", 0),
+                        f"on {counts.get('hosts', 0):,} of {assessed:,} assessed hosts"
+                        if assessed else "no host assessed yet"),
+            "security": (counts.get("security", 0), "patch these first"),
+            "errors": (counts.get("errors", 0), "unreachable, login or sudo refused, …"),
+        }
+        for key, (value, detail) in self.patch_cards.items():
+            number, note = texts[key]
+            value.setText(f"{number:,}")
+            detail.setText(note)
 
     def update_summary(self, site: Site | None, assets: Sequence[Asset],
                        events: Sequence[AuditEvent]) -> None:
