@@ -305,14 +305,15 @@ class AssessDialog(QDialog):
         self.close_button.setDefault(True)
         self.close_button.setFocus()
 
-    def fail(self, message: str) -> None:
-        """The run could not start or broke off."""
+    def fail(self, message: str, *, cancelled: bool = False) -> None:
+        """The run could not start, broke off, or was cancelled before it started."""
         self._drain.stop()
         self.drain()
         self.running = False
-        self.status.setText("The assessment did not run.")
+        self.status.setText("Cancelled before any host was contacted." if cancelled
+                            else "The assessment did not run.")
         self.error_note.setText(message)
-        self.error_note.show()
+        self.error_note.setVisible(bool(message))
         self.cancel_button.hide()
         self.close_button.setEnabled(True)
 

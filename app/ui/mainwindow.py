@@ -753,7 +753,7 @@ class MainWindow(QMainWindow):
 
         def cancelled() -> None:
             self._assess_task = None
-            dialog.fail("The assessment was cancelled before it started.")
+            dialog.fail("", cancelled=True)
             self._update_actions()
 
         dialog.start(targets)
