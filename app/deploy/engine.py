@@ -36,7 +36,7 @@ from app.core.deployment import (
     assign_waves,
 )
 from app.core.errors import UserError
-from app.core.models import Asset, AssetKind
+from app.core.models import Asset, AssetKind, Outcome
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
 from app.drivers.base import DriverError
@@ -65,6 +65,9 @@ class DeployEngine:
         self.rebooter = LinuxReboot()
         self._lock = threading.Lock()
         self.on_event: EventCallback | None = None
+        #: Called with the approver's name before an approval; raises UserError to refuse
+        #: (the patch policy's "who may approve", set by the services layer).
+        self.approval_guard: Callable[[str], None] | None = None
 
     # -- persistence -----------------------------------------------------------------
     def get(self, dep_id: int) -> Deployment:
@@ -157,7 +160,17 @@ class DeployEngine:
         return self.get(dep_id)
 
     def approve(self, dep_id: int, approver: str, note: str = "") -> Deployment:
-        """Named approval after the test ring (audited)."""
+        """Named approval after the test ring (audited; refused approvals too)."""
+        if self.approval_guard is not None:
+            try:
+                self.approval_guard(approver)
+            except UserError as exc:
+                with self.store.atomic() as db:
+                    AuditRepo(db).append(self.actor, "deploy.approve", "deployment",
+                                         str(dep_id), {"approver": approver,
+                                                       "refused": str(exc)},
+                                         outcome=Outcome.DENIED)
+                raise
         with self._lock:
             dep = self.get(dep_id).approved(approver, utcnow(), note)
             return self._save(dep, f"approved by {dep.approval.approver if dep.approval else ''}"
