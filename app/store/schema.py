@@ -313,6 +313,24 @@ def m0005_deployments(db: Database) -> None:
     db.execute("CREATE INDEX idx_deployment_log ON deployment_log(deployment_id, id)")
 
 
+@migrations(name="0006_reports")
+def m0006_reports(db: Database) -> None:
+    """Generated reports and their key figures (the next report's trend compares to them)."""
+    db.execute(
+        """
+        CREATE TABLE report_runs (
+            id INTEGER PRIMARY KEY,
+            generated_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            period_from TEXT,
+            period_to TEXT,
+            sections TEXT NOT NULL DEFAULT '[]',
+            figures TEXT NOT NULL DEFAULT '{}',
+            file TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]
