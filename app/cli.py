@@ -365,25 +365,32 @@ def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from app.reports.exports import export
+
+    kind, fmt = args.what, args.format
+    if kind in ("csv", "json"):  # the original form: `export csv|json` is the inventory
+        if fmt and fmt != kind:
+            raise UsageError(f"'export {kind}' contradicts --format {fmt}")
+        kind, fmt = "inventory", kind
+    fmt = fmt or "csv"
+    options = _period(args)
     service = _open(args)
     try:
         if args.output in (None, "-"):
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                target = Path(tmp) / f"export.{args.format}"
-                _export(service, args.format, target)
+                target = Path(tmp) / f"export.{fmt}"
+                export(service, kind, fmt, target, options)
                 out.write(target.read_text(encoding="utf-8"))
         else:
-            count = _export(service, args.format, Path(args.output))
-            sys.stderr.write(f"wrote {count} asset(s) to {args.output}\n")
+            count = export(service, kind, fmt, Path(args.output), options)
+            noun = {"inventory": "asset", "patches": "missing update",
+                    "deployments": "deployment", "audit": "audit event"}[kind]
+            sys.stderr.write(f"wrote {count} {noun}(s) to {args.output}\n")
         return EXIT_OK
     finally:
         service.close()
-
-
-def _export(service: SiteService, fmt: str, target: Path) -> int:
-    return service.export_csv(target) if fmt == "csv" else service.export_json(target)
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -1025,6 +1032,52 @@ def _add_plan_options(p: argparse.ArgumentParser, required: bool) -> None:
                    help="servers need a verified backup within N days")
 
 
+def _date_arg(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _add_period_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE",
+                   help="period start, YYYY-MM-DD (deployments, audit events, trend)")
+    p.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE",
+                   help="period end, YYYY-MM-DD (inclusive)")
+
+
+def _period(args: argparse.Namespace, sections: str | None = None) -> Any:
+    from app.reports.data import ReportOptions, parse_sections
+
+    try:
+        return ReportOptions(parse_sections(sections), args.period_from, args.period_to)
+    except UserError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from app.reports.report import generate_report
+
+    options = _period(args, args.sections)
+    service = _open(args)
+    bar = ProgressBar(label="report ")
+    try:
+        result = generate_report(service, Path(args.output), options, progress=bar)
+    finally:
+        bar.finish()
+        service.close()
+    if args.json:
+        _emit_json(result.to_dict(), out)
+    else:
+        pct = result.figures.get("compliance_pct")
+        out.write(f"wrote {result.pages} page(s) to {result.path} in {result.seconds:.1f} s "
+                  f"(compliance {'—' if pct is None else f'{pct}%'}, "
+                  f"{result.figures['missing_total']} missing update(s))\n")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     from app.ui.main import main as gui_main
 
@@ -1108,8 +1161,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     p.set_defaults(func=cmd_import_csv)
 
-    p = sub.add_parser("export", parents=[common], help="export the inventory")
-    p.add_argument("format", choices=["csv", "json"])
+    p = sub.add_parser("export", parents=[common],
+                       help="export the inventory, missing patches, deployments or audit log")
+    p.add_argument("what", metavar="WHAT",
+                   choices=["inventory", "patches", "deployments", "audit", "csv", "json"],
+                   help="inventory, patches, deployments or audit ('csv' or 'json' alone: "
+                        "the inventory in that format)")
+    p.add_argument("--format", choices=["csv", "json"], help="file format (default: csv)")
+    _add_period_options(p)
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
     p.set_defaults(func=cmd_export)
 
@@ -1239,6 +1298,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", action="store_true", help="the newest deployment")
     p.add_argument("--host", action="append", metavar="SELECTORS", help="only these hosts")
     p.set_defaults(func=cmd_deploy_rollback)
+
+    p = sub.add_parser("report", parents=[common], help="write the PDF audit and compliance report",
+                       description="Executive summary, inventory, missing patches, "
+                                   "deployments, exceptions, the patch-audit checklist and a "
+                                   "per-host appendix, branded with the site's client, MSP "
+                                   "and logo.")
+    p.add_argument("--sections", metavar="LIST",
+                   help="comma list of exec,inventory,patches,deployments,exceptions,"
+                        "checklist,hosts (default: all)")
+    _add_period_options(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    p.set_defaults(func=cmd_report)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
         dest="audit_command", metavar="ACTION", required=True)
