@@ -326,25 +326,23 @@ class AssetDetails(QFrame):
         body_layout.setContentsMargins(14, 12, 14, 12)
         body_layout.addWidget(self.title)
         body_layout.addWidget(self.subtitle)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(3)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # The deep scan's rows share the form so that every caption lines up.
+        self.scan_form = form
         heading = QLabel("Last deep scan")
         heading.setProperty("role", "section")
-        body_layout.addWidget(heading)
-        self.scan_form = QFormLayout()
-        self.scan_form.setContentsMargins(0, 0, 0, 0)
-        self.scan_form.setHorizontalSpacing(12)
-        self.scan_form.setVerticalSpacing(3)
+        form.addRow(heading)
         for name, key in self.SCAN_ROWS:
             value = _value_label()
             value.setObjectName(f"scan_{key}")
             self.scan_values[key] = value
             caption = QLabel(name)
             caption.setProperty("role", "muted")
-            self.scan_form.addRow(caption, value)
-        body_layout.addLayout(self.scan_form)
-        form = QFormLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(3)
+            form.addRow(caption, value)
         for section, rows in self.SECTIONS:
             heading = QLabel(section)
             heading.setProperty("role", "section")
@@ -387,7 +385,7 @@ class AssetDetails(QFrame):
         self.updates_model = MissingUpdatesModel(self)
         updates, self.updates_view = _filtered_table(
             "updatesView", "Missing updates", self.updates_model,
-            "Filter by package, CVE or advisory", (140, 200, 90, 80, 150))
+            "Filter by package, CVE or advisory", (130, 170, 95, 75, 170))
         self.tabs = QTabWidget()
         self.tabs.setObjectName("detailTabs")
         self.tabs.setDocumentMode(True)
@@ -471,7 +469,10 @@ class AssetDetails(QFrame):
 
     @staticmethod
     def _set_error(label: QLabel, error: bool) -> None:
-        label.setProperty("role", "field-error" if error else "")
+        role = "field-error" if error else ""
+        if (label.property("role") or "") == role:
+            return  # re-polishing needlessly leaves wrapped labels a stale height
+        label.setProperty("role", role)
         label.style().unpolish(label)
         label.style().polish(label)
 
@@ -514,6 +515,9 @@ class AssetDetails(QFrame):
             self.scan_form.setRowVisible(label, bool(text))
             self._set_error(label, (key == "result" and not record.ok)
                             or (key == "reboot" and bool(record.reboot_required)))
+        # The form's height-for-width is computed before the new texts are laid out; one more
+        # pass once the event loop has settled gives multi-line rows their full height.
+        QTimer.singleShot(0, self, self.scan_form.invalidate)
         for model, view, rows in ((self.software_model, self.software_view, software),
                                   (self.updates_model, self.updates_view, patches)):
             model.set_objects(rows)

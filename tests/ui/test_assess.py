@@ -529,7 +529,13 @@ def test_lab_assess_two_hosts_from_the_inventory(qtbot: Any, lab: Any, tmp_path:
 def save_screenshots(qtbot: Any, window: MainWindow, folder: Path) -> None:
     """Pictures of the Patches page and the asset detail for docs/ (set
     PATCHDESK_SCREENSHOTS=docs to write them)."""
+    from app.ui.main import create_app
+
+    create_app()  # the application's style and style sheet, as users see it
     folder.mkdir(parents=True, exist_ok=True)
+    window.show_page("dashboard")
+    qtbot.wait(300)
+    window.grab().save(str(folder / "screenshot-dashboard.png"))
     page = window.patches
     page.class_combo.setCurrentIndex(0)
     page.tabs.setCurrentIndex(0)
