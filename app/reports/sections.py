@@ -338,17 +338,19 @@ def patches(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         -SEVERITY_RANK[p.severity], p.package))
     for p in ordered:
         asset = assets.get(p.asset_id)
+        refs = [*p.cves[:4], *([f"+{len(p.cves) - 4} CVEs"] if len(p.cves) > 4 else []),
+                *p.advisories[:2], *([p.kb] if p.kb else [])]
         rows.append([
             asset.label if asset else f"asset #{p.asset_id}", p.package,
-            p.installed_version, p.candidate_version,
+            f"{p.installed_version or '—'} → {p.candidate_version}",
             Cell(str(p.classification), bold=p.classification is Classification.SECURITY),
-            _sev(p), _some(list(p.cves), 4) or "—",
-            _some([*p.advisories, *([p.kb] if p.kb else [])], 2) or "—", _day(p.first_seen),
+            _sev(p), ", ".join(refs) or "—", _day(p.first_seen),
         ])
     if rows:
-        out.append(st.table(["Host", "Package", "Installed", "Candidate", "Classification",
-                             "Severity", "CVEs", "Advisory / KB", "First seen"], rows,
-                            [1.8, 2, 1.6, 1.6, 1.1, 0.9, 2.4, 1.5, 0.9]))
+        # Seven columns, not nine: at 20,000 rows every cell costs layout time.
+        out.append(st.table(["Host", "Package", "Installed → candidate", "Classification",
+                             "Severity", "CVEs / advisories / KB", "First seen"], rows,
+                            [1.9, 2, 2.6, 1.1, 0.9, 3.4, 0.9]))
     else:
         out.append(st.para("No missing updates."))
     return out

@@ -48,6 +48,8 @@ def clean_text(value: object, latin1: bool = False) -> str:
         latin1: the font is a standard PDF font that only knows Windows-1252.
     """
     text = "" if value is None else str(value)
+    if text.isascii() and text.isprintable():  # the common case, checked in C
+        return text
     text = _CONTROL.sub(" ", text.replace("\t", " "))
     text = text.encode("utf-8", "replace").decode("utf-8")
     if latin1:
@@ -285,6 +287,8 @@ class DataTable(Flowable):  # type: ignore[misc]  # reportlab is untyped
                     text.setFillColor(color)
                 self._pen = (font, color)
             baseline = y_top - st.pad_y - st.size
+            if not lines[0] and len(lines) == 1:
+                continue
             for line in lines:
                 if self.align[col] == "R":
                     x = xs[col] + widths[col] - st.pad_x - sw(line, font, st.size)
