@@ -1,0 +1,286 @@
+"""The Reports page: choose sections and a period, write the PDF report in the background."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.progress import CancelToken, Progress
+from app.reports.data import SECTIONS, ReportOptions
+from app.reports.report import ReportResult, generate_report
+from app.ui.inventory import page_header
+from app.ui.qt import (
+    QCheckBox,
+    QDate,
+    QDateEdit,
+    QDesktopServices,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    Qt,
+    QUrl,
+    QVBoxLayout,
+    QWidget,
+    Signal,
+)
+from app.ui.tasks import Task, TaskError, TaskRunner
+
+if TYPE_CHECKING:
+    from app.services import SiteService
+
+log = logging.getLogger(__name__)
+
+SECTION_HINTS = {
+    "exec": "compliance, missing patches by severity, devices by OS, trend, top risks",
+    "inventory": "every asset: address, OS revision, hardware, warranty, owner",
+    "patches": "missing updates per patch and per host, with CVEs and first seen",
+    "deployments": "plan, test ring, approval, waves, reboots, failures, rollback",
+    "exceptions": "exceptions and urgency decisions",
+    "checklist": "patch-audit checklist judged from the data, audit-log integrity",
+    "hosts": "one block per host: facts, software count, missing updates",
+}
+
+
+def _qdate(value: date) -> QDate:
+    return QDate(value.year, value.month, value.day)
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class ReportsPage(QWidget):
+    """Section checkboxes, an optional period, the output file, and Generate.
+
+    The page runs :func:`app.reports.report.generate_report` on the task runner's write pool
+    (it records the report's figures in the site) and shows its progress.
+    """
+
+    #: Emitted with the result when a report was written (for a status-bar message).
+    report_written = Signal(object)
+
+    def __init__(self, runner: TaskRunner, service: SiteService | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reportsPage")
+        self.runner = runner
+        self.service = service
+        self.task: Task | None = None
+        self.last_result: ReportResult | None = None
+        header, self.subtitle = page_header(
+            "Reports",
+            "A branded PDF for the client: executive summary, inventory, missing patches, "
+            "deployments and the patch-audit checklist, from this site's records.")
+
+        sections = QGroupBox("Sections")
+        grid = QGridLayout(sections)
+        self.section_boxes: dict[str, QCheckBox] = {}
+        for row, (key, title) in enumerate(SECTIONS.items()):
+            box = QCheckBox(title)
+            box.setObjectName(f"section_{key}")
+            box.setChecked(True)
+            box.toggled.connect(lambda _on: self._update_enabled())
+            hint = QLabel(SECTION_HINTS[key])
+            hint.setProperty("role", "muted")
+            hint.setTextFormat(Qt.TextFormat.PlainText)
+            grid.addWidget(box, row, 0)
+            grid.addWidget(hint, row, 1)
+            self.section_boxes[key] = box
+
+        period = QGroupBox("Period (deployments, audit events and trend)")
+        form = QFormLayout(period)
+        today = date.today()
+        self.use_from = QCheckBox("From")
+        self.use_from.setObjectName("useFrom")
+        self.from_date = QDateEdit(_qdate(today.replace(day=1)))
+        self.from_date.setObjectName("fromDate")
+        self.use_to = QCheckBox("To")
+        self.use_to.setObjectName("useTo")
+        self.to_date = QDateEdit(_qdate(today))
+        self.to_date.setObjectName("toDate")
+        for edit, box in ((self.from_date, self.use_from), (self.to_date, self.use_to)):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+            box.toggled.connect(edit.setEnabled)
+            box.toggled.connect(lambda _on: self._update_enabled())
+            edit.dateChanged.connect(lambda _d: self._update_enabled())
+        form.addRow(self.use_from, self.from_date)
+        form.addRow(self.use_to, self.to_date)
+
+        self.output = QLineEdit()
+        self.output.setObjectName("reportOutput")
+        self.output.setAccessibleName("Report file")
+        self.output.setPlaceholderText("Where to save the PDF")
+        self.output.textChanged.connect(lambda _t: self._update_enabled())
+        browse = QPushButton("Choose…")
+        browse.setObjectName("reportBrowse")
+        browse.clicked.connect(self._on_browse_clicked)
+        out_row = QHBoxLayout()
+        out_row.addWidget(QLabel("Save as"))
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(browse)
+
+        self.open_when_done = QCheckBox("Open when done")
+        self.open_when_done.setObjectName("openWhenDone")
+        self.open_when_done.setChecked(True)
+        self.generate_button = QPushButton("Generate report")
+        self.generate_button.setObjectName("generateReport")
+        self.generate_button.setDefault(True)
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelReport")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("reportProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.status = QLabel("")
+        self.status.setObjectName("reportStatus")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        actions = QHBoxLayout()
+        actions.addWidget(self.open_when_done)
+        actions.addStretch(1)
+        actions.addWidget(self.cancel_button)
+        actions.addWidget(self.generate_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 10)
+        layout.addWidget(header)
+        layout.addWidget(sections)
+        layout.addWidget(period)
+        layout.addLayout(out_row)
+        layout.addLayout(actions)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.set_service(service)
+
+    # -- state ---------------------------------------------------------------------------
+    def set_service(self, service: SiteService | None) -> None:
+        """Work on another site (or none); proposes a file name beside the site."""
+        self.service = service
+        if service is not None and not self.output.text():
+            stem = service.path.stem
+            self.output.setText(str(Path.home() / f"{stem}-report-{date.today()}.pdf"))
+        self._update_enabled()
+
+    def options(self) -> ReportOptions:
+        """The sections and period chosen.
+
+        Raises:
+            UserError: the period ends before it starts.
+        """
+        return ReportOptions(
+            tuple(k for k, box in self.section_boxes.items() if box.isChecked()),
+            _pydate(self.from_date.date()) if self.use_from.isChecked() else None,
+            _pydate(self.to_date.date()) if self.use_to.isChecked() else None)
+
+    def _problem(self) -> str:
+        if self.service is None:
+            return "Open a site first."
+        if not any(box.isChecked() for box in self.section_boxes.values()):
+            return "Choose at least one section."
+        if (self.use_from.isChecked() and self.use_to.isChecked()
+                and self.from_date.date() > self.to_date.date()):
+            return "The period starts after it ends."
+        if not self.output.text().strip():
+            return "Choose where to save the PDF."
+        return ""
+
+    def _update_enabled(self) -> None:
+        busy = self.task is not None
+        problem = self._problem()
+        self.generate_button.setEnabled(not busy and not problem)
+        self.generate_button.setToolTip(problem)
+        if problem and not busy:
+            self.status.setText(problem)
+        elif not busy and self.status.text() in {
+                "Open a site first.", "Choose at least one section.",
+                "The period starts after it ends.", "Choose where to save the PDF."}:
+            self.status.setText("")
+
+    # -- actions -------------------------------------------------------------------------
+    @staticmethod
+    def ask_output_path(parent: QWidget, current: str) -> str:
+        """Ask where to save the PDF ("" when cancelled); tests replace this."""
+        path, _filter = QFileDialog.getSaveFileName(parent, "Save report as", current,
+                                                    "PDF files (*.pdf)")
+        if path and not path.lower().endswith(".pdf"):
+            path += ".pdf"
+        return str(path)
+
+    def _on_browse_clicked(self) -> None:
+        path = self.ask_output_path(self, self.output.text())
+        if path:
+            self.output.setText(path)
+
+    def generate(self) -> Task | None:
+        """Start writing the report in the background (None if the form is incomplete)."""
+        problem = self._problem()
+        if problem or self.service is None or self.task is not None:
+            return None
+        options = self.options()
+        service = self.service
+        target = Path(self.output.text().strip()).expanduser()
+
+        def work(progress: Any, cancel: CancelToken) -> ReportResult:
+            return generate_report(service, target, options, progress=progress, cancel=cancel)
+
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.status.setText("Collecting the site's records…")
+        self.task = self.runner.submit(
+            work, name="report", write=True, with_progress=True,
+            on_result=self._on_task_succeeded, on_error=self._on_task_failed,
+            on_progress=self._on_task_progressed, on_cancelled=self._on_task_cancelled)
+        self.task.finished.connect(self._on_task_finished)
+        self.cancel_button.setEnabled(self.task is not None and self.task.running)
+        self._update_enabled()
+        return self.task
+
+    def _on_cancel_clicked(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.status.setText("Cancelling…")
+
+    # -- task outcome (GUI thread) -------------------------------------------------------
+    def _on_task_progressed(self, progress: Progress) -> None:
+        self.progress.setValue(int(progress.fraction * 1000))
+        if progress.message:
+            self.status.setText(progress.message)
+
+    def _on_task_succeeded(self, result: ReportResult) -> None:
+        self.last_result = result
+        self.progress.setValue(1000)
+        pct = result.figures.get("compliance_pct")
+        self.status.setText(
+            f"Wrote {result.pages} page(s) to {result.path} in {result.seconds:.1f} s — "
+            f"compliance {'—' if pct is None else f'{pct}%'}, "
+            f"{result.figures.get('missing_total', 0)} missing update(s).")
+        self.report_written.emit(result)
+        if self.open_when_done.isChecked():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.path)))
+
+    def _on_task_failed(self, error: TaskError) -> None:
+        self.status.setText(f"The report was not written: {error.message}")
+
+    def _on_task_cancelled(self) -> None:
+        self.status.setText("Cancelled; no report was written.")
+
+    def _on_task_finished(self) -> None:
+        self.task = None
+        self.cancel_button.setEnabled(False)
+        self.progress.setVisible(False)
+        self._update_enabled()
