@@ -206,8 +206,9 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         "policy exists in PatchDesk; the age of each missing update is shown as "
         "\u201cfirst seen\u201d in the missing-patches section.", st.note))
 
-    out.append(Heading("Trend since the last report", st.h2, 1))
-    out += _trend(data, st)
+    # Kept with its heading, so the heading never ends a page alone.
+    out.append(KeepTogether([Heading("Trend since the last report", st.h2, 1),
+                             *_trend(data, st)]))
 
     out.append(Heading("Top risks", st.h2, 1))
     out.append(st.para(
@@ -256,12 +257,12 @@ def _trend(data: ReportData, st: Styles) -> list[Flowable]:
             delta = float(after) - float(before)
             change = f"{delta:+.1f} pt" if pct else f"{int(delta):+,}"
         rows.append([label, _figure(before, pct), _figure(after, pct), change])
-    out: list[Flowable] = [KeepTogether([
+    out: list[Flowable] = [
         st.para(f"Compared with the report of {_d(prev.generated_at)} UTC "
                 f"(by {prev.actor or 'unknown'})."),
         st.table(["Figure", f"Previous ({_day(prev.generated_at)})",
                   f"Now ({_day(data.generated_at)})", "Change"],
-                 rows, [3, 2, 2, 1.5], align="LRRR")])]
+                 rows, [3, 2, 2, 1.5], align="LRRR")]
     points = [(_day(r.generated_at), float(r.figures["compliance_pct"]))
               for r in data.history
               if r.figures.get("compliance_pct") is not None
@@ -503,6 +504,7 @@ def checklist(data: ReportData, st: Styles, number: int) -> list[Flowable]:
                                                            if e.action == action}), 5)]
                              for action, n in actions.most_common()], [3, 1, 4],
                             align="LRL"))
+        out.append(Spacer(1, 2 * mm))
         out.append(st.para(f"{_n(len(data.audit_events))} event(s) by {len(actors)} "
                            "actor(s) in the period.", st.small))
     else:
