@@ -288,8 +288,8 @@ class AssessDialog(QDialog):
                 f"{len(done)} assessed, {len(failed)} failed"
                 + (f", {len(skipped)} cancelled" if skipped else "")
                 + f". {missing} missing updates ({security} security)"
-                + (f"; {reboot} host{'s' if reboot != 1 else ''} need a reboot" if reboot
-                   else "") + ".")
+                + (f"; {reboot} host{' needs' if reboot == 1 else 's need'} a reboot"
+                   if reboot else "") + ".")
         self.status.setText(text)
         if failed:
             self.error_note.setText("\n".join(

@@ -1012,10 +1012,10 @@ class CredentialsPage(QWidget):
         elif self.gate.busy:
             text = "Unlocking the vault…"
         elif unlocked:
-            text = ("\U0001f513  Vault unlocked for this session. Lock it when you leave the "
+            text = ("Vault unlocked for this session. Lock it when you leave the "
                     "computer; closing the site locks it too.")
         elif self.vault_exists:
-            text = ("\U0001f512  Vault locked. Unlock it with the site's master password to "
+            text = ("Vault locked. Unlock it with the site's master password to "
                     "add, test or use credentials.")
         elif self.loaded_once:
             text = ("No vault yet. Create one with a master password to store credentials "
