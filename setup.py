@@ -9,7 +9,9 @@ setup(
         *find_namespace_packages(include=["app", "app.*"], exclude=["app.*__pycache__*"]),
         "app.resources",
         "app.resources.icons",
+        "app.resources.data",
     ],
     package_dir={"app.resources": "resources"},
-    package_data={"": ["*.sh", "*.svg", "*.md", "*.json", "*.txt"]},
+    package_data={"": ["*.sh", "*.svg", "*.md", "*.json", "*.txt"],
+                  "app.resources": ["data/*.json"]},
 )

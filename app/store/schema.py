@@ -331,6 +331,85 @@ def m0006_reports(db: Database) -> None:
         """
     )
 
+
+@migrations(name="0007_risk_policy")
+def m0007_risk_policy(db: Database) -> None:
+    """KEV catalogue and its imports, versioned patch policy, urgency reviews/exceptions."""
+    db.execute(
+        """
+        CREATE TABLE kev_entries (
+            cve_id TEXT PRIMARY KEY,
+            vendor_project TEXT NOT NULL DEFAULT '',
+            product TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            date_added TEXT,
+            short_description TEXT NOT NULL DEFAULT '',
+            required_action TEXT NOT NULL DEFAULT '',
+            due_date TEXT,
+            ransomware INTEGER NOT NULL DEFAULT 0,
+            notes TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE kev_imports (
+            id INTEGER PRIMARY KEY,
+            imported_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            catalog_version TEXT NOT NULL DEFAULT '',
+            date_released TEXT NOT NULL DEFAULT '',
+            entries INTEGER NOT NULL,
+            added INTEGER NOT NULL DEFAULT 0,
+            removed INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE policy_versions (
+            version INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            data TEXT NOT NULL
+        )
+        """
+    )
+    # A saved policy version is a record of what was in force: never changed afterwards.
+    db.execute(
+        "CREATE TRIGGER policy_versions_no_update BEFORE UPDATE ON policy_versions "
+        "BEGIN SELECT RAISE(ABORT, 'policy versions are never changed'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER policy_versions_no_delete BEFORE DELETE ON policy_versions "
+        "BEGIN SELECT RAISE(ABORT, 'policy versions are never deleted'); END"
+    )
+    db.execute(
+        """
+        CREATE TABLE urgency_reviews (
+            id INTEGER PRIMARY KEY,
+            decision TEXT NOT NULL,
+            asset_id INTEGER REFERENCES assets(id) ON DELETE CASCADE,
+            host TEXT NOT NULL DEFAULT '',
+            package TEXT NOT NULL DEFAULT '',
+            cve TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            until TEXT,
+            planned TEXT,
+            ended_at TEXT,
+            ended_by TEXT NOT NULL DEFAULT '',
+            actor TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_urgency_reviews_package ON urgency_reviews(package)")
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]
