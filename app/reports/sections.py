@@ -45,6 +45,7 @@ STATUS_COLOURS = {"met": GOOD, "partly": WARN, "not met": BAD, "n/a": MUTED}
 SEVERITY_TEXT = {Severity.CRITICAL: BAD, Severity.IMPORTANT: WARN}
 MAX_LOG_LINES = 150
 MAX_HOST_PATCHES = 60
+MAX_TOC_DEPLOYMENTS = 12
 
 
 def _d(value: datetime | date | None) -> str:
@@ -369,7 +370,7 @@ def _ring_summary(dep: Deployment, stage: Stage) -> str:
 
 
 def _deployment(dep: Deployment, log: list[dict[str, Any]], st: Styles,
-                labels: dict[int, str]) -> list[Flowable]:
+                labels: dict[int, str], toc: bool) -> list[Flowable]:
     g = dep.gates
     prod = [t for t in dep.targets if t.stage is Stage.PRODUCTION]
     waves = sorted({t.wave for t in prod})
@@ -410,7 +411,7 @@ def _deployment(dep: Deployment, log: list[dict[str, Any]], st: Styles,
         summary.append(("Halted", dep.halt_reason))
     out: list[Flowable] = [
         CondPageBreak(60 * mm),
-        Heading(f"Deployment #{dep.id} — {dep.phase}", st.h2, 1),
+        Heading(f"Deployment #{dep.id} — {dep.phase}", st.h2, 1, toc=toc),
         st.table(["Step", "Record"], [[Cell(k, bold=True), v] for k, v in summary], [1.3, 8]),
         Spacer(1, 3 * mm),
         st.table(["Host", "Ring", "Wave", "State", "Pre-flight", "Reboot", "Verified",
@@ -449,7 +450,9 @@ def deployments(data: ReportData, st: Styles, number: int) -> list[Flowable]:
     labels = {int(a.id or 0): a.label for a in data.assets}
     for dep in data.deployments:
         labels.update({t.asset_id: t.label for t in dep.targets})
-        out += _deployment(dep, data.deployment_logs.get(dep.id, []), st, labels)
+        # The contents page holds ~45 lines: many deployments go only into the outline.
+        out += _deployment(dep, data.deployment_logs.get(dep.id, []), st, labels,
+                           toc=len(data.deployments) <= MAX_TOC_DEPLOYMENTS)
     return out
 
 
