@@ -34,6 +34,7 @@ from app.core.deployment import (
     Target,
 )
 from app.core.models import Asset, AssetPatch, Classification, Ring, Severity
+from app.core.progress import CancelToken
 from app.services import current_user
 from app.ui import dialogs
 from app.ui.deployments_page import (
@@ -777,7 +778,10 @@ class RunPage(_Page):
         self.override_button.setEnabled(
             target is not None and target.excluded and not self.w.busy_writing
             and dep is not None and dep.phase in RUNNING_PHASES)
-        self.continue_button.setVisible(self.w.paused_for_preflight)
+        retry = bool(self.w.run_error) and dep is not None and dep.phase in RUNNING_PHASES
+        self.continue_button.setText("&Continue without them" if self.w.paused_for_preflight
+                                     else "&Retry")
+        self.continue_button.setVisible(self.w.paused_for_preflight or retry)
         self.continue_button.setEnabled(not self.w.busy)
         can_roll = dep is not None and dep.phase in (Phase.HALTED, Phase.ROLLING_BACK)
         self.rollback_button.setVisible(can_roll)
@@ -873,10 +877,15 @@ class ReviewPage(_Page):
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, _item(text))
         ok = [t for t in tested if t.state is HostState.SUCCEEDED and not t.excluded]
+        pilot = dep.stage_targets(Stage.PILOT)
+        production = dep.stage_targets(Stage.PRODUCTION)
+        waves = len({t.wave for t in production})
         self.gate_label.setText(
             f"Test ring: {len(ok)} of {len(tested)} host(s) installed "
             + ", ".join(f"{p}" for p in dep.packages) + ". Phase: "
             + phase_label(dep.phase) + "."
+            + f"\nNext: {len(pilot)} pilot host(s), then {len(production)} production "
+            f"host(s) in {waves} wave(s)."
             + (f"\nApproved by {dep.approval.approver}." if dep.approval else ""))
         self._update_button()
         self.completeChanged.emit()
@@ -970,6 +979,33 @@ class SummaryPage(_Page):
 
 
 # -- the wizard -----------------------------------------------------------------------------
+class _RunShared:
+    """What the engine's event callback (on worker threads) reads and sets: plain Python,
+    no Qt object, so nothing of the wizard is touched — or kept alive — off the GUI thread."""
+
+    def __init__(self) -> None:
+        self.dep_id: int | None = None
+        self.token: CancelToken | None = None  # of the run in flight
+        self.preflight_reviewed = False
+        self.paused = False
+
+    def listener(self, events: queue.SimpleQueue[tuple[int, int | None, str]]
+                 ) -> Callable[[int, int | None, str], None]:
+        """The engine callback: queue each event; after a pre-flight that left hosts out,
+        stop the run so the user can override them before anything is installed."""
+
+        def on_event(dep_id: int, asset_id: int | None, message: str) -> None:
+            events.put((dep_id, asset_id, message))
+            match = _PREFLIGHT_DONE_RE.match(message)
+            token = self.token
+            if (match and int(match.group(1)) > 0 and token is not None
+                    and not self.preflight_reviewed and dep_id == self.dep_id):
+                self.paused = True
+                token.cancel()
+
+        return on_event
+
+
 class DeployWizard(QWizard):
     """The test-then-deploy wizard on one site.
 
@@ -1003,32 +1039,18 @@ class DeployWizard(QWizard):
         self.dep: Deployment | None = None
         self.assets: dict[int, Asset] = {}
         self.log_lines: list[str] = []
-        self.paused_for_preflight = False
+        self._shared = _RunShared()
+        self.run_error = ""  # why the last run failed ("" when it did not)
         self.closed = False
         self._run_task: Task | None = None
         self._writes = 0  # approve / override / rollback tasks in flight
-        self._preflight_reviewed = False
         self._start_now = False
         self._refreshing = False
         self._refresh_again = False
         self._generation = 0
         self._events: queue.SimpleQueue[tuple[int, int | None, str]] = queue.SimpleQueue()
-        events = self._events
-
-        def on_event(dep_id: int, asset_id: int | None, message: str) -> None:
-            # Worker threads: only queue the event, and pause after a pre-flight that left
-            # hosts out so the user can override them before anything is installed.
-            events.put((dep_id, asset_id, message))
-            match = _PREFLIGHT_DONE_RE.match(message)
-            task = self._run_task
-            if (match and int(match.group(1)) > 0 and task is not None
-                    and not self._preflight_reviewed and self.dep is not None
-                    and dep_id == self.dep.id):
-                self.paused_for_preflight = True
-                task.cancel()
-
-        self._listener = on_event
-        add_event_listener(self.engine, on_event)
+        self._listener = self._shared.listener(self._events)
+        add_event_listener(self.engine, self._listener)
         self._drain_timer = QTimer(self)
         self._drain_timer.setInterval(100)
         self._drain_timer.timeout.connect(self._drain)
@@ -1120,6 +1142,11 @@ class DeployWizard(QWizard):
         return self._run_task is not None and self._run_task.running
 
     @property
+    def paused_for_preflight(self) -> bool:
+        """The run stopped after pre-flight left hosts out: override them, or go on."""
+        return self._shared.paused
+
+    @property
     def busy_writing(self) -> bool:
         """An approval, override or rollback is in flight."""
         return self._writes > 0
@@ -1132,6 +1159,7 @@ class DeployWizard(QWizard):
     def _set_deployment(self, dep: Deployment) -> None:
         first = self.dep is None
         self.dep = dep
+        self._shared.dep_id = dep.id
         if first:
             DeployWizard._open[(self.site, dep.id)] = self
             self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
@@ -1307,6 +1335,7 @@ class DeployWizard(QWizard):
         self._wait_timer.stop()
         if isinstance(page, RunPage):
             page.show_waiting(None)
+        self.run_error = ""
         engine, dep_id = self.engine, dep.id
 
         def work(progress: Any, cancel: Any) -> Deployment:
@@ -1315,6 +1344,7 @@ class DeployWizard(QWizard):
         task = self.runner.submit(work, name=f"deploy-run-{dep_id}", with_progress=True,
                                   on_result=self._on_run_result, on_error=self._on_run_error)
         self._run_task = task
+        self._shared.token = task.token
         track_run(self.site, dep_id, task)
         task.finished.connect(self._on_run_finished)
         self._busy_changed()
@@ -1353,10 +1383,12 @@ class DeployWizard(QWizard):
     def _on_run_error(self, error: TaskError) -> None:
         if self.closed:
             return
+        self.run_error = error.message
         self._on_error(error)
 
     def _on_run_finished(self) -> None:
         self._run_task = None
+        self._shared.token = None
         if self.closed:
             return
         self._busy_changed()
@@ -1369,9 +1401,10 @@ class DeployWizard(QWizard):
             self.next()  # straight to the summary
 
     def continue_after_preflight(self) -> None:
-        """Go on without the hosts that failed pre-flight (or with the overridden ones)."""
-        self._preflight_reviewed = True
-        self.paused_for_preflight = False
+        """Go on without the hosts that failed pre-flight (or with the overridden ones), or
+        retry a run that failed."""
+        self._shared.preflight_reviewed = True
+        self._shared.paused = False
         self.start_run()
 
     # -- writes --------------------------------------------------------------------------

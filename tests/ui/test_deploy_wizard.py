@@ -445,3 +445,47 @@ def test_close_mid_run_asks_then_resume_finishes_without_installing_twice(
         assert install_commands(lab, name, "pd-tools") == 1, name
     assert closing.asked == [False, True]  # nothing running at the end: no question
     again.button(QWizard.WizardButton.FinishButton).click()
+
+
+def test_failed_preflight_offers_override_and_retry(
+        qtbot, patched_site: SiteService, runner: TaskRunner,
+        monkeypatch: pytest.MonkeyPatch, shown_errors: list[tuple[str, str]]) -> None:
+    # No credentials on this site: every host fails pre-flight. The engine then refuses to
+    # go on (no host left); the page shows why per host and offers Override and Retry.
+    wizard = open_wizard(qtbot, patched_site, runner)
+    wizard.patches_page.check_package("pd-tools")
+    click_next(qtbot, wizard)
+    click_next(qtbot, wizard)
+    click_next(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.currentId() == P_TEST, timeout=10_000)
+    page = wizard.test_page
+    qtbot.waitUntil(lambda: page.continue_button.isVisible() and not wizard.busy,
+                    timeout=30_000)
+    assert not wizard.button(QWizard.WizardButton.CommitButton).isEnabled()
+    states = {t.label: page.model.data(page.model.index(row, 4))
+              for row, t in enumerate(page.model.objects())}
+    assert states == {"alpha": "excluded (pre-flight)", "charlie": "excluded (pre-flight)"}
+    assert "no SSH credential" in page.model.data(page.model.index(0, 9))
+    qtbot.waitUntil(lambda: "pre-flight failed" in page.log_view.toPlainText())
+    assert page.override_button.isVisible() and not page.override_button.isEnabled()
+    page.table.selectRow(0)
+    assert page.override_button.isEnabled()
+    reasons: list[str] = []
+    monkeypatch.setattr(deploy_wizard, "ask_override_reason",
+                        lambda _parent, target: reasons.append(target.label) or "known good")
+    page.override_button.click()
+    qtbot.waitUntil(lambda: wizard.dep is not None and wizard.dep.targets[0].override != ""
+                    and not wizard.busy, timeout=10_000)
+    assert reasons == ["alpha"]
+    dep = patched_site.deployment(wizard.dep.id)
+    assert dep.target(dep.targets[0].asset_id).override == "tester: known good"
+    assert "override by tester: known good" in page.model.data(page.model.index(0, 9))
+    # Retry: alpha now takes part in the test ring; without a credential it fails there,
+    # and the deployment halts with the reason shown prominently.
+    page.continue_button.click()
+    qtbot.waitUntil(lambda: page.halt_label.isVisible() and not wizard.busy, timeout=30_000)
+    assert "test host(s) failed" in page.halt_label.text()
+    assert page.rollback_button.isVisible()
+    assert wizard.button(QWizard.WizardButton.CommitButton).isEnabled()  # on to the summary
+    wizard.reject()  # nothing running: closes without asking
+    assert not wizard.isVisible()
