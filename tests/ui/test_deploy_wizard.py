@@ -159,7 +159,8 @@ def test_targets_csv_keeps_formulas_as_text() -> None:
 
 # -- without the lab ------------------------------------------------------------------------
 def test_patches_targets_and_a_maintenance_window_then_resume(
-        qtbot, patched_site: SiteService, runner: TaskRunner) -> None:
+        qtbot, patched_site: SiteService, runner: TaskRunner,
+        shown_errors: list[tuple[str, str]]) -> None:
     wizard = open_wizard(qtbot, patched_site, runner)
     page = wizard.patches_page
     assert [g.package for g in page.groups] == ["pd-openssl", "pd-tools"]
@@ -235,6 +236,12 @@ def test_patches_targets_and_a_maintenance_window_then_resume(
     assert again.currentId() == P_TEST
     qtbot.waitUntil(lambda: again.test_page.wait_box.isVisible())
     assert patched_site.deployment(dep.id).phase is Phase.PLANNED
+    # Start now: the run begins at once (here every host fails pre-flight: no credentials).
+    again.test_page.start_now_button.click()
+    assert not again.test_page.wait_box.isVisible()
+    qtbot.waitUntil(lambda: not again.busy and again.dep is not None
+                    and again.dep.phase is not Phase.PLANNED, timeout=20_000)
+    assert patched_site.deployment(dep.id).phase is not Phase.PLANNED
     again.reject()
 
 
