@@ -9,6 +9,7 @@ Unlocked keys live only in memory, in a :class:`VaultKey`, for the session.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from app.core.credentials import KDF_NAME, VaultHeader
 from app.core.errors import UserError
@@ -67,8 +67,11 @@ def _aad(name: str) -> bytes:
 
 
 def _derive(password: str, salt: bytes, params: dict[str, int]) -> bytes:
-    kdf = Scrypt(salt=salt, length=32, n=params["n"], r=params["r"], p=params["p"])
-    return kdf.derive(password.encode("utf-8"))
+    # hashlib's scrypt (OpenSSL) gives the same key as cryptography's Scrypt but releases
+    # the GIL while it works, so unlocking on a worker thread never freezes the GUI.
+    n, r, p = params["n"], params["r"], params["p"]
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                          maxmem=256 * r * n + 1024 * 1024, dklen=32)
 
 
 def create_vault(master_password: str,

@@ -33,34 +33,11 @@ from app.services import HostOutcome, SiteService
 from app.store.assessments import AssessmentRepo
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
 from app.ui.mainwindow import MainWindow
-from app.ui.qt import QElapsedTimer, Qt, QTimer, QWidget
+from app.ui.qt import Qt, QWidget
 from tests.ui.conftest import wait_idle
+from tests.ui.stall import StallMeter
 
 MASTER = "correct horse battery"
-
-
-class StallMeter:
-    """The longest gap between 10 ms timer ticks on the GUI thread (as in test_discover)."""
-
-    def __init__(self) -> None:
-        self.clock = QElapsedTimer()
-        self.worst = 0
-        self.ticks = 0
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        self.worst = max(self.worst, self.clock.restart())
-        self.ticks += 1
-
-    def __enter__(self) -> StallMeter:
-        self.clock.start()
-        self.timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.timer.stop()
 
 
 # -- helpers shared with test_patches -------------------------------------------------------
@@ -276,10 +253,6 @@ def test_assessment_streams_results_without_stalling_the_gui(
     assert not dialog.isVisible()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "app/remote/vault.py derives the key with cryptography's Scrypt, which holds the GIL "
-    "for ~0.2 s, so even on a worker thread it freezes the GUI; hashlib.scrypt gives the "
-    "same key and releases the GIL"))
 def test_unlocking_does_not_stall_the_gui(qtbot: Any, locked_window: MainWindow,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     with StallMeter() as meter:

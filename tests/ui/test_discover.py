@@ -9,9 +9,9 @@ import pytest
 
 from app.ui import discover
 from app.ui.mainwindow import MainWindow
-from app.ui.qt import QElapsedTimer, QTimer
 from tests.integration.test_scan_service import Listener
 from tests.ui.conftest import wait_idle
+from tests.ui.stall import StallMeter
 
 
 @pytest.fixture
@@ -31,30 +31,6 @@ def start(window: MainWindow, targets: str, ports: str = "2222,2223",
     page.ports_edit.setText(ports)
     page.merge_check.setChecked(merge)
     page.start_button.click()
-
-
-class StallMeter:
-    """Measures the longest gap between 10 ms timer ticks on the GUI thread."""
-
-    def __init__(self) -> None:
-        self.clock = QElapsedTimer()
-        self.worst = 0
-        self.ticks = 0
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        self.worst = max(self.worst, self.clock.restart())
-        self.ticks += 1
-
-    def __enter__(self) -> StallMeter:
-        self.clock.start()
-        self.timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.timer.stop()
 
 
 def test_scan_streams_results_and_never_stalls_the_gui(qtbot, window: MainWindow,

@@ -1,0 +1,29 @@
+"""Measures how long the GUI thread's event loop was blocked while something ran."""
+
+from __future__ import annotations
+
+from app.ui.qt import QElapsedTimer, QTimer
+
+
+class StallMeter:
+    """The longest gap between 10 ms timer ticks on the GUI thread (a 100 ms gap = a stall)."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.worst = 0
+        self.ticks = 0
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.worst = max(self.worst, self.clock.restart())
+        self.ticks += 1
+
+    def __enter__(self) -> StallMeter:
+        self.clock.start()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.stop()
