@@ -57,6 +57,7 @@ from app.ui.qt import (
     Signal,
     qVersion,
 )
+from app.ui.reports_page import ReportsPage
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
 from app.ui.tasks import Task, TaskError, TaskRunner
 
@@ -82,8 +83,6 @@ PLACEHOLDERS = {
               "rollback — resumable after a crash.",
     "policy": "Who patches what and when: SLAs per severity, maintenance windows, rings, "
               "reboot notices and the emergency procedure, versioned and printable.",
-    "reports": "Branded PDF reports for management and auditors (inventory, missing patches "
-               "by risk, SLA compliance, deployments and exceptions) and CSV/JSON exports.",
 }
 
 EXPORT_FILTER = "CSV files (*.csv);;JSON files (*.json)"
@@ -157,6 +156,7 @@ class MainWindow(QMainWindow):
         self.credentials = CredentialsPage(self.runner, self.gate, self.inventory.model.assets,
                                            self._current_asset_id)
         self.patches = PatchesPage()
+        self.reports = ReportsPage(self.runner)
         self.pages: dict[str, QWidget] = {}
         for key, label, icon_name in PAGES:
             page: QWidget
@@ -174,6 +174,8 @@ class MainWindow(QMainWindow):
                 page = self.credentials
             elif key == "patches":
                 page = self.patches
+            elif key == "reports":
+                page = self.reports
             else:
                 page = PlaceholderPage(label, PLACEHOLDERS[key])
             self.pages[key] = page
@@ -197,6 +199,7 @@ class MainWindow(QMainWindow):
 
         self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
         self.dashboard.open_patches.connect(lambda: self.show_page("patches"))
+        self.reports.report_written.connect(self._on_reports_report_written)
         self.inventory.edit_requested.connect(self.edit_selected)
         self.inventory.history_wanted.connect(self._load_history)
         self.inventory.selection_changed.connect(self._update_actions)
@@ -436,6 +439,7 @@ class MainWindow(QMainWindow):
         self.patches.set_rows([], [])
         self.gate.set_service(service)
         self.credentials.set_service(service)
+        self.reports.set_service(service)
         self.reload()
         if self.current_page() == "patches":
             self.reload_patches()
@@ -846,6 +850,11 @@ class MainWindow(QMainWindow):
         self.changed.emit("credentials")
 
     # -- editing ----------------------------------------------------------------------------
+    def _on_reports_report_written(self, result: Any) -> None:
+        self._audit_dirty = True
+        path = getattr(result, "path", "")
+        self.statusBar().showMessage(f"Report written: {path}", 8000)
+
     def _write(self, what: str, fn: Callable[[], Any], on_result: Callable[[Any], None],
                on_error: Callable[[TaskError], None] | None = None) -> None:
         service = self.service
