@@ -47,7 +47,8 @@ from app.store.repos import AssetRepo, AuditRepo
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # the longest wait between two polls of a package job
+FIRST_POLL_SECONDS = 0.25  # the first wait after starting; doubled up to POLL_SECONDS
 REBOOT_GRACE = 900.0  # seconds a host may take to come back after its reboot time
 EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
 
@@ -319,10 +320,16 @@ class DeployEngine:
             ok = status.exit_code == 0 and after == pins
             detail = "installed" if ok else _failure_detail(status, after, pins)
             reboot = "not needed"
+            health_after: dict[str, Any] | None = None
             if ok:
+                if target.reboot != "scheduled":  # one snapshot serves the reboot decision
+                    health_after = self.deployer.health(transport)
                 reboot, target = self._reboot_if_needed(dep, asset, transport, target, after,
-                                                        cancel)
-            health_after = self.deployer.health(transport)
+                                                        cancel, health_after)
+                if reboot.startswith("done"):  # rebooted: the snapshot must be from after
+                    health_after = None
+            if health_after is None:
+                health_after = self.deployer.health(transport)
             closed = [p for p in target.health_before.get("ports", [])
                       if not _port_open(target.address, p)]
             problems = compare_health(target.health_before, health_after, closed)
@@ -342,14 +349,17 @@ class DeployEngine:
                                 audit="deploy.install_done")
 
     def _reboot_if_needed(self, dep: Deployment, asset: Asset, transport: Any,
-                          target: Target, after: dict[str, str],
-                          cancel: CancelToken) -> tuple[str, Target]:
+                          target: Target, after: dict[str, str], cancel: CancelToken,
+                          health: dict[str, Any] | None = None) -> tuple[str, Target]:
         """Reboot by policy: notice to logged-in users, scheduled reboot, wait for the new
         boot marker and a working login. Resumable: a reboot already scheduled is only
-        waited for, never scheduled twice."""
+        waited for, never scheduled twice. ``health`` is the snapshot taken after the
+        install, when the caller has one (its reboot-required flag decides)."""
         policy = dep.gates.reboot
         if target.reboot != "scheduled":
-            pending = bool(self.deployer.health(transport).get("reboot_required"))
+            if health is None:
+                health = self.deployer.health(transport)
+            pending = bool(health.get("reboot_required"))
             if policy is RebootPolicy.NEVER or (policy is RebootPolicy.IF_NEEDED
                                                 and not pending):
                 return ("needed; not rebooted (policy: never)" if pending
@@ -394,8 +404,14 @@ class DeployEngine:
                                    audit="deploy.reboot_cancel")
 
     def _wait(self, transport: Any, job: str, timeout: float, cancel: CancelToken) -> Any:
+        """Poll a job until it is done: first after FIRST_POLL_SECONDS (a job just started
+        is never done at once), then at doubling intervals up to POLL_SECONDS."""
         deadline = time.monotonic() + timeout
+        delay = FIRST_POLL_SECONDS
         while True:
+            if cancel.wait(delay):
+                raise DriverError(transport.host, "cancelled", "stopped waiting (cancelled)")
+            delay = min(POLL_SECONDS, delay * 2)
             status = self.deployer.status(transport, job)
             if status.state == "done":
                 return status
@@ -404,8 +420,6 @@ class DeployEngine:
             if time.monotonic() > deadline:
                 raise DriverError(transport.host, "timeout",
                                   f"the install did not finish within {timeout:.0f}s")
-            if cancel.wait(POLL_SECONDS):
-                raise DriverError(transport.host, "cancelled", "stopped waiting (cancelled)")
 
     def _log(self, dep_id: int, target: Target, message: str) -> None:
         with self.store.atomic() as db:
@@ -415,22 +429,27 @@ class DeployEngine:
 
     # -- verification ----------------------------------------------------------------
     def _verify(self, dep: Deployment) -> None:
-        ids = [t.asset_id for t in dep.targets if not t.excluded]
-        if self.reassess is not None:
-            self.reassess(ids)
         pins = {p.name: p.version for p in dep.packages}
         assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
-        for target in dep.targets:
-            if target.excluded or target.asset_id not in assets:
-                continue
+        checked = [t for t in dep.targets if not t.excluded and t.asset_id in assets]
+
+        def verdict(target: Target) -> str:
             try:
                 transport = self.remote.transport_for(assets[target.asset_id])
                 now = self.deployer.versions(transport, list(pins))
-                verdict = "installed" if now == pins else (
-                    "failed" if target.state is HostState.FAILED else "missing")
             except UserError as exc:
-                verdict = f"unverified: {exc}"
-            dep = dep.with_target(replace(target, verified=verdict))
+                return f"unverified: {exc}"
+            return "installed" if now == pins else (
+                "failed" if target.state is HostState.FAILED else "missing")
+
+        # The version checks first and in parallel, on the connections the installs left
+        # open (the re-assessment closes them when it is done).
+        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+            verdicts = list(pool.map(verdict, checked))
+        if self.reassess is not None:
+            self.reassess([t.asset_id for t in dep.targets if not t.excluded])
+        for target, found in zip(checked, verdicts, strict=True):
+            dep = dep.with_target(replace(target, verified=found))
         summary = {v: sum(1 for t in dep.targets if t.verified == v)
                    for v in ("installed", "missing", "failed")}
         self._save(dep.moved(Phase.DONE), "verified: " + ", ".join(
