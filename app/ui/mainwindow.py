@@ -41,6 +41,7 @@ from app.ui.qt import (
     QAction,
     QByteArray,
     QCloseEvent,
+    QFrame,
     QHBoxLayout,
     QKeySequence,
     QLabel,
@@ -49,6 +50,7 @@ from app.ui.qt import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSize,
     QStackedWidget,
     Qt,
@@ -175,7 +177,12 @@ class MainWindow(QMainWindow):
             elif key == "patches":
                 page = self.patches
             elif key == "reports":
-                page = self.reports
+                # A form page: scroll rather than force a wide minimum window size.
+                scroller = QScrollArea()
+                scroller.setWidgetResizable(True)
+                scroller.setFrameShape(QFrame.Shape.NoFrame)
+                scroller.setWidget(self.reports)
+                page = scroller
             else:
                 page = PlaceholderPage(label, PLACEHOLDERS[key])
             self.pages[key] = page
