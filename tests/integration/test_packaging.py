@@ -19,4 +19,5 @@ def test_wheel_contains_resources_and_scripts(tmp_path: Path) -> None:
     assert icons
     assert {f"app/resources/icons/{name}" for name in icons} <= names
     assert "app/drivers/scripts/linux_facts.sh" in names
+    assert "app/resources/data/known_exploited_vulnerabilities.json" in names  # KEV sample
     assert "app/ui/icons.py" in names
