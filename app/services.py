@@ -872,10 +872,12 @@ class SiteService:
             gates: thresholds, wave size, reboot policy (defaults from :class:`Gates`).
 
         Raises:
-            UserError: unknown package or asset, ambiguous versions, empty plan.
+            UserError: unknown package or asset, ambiguous versions, empty plan; the patch
+                policy names deployers and the actor is not one of them (audited).
         """
         from app.core.deployment import PackagePin, Stage
 
+        self.check_role(self.actor, Role.DEPLOYER, "plan deployments")  # patch policy
         missing = self.patches()
         pins: list[PackagePin] = []
         for spec in patches:

@@ -205,3 +205,17 @@ def test_a_role_that_may_not_approve_cannot_approve_a_deployment(site: str, caps
     assert status["phase"] == "awaiting_approval"
     code, text = run("--site", site, "deploy", "approve", str(dep.id), "--as", "J. Smith")
     assert code == 0 and "approved by J. Smith" in text
+
+
+def test_only_the_policy_deployers_may_plan_deployments(site: str, capsys) -> None:
+    assert run("--site", site, "policy", "set", "deployers", "bob")[0] == 0
+    capsys.readouterr()
+    code, _ = run("--site", site, "--actor", "carol", "deploy", "plan", "--patch", "openssl",
+                  "--targets", "all")
+    assert code == 1
+    assert "carol may not plan deployments" in capsys.readouterr().err
+    audit = json.loads(run("--site", site, "audit", "list", "--json")[1])
+    assert audit[0]["action"] == "policy.refused" and audit[0]["outcome"] == "denied"
+    code, text = run("--site", site, "--actor", "Bob", "deploy", "plan", "--patch", "openssl",
+                     "--targets", "all")
+    assert code == 0 and "planned" in text
