@@ -42,7 +42,7 @@ from app.ui.deploy_wizard import (
 )
 from app.ui.qt import QWizard
 from app.ui.tasks import TaskRunner
-from tests.ui.test_discover import StallMeter
+from tests.ui.stall import StallMeter
 
 MASTER = "lab master password"
 
