@@ -304,6 +304,26 @@ class Deployment:
                 return phase
         return Phase.VERIFICATION
 
+    def preflight_blocker(self) -> str:
+        """Why the deployment cannot go on after pre-flight ("" when it can).
+
+        A ring that was planned but lost every host to pre-flight must not be skipped
+        silently: without its test ring (or pilot) the deployment would go to production
+        untested.
+        """
+        if not any(not t.excluded for t in self.targets):
+            return "every host failed pre-flight"
+        for stage in (Stage.TEST, Stage.PILOT):
+            planned = [t for t in self.targets if t.stage is stage]
+            if planned and not self.stage_targets(stage):
+                return f"the whole {stage} ring failed pre-flight"
+        return ""
+
+    @property
+    def untouched(self) -> bool:
+        """No host was started yet (a halt before any install can be resumed)."""
+        return all(t.state is HostState.PENDING and not t.job for t in self.targets)
+
     def after_ring(self, stage: Stage) -> Phase:
         """Where a passed ring leads."""
         if stage is Stage.TEST:

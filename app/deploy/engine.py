@@ -121,15 +121,22 @@ class DeployEngine:
 
     # -- running ---------------------------------------------------------------------
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None) -> Deployment:
+            cancel: CancelToken | None = None,
+            pause_after_preflight: bool = False) -> Deployment:
         """Run (or resume) a deployment until it finishes, halts or awaits approval.
 
         Args:
             approve_as: approve at the approval step in this person's name (scripted runs);
                 without it the run stops there and waits for :meth:`approve`.
+            pause_after_preflight: return after pre-flight when hosts were excluded, so a
+                person can override them before anything is installed.
         """
         cancel = cancel or CancelToken()
         dep = self.get(dep_id)
+        if dep.phase is Phase.HALTED and dep.untouched and not dep.preflight_blocker():
+            # Halted at pre-flight, and overrides have since cleared the way.
+            dep = self._save(dep.moved(dep.after_preflight()), "resumed after pre-flight "
+                             "overrides", audit="deploy.resume")
         if dep.phase is Phase.HALTED:
             raise DeploymentError(f"deployment {dep.id} halted: {dep.halt_reason}. Roll it "
                                   "back, or plan a new deployment.")
@@ -145,9 +152,16 @@ class DeployEngine:
                 dep = self._preflight(dep, cancel)
                 if cancel.wait(0):  # cancelled during the checks
                     break
+                blocker = dep.preflight_blocker()
+                if blocker:
+                    self._halt(dep, f"{blocker}; override hosts (with a reason) and resume, "
+                                    "or plan again")
+                    return self.get(dep_id)
                 dep = self._save(dep.moved(dep.after_preflight()),
                                  f"pre-flight done: {sum(t.excluded for t in dep.targets)} "
                                  "host(s) excluded")
+                if pause_after_preflight and any(t.excluded for t in dep.targets):
+                    return dep
             elif dep.phase in PHASE_STAGE:
                 self._run_ring(dep, PHASE_STAGE[dep.phase], progress, cancel)
             elif dep.phase is Phase.AWAITING_APPROVAL:

@@ -94,6 +94,11 @@ REBOOT_LABELS = {RebootPolicy.NEVER: "Never", RebootPolicy.IF_NEEDED: "If needed
 #: Phases in which a run has work to do.
 RUNNING_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING, Phase.PILOT,
                             Phase.PRODUCTION, Phase.VERIFICATION})
+
+
+def halted_at_preflight(dep: Deployment | None) -> bool:
+    """Halted before anything was installed: overrides and a retry can go on."""
+    return dep is not None and dep.phase is Phase.HALTED and dep.untouched
 _WINDOW_RE = re.compile(r"^starts (\S+)")
 _PREFLIGHT_DONE_RE = re.compile(r"^pre-flight done: (\d+) host")
 _RED_STYLE = "color: #b3261e; font-weight: bold;"
@@ -742,7 +747,9 @@ class RunPage(_Page):
             text += " — working…"
         self.phase_label.setText(text)
         halted = dep.phase in (Phase.HALTED, Phase.ROLLING_BACK, Phase.ROLLED_BACK)
-        if dep.phase is Phase.HALTED:
+        if halted_at_preflight(dep):
+            self.halt_label.setText(f"Halted: {dep.halt_reason}.")
+        elif dep.phase is Phase.HALTED:
             self.halt_label.setText(f"Halted: {dep.halt_reason}\nRoll the deployment back, "
                                     "or close the wizard and plan a new one.")
         elif dep.phase is Phase.ROLLING_BACK:
@@ -777,13 +784,15 @@ class RunPage(_Page):
         self.override_button.setVisible(bool(excluded))
         self.override_button.setEnabled(
             target is not None and target.excluded and not self.w.busy_writing
-            and dep is not None and dep.phase in RUNNING_PHASES)
-        retry = bool(self.w.run_error) and dep is not None and dep.phase in RUNNING_PHASES
+            and dep is not None and (dep.phase in RUNNING_PHASES or halted_at_preflight(dep)))
+        retry = (bool(self.w.run_error) and dep is not None
+                 and dep.phase in RUNNING_PHASES) or halted_at_preflight(dep)
         self.continue_button.setText("&Continue without them" if self.w.paused_for_preflight
                                      else "&Retry")
         self.continue_button.setVisible(self.w.paused_for_preflight or retry)
         self.continue_button.setEnabled(not self.w.busy)
-        can_roll = dep is not None and dep.phase in (Phase.HALTED, Phase.ROLLING_BACK)
+        can_roll = (dep is not None and dep.phase in (Phase.HALTED, Phase.ROLLING_BACK)
+                    and not halted_at_preflight(dep))
         self.rollback_button.setVisible(can_roll)
         self.rollback_button.setEnabled(can_roll and not self.w.busy)
 
@@ -1316,7 +1325,8 @@ class DeployWizard(QWizard):
         if dep is None or self.closed or self.running:
             return
         page = self.currentPage()
-        if dep.phase not in RUNNING_PHASES or self.paused_for_preflight:
+        if (dep.phase not in RUNNING_PHASES and not halted_at_preflight(dep)) \
+                or self.paused_for_preflight:
             self._show()
             return
         other = active_run(self.site, dep.id)

@@ -457,8 +457,8 @@ def test_close_mid_run_asks_then_resume_finishes_without_installing_twice(
 def test_failed_preflight_offers_override_and_retry(
         qtbot, patched_site: SiteService, runner: TaskRunner,
         monkeypatch: pytest.MonkeyPatch, shown_errors: list[tuple[str, str]]) -> None:
-    # No credentials on this site: every host fails pre-flight. The engine then refuses to
-    # go on (no host left); the page shows why per host and offers Override and Retry.
+    # No credentials on this site: every host fails pre-flight. The engine halts before
+    # installing anything; the page shows why per host and offers Override and Retry.
     wizard = open_wizard(qtbot, patched_site, runner)
     wizard.patches_page.check_package("pd-tools")
     click_next(qtbot, wizard)

@@ -127,3 +127,17 @@ def test_excluded_hosts_do_not_count() -> None:
 def test_gates_round_trip() -> None:
     gates = Gates(pilot_success=0.8, max_failures=3, wave_size=7)
     assert Gates.from_dict(gates.to_dict()) == gates
+
+
+def test_preflight_blockers() -> None:
+    dep = make([Stage.TEST, Stage.PRODUCTION])
+    assert dep.preflight_blocker() == ""
+    lost_test = dep.with_target(replace(dep.target(1), preflight=("unreachable",)))
+    assert lost_test.preflight_blocker() == "the whole test ring failed pre-flight"
+    everyone = lost_test.with_target(replace(lost_test.target(2), preflight=("disk",)))
+    assert everyone.preflight_blocker() == "every host failed pre-flight"
+    overridden = lost_test.with_target(replace(lost_test.target(1), override="ann: ok"))
+    assert overridden.preflight_blocker() == ""
+    assert overridden.untouched
+    started = overridden.with_target(replace(overridden.target(1), job="pd1-a1"))
+    assert not started.untouched
