@@ -31,6 +31,8 @@ from app.ui import dialogs, discover
 from app.ui.assess import AssessDialog
 from app.ui.asset_dialog import AssetDialog
 from app.ui.credentials import CredentialsPage, VaultGate
+from app.ui.deploy_wizard import DeployWizard
+from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
 from app.ui.icons import app_icon, icon
 from app.ui.inventory import InventoryPage
@@ -80,9 +82,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 PLACEHOLDERS = {
-    "deploy": "A test-then-deploy wizard: pre-flight checks, a test ring, named approval, "
-              "pilot and production waves inside the maintenance window, verification and "
-              "rollback — resumable after a crash.",
     "policy": "Who patches what and when: SLAs per severity, maintenance windows, rings, "
               "reboot notices and the emergency procedure, versioned and printable.",
 }
@@ -159,6 +158,7 @@ class MainWindow(QMainWindow):
                                            self._current_asset_id)
         self.patches = PatchesPage()
         self.reports = ReportsPage(self.runner)
+        self.deployments = DeploymentsPage(self)
         self.pages: dict[str, QWidget] = {}
         for key, label, icon_name in PAGES:
             page: QWidget
@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
                 page = self.credentials
             elif key == "patches":
                 page = self.patches
+            elif key == "deploy":
+                page = self.deployments
             elif key == "reports":
                 # A form page: scroll rather than force a wide minimum window size.
                 scroller = QScrollArea()
@@ -207,6 +209,8 @@ class MainWindow(QMainWindow):
         self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
         self.dashboard.open_patches.connect(lambda: self.show_page("patches"))
         self.reports.report_written.connect(self._on_reports_report_written)
+        self.deployments.open_wizard_requested.connect(self.open_deploy_wizard)
+        self.deployments.resume_requested.connect(self.resume_deployment)
         self.inventory.edit_requested.connect(self.edit_selected)
         self.inventory.history_wanted.connect(self._load_history)
         self.inventory.selection_changed.connect(self._update_actions)
@@ -267,6 +271,9 @@ class MainWindow(QMainWindow):
         self.assess_all_action = self._action(
             "Assess &all", self.assess_all, ["Ctrl+Shift+R"],
             "Deep-scan every asset that has an IP address or host name")
+        self.deploy_action = self._action(
+            "&Deploy updates…", self.open_deploy_wizard, ["Ctrl+D"],
+            "Test ring, named approval, pilot and production waves, with rollback")
         self.unlock_action = self._action(
             "&Unlock credential vault…", lambda: self.gate.ensure_unlocked(
                 lambda: self.statusBar().showMessage("Credential vault unlocked.", 5000),
@@ -312,6 +319,7 @@ class MainWindow(QMainWindow):
         tools_menu = bar.addMenu("&Tools")
         tools_menu.addAction(self.assess_action)
         tools_menu.addAction(self.assess_all_action)
+        tools_menu.addAction(self.deploy_action)
         tools_menu.addSeparator()
         tools_menu.addAction(self.unlock_action)
         tools_menu.addAction(self.lock_action)
@@ -447,6 +455,7 @@ class MainWindow(QMainWindow):
         self.gate.set_service(service)
         self.credentials.set_service(service)
         self.reports.set_service(service)
+        self.deployments.bind(service, self.runner)
         self.reload()
         if self.current_page() == "patches":
             self.reload_patches()
@@ -857,6 +866,29 @@ class MainWindow(QMainWindow):
         self.changed.emit("credentials")
 
     # -- editing ----------------------------------------------------------------------------
+    # -- deployment -------------------------------------------------------------------------
+    def open_deploy_wizard(self) -> None:
+        """Start the test-then-deploy wizard (Ctrl+D)."""
+        if self.service is None:
+            return
+        wizard = DeployWizard(self.service, self.runner, self)
+        self._watch_wizard(wizard)
+        wizard.show()
+
+    def resume_deployment(self, dep_id: int) -> None:
+        """Reopen an unfinished deployment in the wizard where it stands."""
+        if self.service is not None:
+            DeployWizard.resume(self.service, self.runner, dep_id, self,
+                                on_open=self._watch_wizard)
+
+    def _watch_wizard(self, wizard: DeployWizard) -> None:
+        wizard.deployment_changed.connect(lambda _id: self.deployments.refresh())
+        wizard.deployment_changed.connect(lambda _id: self._mark_dirty())
+
+    def _mark_dirty(self) -> None:
+        self._audit_dirty = True
+        self._patches_dirty = True
+
     def _on_reports_report_written(self, result: Any) -> None:
         self._audit_dirty = True
         path = getattr(result, "path", "")
@@ -1072,6 +1104,7 @@ class MainWindow(QMainWindow):
         idle = self._assess_task is None
         self.assess_action.setEnabled(has_site and selected > 0 and idle)
         self.assess_all_action.setEnabled(has_site and idle)
+        self.deploy_action.setEnabled(has_site)
         unlocked = self.gate.unlocked
         self.unlock_action.setEnabled(has_site and not unlocked)
         self.lock_action.setEnabled(has_site and unlocked and idle)
