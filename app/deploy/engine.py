@@ -232,10 +232,9 @@ class DeployEngine:
         problems: list[str] = []
         try:
             transport = self.remote.transport_for(asset)
-            sudo = transport.run(["id", "-u"], sudo=True, timeout=30)
-            if sudo.stdout.strip() != "0":
+            health = self.deployer.health(transport)  # one sudo call checks sudo too
+            if health["uid"] != "0":
                 problems.append("sudo does not give root")
-            health = self.deployer.health(transport)
             free = min((v for v in health["free_bytes"].values() if v is not None),
                        default=None)
             if free is not None and free < dep.gates.min_free_mb * 1024 * 1024:
@@ -245,8 +244,7 @@ class DeployEngine:
                 problems.append("dpkg --audit reports broken packages")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
-            os_check = transport.run(["sh", "-c", "command -v apt-get dpkg-query"], timeout=30)
-            if os_check.exit_code != 0:
+            if not health["apt_tools"]:
                 problems.append("not an apt-based system (no driver for installs)")
         except UserError as exc:
             problems.append(str(exc).removeprefix(f"{asset.primary_ip}: "))

@@ -1,5 +1,7 @@
 # PatchDesk: a health snapshot before and after patching (read-only; no parameters).
 sec() { printf '\n@@pd:%s@@\n' "$1"; }
+sec uid; id -u
+sec apt-tools; if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then echo yes; else echo no; fi
 sec boot-id; cat /proc/sys/kernel/random/boot_id
 sec pid1-start; cut -d' ' -f22 /proc/1/stat 2>/dev/null
 sec uptime; cat /proc/uptime

@@ -6,10 +6,12 @@
 # (a retry after a lost connection, a resumed deployment) does nothing and says so. The job
 # runs in its own session (setsid), so it finishes even if PatchDesk or the link dies.
 set -eu
+# World-readable state (no secrets in it): the status poll then needs no sudo.
+umask 022
 job=$1; kind=$2; shift 2
 case "$job" in *[!A-Za-z0-9_.-]*|'') echo "bad job id" >&2; exit 2;; esac
 base=/var/lib/patchdesk/jobs
-mkdir -p "$base"
+mkdir -p "$base" && chmod 755 /var/lib/patchdesk "$base"
 if ! mkdir "$base/$job" 2>/dev/null; then echo "already-started"; exit 0; fi
 case "$kind" in
   install) extra="" ;;
