@@ -16,6 +16,7 @@ from typing import Any
 
 from app import __version__
 from app.core.audit import ChainProblem
+from app.core.deployment import Phase
 from app.core.errors import UserError, ValidationError
 from app.core.models import Asset, AuditEvent, Site
 from app.core.progress import CancelToken, Progress
@@ -29,15 +30,24 @@ from app.services import (
 )
 from app.ui import dialogs, discover
 from app.ui.assess import AssessDialog
-from app.ui.asset_dialog import AssetDialog
+from app.ui.asset_dialog import AssetDialog, CriticalityDialog
 from app.ui.credentials import CredentialsPage, VaultGate
 from app.ui.deploy_wizard import DeployWizard
 from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
 from app.ui.icons import app_icon, icon
 from app.ui.inventory import InventoryPage
-from app.ui.pages import AuditPage, DashboardPage, PlaceholderPage, SiteSettingsPage
+from app.ui.monitor import Changes, Monitor, stale_days
+from app.ui.pages import (
+    AuditPage,
+    DashboardPage,
+    PlaceholderPage,
+    SiteSettingsPage,
+    risk_overview,
+)
 from app.ui.patches import PatchesPage, build_rows, patch_counts
+from app.ui.policy_page import PolicyPage
+from app.ui.priorities import PrioritiesPanel
 from app.ui.qt import (
     PYSIDE_VERSION,
     QAction,
@@ -55,6 +65,7 @@ from app.ui.qt import (
     QScrollArea,
     QSize,
     QStackedWidget,
+    QSystemTrayIcon,
     Qt,
     QToolButton,
     QWidget,
@@ -81,10 +92,12 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("site", "Site settings", "settings"),
 )
 
-PLACEHOLDERS = {
-    "policy": "Who patches what and when: SLAs per severity, maintenance windows, rings, "
-              "reboot notices and the emergency procedure, versioned and printable.",
-}
+PLACEHOLDERS: dict[str, str] = {}
+
+#: Deployment phases a person should come back to (interrupted runs, pending approval).
+RESUMABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
+                              Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
+                              Phase.VERIFICATION, Phase.ROLLING_BACK})
 
 EXPORT_FILTER = "CSV files (*.csv);;JSON files (*.json)"
 LOGO_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
@@ -109,6 +122,8 @@ class MainWindow(QMainWindow):
     assessment_loaded = Signal(int)
     #: A deep-scan run ended (with its outcomes) and the views are being refreshed.
     assessment_finished = Signal(object)
+    #: The dashboard's figures were (re)computed.
+    dashboard_loaded = Signal()
 
     def __init__(self, service: SiteService | None = None, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
@@ -157,6 +172,20 @@ class MainWindow(QMainWindow):
         self.credentials = CredentialsPage(self.runner, self.gate, self.inventory.model.assets,
                                            self._current_asset_id)
         self.patches = PatchesPage()
+        self.priorities = PrioritiesPanel(self.runner)
+        self.patches.add_risk_tab(self.priorities)
+        self.policy_page = PolicyPage(self.runner)
+        self.monitor = Monitor(
+            self.runner, can_assess=lambda: self.gate.unlocked,
+            is_busy=lambda: self._scan_task is not None or self._assess_task is not None,
+            parent=self)
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip("PatchDesk")
+            self.tray.activated.connect(self._on_tray_activated)
+            self.tray.show()
+            self.monitor.tray = self.tray
         self.reports = ReportsPage(self.runner)
         self.deployments = DeploymentsPage(self)
         self.pages: dict[str, QWidget] = {}
@@ -178,6 +207,8 @@ class MainWindow(QMainWindow):
                 page = self.patches
             elif key == "deploy":
                 page = self.deployments
+            elif key == "policy":
+                page = self.policy_page
             elif key == "reports":
                 # A form page: scroll rather than force a wide minimum window size.
                 scroller = QScrollArea()
@@ -218,6 +249,12 @@ class MainWindow(QMainWindow):
         self.patches.open_asset.connect(self.open_asset)
         self.patches.assess_all_requested.connect(self.assess_all)
         self.patches.refresh_requested.connect(self.reload_patches)
+        self.patches_loaded.connect(self.priorities.reload)
+        self.priorities.open_asset.connect(self.open_asset)
+        self.priorities.changed.connect(self._on_risk_changed)
+        self.policy_page.changed.connect(self._on_risk_changed)
+        self.site_page.settings_save_requested.connect(self.save_site_monitor_settings)
+        self.monitor.checked.connect(self._on_monitor_checked)
         self.credentials.changed.connect(self._on_credentials_changed)
         self.credentials.tested.connect(lambda _text: setattr(self, "_audit_dirty", True))
         self.gate.state_changed.connect(self._update_actions)
@@ -280,6 +317,9 @@ class MainWindow(QMainWindow):
                 create=True), ["Ctrl+Shift+U"], "Enter the site's master password")
         self.lock_action = self._action("&Lock credential vault", self.gate.lock,
                                         ["Ctrl+Shift+L"], "Forget the vault key now")
+        self.criticality_action = self._action(
+            "Set &criticality…", self.set_criticality_selected, ["Ctrl+Shift+K"],
+            "Answer the criticality questions for the selected assets at once")
         self.page_actions: list[QAction] = []
         for number, (page_key, label, _icon) in enumerate(PAGES, start=1):
             shortcut = f"Ctrl+{number % 10}"
@@ -290,8 +330,8 @@ class MainWindow(QMainWindow):
         # Tool buttons on the inventory page reuse the window's actions.
         self.inventory.add_tool_actions([self.add_action, self.import_action,
                                          self.assess_action])
-        self.inventory.set_context_actions([self.edit_action, self.delete_action, None,
-                                            self.assess_action])
+        self.inventory.set_context_actions([self.edit_action, self.criticality_action,
+                                            self.delete_action, None, self.assess_action])
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -313,6 +353,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.add_action)
         edit_menu.addAction(self.edit_action)
+        edit_menu.addAction(self.criticality_action)
         edit_menu.addAction(self.delete_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.find_action)
@@ -337,6 +378,12 @@ class MainWindow(QMainWindow):
         self.undo_button.setDefaultAction(self.undo_action)
         self.undo_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.undo_button.hide()
+        self.resume_button = QToolButton()
+        self.resume_button.setObjectName("resumeDeploymentButton")
+        self.resume_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.resume_button.hide()
+        self.unfinished_deployment: int | None = None
         self.busy_label = QLabel("Working…")
         self.busy_label.hide()
         self.site_label = QLabel()
@@ -350,6 +397,7 @@ class MainWindow(QMainWindow):
         self.count_label.setObjectName("statusCount")
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         # Permanent widgets: a temporary status message would hide normal ones.
+        status.addPermanentWidget(self.resume_button)
         status.addPermanentWidget(self.undo_button)
         status.addPermanentWidget(self.busy_label)
         status.addPermanentWidget(self.site_label)
@@ -426,6 +474,8 @@ class MainWindow(QMainWindow):
             self.refresh_dashboard()
         elif key == "patches" and self._patches_dirty:
             self.reload_patches()
+        elif key == "policy":
+            self.policy_page.reload()
         elif key == "credentials" and self.service is not None:
             self.credentials.reload()  # deep scans pin the keys of new hosts
         self._update_actions()
@@ -456,6 +506,14 @@ class MainWindow(QMainWindow):
         self.credentials.set_service(service)
         self.reports.set_service(service)
         self.deployments.bind(service, self.runner)
+        self.check_unfinished_deployments()
+        self.priorities.set_service(service)
+        self.policy_page.set_service(service)
+        settings = service.settings()
+        self.site_page.set_settings(settings)
+        self.monitor.set_service(service, settings)
+        if self.current_page() == "policy":
+            self.policy_page.reload()
         self.reload()
         if self.current_page() == "patches":
             self.reload_patches()
@@ -465,6 +523,7 @@ class MainWindow(QMainWindow):
         """Stop background work and close the open site file."""
         if self.service is None:
             return
+        self.monitor.set_service(None)
         self.runner.cancel_all()
         if not self.runner.wait_for_done(15_000):
             log.warning("background tasks still running while closing %s", self.service.path)
@@ -588,14 +647,18 @@ class MainWindow(QMainWindow):
             return
         assets = self.inventory.model.assets()
 
-        def load() -> tuple[list[AuditEvent], dict[str, int]]:
-            return service.audit_events(limit=8), patch_counts(service)
+        def load() -> tuple[Any, ...]:
+            days = stale_days(service.settings())
+            return (service.audit_events(limit=8), patch_counts(service),
+                    risk_overview(service, days))
 
-        def done(result: tuple[list[AuditEvent], dict[str, int]]) -> None:
+        def done(result: tuple[Any, ...]) -> None:
             if service is self.service:
-                events, counts = result
+                events, counts, overview = result
                 self.dashboard.update_summary(self.site, assets, events)
                 self.dashboard.update_patch_summary(counts)
+                self.dashboard.update_risk_summary(overview)
+                self.dashboard_loaded.emit()
 
         self.runner.submit(load, name="dashboard", on_result=done)
 
@@ -881,6 +944,35 @@ class MainWindow(QMainWindow):
             DeployWizard.resume(self.service, self.runner, dep_id, self,
                                 on_open=self._watch_wizard)
 
+    def check_unfinished_deployments(self) -> None:
+        """After opening a site, offer to resume a deployment a crash or close interrupted."""
+        service = self.service
+        self.resume_button.hide()
+        self.unfinished_deployment = None
+        if service is None:
+            return
+
+        def done(deployments: list[Any]) -> None:
+            if service is not self.service:
+                return
+            waiting = [d for d in deployments if d.phase in RESUMABLE_PHASES]
+            if not waiting:
+                return
+            dep = waiting[0]
+            self.unfinished_deployment = dep.id
+            verb = "awaits approval" if dep.phase is Phase.AWAITING_APPROVAL else \
+                "was interrupted"
+            self.resume_button.setText(f"Deployment {dep.id} {verb} — resume…")
+            self.resume_button.show()
+            self.statusBar().showMessage(f"Deployment {dep.id} {verb}.", 10_000)
+
+        self.runner.submit(service.deployments, name="unfinished deployments", on_result=done)
+
+    def _on_resume_button_clicked(self) -> None:
+        if self.unfinished_deployment is not None:
+            self.resume_button.hide()
+            self.resume_deployment(self.unfinished_deployment)
+
     def _watch_wizard(self, wizard: DeployWizard) -> None:
         wizard.deployment_changed.connect(lambda _id: self.deployments.refresh())
         wizard.deployment_changed.connect(lambda _id: self._mark_dirty())
@@ -950,6 +1042,66 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Saved {stored.label}.", 5000)
 
         self._write("edit", lambda: service.update_asset(edited), done)
+
+    def set_criticality_selected(self) -> None:
+        """Answer the criticality questionnaire for the selected assets at once."""
+        service = self.service
+        selected = self.inventory.selected_assets()
+        if service is None or not selected or self.current_page() != "inventory":
+            return
+        changed = CriticalityDialog.ask(self, selected)
+        if not changed:
+            return
+
+        def save() -> list[Asset]:
+            return [service.update_asset(asset) for asset in changed]
+
+        def done(stored: list[Asset]) -> None:
+            for asset in stored:
+                self.inventory.model.upsert(asset)
+            self.inventory._on_selection_changed()
+            self._patches_dirty = True
+            self.priorities.reload()
+            self.statusBar().showMessage(
+                f"Criticality set on {len(stored)} asset{'s' if len(stored) != 1 else ''}.",
+                5000)
+
+        self._write("criticality", save, done)
+
+    def save_site_monitor_settings(self, changes: dict[str, Any]) -> None:
+        """Save the monitoring settings of the Site settings page and apply them."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(settings: dict[str, Any]) -> None:
+            self.site_page.set_settings(settings)
+            self.site_page.set_status("Saved.")
+            self.monitor.set_service(service, settings)
+
+        self._write("site settings", lambda: service.update_settings(**changes), done)
+
+    def _on_tray_activated(self, _reason: object) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def _on_risk_changed(self, what: str) -> None:
+        self._audit_dirty = True
+        if what in ("policy", "kev"):
+            self.priorities.reload()
+        if self.current_page() == "dashboard":
+            self.refresh_dashboard()
+        self.changed.emit(what)
+
+    def _on_monitor_checked(self, changes: Changes) -> None:
+        if changes:
+            self._audit_dirty = True
+            self._patches_dirty = True
+            self.reload()
+            if self.current_page() == "patches":
+                self.reload_patches()
+            self.statusBar().showMessage(changes.summary().replace("\n", " · "), 15000)
 
     def delete_selected(self) -> None:
         """Delete the selected assets after confirmation; Undo brings them back."""
@@ -1100,6 +1252,7 @@ class MainWindow(QMainWindow):
                        self.add_action):
             action.setEnabled(has_site)
         self.edit_action.setEnabled(has_site and selected == 1)
+        self.criticality_action.setEnabled(has_site and selected > 0)
         self.delete_action.setEnabled(has_site and selected > 0)
         idle = self._assess_task is None
         self.assess_action.setEnabled(has_site and selected > 0 and idle)

@@ -149,3 +149,27 @@ def test_rollback_asks_then_runs_on_the_pool(qtbot, service: SiteService, runner
                     timeout=10_000)
     assert "rolled back" in page.status_label.text()
     assert not page.rollback_button.isEnabled()
+
+
+def test_opening_a_site_offers_to_resume_an_interrupted_deployment(qtbot, tmp_path) -> None:
+    from app.core.deployment import Deployment, PackagePin, Phase, Stage, Target
+    from app.services import SiteService
+    from app.store.deployments import DeploymentRepo
+    from app.ui.mainwindow import MainWindow
+
+    path = tmp_path / "interrupted.pdsite"
+    service = SiteService.open(path, create=True)
+    with service.store.atomic() as db:
+        DeploymentRepo(db).create(Deployment(
+            id=0, packages=(PackagePin("pd-tools", "2.1-1"),),
+            targets=(Target(asset_id=1, label="web01", address="10.0.0.5",
+                            stage=Stage.PRODUCTION),),
+            phase=Phase.PRODUCTION))
+    service.close()
+    window = MainWindow(SiteService.open(path))
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.resume_button.isVisibleTo(window), timeout=10_000)
+    assert window.resume_button.text() == "Deployment 1 was interrupted — resume…"
+    assert window.unfinished_deployment == 1
+    qtbot.waitUntil(lambda: window.runner.active == 0, timeout=10_000)
+    window.close()
