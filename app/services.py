@@ -1089,12 +1089,18 @@ class SiteService:
 
     def compliance(self, now: datetime | None = None) -> Compliance:
         """The SLA compliance figure and its parts (:func:`app.core.risk.compliance`)."""
+        return self.risk_overview(now)[1]
+
+    def risk_overview(self, now: datetime | None = None) -> tuple[list[RiskItem], Compliance]:
+        """:meth:`risk_items` and the compliance figure made of those same items, computed
+        once (the PDF report shows both; :meth:`compliance` is this figure)."""
         from app.core.risk import compliance
 
         now = now or utcnow()
+        items = self.risk_items(now)
         policy = self.policy().policy
         covered = sum(1 for a in self.assets() if policy.in_scope(a))
-        return compliance(self.risk_items(now), covered, now)
+        return items, compliance(items, covered, now)
 
     def add_review(self, decision: Decision, *, reason: str, by: str, package: str = "",
                    cve: str = "", host: str | None = None, until: date | None = None,

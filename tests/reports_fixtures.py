@@ -8,6 +8,7 @@ deployment engines store after a real run.
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -34,13 +35,16 @@ from app.core.models import (
     OsFamily,
     Severity,
 )
+from app.core.risk import Decision, Review
 from app.services import SiteService
 from app.store.assessments import AssessmentRepo
 from app.store.deployments import DeploymentRepo
+from app.store.risk import ReviewRepo
 
 HOSTILE_NOTE = "<b>bold?</b> & <script>alert(1)</script> > Zürich – 東京 – Ωmega"
 LONG_TOKEN = "X" * 500
 LONG_HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters
+AGED_DAYS = 10  # web01's updates were first seen missing this long ago
 
 
 def png_logo(path: Path, width: int = 120, height: int = 40) -> Path:
@@ -88,9 +92,14 @@ def build_report_site(path: Path, *, hostile: bool = False, logo: Path | None = 
                       now: datetime | None = None) -> ReportSite:
     """A five-asset site: three assessed (one clean), one failed scan, one never scanned.
 
-    Figures: 5 assets; 3 assessed, 1 failed, 1 never; compliant 1 of 3 (33.3%); 6 missing
-    updates, 4 security (2 critical, 2 important, 1 moderate, 1 low); two deployments —
-    #1 tested, approved by "Dana Scully", verified; #2 production-only, failed and rolled back.
+    Figures: 5 assets; 3 assessed, 1 failed, 1 never; 1 of 3 assessed assets without a
+    missing security update (33.3%); 6 missing updates, 4 security (2 critical, 2
+    important, 1 moderate, 1 low); two deployments — #1 tested, approved by "Dana Scully",
+    verified; #2 production-only, failed and rolled back.
+
+    Under the default policy web01's updates, first seen missing ``AGED_DAYS`` ago, are
+    overdue (openssl: emergency, 48 h; libc6: high, 7 days) and db01's, seen an hour ago,
+    are not: SLA compliance 2 of 4 security pairs, 50.0%; top risk web01 openssl (82).
     """
     now = now or datetime.now(UTC).replace(microsecond=0)
     service = SiteService.open(path, create=True, name="Head office", actor="alice")
@@ -147,6 +156,11 @@ def build_report_site(path: Path, *, hostile: bool = False, logo: Path | None = 
     }
     with service.store.atomic() as db:
         repo = AssessmentRepo(db)
+        # web01's first scan found the same updates missing AGED_DAYS ago (first seen).
+        facts, updates, _ = scans[web]
+        repo.record_success(site.ids[web], now - timedelta(days=AGED_DAYS, hours=1),
+                            now - timedelta(days=AGED_DAYS),
+                            Assessment(host=web, driver="apt", facts=facts, updates=updates))
         for host, (facts, updates, reboot) in scans.items():
             result = Assessment(host=host, driver="apt", facts=facts,
                                 packages=[InstalledPackage(f"pkg{i}", "1.0")
@@ -200,3 +214,49 @@ def _deployments(site: ReportSite, web: str, now: datetime) -> None:
             repo.log(stored.id, "planned")
             for t in dep.targets:
                 repo.log(stored.id, f"{t.label}: {t.state}", t.asset_id)
+
+
+def kev_file(path: Path, *cves: str) -> Path:
+    """A small catalogue in CISA's KEV JSON format listing ``cves``."""
+    entries = [{
+        "cveID": cve, "vendorProject": "Test", "product": "Product", "vulnerabilityName":
+        f"{cve} test entry", "dateAdded": "2025-01-10", "shortDescription": "Exploited.",
+        "requiredAction": "Apply updates per vendor instructions.", "dueDate": "2025-01-31",
+        "knownRansomwareCampaignUse": "Unknown", "notes": "", "cwes": []} for cve in cves]
+    path.write_text(json.dumps({
+        "title": "CISA Catalog of Known Exploited Vulnerabilities", "catalogVersion":
+        "2025.01.10", "dateReleased": "2025-01-10T15:00:00.000Z", "count": len(entries),
+        "vulnerabilities": entries}), encoding="utf-8")
+    return path
+
+
+def add_risk_records(site: ReportSite, kev: Path, now: datetime | None = None) -> None:
+    """A saved policy, a KEV catalogue and four urgency decisions, through the services.
+
+    - policy version 1 by "alice": Dana Scully responsible and approver, J. Smith reviewer,
+      a Saturday-night window for servers;
+    - the KEV file (db01's postgresql-15 CVE-2024-7348 listed: score 93, top risk #1);
+    - J. Smith: patch web01 openssl now; exception for web01's libc6 (WAF rule) for 20
+      days; schedule pc-anna firefox; and an exception for db01 openssl that ran out five
+      days ago (stored as it was recorded then), so that update is overdue again.
+    """
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    service = site.service
+    service.set_policy_values([
+        ("responsible", "Dana Scully"), ("approvers", "Dana Scully"),
+        ("reviewers", "J. Smith"), ("windows", "kind:server=sat 22:00-04:00")],
+        "signed off by the practice manager")
+    service.kev_import(kev)
+    service.add_review(Decision.PATCH_NOW, package="openssl", host="web01",
+                       reason="internet-facing payment server", by="J. Smith")
+    service.add_review(Decision.EXCEPTION, package="libc6", host="web01",
+                       reason="WAF rule 42 blocks the iconv vector", by="J. Smith",
+                       until=(now + timedelta(days=20)).date())
+    service.add_review(Decision.SCHEDULE, package="firefox", host="pc-anna",
+                       reason="next Saturday window", by="J. Smith",
+                       planned=(now + timedelta(days=5)).date())
+    with service.store.atomic() as db:
+        ReviewRepo(db).add(Review(
+            Decision.EXCEPTION, "vendor fix pending; port closed", "J. Smith",
+            now - timedelta(days=20), package="openssl", asset_id=site.ids["db01"],
+            host="db01", until=(now - timedelta(days=5)).date()), "alice")

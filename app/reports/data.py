@@ -2,7 +2,10 @@
 
 :func:`collect` reads the site once through :class:`app.services.SiteService`; everything
 after that (figures, top risks, the audit checklist) is a pure function of the collected
-:class:`ReportData`, so tests can check the numbers without reading a PDF.
+:class:`ReportData`, so tests can check the numbers without reading a PDF. The risk items
+(score, priority, due date, KEV, review) are computed once, and the compliance figure is
+:meth:`SiteService.compliance <app.services.SiteService.compliance>` of those items: the
+same figure the dashboard and ``patchdesk compliance`` show.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from app.core.models import (
     AssetPatch,
     AuditEvent,
     Classification,
-    Impact,
     PatchStatus,
     Severity,
     Site,
 )
+from app.core.policy import PolicyVersion, Role
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.core.risk import PRIORITY_ORDER, Compliance, Decision, Review, RiskItem
 from app.store.assessments import AssessmentRecord
 from app.store.db import utcnow
 from app.store.reports import ReportRepo, ReportRun
+from app.store.risk import KevImport
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -47,10 +52,15 @@ SECTIONS: dict[str, str] = {
 
 #: An asset counts as current when it was assessed or seen this recently.
 CURRENT_DAYS = 30
+#: How many prioritised items the executive summary lists as top risks.
+TOP_RISKS = 10
+#: Marks stored figures whose ``compliance_pct`` is the SLA compliance figure
+#: (:func:`app.core.risk.compliance`). Reports stored before it measured the share of
+#: assessed assets without a missing security update under that key.
+COMPLIANCE_BASIS = "sla"
 
 SEVERITY_ORDER = (Severity.CRITICAL, Severity.IMPORTANT, Severity.MODERATE, Severity.LOW,
                   Severity.UNKNOWN)
-IMPACT_RANK = {Impact.CRITICAL: 3, Impact.HIGH: 2, Impact.LOW: 1, Impact.NONE: 0}
 SEVERITY_RANK = {s: len(SEVERITY_ORDER) - i for i, s in enumerate(SEVERITY_ORDER)}
 CRITICALITY_FIELDS = ("impact", "data_sensitivity", "critical_operations", "public_facing",
                       "internet_facing")
@@ -126,24 +136,60 @@ class Figures:
     by_severity: dict[str, int]
     by_classification: dict[str, int]
     by_os: dict[str, int]
+    sla: Compliance | None = None  # the SLA compliance figure (SiteService.compliance)
+    overdue_by_priority: dict[str, int] = field(default_factory=dict)  # every kind in scope
 
     @property
     def compliance_pct(self) -> float | None:
-        """Share of assessed assets with no missing security update (None: none assessed)."""
+        """The SLA compliance figure, as the dashboard shows it (None: not computed)."""
+        return None if self.sla is None else self.sla.percent
+
+    @property
+    def assets_compliant_pct(self) -> float | None:
+        """Share of assessed assets with no missing security update (None: none assessed);
+        what reports called "compliance" before the patch policy existed."""
         return None if not self.assessed else 100.0 * self.compliant / self.assessed
 
+    @property
+    def overdue(self) -> int:
+        """Missing updates past their due date (every update kind the policy covers)."""
+        return sum(self.overdue_by_priority.values())
+
     def to_dict(self) -> dict[str, Any]:
-        """The figures a later report compares to."""
+        """The figures a later report compares to (stored with the report run)."""
+        sla = self.sla
         return {
             "assets": self.assets, "assessed": self.assessed, "compliant": self.compliant,
-            "compliance_pct": None if self.compliance_pct is None
-            else round(self.compliance_pct, 1),
+            "compliance_pct": self.compliance_pct,
+            "compliance_basis": COMPLIANCE_BASIS,
+            "sla_pairs": sla.pairs if sla else None,
+            "sla_overdue": sla.overdue if sla else None,
+            "sla_excepted": sla.excepted if sla else None,
+            "assets_with_overdue": sla.assets_with_overdue if sla else None,
+            "overdue": self.overdue,
+            "assets_compliant_pct": None if self.assets_compliant_pct is None
+            else round(self.assets_compliant_pct, 1),
             "fully_patched": self.fully_patched, "missing_total": self.missing_total,
             "missing_security": self.missing_security,
             "critical": self.by_severity.get("critical", 0),
             "important": self.by_severity.get("important", 0),
             "hosts_with_missing": self.hosts_with_missing,
         }
+
+
+def stored_figure(figures: dict[str, Any], key: str) -> Any:
+    """A figure of a stored report run, read across the change of definition.
+
+    Runs stored before :data:`COMPLIANCE_BASIS` kept the asset-based share under
+    ``compliance_pct``: for them that is ``assets_compliant_pct`` and they have no SLA
+    compliance figure (None), so a trend never compares the two definitions.
+    """
+    current = figures.get("compliance_basis") == COMPLIANCE_BASIS
+    if key == "compliance_pct":
+        return figures.get(key) if current else None
+    if key == "assets_compliant_pct" and not current:
+        return figures.get("compliance_pct")
+    return figures.get(key)
 
 
 def os_label(asset: Asset) -> str:
@@ -154,8 +200,10 @@ def os_label(asset: Asset) -> str:
 
 
 def compute_figures(assets: Sequence[Asset], assessments: dict[int, AssessmentRecord],
-                    missing: Sequence[AssetPatch]) -> Figures:
-    """The key numbers from the inventory, the latest deep scans and the missing updates."""
+                    missing: Sequence[AssetPatch], sla: Compliance | None = None,
+                    items: Sequence[RiskItem] = ()) -> Figures:
+    """The key numbers from the inventory, the latest deep scans and the missing updates,
+    with the SLA compliance figure and the prioritised items it was made of."""
     ids = {int(a.id or 0) for a in assets}
     ok = {i for i, r in assessments.items() if r.ok and i in ids}
     failed = {i for i, r in assessments.items() if not r.ok and i in ids}
@@ -185,61 +233,38 @@ def compute_figures(assets: Sequence[Asset], assessments: dict[int, AssessmentRe
         by_severity={str(s): by_sev[str(s)] for s in SEVERITY_ORDER if by_sev[str(s)]},
         by_classification=dict(by_class.most_common()),
         by_os=dict(Counter(os_label(a) for a in assets).most_common()),
+        sla=sla,
+        overdue_by_priority=overdue_by_priority(items),
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Risk:
-    """A host with missing security updates, ranked by its criticality answers."""
-
-    asset: Asset
-    security_updates: int
-    worst: Severity
-    packages: tuple[str, ...]
-    cves: tuple[str, ...]
-
-    @property
-    def exposure(self) -> str:
-        """Criticality answers in words."""
-        parts = [f"impact {self.asset.impact}"]
-        if self.asset.internet_facing:
-            parts.append("internet-facing")
-        if self.asset.public_facing:
-            parts.append("public-facing")
-        if self.asset.critical_operations:
-            parts.append("critical operations")
-        if self.asset.data_sensitivity:
-            parts.append("data: " + ", ".join(str(d) for d in self.asset.data_sensitivity))
-        return "; ".join(parts)
+def overdue_by_priority(items: Sequence[RiskItem]) -> dict[str, int]:
+    """Overdue items per priority, highest priority first (priorities with none left out)."""
+    counts = Counter(str(i.priority) for i in items if i.overdue)
+    return {str(p): counts[str(p)] for p in PRIORITY_ORDER if counts[str(p)]}
 
 
-def top_risks(assets: Sequence[Asset], missing: Sequence[AssetPatch],
-              limit: int = 10) -> list[Risk]:
-    """Hosts with missing security updates, highest impact and exposure first.
-
-    Until a risk module exists this is the stated stand-in: ranked by the asset's impact,
-    exposure and data answers, then by the worst vendor severity and the count.
-    """
-    by_id = {int(a.id or 0): a for a in assets}
-    groups: dict[int, list[AssetPatch]] = {}
-    for p in missing:
-        if p.classification is Classification.SECURITY and p.asset_id in by_id:
-            groups.setdefault(p.asset_id, []).append(p)
-    risks = []
-    for asset_id, patches in groups.items():
-        worst = max((p.severity for p in patches), key=lambda s: SEVERITY_RANK[s])
-        cves = tuple(dict.fromkeys(c for p in patches for c in p.cves))
-        risks.append(Risk(by_id[asset_id], len(patches), worst,
-                          tuple(sorted(p.package for p in patches)), cves))
-
-    def key(r: Risk) -> tuple[int, ...]:
-        a = r.asset
-        return (IMPACT_RANK[a.impact], int(a.internet_facing), int(a.public_facing),
-                len(a.data_sensitivity), int(a.critical_operations), SEVERITY_RANK[r.worst],
-                r.security_updates)
-
-    risks.sort(key=key, reverse=True)
-    return risks[:limit]
+def short_why(item: RiskItem) -> str:
+    """The factors that add points to an item's score, briefly ("why this score")."""
+    parts = []
+    for f in item.risk.factors:
+        if not f.points:
+            continue
+        if f.name == "severity":
+            label = f"severity {item.severity}" if "CVSS" not in f.detail else f.detail
+        elif f.name == "security update":
+            label = "security"
+        elif f.name == "known exploited (CISA KEV)":
+            label = "known exploited (KEV)"
+        elif f.name == "asset impact":
+            label = f"impact {f.detail}"
+        elif f.name == "age":
+            label = f"age {f.detail.split()[0]} d"
+        else:
+            label = f.name
+        parts.append(f"{label} +{f.points}")
+    text = ", ".join(parts) or "no risk factor"
+    return text + ("; KEV: at least high" if item.risk.kev_floor else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,11 +296,39 @@ class ReportData:
     audit_problems: list[ChainProblem]
     vault_in_use: bool
     credentials: int
+    policy: PolicyVersion  # the version in force (0: the built-in defaults)
+    policy_history: list[PolicyVersion]  # every saved version, newest first
+    risk_items: list[RiskItem]  # SiteService.risk_items at generated_at, highest risk first
+    compliance: Compliance  # SiteService.compliance of those same items
+    kev: KevImport | None  # the last KEV import (None: never, so nothing is flagged)
+    reviews: list[Review]  # every urgency review and exception, oldest first
     history: list[ReportRun] = field(default_factory=list)
     figures: Figures = field(init=False)
 
     def __post_init__(self) -> None:
-        self.figures = compute_figures(self.assets, self.assessments, self.missing)
+        self.figures = compute_figures(self.assets, self.assessments, self.missing,
+                                       self.compliance, self.risk_items)
+
+    def top_risks(self, limit: int = TOP_RISKS) -> list[RiskItem]:
+        """The highest-risk missing updates (risk score, then the earliest due date)."""
+        return self.risk_items[:limit]
+
+    def risk_by_patch(self) -> dict[tuple[int, str], RiskItem]:
+        """Prioritised items by (asset id, package); updates outside the policy are absent."""
+        return {(i.asset_id, i.package): i for i in self.risk_items}
+
+    def reviews_in_period(self) -> list[Review]:
+        """Reviews recorded in the period, and exceptions in force during any of it."""
+        return [r for r in self.reviews if review_in_period(r, self.options)]
+
+    def review_effects(self) -> dict[int, list[RiskItem]]:
+        """The missing updates each review currently decides (the newest covering review
+        applies to an update), by review id."""
+        out: dict[int, list[RiskItem]] = {}
+        for item in self.risk_items:
+            if item.review is not None and item.review.id is not None:
+                out.setdefault(item.review.id, []).append(item)
+        return out
 
     @property
     def previous(self) -> ReportRun | None:
@@ -298,10 +351,64 @@ class ReportData:
         return evaluate_checklist(self)
 
 
+def review_in_period(review: Review, options: ReportOptions) -> bool:
+    """Whether a review belongs in a report of the period: recorded in it, or (exceptions)
+    in force during part of it."""
+    if options.in_period(review.created_at):
+        return True
+    if review.decision is not Decision.EXCEPTION:
+        return False
+    start = review.created_at.date()
+    end = review.expires_at.date() if review.expires_at else None
+    return not ((options.period_to and start > options.period_to)
+                or (options.period_from and end is not None and end < options.period_from))
+
+
+def exception_status(review: Review, items: Sequence[RiskItem], now: datetime) -> str:
+    """An exception's standing in words; an expired one says whether its update is overdue
+    again (``items``: the missing updates the exception still decides)."""
+    if not review.expired(now):
+        left = (review.until - now.date()).days if review.until else 0
+        return f"in force until {review.until} ({left} day(s) left)"
+    when = (f"ended early on {review.ended_at:%Y-%m-%d} by {review.ended_by or 'unknown'}"
+            if review.ended_at else f"last day {review.until}")
+    if any(i.overdue for i in items):
+        return f"expired — item overdue again ({when})"
+    return f"expired ({when}); no missing update depends on it now"
+
+
 def _status(good: int, total: int) -> str:
     if total == 0 or good == 0:
         return "not met"
     return "met" if good == total else "partly"
+
+
+def policy_check(current: PolicyVersion, history: Sequence[PolicyVersion]) -> CheckItem:
+    """ "Patch policy documented": met once a person saved a policy version, partly while
+    only the built-in defaults apply."""
+    sla = ", ".join(f"{p} {hours_text(h)}" for p, h in current.policy.sla_hours)
+    if current.version == 0:
+        return CheckItem(
+            "Patch policy documented", "partly",
+            "Nobody has saved a patch policy for this site yet, so PatchDesk's built-in "
+            f"default policy (version 0) applies: SLAs {sla}. Save the site's own policy "
+            "(responsible person, approvers, windows) to meet this step; see the Patch "
+            "policy appendix.")
+    people = current.policy.holders(Role.RESPONSIBLE)
+    return CheckItem(
+        "Patch policy documented", "met",
+        f"Patch policy version {current.version} saved by {current.author or 'unknown'} on "
+        f"{current.created_at:%Y-%m-%d}" + (f" ({len(history)} version(s) kept)"
+                                            if len(history) > 1 else "")
+        + f"; responsible: {', '.join(people) or 'nobody named'}; SLAs {sla}; "
+        f"{len(current.policy.windows)} maintenance window(s). Printed in the Patch policy "
+        "appendix.")
+
+
+def hours_text(hours: int) -> str:
+    """An SLA in words: "48 hours", "7 days"."""
+    count, unit = (hours // 24, "day") if hours % 24 == 0 else (hours, "hour")
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def evaluate_checklist(data: ReportData) -> list[CheckItem]:
@@ -332,10 +439,7 @@ def evaluate_checklist(data: ReportData) -> list[CheckItem]:
         "Priorities set (asset criticality)", _status(answered, total),
         f"{answered} of {total} asset(s) have their impact / criticality answers recorded."))
 
-    items.append(CheckItem(
-        "Patch policy documented", "not met",
-        "PatchDesk has no patch-policy module yet: no SLAs, maintenance windows or "
-        "responsibilities are recorded, so none can be evidenced here."))
+    items.append(policy_check(data.policy, data.policy_history))
 
     started = [d for d in data.deployments if d.phase is not Phase.PLANNED]
     if not started:
@@ -418,7 +522,7 @@ def collect(service: SiteService, options: ReportOptions | None = None, *,
         Cancelled: cancelled.
     """
     options = options or ReportOptions()
-    steps = 6
+    steps = 7
 
     def step(n: int, message: str) -> None:
         if cancel is not None:
@@ -444,15 +548,23 @@ def collect(service: SiteService, options: ReportOptions | None = None, *,
     vault = remote.vault_exists
     credentials = len(remote.credentials()) if vault else 0
     history = ReportRepo(service.store.db()).all()
-    step(5, "computing figures")
+    step(5, "scoring risks against the patch policy")
+    now = utcnow()
+    # Computed once: the top risks, SLA status and missing-patch columns all read these
+    # items, and the compliance figure is made of them (the dashboard's figure).
+    risk_items, compliance = service.risk_overview(now)
+    step(6, "computing figures")
     data = ReportData(
         site=service.site(), site_path=str(service.path), options=options,
-        generated_at=utcnow(), generated_by=service.actor, assets=assets,
+        generated_at=now, generated_by=service.actor, assets=assets,
         assessments=assessments, missing=missing, excepted=excepted,
         deployments=deployments, deployment_logs=logs,
         audit_events=[e for e in events if options.in_period(e.ts)],
         audit_total=len(events), audit_problems=problems, vault_in_use=vault,
-        credentials=credentials, history=history,
+        credentials=credentials, policy=service.policy(),
+        policy_history=service.policy_history(), risk_items=risk_items,
+        compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
+        history=history,
     )
-    step(6, "collected")
+    step(7, "collected")
     return data

@@ -22,8 +22,18 @@ from reportlab.platypus import TableStyle as GridStyle
 
 from app.core.deployment import Deployment, HostState, Stage
 from app.core.models import Asset, AssetPatch, Classification, Severity
+from app.core.policy import PolicyVersion, Priority, Role
+from app.core.risk import PRIORITY_ORDER, Decision, RiskItem
 from app.reports import charts
-from app.reports.data import SECTIONS, SEVERITY_RANK, ReportData, top_risks
+from app.reports.data import (
+    SECTIONS,
+    SEVERITY_RANK,
+    ReportData,
+    exception_status,
+    hours_text,
+    short_why,
+    stored_figure,
+)
 from app.reports.pdf import (
     ACCENT,
     ACCENT_LIGHT,
@@ -43,6 +53,11 @@ ORIENTATION = {"exec": "portrait", "inventory": "landscape", "patches": "landsca
                "checklist": "portrait", "hosts": "portrait"}
 STATUS_COLOURS = {"met": GOOD, "partly": WARN, "not met": BAD, "n/a": MUTED}
 SEVERITY_TEXT = {Severity.CRITICAL: BAD, Severity.IMPORTANT: WARN}
+PRIORITY_TEXT = {Priority.EMERGENCY: BAD, Priority.HIGH: WARN}
+DECISION_TEXT = {Decision.PATCH_NOW: "patch now", Decision.SCHEDULE: "schedule",
+                 Decision.EXCEPTION: "exception"}
+#: Sections after which the patch-policy appendix is printed (they cite it).
+POLICY_APPENDIX_AFTER = ("exec", "checklist")
 MAX_LOG_LINES = 150
 MAX_HOST_PATCHES = 60
 MAX_TOC_DEPLOYMENTS = 12
@@ -78,6 +93,32 @@ def _sev(p: AssetPatch | Severity) -> Cell:
     return Cell(str(sev), color=SEVERITY_TEXT.get(sev), bold=sev in SEVERITY_TEXT)
 
 
+def _prio(priority: Priority) -> Cell:
+    return Cell(str(priority), color=PRIORITY_TEXT.get(priority),
+                bold=priority in PRIORITY_TEXT)
+
+
+def _due(item: RiskItem) -> Cell:
+    """The due date, in red with "overdue" once it has passed."""
+    if item.overdue:
+        return Cell(f"{item.due:%Y-%m-%d} overdue", color=BAD, bold=True)
+    return Cell(f"{item.due:%Y-%m-%d}")
+
+
+def _update_name(item: RiskItem) -> str:
+    return f"{item.package} {item.candidate_version}".strip() + (f" ({item.kb})" if item.kb
+                                                                else "")
+
+
+def policy_in_force(version: PolicyVersion) -> str:
+    """Which policy version applies, said in one sentence."""
+    if version.version == 0:
+        return ("No patch policy has been saved for this site yet, so PatchDesk's default "
+                "policy (version 0) applies.")
+    return (f"Patch policy version {version.version}, saved by {version.author or 'unknown'} "
+            f"on {_d(version.created_at)} UTC, is in force.")
+
+
 def build_story(data: ReportData) -> Callable[[Styles], list[Flowable]]:
     """The story builder for :func:`app.reports.pdf.render`."""
 
@@ -88,6 +129,8 @@ def build_story(data: ReportData) -> Callable[[Styles], list[Flowable]]:
         for number, key in enumerate(data.options.sections, start=1):
             story += [NextPageTemplate(ORIENTATION[key]), PageBreak()]
             story += SECTION_BUILDERS[key](data, st, number)
+        if any(k in data.options.sections for k in POLICY_APPENDIX_AFTER):
+            story += [NextPageTemplate("portrait"), PageBreak(), *policy_appendix(data, st)]
         return story
 
     return build
@@ -157,8 +200,9 @@ def _side_by_side(*drawings: Flowable) -> Table:
 
 
 def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
-    """1. Compliance, missing patches, devices by OS, SLA, trend and top risks."""
+    """1. SLA compliance, missing patches, devices by OS, SLA status, trend and top risks."""
     f = data.figures
+    c = data.compliance
     fonts = st.fonts
     site = data.site
     out: list[Flowable] = [Heading(f"{number}. Executive summary", st.h1, 0)]
@@ -167,21 +211,31 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         f"({data.options.period_text}). {_n(f.assessed)} were deep-scanned successfully, "
         f"{_n(f.assessment_failed)} could not be scanned at their last attempt and "
         f"{_n(f.not_assessed)} have never been scanned."))
+    due_soon = sum(1 for i in data.risk_items if not i.overdue
+                   and (i.due - data.generated_at).days < 7)
     out.append(_tiles(st, [
-        (_pct(f.compliance_pct), "Compliance",
-         f"{_n(f.compliant)} of {_n(f.assessed)} assessed asset(s) have no missing "
-         "security update"),
+        (_pct(c.percent), "SLA compliance",
+         f"{_n(c.on_time)} of {_n(c.pairs)} missing security update(s) within their SLA"
+         + (f" ({_n(c.excepted)} under exception)" if c.excepted else "")),
         (_n(f.missing_total), "Missing updates",
          f"{_n(f.missing_security)} security; {_n(f.by_severity.get('critical', 0))} "
          f"critical on {_n(f.hosts_with_missing)} host(s)"),
+        (_n(f.overdue), "Overdue",
+         f"past their due date on {_n(len({i.asset_id for i in data.risk_items if i.overdue}))}"
+         f" host(s); {_n(due_soon)} more due within 7 days"),
         (_n(f.assets), "Assets",
-         f"{_n(f.assessed)} assessed, {_n(f.fully_patched)} fully patched"),
-        (_n(f.reboot_required), "Reboots pending", "assessed hosts waiting for a restart"),
+         f"{_n(f.assessed)} assessed, {_n(f.fully_patched)} fully patched, "
+         f"{_n(f.reboot_required)} waiting for a reboot"),
     ]))
     out.append(st.para(
-        "Compliance here means: an asset that was deep-scanned has no missing update "
-        "classified as a security update. Assets never scanned are not counted as "
-        "compliant or non-compliant; they are shown separately.", st.small))
+        "SLA compliance is the share of missing (asset, security update) pairs on the "
+        "assets the patch policy covers that are not past their SLA due date (an update "
+        "under an unexpired exception counts as on time, one whose exception expired as "
+        "overdue; 100% when none is missing) — the same figure as the dashboard. It counts "
+        f"only what deep scans found: {_n(f.assessed)} of {_n(f.assets)} asset(s) are "
+        f"assessed, {_n(f.not_assessed)} never scanned and {_n(f.assessment_failed)} failed "
+        f"their last scan, so their updates are not in it. {_n(c.assets_compliant)} of "
+        f"{_n(c.assets)} covered asset(s) have no overdue security update.", st.small))
     severity = list(f.by_severity.items())
     out.append(Spacer(1, 4 * mm))
     out.append(_side_by_side(
@@ -193,46 +247,88 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
     os_items = list(f.by_os.items())
     if len(os_items) > 8:
         os_items = [*os_items[:7], ("Other", sum(v for _, v in os_items[7:]))]
-    compliance = [("No missing security update", f.compliant),
-                  ("Security updates missing", f.assessed - f.compliant),
-                  ("Scan failed", f.assessment_failed), ("Never scanned", f.not_assessed)]
+    scans = [("No missing security update", f.compliant),
+             ("Security updates missing", f.assessed - f.compliant),
+             ("Scan failed", f.assessment_failed), ("Never scanned", f.not_assessed)]
     out.append(_side_by_side(
         charts.bar_chart("Devices by operating system", os_items, fonts.regular, fonts.bold),
-        charts.pie_chart("Assets by compliance", compliance, fonts.regular, fonts.bold)))
+        charts.pie_chart("Assets by scan result", scans, fonts.regular, fonts.bold)))
 
-    out.append(Heading("SLA status", st.h2, 1))
-    out.append(st.para(
-        "No patch policy is defined yet, so there are no SLA targets (days allowed per "
-        "severity) to measure against. SLA compliance will be reported here once a patch "
-        "policy exists in PatchDesk; the age of each missing update is shown as "
-        "\u201cfirst seen\u201d in the missing-patches section.", st.note))
+    out += _sla_status(data, st)
 
     # Kept with its heading, so the heading never ends a page alone.
     out.append(KeepTogether([Heading("Trend since the last report", st.h2, 1),
                              *_trend(data, st)]))
-
-    out.append(Heading("Top risks", st.h2, 1))
-    out.append(st.para(
-        "Until PatchDesk has a risk-scoring module, this list is: hosts with missing "
-        "security updates, ranked by the asset's recorded impact, exposure (internet- or "
-        "public-facing), sensitive data and critical operations, then by the worst vendor "
-        "severity and the number of updates.", st.small))
-    risks = top_risks(data.assets, data.missing)
-    if not risks:
-        out.append(st.para("No host has a missing security update."))
-    else:
-        out.append(st.table(
-            ["Host", "Impact and exposure", "Security updates", "Worst severity",
-             "Packages", "CVEs"],
-            [[Cell(r.asset.label, bold=True), r.exposure, _n(r.security_updates),
-              _sev(r.worst), _some(list(r.packages), 5), _some(list(r.cves), 4)]
-             for r in risks],
-            [2, 2.6, 1.1, 1.1, 2.6, 2.4], align="LLRLLL"))
+    out += _top_risks(data, st)
     return out
 
 
-TREND_ROWS = (("Assets", "assets", False), ("Assessed", "assessed", False),
-              ("Compliance", "compliance_pct", True), ("Missing updates", "missing_total", False),
+def _sla_status(data: ReportData, st: Styles) -> list[Flowable]:
+    """Overdue items per priority against the policy's SLAs."""
+    policy = data.policy.policy
+    now = data.generated_at
+    out: list[Flowable] = [Heading("SLA status", st.h2, 1)]
+    keep: list[Flowable] = []
+    keep.append(st.para(
+        f"{policy_in_force(data.policy)} Each missing update gets a priority from its risk "
+        "score and must be installed within that priority's SLA, counted from the day a "
+        "scan first found it missing; a \u201cpatch now\u201d decision brings the date "
+        "forward and an exception moves it to the exception's last day. Every update kind "
+        f"the policy covers ({', '.join(str(k) for k in policy.classifications)}) is "
+        "counted here; the compliance figure counts security updates only."))
+    rows = []
+    for priority in PRIORITY_ORDER:
+        items = [i for i in data.risk_items if i.priority is priority]
+        overdue = [i for i in items if i.overdue]
+        oldest = min((i.due for i in overdue), default=None)
+        soon = sum(1 for i in items if not i.overdue and (i.due - now).days < 7)
+        excepted = sum(1 for i in items if i.review is not None
+                       and i.review.decision is Decision.EXCEPTION and not i.overdue)
+        rows.append([
+            _prio(priority), hours_text(int(policy.sla(priority).total_seconds() // 3600)),
+            _n(len(items)),
+            Cell(_n(len(overdue)), color=BAD if overdue else None, bold=bool(overdue)),
+            _n(soon), _n(excepted),
+            f"{_day(oldest)} ({(now - oldest).days} d ago)" if oldest else "—"])
+    keep.append(st.table(["Priority", "SLA", "Missing", "Overdue", "Due within 7 days",
+                          "Under exception", "Longest overdue since"], rows,
+                         [1.2, 1, 0.9, 0.9, 1.2, 1.2, 1.8], align="LLRRRRL"))
+    # The heading, its explanation and the five-row table stay on one page.
+    return [KeepTogether([*out, *keep])]
+
+
+def _top_risks(data: ReportData, st: Styles) -> list[Flowable]:
+    out: list[Flowable] = [Heading("Top risks", st.h2, 1)]
+    kev = data.kev
+    kev_text = (f"KEV marks a CVE in CISA's Known Exploited Vulnerabilities catalogue "
+                f"(version {kev.catalog_version}, imported {kev.imported_at:%Y-%m-%d})."
+                if kev else "No KEV catalogue has been imported, so no update is flagged "
+                "as known exploited.")
+    out.append(st.para(
+        "The missing updates with the highest risk score (0\u2013100): the sum of the "
+        "points listed under \u201cwhy\u201d — vendor severity, security update, known "
+        "exploitation, the asset's impact, sensitive data and exposure, and age. The "
+        f"priority, and so the SLA, follows from the score. {kev_text}", st.small))
+    top = data.top_risks()
+    if not top:
+        out.append(st.para("No missing update is covered by the patch policy."))
+        return out
+    out.append(st.table(
+        ["#", "Host", "Update", "Score", "Priority", "Due", "KEV", "Why"],
+        [[str(n), Cell(i.host, bold=True), _update_name(i), _n(i.risk.score),
+          _prio(i.priority), _due(i),
+          Cell("KEV", color=BAD, bold=True) if i.kev else "—", short_why(i)]
+         for n, i in enumerate(top, start=1)],
+        [0.3, 1.4, 1.7, 0.65, 1.05, 1.15, 0.45, 3.5], align="RLLRLLLL"))
+    return out
+
+
+TREND_ROWS = (("SLA compliance", "compliance_pct", True),
+              ("Overdue updates", "overdue", False),
+              ("Assets", "assets", False), ("Assessed", "assessed", False),
+              ("Assessed assets with no missing security update", "assets_compliant_pct",
+               True),
+              ("Missing updates", "missing_total", False),
               ("Missing security updates", "missing_security", False),
               ("Critical", "critical", False), ("Important", "important", False))
 
@@ -251,7 +347,7 @@ def _trend(data: ReportData, st: Styles) -> list[Flowable]:
                         "the change against these figures.")]
     rows = []
     for label, key, pct in TREND_ROWS:
-        before, after = prev.figures.get(key), now.get(key)
+        before, after = stored_figure(prev.figures, key), stored_figure(now, key)
         if before is None or after is None:
             change = "—"
         else:
@@ -260,19 +356,23 @@ def _trend(data: ReportData, st: Styles) -> list[Flowable]:
         rows.append([label, _figure(before, pct), _figure(after, pct), change])
     out: list[Flowable] = [
         st.para(f"Compared with the report of {_d(prev.generated_at)} UTC "
-                f"(by {prev.actor or 'unknown'})."),
+                f"(by {prev.actor or 'unknown'})."
+                + ("" if stored_figure(prev.figures, "compliance_pct") is not None else
+                   " That report predates the patch policy: it measured compliance as the "
+                   "share of assessed assets with no missing security update, compared "
+                   "in its own row; SLA compliance has no earlier value.")),
         st.table(["Figure", f"Previous ({_day(prev.generated_at)})",
                   f"Now ({_day(data.generated_at)})", "Change"],
                  rows, [3, 2, 2, 1.5], align="LRRR")]
-    points = [(_day(r.generated_at), float(r.figures["compliance_pct"]))
+    points = [(_day(r.generated_at), float(stored_figure(r.figures, "compliance_pct")))
               for r in data.history
-              if r.figures.get("compliance_pct") is not None
+              if stored_figure(r.figures, "compliance_pct") is not None
               and data.options.in_period(r.generated_at)][-11:]
     if now["compliance_pct"] is not None:
         points.append(("now", float(now["compliance_pct"])))
     if len(points) >= 2:
         out.append(Spacer(1, 3 * mm))
-        out.append(charts.trend_chart("Compliance over the site's reports", points,
+        out.append(charts.trend_chart("SLA compliance over the site's reports", points,
                                       st.fonts.regular, st.fonts.bold))
     return out
 
@@ -304,15 +404,24 @@ def inventory(data: ReportData, st: Styles, number: int) -> list[Flowable]:
 
 
 def patches(data: ReportData, st: Styles, number: int) -> list[Flowable]:
-    """3. Missing patches per patch and per host."""
+    """3. Missing patches per patch and per host, with priority, score, due date and KEV."""
     f = data.figures
     assets = data.asset_by_id()
+    risk = data.risk_by_patch()
+    kev = data.kev is not None
     out: list[Flowable] = [Heading(f"{number}. Missing patches", st.h1, 0)]
+    kev_text = (f"\u201cKEV\u201d marks an update fixing a CVE in CISA's Known Exploited "
+                f"Vulnerabilities catalogue (version {data.kev.catalog_version}, imported "
+                f"{data.kev.imported_at:%Y-%m-%d})." if data.kev else
+                "No known-exploited (KEV) catalogue has been imported, so no KEV column is "
+                "shown.")
     out.append(st.para(
         f"{_n(f.missing_total)} missing update(s) on {_n(f.hosts_with_missing)} host(s), "
         f"{_n(f.missing_security)} of them security updates, from each host's latest deep "
-        "scan. \u201cFirst seen\u201d is when a scan first found the update missing. "
-        "No known-exploited (KEV) data has been imported, so no KEV column is shown."))
+        "scan. Priority and score come from the risk score; the due date is the "
+        f"priority's SLA in policy version {data.policy.version}, counted from when a scan "
+        "first found the update missing (or a review's date), in red once it has passed. "
+        f"Updates the policy does not cover show \u201c—\u201d. {kev_text}"))
     groups: dict[tuple[str, str], list[AssetPatch]] = {}
     for p in data.missing:
         groups.setdefault((p.package, p.candidate_version), []).append(p)
@@ -321,38 +430,71 @@ def patches(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         worst = max((p.severity for p in items), key=lambda s: SEVERITY_RANK[s])
         cves = list(dict.fromkeys(c for p in items for c in p.cves))
         classes = sorted({str(p.classification) for p in items})
-        first = min((p.first_seen for p in items if p.first_seen), default=None)
-        by_patch.append((SEVERITY_RANK[worst], len(items), package, [
+        scored = [r for p in items if (r := risk.get((p.asset_id, p.package))) is not None]
+        top = max(scored, key=lambda r: r.risk.score, default=None)
+        overdue = sum(1 for r in scored if r.overdue)
+        due = min((r.due for r in scored), default=None)
+        listed = any(r.kev for r in scored)
+        row: list[str | Cell] = [
             Cell(package, bold=True), version, ", ".join(classes), _sev(worst),
-            _n(len(items)), _some(cves, 6) or "—", _day(first)]))
-    by_patch.sort(key=lambda item: (-item[0], -item[1], item[2]))
+            _prio(top.priority) if top else "—", _n(top.risk.score) if top else "—",
+            _n(len(items)),
+            Cell(_n(overdue), color=BAD, bold=True) if overdue else "0",
+            _day(due)]
+        if kev:
+            row.append(Cell("KEV", color=BAD, bold=True) if listed else "")
+        row.append(_some(cves, 6) or "—")
+        by_patch.append((top.risk.score if top else -1, SEVERITY_RANK[worst], len(items),
+                         package, row))
+    by_patch.sort(key=lambda item: (-item[0], -item[1], -item[2], item[3]))
     out.append(Heading(f"{number}.1 By patch", st.h2, 1))
     if by_patch:
-        out.append(st.table(["Package", "Version", "Classification", "Severity", "Hosts",
-                             "CVEs", "First seen"], [row for *_, row in by_patch],
-                            [2.4, 2, 1.2, 1, 0.7, 3.6, 1], align="LLLLRLL"))
+        header = ["Package", "Version", "Classification", "Severity", "Priority",
+                  "Top score", "Hosts", "Overdue", "Earliest due"]
+        weights = [2.2, 1.8, 1.1, 0.9, 0.9, 0.6, 0.6, 0.7, 1.0]
+        if kev:
+            header.append("KEV")
+            weights.append(0.5)
+        out.append(st.table([*header, "CVEs"], [row for *_, row in by_patch],
+                            [*weights, 3.0], align="LLLLLRRRL" + "L" * (2 if kev else 1)))
     else:
         out.append(st.para("No missing updates."))
     out.append(Heading(f"{number}.2 By host", st.h2, 1))
     rows = []
-    ordered = sorted(data.missing, key=lambda p: (
-        assets[p.asset_id].label.lower() if p.asset_id in assets else "",
-        -SEVERITY_RANK[p.severity], p.package))
-    for p in ordered:
+    labels = {k: a.label.lower() for k, a in assets.items()}
+
+    def order(p: AssetPatch) -> tuple[str, int, int, str]:
+        item = risk.get((p.asset_id, p.package))
+        return (labels.get(p.asset_id, ""), -(item.risk.score if item else -1),
+                -SEVERITY_RANK[p.severity], p.package)
+
+    for p in sorted(data.missing, key=order):
         asset = assets.get(p.asset_id)
+        item = risk.get((p.asset_id, p.package))
         refs = [*p.cves[:4], *([f"+{len(p.cves) - 4} CVEs"] if len(p.cves) > 4 else []),
                 *p.advisories[:2], *([p.kb] if p.kb else [])]
-        rows.append([
+        row = [
             asset.label if asset else f"asset #{p.asset_id}", p.package,
             f"{p.installed_version or '—'} → {p.candidate_version}",
             Cell(str(p.classification), bold=p.classification is Classification.SECURITY),
-            _sev(p), ", ".join(refs) or "—", _day(p.first_seen),
-        ])
+            _sev(p), f"{item.priority} {item.risk.score}" if item else "—",
+            _due(item) if item else "—",
+        ]
+        if kev:
+            row.append(Cell("KEV", color=BAD, bold=True) if item and item.kev else "")
+        row.append(", ".join(refs) or "—")
+        rows.append(row)
     if rows:
-        # Seven columns, not nine: at 20,000 rows every cell costs layout time.
-        out.append(st.table(["Host", "Package", "Installed → candidate", "Classification",
-                             "Severity", "CVEs / advisories / KB", "First seen"], rows,
-                            [1.9, 2, 2.6, 1.1, 0.9, 3.4, 0.9]))
+        # Every cell and colour change costs layout time at 20,000 rows: priority and
+        # score share a plain cell, the KEV column is there only when it can say something,
+        # and "first seen" is folded into the due date.
+        header = ["Host", "Package", "Installed → candidate", "Classification", "Severity",
+                  "Priority, score", "Due"]
+        weights = [1.8, 1.9, 2.2, 1.2, 1.0, 1.3, 1.0]
+        if kev:
+            header.append("KEV")
+            weights.append(0.4)
+        out.append(st.table([*header, "CVEs / advisories / KB"], rows, [*weights, 3.1]))
     else:
         out.append(st.para("No missing updates."))
     return out
@@ -457,13 +599,53 @@ def deployments(data: ReportData, st: Styles, number: int) -> list[Flowable]:
 
 
 def exceptions(data: ReportData, st: Styles, number: int) -> list[Flowable]:
-    """5. Exceptions and urgency decisions (none can be recorded yet)."""
+    """5. Exceptions and urgency decisions: who decided what, why, until when."""
     out: list[Flowable] = [Heading(f"{number}. Exceptions and urgency decisions", st.h1, 0)]
+    reviews = data.reviews_in_period()
+    effects = data.review_effects()
+    now = data.generated_at
     out.append(st.para(
-        "PatchDesk has no exception or urgency-decision module yet: no \u201cpatch now\u201d, "
-        "\u201cscheduled\u201d or \u201cworkaround with exception\u201d decisions, approvers "
-        "or expiry dates are recorded, so none are reported. Every missing update in this "
-        "report is therefore without a recorded decision.", st.note))
+        "An urgency review records a named person's decision about an urgent update: "
+        "\u201cpatch now\u201d (due within the emergency SLA), \u201cschedule\u201d (a "
+        "planned date), or \u201cworkaround + exception\u201d until a date, during which "
+        "the update is not overdue. Once an exception expires, or is ended early, the "
+        "update is overdue again and back for review. Listed: decisions recorded in the "
+        f"period ({data.options.period_text}) and exceptions in force during it."))
+    exceptions = [r for r in reviews if r.decision is Decision.EXCEPTION]
+    expired = [r for r in exceptions if r.expired(now)]
+    if not reviews:
+        out.append(st.para("No urgency decision or exception was recorded for the period.",
+                           st.note))
+    else:
+        counts = Counter(r.decision for r in reviews)
+        out.append(st.para(
+            f"{len(reviews)} decision(s): " + ", ".join(
+                f"{counts[d]} {DECISION_TEXT[d]}" for d in Decision if counts[d])
+            + (f"; {len(expired)} exception(s) expired or ended." if expired else ".")))
+        rows = []
+        for r in sorted(reviews, key=lambda r: (r.created_at, r.id or 0), reverse=True):
+            covered = effects.get(r.id or -1, [])
+            if r.decision is Decision.EXCEPTION:
+                status = Cell(exception_status(r, covered, now),
+                              color=BAD if r.expired(now) else None, bold=r.expired(now))
+            elif r.decision is Decision.SCHEDULE:
+                status = Cell(f"planned for {_d(r.planned)}" if r.planned else "scheduled")
+            else:
+                due = min((i.due for i in covered), default=None)
+                late = any(i.overdue for i in covered)
+                status = Cell(f"due {_day(due)}" + (" — overdue" if late else "")
+                              if due else "no missing update depends on it now",
+                              color=BAD if late else None, bold=late)
+            what = " / ".join(x for x in (r.package, r.cve) if x)
+            hosts = sorted({i.host for i in covered})
+            rows.append([
+                f"#{r.id}", Cell(DECISION_TEXT[r.decision], bold=True), what,
+                r.host or "every host", f"{r.decided_by}, {_day(r.created_at)}", r.reason,
+                status, f"{len(covered)} on {_some(hosts, 3)}" if covered else "none now"])
+        out.append(st.table(
+            ["#", "Decision", "Update / CVE", "Host", "Decided by", "Why", "Status",
+             "Missing updates it decides"], rows,
+            [0.35, 1.2, 1.3, 1.0, 1.3, 2.5, 2.1, 1.2], align="RLLLLLLL"))
     if data.excepted:
         assets = data.asset_by_id()
         out.append(st.para(f"{len(data.excepted)} update(s) are marked as excepted in the "
@@ -590,6 +772,61 @@ def hosts(data: ReportData, st: Styles, number: int) -> list[Flowable]:
     by_host = data.missing_by_host()
     for asset in sorted(data.assets, key=lambda a: a.label.lower()):
         out += _host(asset, data, by_host.get(int(asset.id or 0), []), st)
+    return out
+
+
+def policy_appendix(data: ReportData, st: Styles) -> list[Flowable]:
+    """Appendix: the patch policy in force, with its version, author and date."""
+    version = data.policy
+    p = version.policy
+    out: list[Flowable] = [Heading("Appendix: Patch policy", st.h1, 0)]
+    if version.version == 0:
+        out.append(st.para("No patch policy has been saved for this site yet: these are "
+                           "PatchDesk's built-in defaults (version 0), which apply until "
+                           "someone saves the site's own policy.", st.note))
+    else:
+        out.append(st.para(
+            f"Version {version.version}, saved by {version.author or 'unknown'} on "
+            f"{_d(version.created_at)} UTC"
+            + (f" (\u201c{version.note}\u201d)" if version.note else "") + ". "
+            + (f"{len(data.policy_history)} version(s) are kept; every change is in the "
+               "audit log with what changed." if data.policy_history else "")))
+    roles = {r: ", ".join(p.holders(r)) or "anyone (nobody named)" for r in Role}
+    failures = (f"halt production after {p.max_failures} failed host(s)"
+                if p.max_failures is not None
+                else f"halt production after more than {p.max_failure_rate:.0%} failed hosts")
+    rows: list[tuple[str, str]] = [
+        ("Responsible", p.responsible or "nobody named"),
+        ("Approve deployments", roles[Role.APPROVER]),
+        ("Plan and run deployments", roles[Role.DEPLOYER]),
+        ("Decide urgency / grant exceptions", roles[Role.REVIEWER]),
+        ("Assets covered", (", ".join(p.scope_include) or "none")
+         + (f" except {', '.join(p.scope_exclude)}" if p.scope_exclude else "")),
+        ("Update kinds", ", ".join(str(c) for c in p.classifications)),
+        ("SLAs (from first seen missing)",
+         "; ".join(f"{pr} {hours_text(h)}" for pr, h in p.sla_hours)),
+        ("Maintenance windows", "; ".join(str(w) for w in p.windows)
+         or "none: any time"),
+        ("Test ring / pilot", f"{', '.join(p.test_group) or 'none'} / "
+                              f"{', '.join(p.pilot_group) or 'none'}"),
+        ("Reboot", f"{p.reboot}; notice {p.reboot_lead_minutes} min before: "
+                   f"\u201c{p.reboot_notice}\u201d"),
+        ("Failure threshold", failures),
+        ("Backup rule", f"servers need a verified backup within {p.backup_days} day(s) "
+                        "before patching" if p.backup_required else "not required"),
+        ("Emergency procedure", p.emergency_procedure),
+    ]
+    if p.notes:
+        rows.append(("Notes", p.notes))
+    out.append(st.table(["Setting", "Policy"], [[Cell(k, bold=True), v] for k, v in rows],
+                        [2, 6]))
+    older = data.policy_history[1:6]
+    if older:
+        out.append(Spacer(1, 3 * mm))
+        out.append(st.para("Earlier versions: " + "; ".join(
+            f"{v.version} by {v.author or 'unknown'} on {_day(v.created_at)}"
+            + (f" ({v.note})" if v.note else "") for v in older)
+            + ("; …" if len(data.policy_history) > 6 else "") + ".", st.small))
     return out
 
 

@@ -121,7 +121,7 @@ def test_cli_report(site: ReportSite, tmp_path: Path) -> None:
     code, text = run("--site", path, "report", "--sections", "exec,checklist", "--from",
                      "2020-01-01", "--to", "2099-12-31", "-o", str(out))
     assert code == 0, text
-    assert "compliance 33.3%" in text and "6 missing update(s)" in text
+    assert "compliance 50.0%" in text and "6 missing update(s)" in text
     pdf = " ".join(p.extract_text() for p in PdfReader(out).pages)
     assert "2020-01-01 to 2099-12-31" in pdf
     code, text = run("--site", path, "--json", "report", "-o", str(out))
