@@ -7,7 +7,7 @@ the dialog stays open. IP and MAC fields are also checked as the user types.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from app.core.errors import FieldError, ValidationError
 from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
@@ -62,6 +62,198 @@ def _enum_combo(values: list[tuple[str, object]], name: str) -> QComboBox:
     return combo
 
 
+#: The criticality questionnaire: (key, question, one line of help). The answers feed the
+#: risk score (``app.core.risk``): impact, sensitive data, operations and exposure.
+QUESTIONS: tuple[tuple[str, str, str], ...] = (
+    ("impact", "If it stopped working, how bad would that be?",
+     "Critical: the business stops. High: a team cannot work. Low: an inconvenience."),
+    ("data", "Which sensitive data does it store or process?",
+     "Personal: names, HR or customer records. Health: patient records. Payment: card data."),
+    ("operations", "Does it run critical operations?",
+     "Production, safety, finance or anything with a legal deadline depends on it."),
+    ("public", "Do people outside the organisation use a service on it?",
+     "A website, web shop, webmail, customer portal or a partner interface."),
+    ("internet", "Can it be reached from the internet?",
+     "A public address, a forwarded port, or a VPN / remote-desktop gateway."),
+)
+
+IMPACT_LABELS = {Impact.NONE: "None — nobody would notice",
+                 Impact.LOW: "Low — an inconvenience",
+                 Impact.HIGH: "High — a team cannot work",
+                 Impact.CRITICAL: "Critical — the business stops"}
+
+
+def _help(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setProperty("role", "muted")
+    return label
+
+
+class CriticalityForm(QWidget):
+    """The criticality questionnaire: five short questions, each with one line of help.
+
+    With ``mixed`` the form edits several assets at once: the impact list gets a "keep each
+    asset's" entry and the boxes are tri-state, where the partial state keeps each value.
+    """
+
+    KEEP = "keep"
+
+    def __init__(self, parent: QWidget | None = None, *, mixed: bool = False) -> None:
+        super().__init__(parent)
+        self.setObjectName("criticalityForm")
+        self.mixed = mixed
+        self.impact = _enum_combo([(IMPACT_LABELS[i], i) for i in Impact], "Impact if down")
+        self.impact.setObjectName("impactCombo")
+        if mixed:
+            self.impact.insertItem(0, "(keep each asset's answer)", self.KEEP)
+        self.sensitivity = {
+            DataSensitivity.PERSONAL: QCheckBox("Personal data"),
+            DataSensitivity.HEALTH: QCheckBox("Health / patient data"),
+            DataSensitivity.PAYMENT: QCheckBox("Payment card data"),
+        }
+        self.critical_operations = QCheckBox("Yes, it runs critical operations")
+        self.public_facing = QCheckBox("Yes, it offers a public-facing service")
+        self.internet_facing = QCheckBox("Yes, it is reachable from the internet")
+        self.boxes = [*self.sensitivity.values(), self.critical_operations, self.public_facing,
+                      self.internet_facing]
+        for box in self.boxes:
+            box.setTristate(mixed)
+        answers: dict[str, list[QWidget]] = {
+            "impact": [self.impact],
+            "data": list(self.sensitivity.values()),
+            "operations": [self.critical_operations],
+            "public": [self.public_facing],
+            "internet": [self.internet_facing],
+        }
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        for number, (key, question, help_text) in enumerate(QUESTIONS, start=1):
+            title = QLabel(f"{number}. {question}")
+            title.setTextFormat(Qt.TextFormat.PlainText)
+            title.setWordWrap(True)
+            title.setProperty("role", "section")
+            layout.addWidget(title)
+            row = QHBoxLayout()
+            row.setContentsMargins(16, 0, 0, 0)
+            for widget in answers[key]:
+                row.addWidget(widget)
+            row.addStretch(1)
+            layout.addLayout(row)
+            hint = _help(help_text)
+            hint.setContentsMargins(16, 0, 0, 0)
+            layout.addWidget(hint)
+        if mixed:
+            layout.addSpacing(6)
+            layout.addWidget(_help("A box shown half-checked (▣) keeps each asset's own "
+                                   "answer; click it to set the answer for all of them."))
+
+    # -- values ------------------------------------------------------------------------
+    def set_asset(self, asset: Asset) -> None:
+        """Show one asset's answers."""
+        self.set_assets([asset])
+
+    def set_assets(self, assets: Sequence[Asset]) -> None:
+        """Show the answers the assets share; differing ones as "keep" (mixed forms)."""
+        impacts = {a.impact for a in assets}
+        if len(impacts) == 1:
+            self.impact.setCurrentIndex(max(self.impact.findData(impacts.pop()), 0))
+        elif self.mixed:
+            self.impact.setCurrentIndex(0)
+
+        def show(box: QCheckBox, values: set[bool]) -> None:
+            if len(values) == 1:
+                box.setChecked(values.pop())
+            else:
+                box.setCheckState(Qt.CheckState.PartiallyChecked)
+
+        for kind, box in self.sensitivity.items():
+            show(box, {kind in a.data_sensitivity for a in assets})
+        show(self.critical_operations, {a.critical_operations for a in assets})
+        show(self.public_facing, {a.public_facing for a in assets})
+        show(self.internet_facing, {a.internet_facing for a in assets})
+
+    def apply(self, asset: Asset) -> Asset:
+        """The asset with the form's answers (answers left at "keep" keep its own)."""
+        changes: dict[str, object] = {}
+        impact = self.impact.currentData()
+        if impact != self.KEEP:
+            changes["impact"] = Impact(impact)
+        data = set(asset.data_sensitivity)
+        for kind, box in self.sensitivity.items():
+            state = box.checkState()
+            if state == Qt.CheckState.Checked:
+                data.add(kind)
+            elif state == Qt.CheckState.Unchecked:
+                data.discard(kind)
+        changes["data_sensitivity"] = tuple(k for k in DataSensitivity if k in data)
+        for name, box in (("critical_operations", self.critical_operations),
+                          ("public_facing", self.public_facing),
+                          ("internet_facing", self.internet_facing)):
+            state = box.checkState()
+            if state != Qt.CheckState.PartiallyChecked:
+                changes[name] = state == Qt.CheckState.Checked
+        return asset.with_changes(**changes)
+
+    def keeps_everything(self) -> bool:
+        """Whether no answer is set (a bulk edit would change nothing)."""
+        return self.impact.currentData() == self.KEEP and all(
+            b.checkState() == Qt.CheckState.PartiallyChecked for b in self.boxes)
+
+
+class CriticalityDialog(QDialog):
+    """Set the criticality of several assets at once. Use :meth:`ask`."""
+
+    def __init__(self, parent: QWidget | None, assets: Sequence[Asset]) -> None:
+        super().__init__(parent)
+        self.setObjectName("criticalityDialog")
+        self.assets = list(assets)
+        n = len(self.assets)
+        self.setWindowTitle(f"Set criticality — {n} asset{'s' if n != 1 else ''}")
+        self.result_assets: list[Asset] = []
+        names = ", ".join(a.label for a in self.assets[:6]) + (
+            f" and {n - 6} more" if n > 6 else "")
+        intro = _help(f"For {names}. The answers raise or lower the risk score of every "
+                      "missing update on these assets.")
+        self.form = CriticalityForm(mixed=n > 1)
+        self.form.set_assets(self.assets)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText(f"Apply to {n} asset{'s' if n != 1 else ''}")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addSpacing(4)
+        layout.addWidget(self.form)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+        self.resize(560, 0)
+
+    def changed_assets(self) -> list[Asset]:
+        """The assets whose answers the form changes."""
+        return [new for old in self.assets if (new := self.form.apply(old)) != old]
+
+    def accept(self) -> None:
+        """Close with the changed assets in :attr:`result_assets`."""
+        self.result_assets = self.changed_assets()
+        super().accept()
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, assets: Sequence[Asset]) -> list[Asset] | None:
+        """Show the dialog modally; the changed assets (maybe none), or None if cancelled."""
+        dialog = cls(parent, assets)
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                return dialog.result_assets
+            return None
+        finally:
+            dialog.deleteLater()
+
+
 class AssetDialog(QDialog):
     """Create or edit an asset. Use :meth:`ask`."""
 
@@ -106,16 +298,13 @@ class AssetDialog(QDialog):
             [("(none)" if r == Ring.NONE else enum_label(r), r) for r in Ring], "Ring"
         )
         self.fields["ring"] = self.ring
-        self.impact = _enum_combo([(enum_label(i), i) for i in Impact], "Impact if down")
+        self.criticality = CriticalityForm()
+        self.impact = self.criticality.impact
         self.fields["impact"] = self.impact
-        self.sensitivity = {
-            DataSensitivity.PERSONAL: QCheckBox("Personal data"),
-            DataSensitivity.HEALTH: QCheckBox("Health / patient data"),
-            DataSensitivity.PAYMENT: QCheckBox("Payment data"),
-        }
-        self.critical_operations = QCheckBox("Runs critical operations")
-        self.public_facing = QCheckBox("Public-facing service")
-        self.internet_facing = QCheckBox("Reachable from the internet")
+        self.sensitivity = self.criticality.sensitivity
+        self.critical_operations = self.criticality.critical_operations
+        self.public_facing = self.criticality.public_facing
+        self.internet_facing = self.criticality.internet_facing
         self.notes = QPlainTextEdit()
         self.notes.setAccessibleName("Notes")
         self.notes.setTabChangesFocus(True)
@@ -144,18 +333,12 @@ class AssetDialog(QDialog):
             ("Location", "location"), ("Owner", "owner"), ("Tags", "tags"), ("Ring", "ring"),
         ])
         criticality = QGroupBox("Criticality")
-        crit_form = QFormLayout(criticality)
-        crit_form.addRow("Impact if down", self._with_error("impact", self.impact))
-        data_box = QVBoxLayout()
-        data_box.setSpacing(2)
-        for box in self.sensitivity.values():
-            data_box.addWidget(box)
-        crit_form.addRow("Sensitive data", self._wrap(data_box))
-        flags = QVBoxLayout()
-        flags.setSpacing(2)
-        for box in (self.critical_operations, self.public_facing, self.internet_facing):
-            flags.addWidget(box)
-        crit_form.addRow("Exposure", self._wrap(flags))
+        crit_layout = QVBoxLayout(criticality)
+        crit_layout.addWidget(self.criticality)
+        impact_error = _error_label()
+        impact_error.setObjectName("error_impact")
+        self.errors["impact"] = impact_error
+        crit_layout.addWidget(impact_error)
         notes_group = QGroupBox("Notes")
         notes_layout = QVBoxLayout(notes_group)
         notes_layout.addWidget(self._with_error("notes", self.notes))
@@ -167,12 +350,13 @@ class AssetDialog(QDialog):
             left.addWidget(group)
         left.addStretch(1)
         right = QVBoxLayout()
-        for group in (purchase, ownership, criticality):
+        for group in (purchase, ownership):
             right.addWidget(group)
         right.addStretch(1)
         grid.addLayout(left, 0, 0)
         grid.addLayout(right, 0, 1)
-        grid.addWidget(notes_group, 1, 0, 1, 2)
+        grid.addWidget(criticality, 1, 0, 1, 2)
+        grid.addWidget(notes_group, 2, 0, 1, 2)
 
         body = QWidget()
         body_layout = QVBoxLayout(body)
@@ -260,12 +444,7 @@ class AssetDialog(QDialog):
         self.owner.setText(a.owner)
         self.tags.setText(", ".join(a.tags))
         self._select(self.ring, a.ring)
-        self._select(self.impact, a.impact)
-        for value, box in self.sensitivity.items():
-            box.setChecked(value in a.data_sensitivity)
-        self.critical_operations.setChecked(a.critical_operations)
-        self.public_facing.setChecked(a.public_facing)
-        self.internet_facing.setChecked(a.internet_facing)
+        self.criticality.set_asset(a)
         self.notes.setPlainText(a.notes)
 
     @staticmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from app.core.audit import ChainProblem
 from app.core.errors import FieldError
@@ -27,6 +29,7 @@ from app.ui.qt import (
     QLineEdit,
     QPushButton,
     QSettings,
+    QSpinBox,
     Qt,
     QTimer,
     QVBoxLayout,
@@ -81,6 +84,50 @@ def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
     return card, value, detail
 
 
+@dataclass(frozen=True, slots=True)
+class RiskOverview:
+    """The dashboard's risk figures (built on a worker thread by :func:`risk_overview`)."""
+
+    compliance: Any  # app.core.risk.Compliance — the same figure as the PDF report's
+    overdue_by_priority: dict[str, int]
+    top: list[Any]  # the 10 highest RiskItems
+    never_assessed: list[str]
+    stale: list[str]
+    stale_days: int
+
+
+def risk_overview(service: Any, stale_days: int, now: datetime | None = None) -> RiskOverview:
+    """Compliance, overdue counts by priority, top risks and assessment coverage.
+
+    The compliance figure is ``service.compliance()``, the function the PDF report uses.
+    Assets with an address that were never deep-scanned, or whose last deep scan is older
+    than ``stale_days``, are listed by name.
+    """
+    from app.core.risk import PRIORITY_ORDER
+
+    now = now or datetime.now(UTC)
+    compliance = service.compliance(now)
+    items = service.risk_items(now)
+    overdue = {str(p): 0 for p in PRIORITY_ORDER}
+    for item in items:
+        if item.overdue:
+            overdue[str(item.priority)] += 1
+    records = service.assessments()
+    cutoff = now - timedelta(days=stale_days)
+    never: list[str] = []
+    stale: list[str] = []
+    for asset in service.assets():
+        if asset.id is None or not (asset.primary_ip or asset.hostname):
+            continue
+        record = records.get(asset.id)
+        if record is None:
+            never.append(asset.label)
+        elif record.finished_at is None or record.finished_at < cutoff:
+            stale.append(asset.label)
+    return RiskOverview(compliance, overdue, items[:10], sorted(never, key=str.lower),
+                        sorted(stale, key=str.lower), stale_days)
+
+
 class DashboardPage(QWidget):
     """A summary of the open site computed from its real inventory and audit log."""
 
@@ -117,6 +164,19 @@ class DashboardPage(QWidget):
             card.setObjectName(f"card_{key}")
             self.patch_cards[key] = (value, detail)
             grid.addWidget(card, 2, i)
+        #: Cards filled from the risk figures (see :meth:`update_risk_summary`).
+        self.risk_cards: dict[str, tuple[QLabel, QLabel]] = {}
+        for i, (key, title) in enumerate((
+            ("compliance", "SLA compliance"),
+            ("overdue", "Overdue updates"),
+            ("coverage", "Never assessed or stale"),
+        )):
+            card, value, detail = _card(title)
+            card.setObjectName(f"card_{key}")
+            self.risk_cards[key] = (value, detail)
+            grid.addWidget(card, 3, i)
+        self.top_risks = _plain("", "")
+        self.top_risks.setObjectName("dashboardTopRisks")
         button_patches = QPushButton("Open patches")
         button_patches.clicked.connect(self.open_patches.emit)
         self.breakdown = _plain("", "")
@@ -135,8 +195,13 @@ class DashboardPage(QWidget):
         right.addWidget(_plain("Recent activity", "section"))
         right.addWidget(self.recent)
         right.addStretch(1)
-        lower.addLayout(left, 1)
-        lower.addLayout(right, 1)
+        risks = QVBoxLayout()
+        risks.addWidget(_plain("Top 10 risks", "section"))
+        risks.addWidget(self.top_risks)
+        risks.addStretch(1)
+        lower.addLayout(left, 2)
+        lower.addLayout(risks, 3)
+        lower.addLayout(right, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
@@ -163,6 +228,35 @@ class DashboardPage(QWidget):
             number, note = texts[key]
             value.setText(f"{number:,}")
             detail.setText(note)
+
+    def update_risk_summary(self, overview: RiskOverview) -> None:
+        """Show compliance, overdue updates by priority, coverage and the top risks."""
+        c = overview.compliance
+        value, detail = self.risk_cards["compliance"]
+        value.setText(f"{c.percent:.1f} %")
+        detail.setText(f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
+                       + (f" · {c.excepted:,} under exception" if c.excepted else "")
+                       if c.pairs else "no missing security update known")
+        value.setToolTip(f"{c.assets_compliant:,} of {c.assets:,} covered assets have no "
+                         "overdue security update.")
+        value, detail = self.risk_cards["overdue"]
+        counts = overview.overdue_by_priority
+        value.setText(f"{sum(counts.values()):,}")
+        detail.setText(" · ".join(f"{n:,} {name}" for name, n in counts.items()))
+        value, detail = self.risk_cards["coverage"]
+        never, stale = overview.never_assessed, overview.stale
+        value.setText(f"{len(never) + len(stale):,}")
+        detail.setText(f"{len(never):,} never · {len(stale):,} older than "
+                       f"{overview.stale_days} days")
+        value.setToolTip("\n".join([*(f"never: {n}" for n in never[:15]),
+                                     *(f"stale: {n}" for n in stale[:15])]))
+        lines = []
+        for item in overview.top:
+            flags = (" KEV" if item.kev else "") + (" overdue" if item.overdue else "")
+            lines.append(f"{item.risk.score:>3}  {item.package} on {item.host}"
+                         f"  ({item.priority}{flags})")
+        self.top_risks.setText("\n".join(lines) or
+                               "No missing update known on the assets the policy covers.")
 
     def update_summary(self, site: Site | None, assets: Sequence[Asset],
                        events: Sequence[AuditEvent]) -> None:
@@ -305,6 +399,8 @@ class SiteSettingsPage(QWidget):
     """Edit the site's name, client, address, MSP name and logo."""
 
     save_requested = Signal(dict)
+    #: Per-site settings changed (``monitor_hours``, ``stale_days``).
+    settings_save_requested = Signal(dict)
     browse_logo_requested = Signal()
 
     FIELDS = (
@@ -353,12 +449,35 @@ class SiteSettingsPage(QWidget):
         self.path_label = _plain("", "muted")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Site file", self.path_label)
+        self._settings: dict[str, object] = {}
+        self.monitor_spin = QSpinBox()
+        self.monitor_spin.setObjectName("site_monitor_hours")
+        self.monitor_spin.setAccessibleName("Check every N hours")
+        self.monitor_spin.setRange(0, 24 * 7)
+        self.monitor_spin.setSpecialValueText("off")
+        self.monitor_spin.setSuffix(" hours")
+        self.monitor_spin.valueChanged.connect(lambda _v: self._on_edited(""))
+        self.stale_spin = QSpinBox()
+        self.stale_spin.setObjectName("site_stale_days")
+        self.stale_spin.setAccessibleName("Assessment stale after N days")
+        self.stale_spin.setRange(1, 365)
+        self.stale_spin.setSuffix(" days")
+        self.stale_spin.valueChanged.connect(lambda _v: self._on_edited(""))
+        monitor_form = QFormLayout()
+        monitor_form.addRow(_plain("Monitoring", "section"))
+        monitor_form.addRow(_plain(
+            "While PatchDesk is open it repeats the last network scan and, with the "
+            "credential vault unlocked, the deep scans, then notifies you of new missing "
+            "updates, new devices, overdue updates and new known-exploited matches.",
+            "muted"))
+        monitor_form.addRow("&Check every", self.monitor_spin)
+        monitor_form.addRow("Assessment &stale after", self.stale_spin)
         self.save_button = QPushButton("Save")
         self.save_button.setObjectName("siteSave")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self._on_save_clicked)
         self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(lambda: self.set_site(self._site, self._path))
+        self.revert_button.clicked.connect(self._on_revert_clicked)
         self.status = _plain("", "muted")
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
@@ -369,6 +488,7 @@ class SiteSettingsPage(QWidget):
         inner = QVBoxLayout(holder)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addLayout(form)
+        inner.addLayout(monitor_form)
         inner.addLayout(buttons)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
@@ -390,6 +510,35 @@ class SiteSettingsPage(QWidget):
         self.path_label.setText(path)
         self.show_errors([])
         self._update_buttons()
+
+    def set_settings(self, settings: dict[str, object]) -> None:
+        """Show the per-site monitoring settings (discarding unsaved edits)."""
+        from app.ui.monitor import monitor_hours, stale_days
+
+        self._settings = dict(settings)
+        for spin, value in ((self.monitor_spin, int(monitor_hours(self._settings))),
+                            (self.stale_spin, stale_days(self._settings))):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        self._update_buttons()
+
+    def settings_changes(self) -> dict[str, int]:
+        """Monitoring settings that differ from the saved ones."""
+        from app.ui.monitor import MONITOR_HOURS, STALE_DAYS, monitor_hours, stale_days
+
+        if self._site is None:
+            return {}
+        out: dict[str, int] = {}
+        if self.monitor_spin.value() != int(monitor_hours(self._settings)):
+            out[MONITOR_HOURS] = self.monitor_spin.value()
+        if self.stale_spin.value() != stale_days(self._settings):
+            out[STALE_DAYS] = self.stale_spin.value()
+        return out
+
+    def _on_revert_clicked(self) -> None:
+        self.set_site(self._site, self._path)
+        self.set_settings(self._settings)
 
     def changes(self) -> dict[str, str]:
         """Fields whose text differs from the saved site."""
@@ -417,7 +566,7 @@ class SiteSettingsPage(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        dirty = bool(self.changes())
+        dirty = bool(self.changes()) or bool(self.settings_changes())
         self.save_button.setEnabled(dirty)
         self.revert_button.setEnabled(dirty)
 
@@ -425,3 +574,6 @@ class SiteSettingsPage(QWidget):
         changes = self.changes()
         if changes:
             self.save_requested.emit(changes)
+        settings = self.settings_changes()
+        if settings:
+            self.settings_save_requested.emit(settings)

@@ -416,7 +416,9 @@ class PatchesPage(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.patch_view, "By patch")
         self.tabs.addTab(self.host_view, "By host")
-        self.tabs.currentChanged.connect(lambda _i: self._show_detail())
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        #: The "By risk" tab (see :meth:`add_risk_tab`).
+        self.risk: Any = None
         self.detail = _label()
         self.detail.setObjectName("patchDetail")
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -445,6 +447,31 @@ class PatchesPage(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
         self.summary.setText("No missing updates known yet.")
+
+    def add_risk_tab(self, panel: Any) -> None:
+        """Add the risk-ordered view (``app.ui.priorities.PrioritiesPanel``) as a third tab.
+
+        The filter box applies to it too; its own filters replace classification and
+        severity while it is shown.
+        """
+        self.risk = panel
+        self.tabs.addTab(panel, "By risk")
+        panel.loaded.connect(self._update_tab_titles)
+        panel.proxy.layoutChanged.connect(self._update_tab_titles)
+        panel.proxy.rowsInserted.connect(self._update_tab_titles)
+        panel.proxy.rowsRemoved.connect(self._update_tab_titles)
+
+    def show_by_risk(self) -> None:
+        """Switch to the risk-ordered view."""
+        if self.risk is not None:
+            self.tabs.setCurrentWidget(self.risk)
+
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        on_risk = self.risk is not None and self.tabs.currentWidget() is self.risk
+        self.class_combo.setVisible(not on_risk)
+        self.severity_combo.setVisible(not on_risk)
+        self.detail.setVisible(not on_risk)
+        self._show_detail()
 
     def _view(self, name: str, accessible: str, proxy: PatchFilterProxy,
               widths: Sequence[int]) -> QTableView:
@@ -491,6 +518,8 @@ class PatchesPage(QWidget):
         for proxy in (self.patch_proxy, self.host_proxy):
             proxy.set_filter_text(text)
             proxy.set_filters(cls, sev)
+        if self.risk is not None:
+            self.risk.apply_filter(text)
         self._update_tab_titles()
         self._show_detail()
 
@@ -513,6 +542,10 @@ class PatchesPage(QWidget):
             shown, total = proxy.rowCount(), model.rowCount()
             count = f"{shown:,}" if shown == total else f"{shown:,} of {total:,}"
             self.tabs.setTabText(index, f"{title} ({count})")
+        if self.risk is not None:
+            shown, total = self.risk.proxy.rowCount(), self.risk.model.rowCount()
+            count = f"{shown:,}" if shown == total else f"{shown:,} of {total:,}"
+            self.tabs.setTabText(self.tabs.indexOf(self.risk), f"By risk ({count})")
 
     # -- state ------------------------------------------------------------------------------
     def save_state(self, settings: QSettings) -> None:
