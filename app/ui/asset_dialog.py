@@ -66,7 +66,7 @@ def _enum_combo(values: list[tuple[str, object]], name: str) -> QComboBox:
 #: risk score (``app.core.risk``): impact, sensitive data, operations and exposure.
 QUESTIONS: tuple[tuple[str, str, str], ...] = (
     ("impact", "If it stopped working, how bad would that be?",
-     "Critical: the business stops. High: a team cannot work. Low: an inconvenience."),
+     "Think of a working day without it: who is stuck, and what is lost or late?"),
     ("data", "Which sensitive data does it store or process?",
      "Personal: names, HR or customer records. Health: patient records. Payment: card data."),
     ("operations", "Does it run critical operations?",

@@ -252,9 +252,9 @@ class DashboardPage(QWidget):
                                      *(f"stale: {n}" for n in stale[:15])]))
         lines = []
         for item in overview.top:
-            flags = (" KEV" if item.kev else "") + (" overdue" if item.overdue else "")
-            lines.append(f"{item.risk.score:>3}  {item.package} on {item.host}"
-                         f"  ({item.priority}{flags})")
+            flags = ", ".join([str(item.priority), *(["KEV"] if item.kev else []),
+                               *(["overdue"] if item.overdue else [])])
+            lines.append(f"{item.risk.score:>3}  {item.package} on {item.host}  ({flags})")
         self.top_risks.setText("\n".join(lines) or
                                "No missing update known on the assets the policy covers.")
 

@@ -73,6 +73,22 @@ KEY_LABELS = {
 }
 
 
+VIEWING_STYLE = """
+QLineEdit[viewing="true"], QPlainTextEdit[viewing="true"] {
+    border: none; background: transparent; padding-left: 0;
+}
+"""
+
+
+def history_text(version: PolicyVersion, in_force: bool) -> str:
+    """One entry of the history list: number, author and date, then the note."""
+    if version.version == 0:
+        return "Version 0 — built-in defaults" + (" (in force)" if in_force else "")
+    head = (f"Version {version.version}{' (in force)' if in_force else ''} — "
+            f"{version.author}, {local_time(version.created_at)}")
+    return head + (f"\n{version.note}" if version.note else "")
+
+
 def hours_text(hours: int) -> str:
     """An SLA as the form shows it: ``48h``, ``7d`` or ``2w``."""
     if hours % (24 * 7) == 0:
@@ -166,6 +182,7 @@ class PolicyPage(QWidget):
 
         form_holder = QWidget()
         form_holder.setObjectName("policyForm")
+        form_holder.setStyleSheet(VIEWING_STYLE)
         self.form_layout = QVBoxLayout(form_holder)
         self.form_layout.setContentsMargins(0, 0, 8, 0)
         self._build_form()
@@ -321,6 +338,8 @@ class PolicyPage(QWidget):
         self.history = QListWidget()
         self.history.setObjectName("policyHistory")
         self.history.setAccessibleName("Policy versions")
+        self.history.setWordWrap(True)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.itemActivated.connect(lambda _i: self._on_view_clicked())
         self.history.itemDoubleClicked.connect(lambda _i: self._on_view_clicked())
         self.view_button = QPushButton("View version")
@@ -388,9 +407,8 @@ class PolicyPage(QWidget):
         self.state = state
         self.history.clear()
         for version in [*state.history, *([] if state.history else [state.current])]:
-            item = QListWidgetItem(version_title(version)
-                                   + ("  (in force)" if version.version ==
-                                      state.current.version else ""))
+            item = QListWidgetItem(history_text(version, version.version ==
+                                                state.current.version))
             item.setData(Qt.ItemDataRole.UserRole, version.version)
             self.history.addItem(item)
         self.history.setCurrentRow(0)
@@ -411,7 +429,7 @@ class PolicyPage(QWidget):
             return
         self.kev_status.setText(
             f"Catalogue version {kev.catalog_version or '?'}, released "
-            f"{kev.date_released or '?'}: {kev.entries:,} entries.\n"
+            f"{kev.date_released[:10] or '?'}: {kev.entries:,} entries.\n"
             f"Imported {local_time(kev.imported_at)} by {kev.actor} from {kev.source} "
             f"(+{kev.added:,} / −{kev.removed:,}).\n"
             f"{state.kev_matches:,} missing update{'s' if state.kev_matches != 1 else ''} "
@@ -432,7 +450,7 @@ class PolicyPage(QWidget):
     def _show(self, version: PolicyVersion) -> None:
         self.shown = version
         current = self.state.current if self.state else version
-        self.subtitle.setText(version_title(current) + "  — in force")
+        self.subtitle.setText(f"In force: {version_title(current)}")
         if version.version == current.version:
             self.banner.setText("The policy in force. Edit it to save a new version; "
                                 "every version is kept.")
@@ -521,6 +539,10 @@ class PolicyPage(QWidget):
         for widget in self.inputs:
             if isinstance(widget, QLineEdit | QPlainTextEdit):
                 widget.setReadOnly(not editing)
+                # Read, the form is text on the page rather than a grid of input boxes.
+                widget.setProperty("viewing", not editing)
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
             else:
                 widget.setEnabled(editing)
         self.edit_button.setVisible(not editing)

@@ -531,7 +531,7 @@ class PrioritiesPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.view = make_table_view("prioritiesView", "Missing updates by risk")
         self.view.setModel(self.proxy)
-        for col, width in enumerate((140, 105, 190, 55, 90, 165, 150, 60)):
+        for col, width in enumerate((115, 90, 150, 50, 90, 225, 180, 50)):
             self.view.horizontalHeader().resizeSection(col, width)
         self.view.setSortingEnabled(True)
         self.view.horizontalHeader().setSortIndicator(RiskTableModel.COL_SCORE,

@@ -4,6 +4,7 @@ expired exception overdue again, and ending an exception — on a real site."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from app.core.risk import Decision, ItemState
 from app.services import SiteService
 from app.store.assessments import AssessmentRepo
 from app.ui import dialogs, priorities
+from app.ui.asset_dialog import AssetDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.priorities import (
     PRIORITY_STYLE,
@@ -260,3 +262,73 @@ def test_reviews_refused_for_someone_the_policy_does_not_name(
     qtbot.waitUntil(lambda: bool(shown_errors), timeout=10_000)
     assert "bob may not record a 'patch_now' decision" in shown_errors[0][1]
     assert win.service.reviews() == []
+
+
+@pytest.mark.skipif(not os.environ.get("PATCHDESK_SCREENSHOTS"),
+                    reason="writes docs/ pictures only with PATCHDESK_SCREENSHOTS=docs")
+def test_screenshots_of_priorities_and_policy(qtbot: Any, tmp_path: Path) -> None:
+    """Pictures of the By-risk tab and the Policy page for docs/."""
+    from app.ui.main import create_app
+
+    create_app()  # the application's style and style sheet, as users see it
+    folder = Path(os.environ["PATCHDESK_SCREENSHOTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "shots.pdsite"
+    service = SiteService.open(path, create=True, name="Müller Dental", actor="J. Smith")
+    fleet = build_fleet(service)
+    old = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    for name, ip, impact, updates in (
+            ("reception-pc", "10.0.0.21", Impact.LOW,
+             [security("p7zip", "CVE-2025-0411", severity=Severity.MODERATE),
+              Update("firefox", "136.0", "135.0", classification=Classification.SECURITY,
+                     severity=Severity.IMPORTANT, cves=("CVE-2025-1009", "CVE-2025-1010"))]),
+            ("xray-ws", "10.0.0.30", Impact.HIGH,
+             [security("openssh-server", "CVE-2024-6387", severity=Severity.CRITICAL),
+              Update("tzdata", "2025a", "2024b", classification=Classification.ENHANCEMENT)]),
+            ("files", "10.0.0.7", Impact.HIGH,
+             [security("samba", "CVE-2025-0001", severity=Severity.MODERATE),
+              Update("rsync", "3.2.7-2", "3.2.7-1", classification=Classification.BUGFIX)])):
+        asset = service.add_asset(Asset(hostname=name, ips=(ip,), impact=impact,
+                                        data_sensitivity=(DataSensitivity.HEALTH,)
+                                        if name == "xray-ws" else ()))
+        add_updates(service, asset, updates, when=old if name == "files" else None)
+    service.set_policy_values(
+        [("responsible", "J. Smith"), ("approvers", "J. Smith, A. Jones"),
+         ("deployers", "J. Smith, K. Brown"), ("reviewers", "J. Smith"),
+         ("windows", "ring:production=sat 22:00-04:00;ring:pilot=wed 19:00-21:00"),
+         ("scope.exclude", "tag:lab")], "named the people; weekend window")
+    service.add_review(Decision.EXCEPTION, package="openssl", host="pay01", by="J. Smith",
+                       reason="WAF rule 42 blocks the vector until the vendor's fix",
+                       until=datetime.now(UTC).date() + timedelta(days=14))
+    assert fleet["pay"].id is not None
+    service.close()
+
+    win = MainWindow(SiteService.open(path, actor="J. Smith"))
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    wait_idle(qtbot, win)
+    win.show_page("patches")
+    wait_idle(qtbot, win)
+    win.patches.show_by_risk()
+    win.priorities.select(int(fleet["pay"].id), "kernel")
+    qtbot.wait(200)
+    win.grab().save(str(folder / "screenshot-priorities.png"))
+    win.show_page("policy")
+    wait_idle(qtbot, win)
+    qtbot.wait(200)
+    win.grab().save(str(folder / "screenshot-policy.png"))
+    win.show_page("dashboard")
+    wait_idle(qtbot, win)
+    qtbot.wait(200)
+    win.grab().save(str(tmp_path / "dashboard.png"))
+    win.show_page("inventory")
+    win.inventory.select_ids({int(fleet["pay"].id)})
+    dialog = AssetDialog(win, win.inventory.selected_assets()[0])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.wait(200)
+    dialog.grab().save(str(tmp_path / "asset-dialog.png"))
+    dialog.close()
+    wait_idle(qtbot, win)
+    win.close()
