@@ -806,7 +806,8 @@ class RunPage(_Page):
 
     def isComplete(self) -> bool:
         dep = self.w.dep
-        if dep is None or self.w.busy or self.w.paused_for_preflight:
+        if dep is None or self.w.busy or self.w.paused_for_preflight \
+                or halted_at_preflight(dep):  # override and retry, or close
             return False
         done = {Phase.DONE, Phase.HALTED, Phase.ROLLED_BACK}
         if self.stage == "test":
