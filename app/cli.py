@@ -15,7 +15,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -180,6 +181,16 @@ _ASSET_HEADERS = ["ID", "HOSTNAME", "IP", "MAC", "OS", "KIND", "LOCATION", "IMPA
 
 
 # -- commands ------------------------------------------------------------------------------
+@contextmanager
+def _site(args: argparse.Namespace, *, create: bool = False) -> Iterator[SiteService]:
+    """The site named on the command line, closed when the command is done."""
+    service = _open(args, create=create)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
 def _open(args: argparse.Namespace, *, create: bool = False) -> SiteService:
     path = Path(args.site).expanduser() if args.site else default_site_path()
     default = not args.site
@@ -214,16 +225,12 @@ def _print_info(service: SiteService, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_site_info(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         return _print_info(service, args, out)
-    finally:
-        service.close()
 
 
 def cmd_site_set(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         changes = {k: v for k, v in (("name", args.name), ("client", args.client),
                                       ("address", args.address), ("msp_name", args.msp_name),
                                       ("logo_path", args.logo)) if v is not None}
@@ -232,28 +239,22 @@ def cmd_site_set(args: argparse.Namespace, out: TextIO) -> int:
                              "--msp-name or --logo")
         service.update_site(**changes)
         return _print_info(service, args, out)
-    finally:
-        service.close()
 
 
 def cmd_asset_add(args: argparse.Namespace, out: TextIO) -> int:
     # Validate before opening (or creating) the site, so a bad value writes nothing.
     asset = record_to_asset(_record_from_args(args))
-    service = _open(args, create=True)
-    try:
+    with _site(args, create=True) as service:
         stored = service.add_asset(asset)
         if args.json:
             _emit_json(asset_to_json(stored), out)
         else:
             out.write(f"added asset {stored.id} ({stored.label})\n")
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_asset_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         assets = service.assets()
         if args.filter:
             needle = args.filter.lower()
@@ -264,8 +265,6 @@ def cmd_asset_list(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _table([_asset_row(a) for a in assets], _ASSET_HEADERS, out)
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def _one(service: SiteService, selector: str) -> Asset:
@@ -277,8 +276,7 @@ def _one(service: SiteService, selector: str) -> Asset:
 
 
 def cmd_asset_show(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         asset = _one(service, args.selector)
         data = asset_to_json(asset)
         if args.json:
@@ -289,16 +287,13 @@ def cmd_asset_show(args: argparse.Namespace, out: TextIO) -> int:
                     value = ", ".join(value)
                 out.write(f"{key:20} {'' if value is None else value}\n")
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
     record = _record_from_args(args)
     if not record:
         raise UsageError("nothing to change: give at least one field option")
-    service = _open(args)
-    try:
+    with _site(args) as service:
         asset = _one(service, args.selector)
         stored = service.update_asset(record_to_asset(record, base=asset))
         if args.json:
@@ -306,13 +301,10 @@ def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
         else:
             out.write(f"updated asset {stored.id} ({stored.label})\n")
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_asset_rm(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         targets: dict[int, Asset] = {}
         for selector in args.selectors:
             for asset in service.find_assets(selector):
@@ -333,8 +325,6 @@ def cmd_asset_rm(args: argparse.Namespace, out: TextIO) -> int:
         else:
             out.write(f"deleted {len(deleted)} asset(s): {labels}\n")
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
@@ -374,8 +364,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         kind, fmt = "inventory", kind
     fmt = fmt or "csv"
     options = _period(args)
-    service = _open(args)
-    try:
+    with _site(args) as service:
         if args.output in (None, "-"):
             import tempfile
 
@@ -389,17 +378,12 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
                     "deployments": "deployment", "audit": "audit event"}[kind]
             sys.stderr.write(f"wrote {count} {noun}(s) to {args.output}\n")
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         problems = service.audit_verify()
         count = service.info().audit_events
-    finally:
-        service.close()
     if args.json:
         _emit_json({"ok": not problems, "events": count,
                     "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
@@ -413,11 +397,8 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_audit_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         events = service.audit_events(limit=args.limit)
-    finally:
-        service.close()
     if args.json:
         _emit_json([{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
                      "object_type": e.object_type, "object_id": e.object_id,
@@ -544,11 +525,8 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_scans_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         records = service.scans(args.limit)
-    finally:
-        service.close()
     if args.json:
         _emit_json([r.to_dict() for r in records], out)
     else:
@@ -562,11 +540,8 @@ def cmd_scans_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_scans_show(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         record = service.scan_record(args.scan_id)
-    finally:
-        service.close()
     if args.json:
         _emit_json(_scan_json(record), out)
     else:
@@ -636,15 +611,12 @@ def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
     if args.ask_password:
         password = getpass.getpass(f"SSH password for {args.ssh_user}: ")
     sudo_password = _secret(args.sudo_password_stdin, args.sudo_password_file, "sudo password")
-    service = _open(args, create=True)
-    try:
+    with _site(args, create=True) as service:
         _unlock(service, args, create=True)
         cred = service.remote.add_ssh_credential(
             args.name, args.ssh_user, password=password, key_file=args.ssh_key,
             sudo_mode=SudoMode(args.sudo), sudo_password=sudo_password,
             port=args.port, scopes=scopes)
-    finally:
-        service.close()
     if args.json:
         _emit_json(_cred_json(cred), out)
     else:
@@ -661,11 +633,8 @@ def _cred_json(cred: Any) -> dict[str, Any]:
 
 
 def cmd_cred_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         creds = service.remote.credentials()
-    finally:
-        service.close()
     if args.json:
         _emit_json([_cred_json(c) for c in creds], out)
     else:
@@ -678,23 +647,17 @@ def cmd_cred_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_cred_rm(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         service.remote.delete_credential(args.name)
-    finally:
-        service.close()
     out.write(f"deleted credential '{args.name}'\n")
     return EXIT_OK
 
 
 def cmd_cred_test(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         _unlock(service, args)
         asset = _one(service, args.selector)
         result = service.remote.test_credential(args.name, asset)
-    finally:
-        service.close()
     if args.json:
         _emit_json(result, out)
     else:
@@ -704,11 +667,8 @@ def cmd_cred_test(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_hostkey_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         keys = service.remote.host_keys.all()
-    finally:
-        service.close()
     if args.json:
         _emit_json(keys, out)
     else:
@@ -721,15 +681,12 @@ def cmd_hostkey_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_hostkey_accept(args: argparse.Namespace, out: TextIO) -> int:
     from app.remote.ssh import fetch_host_key
 
-    service = _open(args)
-    try:
+    with _site(args) as service:
         key = fetch_host_key(args.host, args.port)
         if key.fingerprint != args.fingerprint:
             raise UserError(f"{args.host} now presents {key.fingerprint}, not "
                             f"{args.fingerprint}; nothing was accepted")
         service.remote.accept_host_key(args.host, args.port, key.key_type, key.key_b64)
-    finally:
-        service.close()
     out.write(f"accepted {key.fingerprint} for {args.host}:{args.port}\n")
     return EXIT_OK
 
@@ -769,15 +726,12 @@ def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         assets = {a.id: a for a in service.assets()}
         asset_id = None
         if args.host:
             asset_id = _one(service, args.host).id
         patches = service.patches(asset_id)
-    finally:
-        service.close()
     if args.security:
         patches = [p for p in patches if str(p.classification) == "security"]
     rows: list[dict[str, Any]] = []
@@ -857,8 +811,7 @@ def _print_dep(dep: Any, out: TextIO) -> None:
 
 
 def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         dep = service.plan_deployment(
             _split(args.patch), _split(args.targets) or None,
             test_ring=_split(args.test_ring), pilot=_split(args.pilot), gates=_gates(args))
@@ -867,8 +820,6 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _print_dep(dep, out)
         return EXIT_OK
-    finally:
-        service.close()
 
 
 def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
@@ -921,8 +872,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         dep = service.deployment(args.id)
         if args.json:
             _emit_json(_dep_json(service, dep, with_log=True), out)
@@ -931,17 +881,12 @@ def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
             if args.log:
                 for line in service.deployment_log(dep.id):
                     out.write(f"{line['ts']}  {line['message']}\n")
-    finally:
-        service.close()
     return EXIT_OK
 
 
 def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         deps = service.deployments()
-    finally:
-        service.close()
     if args.json:
         from app.store.deployments import to_json
 
@@ -954,29 +899,22 @@ def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_deploy_approve(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         dep = service.deployer.approve(args.id, args.approver, args.note or "")
         _print_dep(dep, out)
-    finally:
-        service.close()
     return EXIT_OK
 
 
 def cmd_deploy_override(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         asset = _one(service, args.host)
         dep = service.deployer.override(args.id, int(asset.id or 0), args.reason)
         _print_dep(dep, out)
-    finally:
-        service.close()
     return EXIT_OK
 
 
 def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         _unlock(service, args)
         dep_id = service.deployment(None if args.last or args.id is None else args.id).id
         ids = [int(_one(service, sel).id or 0) for sel in _split(args.host)] or None
@@ -988,20 +926,15 @@ def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
             _emit_json(_dep_json(service, dep, with_log=True), out)
         else:
             _print_dep(dep, out)
-    finally:
-        service.close()
     return EXIT_OK if str(dep.phase) != "halted" else EXIT_FAILED
 
 
 def cmd_deploy_cancel_reboot(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         _unlock(service, args)
         asset = _one(service, args.host)
         dep = service.deployer.cancel_reboot(args.id, int(asset.id or 0))
         _print_dep(dep, out)
-    finally:
-        service.close()
     return EXIT_OK
 
 
@@ -1093,11 +1026,8 @@ def _review_date(text: str | None, flag: str) -> Any:
 def cmd_kev_import(args: argparse.Namespace, out: TextIO) -> int:
     if bool(args.source) == bool(args.sample):
         raise UsageError("give a file or URL of the KEV catalogue, or --sample")
-    service = _open(args)
-    try:
+    with _site(args) as service:
         result = service.kev_import(args.source, sample=args.sample, timeout=args.timeout)
-    finally:
-        service.close()
     if args.json:
         _emit_json(result.to_dict(), out)
     else:
@@ -1108,12 +1038,9 @@ def cmd_kev_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_kev_status(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         last = service.kev_status()
         items = service.risk_items() if last else []
-    finally:
-        service.close()
     listed = sorted({e.cve_id for i in items for e in i.kev})
     if args.json:
         _emit_json({"imported": last.to_dict() if last else None,
@@ -1133,11 +1060,8 @@ def cmd_kev_status(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     from app.core.policy import format_policy
 
-    service = _open(args)
-    try:
+    with _site(args) as service:
         version = service.policy(args.version)
-    finally:
-        service.close()
     if args.json:
         _emit_json(version.to_dict(), out)
     else:
@@ -1165,8 +1089,7 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
         if isinstance(data, dict) and isinstance(data.get("policy"), dict):
             data = data["policy"]  # the output of `policy show --json`
         policy = Policy.from_dict(data)
-    service = _open(args)
-    try:
+    with _site(args) as service:
         if policy is not None:
             from app.core.policy import set_value
 
@@ -1176,8 +1099,6 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
         else:
             saved = service.set_policy_values(list(zip(pairs[::2], pairs[1::2], strict=True)),
                                               args.note or "")
-    finally:
-        service.close()
     if args.json:
         _emit_json(saved.to_dict(), out)
     else:
@@ -1186,11 +1107,8 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_policy_history(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         versions = service.policy_history()
-    finally:
-        service.close()
     if args.json:
         _emit_json([v.to_dict() for v in versions], out)
     else:
@@ -1200,15 +1118,12 @@ def cmd_policy_history(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_risk(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         items = service.risk_items()
         if args.host:
             wanted = {a.id for a in service.find_assets(args.host)}
             items = [i for i in items if i.asset_id in wanted]
         kev_known = service.kev_status() is not None
-    finally:
-        service.close()
     if args.overdue:
         items = [i for i in items if i.overdue]
     if args.priority:
@@ -1233,11 +1148,8 @@ def cmd_risk(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_compliance(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         figure = service.compliance()
-    finally:
-        service.close()
     if args.json:
         _emit_json(figure.to_dict(), out)
     else:
@@ -1267,14 +1179,11 @@ def _add_review(args: argparse.Namespace, out: TextIO, decision: str) -> int:
 
     until = _review_date(args.until, "until")
     planned = _review_date(getattr(args, "date", None), "date")
-    service = _open(args)
-    try:
+    with _site(args) as service:
         review = service.add_review(
             Decision(decision.replace("-", "_")), reason=args.reason, by=args.by,
             package=args.patch or "", cve=args.cve or "", host=args.host, until=until,
             planned=planned)
-    finally:
-        service.close()
     if args.json:
         _emit_json(review.to_dict(), out)
     else:
@@ -1297,12 +1206,9 @@ def cmd_review_list(args: argparse.Namespace, out: TextIO) -> int:
     from app.core.risk import Decision
     from app.store.db import utcnow
 
-    service = _open(args)
-    try:
+    with _site(args) as service:
         reviews = service.reviews(Decision(args.decision.replace("-", "_"))
                                   if args.decision else None)
-    finally:
-        service.close()
     now = utcnow()
     if args.json:
         _emit_json([r.to_dict(now) for r in reviews], out)
@@ -1314,11 +1220,8 @@ def cmd_review_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_exception_list(args: argparse.Namespace, out: TextIO) -> int:
     from app.store.db import utcnow
 
-    service = _open(args)
-    try:
+    with _site(args) as service:
         reviews = service.exceptions()
-    finally:
-        service.close()
     now = utcnow()
     if args.active:
         reviews = [r for r in reviews if not r.expired(now)]
@@ -1330,11 +1233,8 @@ def cmd_exception_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_exception_expire(args: argparse.Namespace, out: TextIO) -> int:
-    service = _open(args)
-    try:
+    with _site(args) as service:
         review = service.end_exception(args.id, args.by)
-    finally:
-        service.close()
     if args.json:
         _emit_json(review.to_dict(review.ended_at), out)
     else:
