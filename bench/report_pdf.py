@@ -4,8 +4,10 @@
 
 Builds a temporary site with ``--assets`` assets (through the asset and assessment stores,
 in one transaction each), each with a stored deep scan of 150 packages and
-``--patches-per-host`` missing updates, plus 10 deployments of 20 hosts; then times
-reading the site (``collect``) and laying out and writing the full seven-section report
+``--patches-per-host`` missing updates, plus 10 deployments of 20 hosts, the bundled KEV
+sample (so the per-host table has its KEV column), a saved patch policy and a few urgency
+decisions; then times reading the site (``collect``, which scores every missing update
+once) and laying out and writing the full seven-section report with its policy appendix
 (``write_pdf``), and prints pages and size. Target (DESIGN.md §6): under 5 s.
 """
 
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.core.assessment import Assessment, HostFacts, InstalledPackage, RebootState, Update
 from app.core.deployment import Approval, Deployment, HostState, PackagePin, Phase, Stage, Target
 from app.core.models import Asset, AssetKind, Classification, Impact, OsFamily, Severity
+from app.core.risk import Decision
 from app.reports.data import collect
 from app.reports.report import write_pdf
 from app.services import SiteService
@@ -90,6 +93,14 @@ def build(path: Path, assets: int, per_host: int) -> SiteService:
                               for k, a in enumerate(hosts)),
                 phase=Phase.DONE, created_by="bench", created_at=now,
                 approval=Approval("Dana Scully", now)))
+    service.kev_import(sample=True)
+    service.set_policy_values([("responsible", "Dana Scully"), ("approvers", "Dana Scully"),
+                               ("windows", "kind:server=sat 22:00-04:00")], "bench")
+    for k, package in enumerate(PACKAGES[:6]):
+        service.add_review(Decision.EXCEPTION if k % 2 else Decision.SCHEDULE,
+                           package=package, reason="bench decision", by="Dana Scully",
+                           until=(now + timedelta(days=30)).date() if k % 2 else None,
+                           planned=None if k % 2 else (now + timedelta(days=3)).date())
     return service
 
 

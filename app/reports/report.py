@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass
@@ -57,6 +58,10 @@ def write_pdf(data: ReportData, path: Path | str, *, progress: ProgressCallback 
     """
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    # The collected data (20,000 scored items on a large site) lives through the whole
+    # layout and never forms garbage: keep the cyclic collector from re-scanning it at every
+    # full collection (~10% of the layout time at 1,000 hosts). Unfrozen afterwards.
+    gc.freeze()
     try:
         with tmp.open("wb") as fh:
             pages = render(build_story(data), fh, branding_for(data), progress=progress,
@@ -65,6 +70,7 @@ def write_pdf(data: ReportData, path: Path | str, *, progress: ProgressCallback 
     except OSError as exc:
         raise UserError(f"Cannot write {target}: {exc.strerror or exc}") from exc
     finally:
+        gc.unfreeze()
         tmp.unlink(missing_ok=True)
     return pages
 

@@ -236,6 +236,9 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         f"assessed, {_n(f.not_assessed)} never scanned and {_n(f.assessment_failed)} failed "
         f"their last scan, so their updates are not in it. {_n(c.assets_compliant)} of "
         f"{_n(c.assets)} covered asset(s) have no overdue security update.", st.small))
+    # What to act on first, then the pictures and the trend.
+    out += _sla_status(data, st)
+    out += _top_risks(data, st)
     severity = list(f.by_severity.items())
     out.append(Spacer(1, 4 * mm))
     out.append(_side_by_side(
@@ -254,12 +257,9 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         charts.bar_chart("Devices by operating system", os_items, fonts.regular, fonts.bold),
         charts.pie_chart("Assets by scan result", scans, fonts.regular, fonts.bold)))
 
-    out += _sla_status(data, st)
-
     # Kept with its heading, so the heading never ends a page alone.
     out.append(KeepTogether([Heading("Trend since the last report", st.h2, 1),
                              *_trend(data, st)]))
-    out += _top_risks(data, st)
     return out
 
 
@@ -490,11 +490,11 @@ def patches(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         # and "first seen" is folded into the due date.
         header = ["Host", "Package", "Installed → candidate", "Classification", "Severity",
                   "Priority, score", "Due"]
-        weights = [1.8, 1.9, 2.2, 1.2, 1.0, 1.3, 1.0]
+        weights = [1.7, 1.8, 2.0, 1.2, 1.0, 1.3, 1.65]
         if kev:
             header.append("KEV")
             weights.append(0.4)
-        out.append(st.table([*header, "CVEs / advisories / KB"], rows, [*weights, 3.1]))
+        out.append(st.table([*header, "CVEs / advisories / KB"], rows, [*weights, 2.8]))
     else:
         out.append(st.para("No missing updates."))
     return out
@@ -619,8 +619,8 @@ def exceptions(data: ReportData, st: Styles, number: int) -> list[Flowable]:
     else:
         counts = Counter(r.decision for r in reviews)
         out.append(st.para(
-            f"{len(reviews)} decision(s): " + ", ".join(
-                f"{counts[d]} {DECISION_TEXT[d]}" for d in Decision if counts[d])
+            f"{len(reviews)} decision(s) — " + ", ".join(
+                f"{DECISION_TEXT[d]}: {counts[d]}" for d in Decision if counts[d])
             + (f"; {len(expired)} exception(s) expired or ended." if expired else ".")))
         rows = []
         for r in sorted(reviews, key=lambda r: (r.created_at, r.id or 0), reverse=True):

@@ -333,8 +333,8 @@ def test_report_shows_the_risk_module(risk_site: ReportSite, tmp_path: Path) -> 
     # Exceptions and decisions: who, what, why, until; the expired one flagged.
     decisions = text[text.rindex("5. Exceptions and urgency decisions"):
                      text.rindex("6. Patch-audit checklist")]
-    assert "4 decision(s): 1 patch now, 1 schedule, 2 exception; 1 exception(s) expired" \
-        in decisions
+    assert "4 decision(s) — patch now: 1, schedule: 1, exception: 2; 1 exception(s) " \
+           "expired or ended." in decisions
     expired = decisions[decisions.index("#4 exception openssl db01"):]
     assert "vendor fix pending; port closed" in expired
     assert "expired — item overdue again (last day " in expired
