@@ -104,3 +104,50 @@ def test_period_must_not_end_before_it_starts() -> None:
     with pytest.raises(UserError, match="starts"):
         ReportOptions(period_from=date(2026, 3, 1), period_to=date(2026, 2, 1))
     assert ReportOptions(period_from=date(2026, 1, 1)).period_text == "since 2026-01-01"
+
+
+def test_stored_figures_are_read_across_the_compliance_change() -> None:
+    from app.reports.data import stored_figure
+
+    old = {"compliance_pct": 33.3, "missing_total": 6}  # before the patch policy
+    new = {"compliance_pct": 50.0, "compliance_basis": "sla", "assets_compliant_pct": 66.7}
+    assert stored_figure(old, "compliance_pct") is None
+    assert stored_figure(old, "assets_compliant_pct") == 33.3
+    assert stored_figure(old, "missing_total") == 6
+    assert stored_figure(new, "compliance_pct") == 50.0
+    assert stored_figure(new, "assets_compliant_pct") == 66.7
+
+
+def test_exception_status_and_period() -> None:
+    from datetime import UTC, date, datetime, timedelta
+    from typing import cast
+
+    from app.core.risk import Decision, Review, RiskItem
+    from app.reports.data import exception_status, review_in_period
+
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    exc = Review(Decision.EXCEPTION, "WAF rule", "J. Smith", now - timedelta(days=20),
+                 package="openssl", until=date(2026, 3, 5), id=4)
+    assert exception_status(exc, [], now - timedelta(days=10)) == \
+        "in force until 2026-03-05 (5 day(s) left)"
+
+    class Overdue:  # what the status looks at of a RiskItem
+        overdue = True
+
+    overdue = cast("list[RiskItem]", [Overdue()])
+    assert exception_status(exc, overdue, now) == \
+        "expired — item overdue again (last day 2026-03-05)"
+    assert exception_status(exc, [], now) == \
+        "expired (last day 2026-03-05); no missing update depends on it now"
+    ended = Review(Decision.EXCEPTION, "x", "J. Smith", now - timedelta(days=2),
+                   package="vim", until=date(2026, 4, 1), ended_at=now - timedelta(days=1),
+                   ended_by="A. Jones")
+    assert exception_status(ended, overdue, now) == \
+        "expired — item overdue again (ended early on 2026-03-09 by A. Jones)"
+    # In force during part of the period counts; recorded before and over before does not.
+    assert review_in_period(exc, ReportOptions(period_from=date(2026, 3, 1)))
+    assert not review_in_period(exc, ReportOptions(period_from=date(2026, 3, 7)))
+    assert not review_in_period(exc, ReportOptions(period_to=date(2026, 2, 1)))
+    plan = Review(Decision.SCHEDULE, "window", "J. Smith", now, package="vim")
+    assert not review_in_period(plan, ReportOptions(period_from=date(2026, 3, 11)))
+    assert review_in_period(plan, ReportOptions())
