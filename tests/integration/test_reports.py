@@ -6,6 +6,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def pdf_text(path: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> ReportSite:
+def site(tmp_path: Path) -> Iterator[ReportSite]:
     built = build_report_site(tmp_path / "acme.pdsite", logo=png_logo(tmp_path / "logo.png"))
     yield built
     built.service.close()
