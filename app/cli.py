@@ -787,12 +787,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[str, Any]:
-    from app.store.deployments import to_json
-
-    data = to_json(dep)
-    if with_log:
-        data["log"] = service.deployment_log(dep.id)
-    return data
+    return service.deployment_json(dep.id, with_log=with_log)
 
 
 def _print_dep(dep: Any, out: TextIO) -> None:

@@ -939,6 +939,15 @@ class SiteService:
 
         return DeploymentRepo(self.store.db()).log_lines(dep_id, asset_id)
 
+    def deployment_json(self, dep_id: int, *, with_log: bool = True) -> dict[str, Any]:
+        """A deployment as JSON data (plan, hosts, approval), with its step log."""
+        from app.store.deployments import to_json
+
+        data = to_json(self.deployment(dep_id))
+        if with_log:
+            data["log"] = self.deployment_log(dep_id)
+        return data
+
     def attest_backup(self, asset_ids: Sequence[int], note: str) -> None:
         """Record that a person verified recent backups of these assets (audited)."""
         if not note.strip():

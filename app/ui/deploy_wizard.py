@@ -199,15 +199,10 @@ def export_deployment(service: SiteService, dep_id: int, path: str, kind: str) -
 
     Runs on a worker thread.
     """
-    from app.store.deployments import to_json
-
-    dep = service.deployment(dep_id)
     if kind == "json":
-        data = to_json(dep)
-        data["log"] = service.deployment_log(dep_id)
-        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        text = json.dumps(service.deployment_json(dep_id), indent=2, sort_keys=True) + "\n"
     else:
-        text = targets_csv(dep)
+        text = targets_csv(service.deployment(dep_id))
     Path(path).write_text(text, encoding="utf-8")
     return path
 
