@@ -7,6 +7,7 @@ passes it.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import logging.handlers
 import sys
@@ -175,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.excepthook = CrashHandler(window)
         window.show()
         log.info("window shown %.0f ms after import", (time.perf_counter() - _STARTED) * 1000)
+        # Everything loaded at start-up (Qt bindings, modules) lives as long as the app:
+        # keep it out of the garbage collector's full passes, so those stay short while
+        # scans and deployments stream results to the GUI thread.
+        gc.freeze()
         if args.quit_after_show:
             QTimer.singleShot(0, window.close)
         code = app.exec()
