@@ -9,6 +9,8 @@ updates so pilot and production see the same versions (tech-notes §0.6, §1.1).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from importlib import resources
 
 from app.core.models import Classification
 from app.drivers.base import (
@@ -22,12 +24,15 @@ from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
+    changelog_cves,
     parse_apt_simulation,
     parse_dpkg_query,
 )
 from app.drivers.parsers.quote import UnsafeValueError, ensure_package_name, ensure_version
 from app.drivers.parsers.reboot import combine_reboot_signals, signal_from_kernel
 
+#: Security updates whose changelogs are read for CVE ids in one assessment.
+MAX_CHANGELOGS = 60
 NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
 #: How long apt waits for the dpkg lock before giving up (seconds).
 LOCK_TIMEOUT = 10
@@ -121,7 +126,32 @@ class AptUpdates:
                                 else Classification.OTHER),
                 source=", ".join(upgrade.origins),
             ))
-        return updates
+        return self.with_changelog_cves(transport, updates)
+
+    def with_changelog_cves(self, transport: Transport, updates: list[Update]) -> list[Update]:
+        """Add the CVE ids that each security update's own changelog names for versions
+        newer than the installed one (apt's simulation carries none; KEV matching needs
+        them). At most :data:`MAX_CHANGELOGS` packages; a package whose changelog cannot be
+        read just gets no CVEs."""
+        wanted = [u for u in updates if u.classification is Classification.SECURITY]
+        wanted = wanted[:MAX_CHANGELOGS]
+        if not wanted:
+            return updates
+        result = transport.run(
+            ["sh", "-c", _script("changelogs.sh"), "changelogs",
+             *(f"{u.package}={u.candidate_version}" for u in wanted)],
+            sudo=True, timeout=300, env=NONINTERACTIVE)
+        texts = _changelog_sections(result.stdout)
+        found: dict[str, tuple[str, ...]] = {}
+        for update in wanted:
+            text = texts.get(update.package)
+            if text:
+                try:
+                    found[update.package] = changelog_cves(text, update.installed_version)
+                except ParseError:
+                    continue
+        return [replace(u, cves=found[u.package]) if found.get(u.package) else u
+                for u in updates]
 
 
 class DpkgInventory:
@@ -168,6 +198,20 @@ class AptReboot:
             signals.append(signal_from_kernel(running, installed))
         state = combine_reboot_signals(signals)
         return RebootState(state.required, state.reasons)
+
+
+_CHANGELOG_SECTION = re.compile(r"^@@pd:([a-z0-9][a-z0-9+.-]*)@@$", re.MULTILINE)
+
+
+def _changelog_sections(text: str) -> dict[str, str]:
+    parts = _CHANGELOG_SECTION.split(text)
+    return {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)
+            if name != "end" and body.strip() and body.strip() != "@@pd-absent@@"}
+
+
+def _script(name: str) -> str:
+    return resources.files("app.drivers").joinpath(f"scripts/{name}").read_text(
+        encoding="utf-8")
 
 
 def _tail(text: str, limit: int = 300) -> str:

@@ -544,6 +544,7 @@ class PackageSpec:
     postinst: str | None = None
     description: str = ""
     depends: str | None = None
+    changelog: str | None = None  # Debian changelog text shipped in /usr/share/doc
 
     @property
     def filename(self) -> str:
@@ -619,6 +620,12 @@ def build_deb(spec: PackageSpec, outdir: Path, workdir: Path) -> Path:
     share = root / "usr" / "share" / spec.name
     share.mkdir(parents=True)
     (share / "VERSION").write_text(spec.version + "\n")
+    if spec.changelog:
+        doc = root / "usr" / "share" / "doc" / spec.name
+        doc.mkdir(parents=True)
+        # mtime=0: the .deb stays byte-for-byte reproducible.
+        (doc / "changelog.Debian.gz").write_bytes(
+            gzip.compress(spec.changelog.encode("utf-8"), mtime=0))
     desc = spec.description or f"PatchDesk lab package {spec.name}"
     control = [
         f"Package: {spec.name}",
@@ -1769,6 +1776,7 @@ class Lab:
         fail: bool = False,
         reboot_required: bool = False,
         depends: str | None = None,
+        changelog: str | None = None,
     ) -> PackageSpec:
         """Build and publish a new package version (normal or security archive)."""
         assert self.repo
@@ -1782,6 +1790,7 @@ class Lab:
             archive="debian-security" if security else "debian",
             postinst=postinst,
             depends=depends,
+            changelog=changelog,
         )
         with self._mutex:
             self.repo.add([spec])

@@ -118,3 +118,24 @@ def test_unknown_os_is_reported() -> None:
     with pytest.raises(DriverError) as caught:
         assess_host(t)
     assert caught.value.kind == "unknown_os"
+
+
+def test_security_updates_get_cves_from_their_own_changelog() -> None:
+    """apt's simulation names no CVEs; the candidate's changelog (a real one, captured from
+    libssl3 on Debian 12) does, for versions newer than the installed one."""
+    changelog = read("apt/debian-12-host/changelog.Debian-libssl3-head120.txt")
+    simulation = (
+        "Reading package lists...\nBuilding dependency tree...\nCalculating upgrade...\n"
+        "The following packages will be upgraded:\n  libssl3\n"
+        "1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        "Inst libssl3 [3.0.18-1~deb12u2] (3.0.19-1~deb12u2 Debian-Security:12/"
+        "stable-security [amd64])\n"
+        "Conf libssl3 (3.0.19-1~deb12u2 Debian-Security:12/stable-security [amd64])\n")
+    transport = debian_host(simulation=simulation)
+    transport.rules.insert(0, (contains("changelogs"), (
+        0, f"\n@@pd:libssl3@@\n{changelog}\n@@pd:end@@\n", "")))
+    [update] = assess_host(transport).updates
+    assert update.cves == ("CVE-2026-28387", "CVE-2026-28389", "CVE-2026-28390",
+                           "CVE-2026-31789", "CVE-2026-31790")
+    call = next(argv for argv, _ in transport.calls if "changelogs" in argv)
+    assert call[-1] == "libssl3=3.0.19-1~deb12u2"
