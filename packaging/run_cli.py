@@ -1,0 +1,7 @@
+"""PyInstaller entry point of the command line."""
+
+import sys
+
+from app.cli import main
+
+sys.exit(main())
