@@ -3,6 +3,7 @@ reboot state, and clear per-host errors that never stop the run."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +64,8 @@ def test_missing_updates_match_apt_on_every_host(lab: Lab, site: SiteService) ->
 
 
 def test_per_host_errors_are_clear_and_the_rest_succeed(lab: Lab, lab_host, site: SiteService,
-                                                        tmp_path: Path) -> None:
+                                                        tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)  # every log record of the run, paramiko's included
     good = lab.host("deb1")
     rebooter = lab_host(name="rebooter")
     lab.exec("rebooter", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q pd-kernel",
@@ -93,10 +95,19 @@ def test_per_host_errors_are_clear_and_the_rest_succeed(lab: Lab, lab_host, site
     assert reboot is not None
     assert any("reboot-required" in r for r in reboot.reboot_reasons)
 
-    # No secret anywhere: the site file, its WAL, and exports.
+    # No secret anywhere: the site file, its WAL, exports, the PDF report and the logs.
+    from pypdf import PdfReader
+
+    from app.reports.report import generate_report
+
     site.export_csv(tmp_path / "inv.csv")
     site.export_json(tmp_path / "inv.json")
+    generate_report(site, tmp_path / "report.pdf")
+    report_text = " ".join(p.extract_text() for p in PdfReader(tmp_path / "report.pdf").pages)
+    assert "wrongpw" in report_text  # the report does cover these hosts
     site.store.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     blobs = [site.path.read_bytes(), (tmp_path / "inv.csv").read_bytes(),
-             (tmp_path / "inv.json").read_bytes()]
+             (tmp_path / "inv.json").read_bytes(), report_text.encode(),
+             caplog.text.encode(), (tmp_path / "report.pdf").read_bytes()]
+    assert caplog.records  # the run did log
     assert not any(b"labpass" in blob for blob in blobs)
