@@ -182,3 +182,30 @@ def test_site_file_is_portable(tmp_path: Path) -> None:
     assert [a.hostname for a in again.assets()] == ["x"]
     assert again.site().name == "Client A"
     again.close()
+
+
+def test_an_older_site_is_backed_up_then_migrated(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from app.core.models import Site
+    from app.store.repos import SiteRepo
+    from app.store.schema import known_migration_names, migrations
+
+    path = tmp_path / "old.pdsite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db = Database(conn)
+    migrations.apply(db, stop_before="0002_discovery")  # a site from the first release
+    SiteRepo(db).create(Site(name="Old client"))
+    conn.commit()
+    conn.close()
+
+    service = SiteService.open(path)
+    assert service.info().schema_version == len(known_migration_names())
+    assert service.site().name == "Old client"
+    service.close()
+    [backup] = tmp_path.glob("old.pdsite.v1-*.bak")
+    old = sqlite3.connect(backup)
+    names = [r[0] for r in old.execute("SELECT name FROM _sqlite_migrations")]
+    old.close()
+    assert names == ["0001_initial"]
