@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0  # the longest wait between two polls of a package job
 FIRST_POLL_SECONDS = 0.25  # the first wait after starting; doubled up to POLL_SECONDS
 REBOOT_GRACE = 900.0  # seconds a host may take to come back after its reboot time
+SNAPSHOT_AGE = 900.0  # seconds a pre-flight health snapshot serves as the "before" picture
 EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
 
 
@@ -218,21 +219,26 @@ class DeployEngine:
             if cancel.cancelled or target.preflight or target.state is not HostState.PENDING:
                 return
             asset = assets.get(target.asset_id)
-            problems = self._checks(dep, asset) if asset else ["the asset was deleted"]
+            snapshot: dict[str, Any] = {}
+            problems = self._checks(dep, asset, snapshot) if asset \
+                else ["the asset was deleted"]
             message = ("pre-flight passed" if not problems
                        else "pre-flight failed: " + "; ".join(problems))
-            self._update_target(dep.id, replace(target, preflight=tuple(problems)), message,
+            self._update_target(dep.id, replace(target, preflight=tuple(problems),
+                                                health_before=snapshot), message,
                                 audit="" if not problems else "deploy.preflight_failed")
 
         with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
             list(pool.map(check, dep.targets))
         return self.get(dep.id)
 
-    def _checks(self, dep: Deployment, asset: Asset) -> list[str]:
+    def _checks(self, dep: Deployment, asset: Asset, snapshot: dict[str, Any]) -> list[str]:
+        """Pre-flight problems of one host; its health snapshot goes into ``snapshot``."""
         problems: list[str] = []
         try:
             transport = self.remote.transport_for(asset)
             health = self.deployer.health(transport)  # one sudo call checks sudo too
+            snapshot.update(health, taken_at=time.time())
             if health["uid"] != "0":
                 problems.append("sudo does not give root")
             free = min((v for v in health["free_bytes"].values() if v is not None),
@@ -313,7 +319,11 @@ class DeployEngine:
                         detail="already at the target version", started_at=utcnow(),
                         finished_at=utcnow()), f"{target.label}: already up to date")
                     return
-                health = self.deployer.health(transport)
+                # The pre-flight snapshot is the "before" picture when it is recent (a
+                # production wave hours later in a maintenance window takes a new one).
+                recent = target.health_before.get("taken_at", 0.0) > time.time() - SNAPSHOT_AGE
+                health = dict(target.health_before) if recent \
+                    else self.deployer.health(transport)
                 kept = self.deployer.keep_for_rollback(
                     transport, job, {n: v for n, v in before.items() if v})
                 target = replace(target, state=HostState.RUNNING, before=before, job=job,
