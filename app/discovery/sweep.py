@@ -54,6 +54,7 @@ _CANCEL_POLL = 0.05  # seconds: cancellation is noticed within ~50 ms
 # to 3 unicast ARP probes 1 s apart), and how often to look.
 _NEIGHBOUR_CONFIRM_TIMEOUT = 9.0
 _NEIGHBOUR_POLL = 0.25
+_RESOLVING_TIMEOUT = 1.6  # > the kernel's 1 s ARP retransmit time (retrans_time_ms)
 _PROGRESS_INTERVAL = 0.05  # at most 20 progress reports per second
 _NETBIOS_TRIGGER_PORTS = frozenset({135, 139, 445})
 _DNS_THREADS = 16
@@ -253,6 +254,7 @@ class _Sweep:
         self.neighbours = NeighbourCache(neighbours)
         self.neighbour_states = neighbour_states
         self._states: Mapping[str, str] | None = None
+        self._resolving_at_start: dict[str, str] = {}
         self._states_read = float("-inf")
         self.liveness_ports = options.probe_ports()
         # On a directly attached subnet one probe is enough to decide liveness: it makes
@@ -283,6 +285,8 @@ class _Sweep:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.on_link:
+            self._resolving_at_start = dict(self.neighbour_states() or {})
         # Fingerprint probes hold their sockets for up to seconds; give them their own
         # small share of the descriptor budget so they never starve the sweep.
         fingerprint_slots = min(_FINGERPRINT_SLOTS, max(1, self.concurrency // 4))
@@ -396,10 +400,17 @@ class _Sweep:
         loop = asyncio.get_running_loop()
         state = _HostState(ip, loop.create_future())
         liveness_ports = self.liveness_ports
+        timeout = options.timeout
         if self.on_link and ":" not in ip and ip in self.on_link:
             liveness_ports = liveness_ports[:1]
+            if self._resolving_at_start.get(ip) == "INCOMPLETE":
+                # ARP for this address was already under way when the scan began (another
+                # scan or program): our SYN waits for the kernel's next ARP retry, up to 1 s
+                # later, so give this one probe time to get through (seen in the lab: a host
+                # added right after a scan was missed with a 0.8 s timeout).
+                timeout = max(timeout, _RESOLVING_TIMEOUT)
         for port in liveness_ports:
-            self._submit(state, port, options.timeout, live=True)
+            self._submit(state, port, timeout, live=True)
         ping = None
         if self._pinger is not None:
             state.pending += 1
