@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -882,10 +883,10 @@ def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
     with _site(args) as service:
         deps = service.deployments()
+        data = [service.deployment_json(d.id, with_log=False) for d in deps] \
+            if args.json else []
     if args.json:
-        from app.store.deployments import to_json
-
-        _emit_json([to_json(d) for d in deps], out)
+        _emit_json(data, out)
     else:
         _table([[str(d.id), d.created_at.isoformat() if d.created_at else "", str(d.phase),
                  ", ".join(str(p) for p in d.packages), str(len(d.targets))] for d in deps],
@@ -931,6 +932,11 @@ def cmd_deploy_cancel_reboot(args: argparse.Namespace, out: TextIO) -> int:
         dep = service.deployer.cancel_reboot(args.id, int(asset.id or 0))
         _print_dep(dep, out)
     return EXIT_OK
+
+
+def _now() -> datetime:
+    """The current time in UTC, second precision (as the site records it)."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _print_event(_dep_id: int, _asset_id: int | None, message: str) -> None:
@@ -1199,12 +1205,10 @@ def cmd_exception_add(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_review_list(args: argparse.Namespace, out: TextIO) -> int:
     from app.core.risk import Decision
-    from app.store.db import utcnow
-
     with _site(args) as service:
         reviews = service.reviews(Decision(args.decision.replace("-", "_"))
                                   if args.decision else None)
-    now = utcnow()
+    now = _now()
     if args.json:
         _emit_json([r.to_dict(now) for r in reviews], out)
     else:
@@ -1213,11 +1217,9 @@ def cmd_review_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_exception_list(args: argparse.Namespace, out: TextIO) -> int:
-    from app.store.db import utcnow
-
     with _site(args) as service:
         reviews = service.exceptions()
-    now = utcnow()
+    now = _now()
     if args.active:
         reviews = [r for r in reviews if not r.expired(now)]
     if args.json:

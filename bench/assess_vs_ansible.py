@@ -175,9 +175,10 @@ def pin_host_keys(site: Path, keys: dict[str, dict[str, str]]) -> None:
         service.close()
 
 
-def make_ansible_files(workdir: Path, hosts: list[tuple[str, str]], key: Path,
-                       known_hosts: list[str], password: str,
-                       gather_subset: str) -> tuple[Path, Path]:
+def write_inventory(workdir: Path, hosts: list[tuple[str, str]], key: Path,
+                    known_hosts: list[str], password: str) -> Path:
+    """An Ansible inventory for the lab hosts: same user, key, pinned keys and sudo password
+    as PatchDesk uses (shared with bench/deploy_vs_ansible.py)."""
     kh = workdir / "known_hosts"
     kh.write_text("".join(line + "\n" for line in known_hosts))
     inventory = workdir / "inventory.ini"
@@ -195,6 +196,13 @@ def make_ansible_files(workdir: Path, hosts: list[tuple[str, str]], key: Path,
     ]
     inventory.write_text("\n".join(lines) + "\n")
     inventory.chmod(0o600)
+    return inventory
+
+
+def make_ansible_files(workdir: Path, hosts: list[tuple[str, str]], key: Path,
+                       known_hosts: list[str], password: str,
+                       gather_subset: str) -> tuple[Path, Path]:
+    inventory = write_inventory(workdir, hosts, key, known_hosts, password)
     play = workdir / "assess.yml"
     play.write_text(PLAYBOOK.replace("@GATHER_SUBSET@", gather_subset))
     return inventory, play

@@ -89,6 +89,7 @@ from assess_vs_ansible import (
     patchdesk_cmd,
     patchdesk_env,
     pin_host_keys,
+    write_inventory,
 )
 
 PACKAGE, OLD, NEW = "pd-tools", "2.0-1", "2.1-1"
@@ -112,23 +113,7 @@ PLAYBOOK = f"""\
 def make_ansible_files(workdir: Path, hosts: list[tuple[str, str]], key: Path,
                        known_hosts: list[str], password: str,
                        gather: bool) -> tuple[Path, Path]:
-    kh = workdir / "known_hosts"
-    kh.write_text("".join(line + "\n" for line in known_hosts))
-    inventory = workdir / "inventory.ini"
-    common = (f"-o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes "
-              "-o GlobalKnownHostsFile=/dev/null")
-    lines = ["[lab]"]
-    lines += [f"{name} ansible_host={ip}" for name, ip in hosts]
-    lines += [
-        "[lab:vars]",
-        "ansible_user=admin",
-        f"ansible_ssh_private_key_file={key}",
-        f"ansible_ssh_common_args='{common}'",
-        f"ansible_become_password={password}",
-        "ansible_python_interpreter=/usr/bin/python3",
-    ]
-    inventory.write_text("\n".join(lines) + "\n")
-    inventory.chmod(0o600)
+    inventory = write_inventory(workdir, hosts, key, known_hosts, password)
     play = workdir / "deploy.yml"
     play.write_text(PLAYBOOK.replace("@GATHER@", "true" if gather else "false"))
     return inventory, play
