@@ -10,8 +10,9 @@ setup(
         "app.resources",
         "app.resources.icons",
         "app.resources.data",
+        "app.resources.fonts",
     ],
     package_dir={"app.resources": "resources"},
     package_data={"": ["*.sh", "*.svg", "*.md", "*.json", "*.txt"],
-                  "app.resources": ["data/*.json"]},
+                  "app.resources": ["data/*.json", "fonts/*.ttf", "fonts/*.txt"]},
 )

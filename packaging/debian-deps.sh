@@ -11,7 +11,8 @@ libx11-6 libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-k
 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1
 libxkbcommon0 libxkbcommon-x11-0 libgssapi-krb5-2 fonts-dejavu-core"
 
-TEST_PACKAGES="xvfb xauth poppler-utils iproute2 util-linux procps binutils"
+# libpython3.11: PyInstaller bundles the interpreter's shared library (tests build the bundle)
+TEST_PACKAGES="xvfb xauth poppler-utils iproute2 util-linux procps binutils libpython3.11"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 packages="$APP_PACKAGES"

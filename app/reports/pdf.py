@@ -51,9 +51,21 @@ MARGIN = 16 * mm
 HEADER_H = 12 * mm
 FOOTER_H = 10 * mm
 
-#: Where fonts with wide Unicode coverage are looked for, best first: DejaVu (Debian's
-#: fonts-dejavu-core, Fedora's dejavu-sans-fonts), then Windows' Arial.
+
+
+def _bundled_fonts() -> Path:
+    """``resources/fonts`` of a source checkout, or ``app/resources/fonts`` of a wheel."""
+    here = Path(__file__).resolve()
+    source = here.parents[2] / "resources" / "fonts"
+    return source if source.is_dir() else here.parents[1] / "resources" / "fonts"
+
+
+#: Where fonts with wide Unicode coverage are looked for, best first: the DejaVu fonts
+#: shipped in ``resources/fonts`` (so every machine renders the same), then the system's
+#: DejaVu (Debian's fonts-dejavu-core + -extra, Fedora's dejavu-sans-fonts), then Arial.
 FONT_CANDIDATES: tuple[tuple[str, str, str, str, str], ...] = (
+    (str(_bundled_fonts()), "DejaVuSans.ttf", "DejaVuSans-Bold.ttf",
+     "DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf"),
     ("/usr/share/fonts/truetype/dejavu", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf",
      "DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf"),
     ("/usr/share/fonts/dejavu-sans-fonts", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf",

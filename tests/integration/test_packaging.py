@@ -21,3 +21,6 @@ def test_wheel_contains_resources_and_scripts(tmp_path: Path) -> None:
     assert "app/drivers/scripts/linux_facts.sh" in names
     assert "app/resources/data/known_exploited_vulnerabilities.json" in names  # KEV sample
     assert "app/ui/icons.py" in names
+    fonts = {p.name for p in (ROOT / "resources" / "fonts").iterdir()}
+    assert {"DejaVuSans.ttf", "DejaVuSansCondensed-Bold.ttf", "LICENSE-DejaVu.txt"} <= fonts
+    assert {f"app/resources/fonts/{name}" for name in fonts} <= names  # report fonts + licence
