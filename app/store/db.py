@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,31 @@ log = logging.getLogger(__name__)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SITE_SUFFIX = ".pdsite"
 BUSY_TIMEOUT_MS = 5000
+#: Site files carry password hashes and the sealed vault: owner-only, whatever the umask.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (never through a symlink, never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    os.close(fd)
+
+
+def make_private(path: Path) -> None:
+    """Tighten an existing site file (and its -wal/-shm) to 0600 if group/others may read it.
+
+    SQLite gives the -wal and -shm files the database file's permissions, so the main file's
+    mode is the one that matters; the companions are fixed too when they already exist.
+    """
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = candidate.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
+            candidate.chmod(FILE_MODE)
+            log.info("made %s private (mode 0600)", candidate)
 
 
 def utcnow() -> datetime:
@@ -90,6 +117,18 @@ def _readonly_check(path: Path) -> list[str]:
         conn.close()
 
 
+def _make_folders(folder: Path) -> None:
+    """Create the missing folders of ``folder`` owner-only (0700); existing ones are kept."""
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for item in reversed(missing):
+        item.mkdir(mode=FOLDER_MODE)
+        item.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask
+
+
 def _configure(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -99,6 +138,7 @@ def _configure(conn: sqlite3.Connection) -> None:
 def _backup_copy(path: Path, applied: list[str]) -> Path:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.v{len(applied)}-{stamp}.bak")
+    _create_private(target)
     src = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         dst = sqlite3.connect(target)
@@ -145,15 +185,20 @@ class SiteDB:
                 )
             if not applied:
                 raise SiteFileError(f"{path} is a PatchDesk file with no schema; it is damaged.")
+            try:
+                make_private(path)
+            except OSError as exc:  # a read-only medium: opening still works, say why not
+                log.warning("cannot make %s private: %s", path, exc)
             if len(applied) < len(known):
                 _backup_copy(path, applied)
         elif not create:
             raise SiteFileError(f"There is no site at {path}.")
         else:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                _make_folders(path.parent)
+                _create_private(path)
             except OSError as exc:
-                raise SiteFileError(f"Cannot create {path.parent}: {exc.strerror}") from exc
+                raise SiteFileError(f"Cannot create {path}: {exc.strerror or exc}") from exc
         site = cls(path)
         db = site.db()
         try:
@@ -220,7 +265,12 @@ class SiteDB:
         self._local = threading.local()
 
     def backup_to(self, target: Path) -> None:
-        """Write a consistent copy of the site to ``target`` (SQLite online backup)."""
+        """Write a consistent copy of the site to ``target`` (SQLite online backup), 0600."""
+        target = Path(target)
+        if not target.exists():
+            _create_private(target)
+        else:
+            make_private(target)
         dst = sqlite3.connect(target)
         try:
             self.db().conn.backup(dst)
