@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +94,18 @@ class Credential:
     options: dict[str, str] = field(default_factory=dict)
     id: int | None = None
     created_at: datetime | None = None
+
+    def binding(self) -> str:
+        """What a sealed secret is bound to: every public field that decides where and how
+        the secret is used (name, kind, user, port, sudo mode, scopes, options). Changing
+        any of them in the site file — say, widening the scope to "all" — makes the sealed
+        secret fail to open instead of going to hosts it was never meant for."""
+        return json.dumps({
+            "name": self.name, "kind": str(self.kind), "username": self.username,
+            "port": self.port, "sudo_mode": str(self.sudo_mode),
+            "scopes": sorted(str(s) for s in self.scopes),
+            "options": {str(k): str(v) for k, v in sorted(self.options.items())},
+        }, sort_keys=True, separators=(",", ":"))
 
 
 def credential_for(asset: Asset, credentials: Iterable[Credential],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -132,9 +133,20 @@ def read_neighbour_table() -> dict[str, str]:
     return parse_arp_an(output) if output else {}
 
 
+#: Environment variables never handed to a child process (the CLI's master password).
+_SECRET_WORDS = ("PASSWORD", "PASSPHRASE", "SECRET", "TOKEN")
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment without anything that looks like a secret."""
+    return {k: v for k, v in os.environ.items()
+            if not any(word in k.upper() for word in _SECRET_WORDS)}
+
+
 def _run(argv: list[str]) -> str | None:
     try:
-        completed = subprocess.run(argv, capture_output=True, text=True, timeout=3.0, check=False)
+        completed = subprocess.run(argv, capture_output=True, text=True, timeout=3.0,
+                                   check=False, env=child_env())
     except (OSError, subprocess.SubprocessError):
         return None
     return completed.stdout if completed.returncode == 0 else None

@@ -71,6 +71,29 @@ class RemoteAccess:
             self._key = key
             return
         self._key = unlock_vault(header, master_password)
+        self._reseal_legacy(self._key)
+
+    def _reseal_legacy(self, key: VaultKey) -> None:
+        """Re-seal secrets sealed by an older PatchDesk (bound to the name only) so they are
+        bound to every public field of their credential from now on (audited)."""
+        resealed = []
+        for cred in CredentialRepo(self.store.db()).all():
+            sealed = CredentialRepo(self.store.db()).sealed_secret(cred.name)
+            if not sealed:
+                continue
+            try:
+                secrets, legacy = key.open_any(sealed, cred.binding(), legacy_name=cred.name)
+            except UserError:
+                continue  # damaged or changed in the file: it fails, named, when it is used
+            if legacy:
+                with self.store.atomic() as db:
+                    CredentialRepo(db).replace_sealed(cred.name, key.seal(secrets,
+                                                                          cred.binding()))
+                resealed.append(cred.name)
+        if resealed:
+            with self.store.atomic() as db:
+                AuditRepo(db).append(self.actor, "vault.reseal", "vault", "",
+                                     {"credentials": resealed})
 
     def lock(self) -> None:
         """Forget the vault key and close every connection."""
@@ -132,7 +155,7 @@ class RemoteAccess:
             scopes=scopes or (Scope.parse("all"),), has_password=bool(password),
             has_key=bool(key_pem), has_sudo_password=bool(sudo_password))
         with self.store.atomic() as db:
-            stored = CredentialRepo(db).add(cred, key.seal(secrets, name))
+            stored = CredentialRepo(db).add(cred, key.seal(secrets, cred.binding()))
             AuditRepo(db).append(self.actor, "credential.add", "credential", name, {
                 "kind": "ssh", "username": cred.username, "scopes": [str(s) for s in
                                                                       cred.scopes],
@@ -151,7 +174,7 @@ class RemoteAccess:
         """Open a credential's secrets into an in-memory SSH credential."""
         key = self._require_key()
         sealed = CredentialRepo(self.store.db()).sealed_secret(cred.name)
-        secrets: dict[str, Any] = key.open(sealed, cred.name) if sealed else {}
+        secrets: dict[str, Any] = key.open(sealed, cred.binding()) if sealed else {}
         return SshCredential(
             username=cred.username,
             password=secrets.get("password"),

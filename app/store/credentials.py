@@ -87,6 +87,11 @@ class CredentialRepo:
                             "value) VALUES (?, ?, ?)", [cred_id, str(scope.kind), scope.value])
         return self.get(cred.name)
 
+    def replace_sealed(self, name: str, sealed: bytes) -> None:
+        """Store a re-sealed secrets blob for a credential (same secrets, new binding)."""
+        self.db.execute("UPDATE credentials SET secret = ?, updated_at = ? WHERE name = ?",
+                        [sealed, utcnow().isoformat(), name])
+
     def delete(self, name: str) -> None:
         """Remove a credential and its assignments."""
         cursor = self.db.execute("DELETE FROM credentials WHERE name = ?", [name])

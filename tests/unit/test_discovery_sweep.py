@@ -494,3 +494,13 @@ def test_a_slash_24_is_quick() -> None:
     )
     assert len(result.hosts) == 254
     assert time.monotonic() - started < 2.0
+
+
+def test_children_do_not_inherit_the_master_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """[12].13: `ip`/`arp` ran with PATCHDESK_MASTER_PASSWORD in their environment."""
+    from app.discovery import neighbours
+
+    monkeypatch.setenv("PATCHDESK_MASTER_PASSWORD", "hunter2-master")
+    output = neighbours._run(["env"])  # a real child process printing what it was given
+    assert output is not None and "PATH=" in output
+    assert "hunter2-master" not in output and "PATCHDESK_MASTER_PASSWORD" not in output
