@@ -16,6 +16,7 @@ import netaddr
 
 __all__ = [
     "MAX_TARGETS",
+    "PublicRangeError",
     "RangeError",
     "RangeTooLargeError",
     "TargetSet",
@@ -25,6 +26,19 @@ __all__ = [
 
 #: The largest target set scanned without explicit confirmation: a /16.
 MAX_TARGETS = 65_536
+
+#: The most addresses one scan may cover even when confirmed: a /12 (1,048,576). Beyond
+#: that (``0.0.0.0/0``, a /8) the scan is refused outright: split it.
+HARD_MAX_TARGETS = 1 << 20
+
+#: Address blocks that are not on the public Internet: private (RFC 1918), loopback,
+#: link-local, shared/CGNAT (RFC 6598), documentation (RFC 5737/3849), benchmarking,
+#: IPv6 unique-local and link-local. Anything else needs an explicit "public" choice.
+NON_PUBLIC_BLOCKS = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+    "100.64.0.0/10", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15",
+    "::1/128", "fc00::/7", "fe80::/10", "2001:db8::/32",
+)
 
 #: IPv6 is accepted for single hosts and tiny networks only: sweeping a /64 is pointless.
 _MIN_IPV6_PREFIX = 120
@@ -70,6 +84,45 @@ class RangeTooLargeError(RangeError):
         )
         message = f"{reason} (largest target: {token})" if token else reason
         super().__init__(token, reason, message[0].upper() + message[1:])
+
+
+class PublicRangeError(RangeError):
+    """The targets include public Internet addresses and that was not explicitly allowed.
+
+    Attributes:
+        count: How many public addresses the targets include.
+    """
+
+    def __init__(self, token: str, count: int) -> None:
+        self.count = count
+        reason = (f"the targets include {count:,} public Internet address"
+                  f"{'es' if count != 1 else ''}; scanning them needs its own explicit "
+                  "choice (only scan networks you are allowed to)")
+        message = f"{reason} (first: {token})" if token else reason
+        super().__init__(token, reason, message[0].upper() + message[1:])
+
+
+def check_limits(targets: TargetSet, *, allow_public: bool = False) -> None:
+    """The limits no confirmation lifts, and the one that needs its own: applied to a parsed
+    target set before scanning.
+
+    Raises:
+        RangeTooLargeError: more than :data:`HARD_MAX_TARGETS` addresses (never allowed).
+        PublicRangeError: public addresses among the targets and not ``allow_public``.
+    """
+    if targets.count > HARD_MAX_TARGETS:
+        exc = RangeTooLargeError("", targets.count)
+        exc.reason = (f"the targets cover {targets.count:,} addresses; at most "
+                      f"{HARD_MAX_TARGETS:,} (a /12) can be scanned at once: split the range")
+        exc.args = (exc.reason[0].upper() + exc.reason[1:],)
+        raise exc
+    if allow_public:
+        return
+    public = targets._ipset - netaddr.IPSet(NON_PUBLIC_BLOCKS)
+    if public.size:
+        first = next(iter(public.iter_cidrs()))
+        raise PublicRangeError(str(first.network if first.size == 1 else first),
+                               int(public.size))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from app.discovery import (
     PROFILES,
     PortError,
+    PublicRangeError,
     RangeError,
     RangeTooLargeError,
+    check_limits,
     local_subnets,
     parse_ports,
     parse_targets,
@@ -350,3 +352,27 @@ def test_profiles_are_valid_and_distinct() -> None:
         assert len(set(ports)) == len(ports)
         assert all(1 <= port <= 65535 for port in ports)
     assert 14 <= len(PROFILES["default"]) <= 18
+
+
+# --- limits no confirmation lifts ([12].14) --------------------------------------------------
+
+@pytest.mark.parametrize("text", ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/11"])
+def test_a_huge_range_is_refused_even_when_confirmed(text: str) -> None:
+    targets = parse_targets(text, allow_large=True)
+    with pytest.raises(RangeTooLargeError, match="at most 1,048,576"):
+        check_limits(targets, allow_public=True)
+
+
+@pytest.mark.parametrize("text", ["8.8.8.0/30", "10.0.0.1, 1.1.1.1", "2001:4860::/120"])
+def test_public_addresses_need_their_own_choice(text: str) -> None:
+    targets = parse_targets(text)
+    with pytest.raises(PublicRangeError, match="public Internet"):
+        check_limits(targets)
+    check_limits(targets, allow_public=True)
+
+
+@pytest.mark.parametrize("text", ["10.1.0.0/16", "172.16.5.0/24", "192.168.1.1-50",
+                                  "127.3.0.0/16", "169.254.1.0/24", "100.64.0.0/24",
+                                  "fe80::1", "fd00::/120", "nas01", "10.0.0.0/12"])
+def test_private_ranges_pass_the_limits(text: str) -> None:
+    check_limits(parse_targets(text, allow_large=True))
