@@ -33,6 +33,9 @@ from app.core.hostkeys import PinnedKey, fingerprint
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 8.0
+#: The most bytes one command may print on one stream (a real host's largest output, the
+#: installed-package list of a big server, is a few MiB).
+MAX_OUTPUT = 64 * 1024 * 1024
 DEFAULT_COMMAND_TIMEOUT = 120.0
 C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
 
@@ -70,6 +73,21 @@ class CommandTimeoutError(RemoteError):
     """A command did not finish before its deadline (the channel was closed)."""
 
     kind = "timeout"
+
+
+class OutputTooLargeError(RemoteError):
+    """A command printed more than the cap: the channel was closed, the head and tail kept.
+
+    Attributes:
+        head: the first bytes of the stream that overflowed (decoded, for diagnosis).
+        tail: its last bytes before the channel was closed.
+    """
+
+    def __init__(self, host: str, what: str, cap: int, head: str, tail: str) -> None:
+        self.head, self.tail = head, tail
+        super().__init__(host, f"output too large: '{what}' printed more than "
+                               f"{cap // (1024 * 1024)} MiB; stopped it (a host flooding "
+                               f"output is not trusted). It began: {head[:120]!r}")
 
 
 class HostKeyChangedError(RemoteError):
@@ -288,6 +306,7 @@ class SshTransport:
         input: str | None = None,
         env: Mapping[str, str] | None = None,
         c_locale: bool = True,
+        max_output: int = MAX_OUTPUT,
     ) -> CommandResult:
         """Run one command and wait for it (never longer than ``timeout``).
 
@@ -298,9 +317,12 @@ class SshTransport:
             input: text for the command's stdin.
             env: extra environment (``LANG=C LC_ALL=C`` is added unless ``c_locale`` is
                 false).
+            max_output: the most bytes kept per stream (stdout, stderr); past it the
+                channel is closed and :class:`OutputTooLargeError` raised, so a host that
+                floods output never fills this process's memory.
 
         Raises:
-            CommandTimeoutError, SudoError, UnreachableError
+            CommandTimeoutError, SudoError, UnreachableError, OutputTooLargeError
         """
         self.connect()
         full_env = {**(C_LOCALE if c_locale else {}), **(env or {})}
@@ -326,7 +348,7 @@ class SshTransport:
         try:
             chan.settimeout(0.2)
             chan.exec_command(command)
-            out, err, code = self._pump(chan, marker, input, deadline, argv)
+            out, err, code = self._pump(chan, marker, input, deadline, argv, max_output)
         finally:
             chan.close()
         stderr = err.decode("utf-8", "replace")
@@ -341,7 +363,8 @@ class SshTransport:
                              _scrub(stderr, self.credential), time.monotonic() - started)
 
     def _pump(self, chan: paramiko.Channel, marker: str, input: str | None,
-              deadline: float, argv: Sequence[str]) -> tuple[bytes, bytes, int]:
+              deadline: float, argv: Sequence[str],
+              max_output: int = 0) -> tuple[bytes, bytes, int]:
         out, err = bytearray(), bytearray()
         marker_b = marker.encode()
         prompts = 0
@@ -364,9 +387,11 @@ class SshTransport:
             while chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
                 progressed = True
+                self._check_size(err, max_output, argv)
             while chan.recv_ready():
                 out += chan.recv(65536)
                 progressed = True
+                self._check_size(out, max_output, argv)
             if marker_b and marker_b in err:
                 count = err.count(marker_b)
                 del err[:]  # the prompt (and anything before it) is sudo's, not ours
@@ -384,6 +409,14 @@ class SshTransport:
             if not progressed:
                 time.sleep(0.01)
         return bytes(out), bytes(err), chan.recv_exit_status()
+
+
+    def _check_size(self, buffer: bytearray, max_output: int, argv: Sequence[str]) -> None:
+        if max_output and len(buffer) > max_output:
+            raise OutputTooLargeError(
+                self.host, shlex.join(argv)[:80], max_output,
+                _scrub(buffer[:2048].decode("utf-8", "replace"), self.credential),
+                _scrub(buffer[-2048:].decode("utf-8", "replace"), self.credential))
 
 
 def fetch_host_key(host: str, port: int = 22, timeout: float = CONNECT_TIMEOUT) -> PinnedKey:

@@ -93,6 +93,34 @@ def test_sudo_password_never_reaches_the_command(lab: Lab, site: SiteService) ->
     assert host.password not in ps.stdout
 
 
+def test_a_host_flooding_output_is_cut_at_the_cap(lab: Lab, site: SiteService) -> None:
+    """[12].3: 400 MB of facts took 872 MB of memory; a 20 s command streamed 2.4 GB."""
+    import resource
+    import time
+
+    from app.remote.ssh import OutputTooLargeError
+
+    host = lab.host("deb3")
+    asset = site.add_asset(Asset(hostname="deb3", ips=(host.ip,)))
+    site.remote.unlock(MASTER, create=True)
+    site.remote.add_ssh_credential("office", host.user, password=host.password)
+    transport = site.remote.transport_for(asset)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(OutputTooLargeError, match="output too large") as caught:
+        transport.run(["sh", "-c", "yes flood | head -c 2000000000"], timeout=120,
+                      max_output=8 * 1024 * 1024)
+    assert caught.value.head.startswith("flood\nflood")
+    assert time.monotonic() - started < 60  # stopped at the cap, not after 2 GB
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert grown_kib < 200 * 1024  # nowhere near the 2 GB the host offered
+    # stderr is capped too, and the connection stays usable afterwards
+    with pytest.raises(OutputTooLargeError):
+        transport.run(["sh", "-c", "yes err | head -c 50000000 >&2"], timeout=120,
+                      max_output=1024 * 1024)
+    assert transport.run(["echo", "still here"]).stdout == "still here\n"
+
+
 def test_changed_host_key_is_refused_then_accepted_and_audited(lab: Lab, lab_host,
                                                                site: SiteService) -> None:
     from app.remote.ssh import fetch_host_key
