@@ -8,6 +8,7 @@ Before migrating an older file a backup copy is taken next to it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -99,7 +100,7 @@ def _readonly_check(path: Path) -> list[str]:
         ).fetchone()
         if not has_table:
             return []
-        return [
+        applied = [
             row[0]
             for row in conn.execute(
                 f"SELECT name FROM [{migrations.migrations_table}] "
@@ -107,6 +108,9 @@ def _readonly_check(path: Path) -> list[str]:
                 (migrations.name,),
             )
         ]
+        if applied and all(name in known_migration_names() for name in applied):
+            _check_code_objects(path, conn, tuple(applied))
+        return applied
     except SiteFileError:
         raise
     except sqlite3.DatabaseError as exc:
@@ -127,6 +131,71 @@ def _make_folders(folder: Path) -> None:
     for item in reversed(missing):
         item.mkdir(mode=FOLDER_MODE)
         item.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask
+
+
+_CODE_OBJECTS_SQL = "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+
+
+def _fold(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+def _code_objects(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """The triggers and views of a database: (type, name) → SQL with whitespace folded."""
+    return {(kind, name): _fold(sql) for kind, name, sql in conn.execute(_CODE_OBJECTS_SQL)}
+
+
+@functools.cache
+def _expected_sql(applied: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """The triggers and views a site gets from exactly these migrations, as created (built
+    in an in-memory database)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        known = known_migration_names()
+        stop = known[len(applied)] if len(applied) < len(known) else None
+        migrations.apply(Database(conn), stop_before=stop)
+        return {(kind, name): sql for kind, name, sql in conn.execute(_CODE_OBJECTS_SQL)}
+    finally:
+        conn.close()
+
+
+def _expected_code_objects(applied: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    return {key: _fold(sql) for key, sql in _expected_sql(applied).items()}
+
+
+def _check_code_objects(path: Path, conn: sqlite3.Connection, applied: tuple[str, ...]) -> None:
+    """Refuse a file whose triggers or views are not exactly the ones PatchDesk creates.
+
+    Triggers and views run SQL on every open or write: a crafted site file with a trigger of
+    its own once deleted pinned host keys (so a different key was "first use" again) and
+    widened a credential's scope. Such a file is refused, untouched, naming what was found.
+    """
+    expected = _expected_code_objects(applied)
+    found = _code_objects(conn)
+    unknown = sorted(f"{kind} {name}" for kind, name in found.keys() - expected.keys())
+    changed = sorted(f"{kind} {name}" for key in found.keys() & expected.keys()
+                     if found[key] != expected[key] for kind, name in [key])
+    missing = sorted(f"{kind} {name}" for kind, name in expected.keys() - found.keys())
+    if unknown or changed:
+        what = "; ".join(filter(None, [
+            f"unknown: {', '.join(unknown)}" if unknown else "",
+            f"altered: {', '.join(changed)}" if changed else ""]))
+        raise SiteFileError(
+            f"{path} contains database code PatchDesk did not write ({what[:300]}). It may "
+            "have been crafted to change credentials or host keys; it was left untouched. "
+            "Open a trusted copy or a backup instead.")
+    if missing:  # restored (and audited) by SiteDB.open; the hash chain tells what changed
+        log.warning("%s lacks %s (protection triggers removed?)", path, ", ".join(missing))
+
+
+def _restore_code_objects(db: Database) -> list[str]:
+    """Re-create PatchDesk's own triggers/views that were dropped from a file (the append-only
+    guards of the audit log and policy history); returns their names."""
+    expected = _expected_sql(tuple(m.name for m in migrations.applied(db)))
+    missing = sorted(expected.keys() - _code_objects(db.conn).keys())
+    for key in missing:
+        db.conn.execute(expected[key])
+    return [f"{kind} {name}" for kind, name in missing]
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -206,6 +275,13 @@ class SiteDB:
                 db.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.conn.execute("PRAGMA journal_mode = WAL")
             migrations.apply(db)
+            restored = _restore_code_objects(db)
+            if restored:
+                from app.store.repos import AuditRepo  # repos imports this module
+
+                with site.atomic() as tx:
+                    AuditRepo(tx).append("patchdesk", "site.protections_restored", "site", "",
+                                         {"restored": restored})
         except sqlite3.OperationalError as exc:
             site.close()
             raise SiteFileError(f"Cannot write {path}: {exc}") from exc

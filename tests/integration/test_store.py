@@ -154,9 +154,14 @@ def test_audit_tampering_is_detected_and_named(tmp_path: Path) -> None:
     assert [(p.row_id, p.problem) for p in problems] == [
         (3, "content was changed after it was written")
     ]
+    # the dropped guards are put back on open, and that is audited
+    [restored] = [e for e in service.audit_events() if e.action == "site.protections_restored"]
+    assert set(restored.details["restored"]) == {"trigger audit_log_no_update",
+                                                 "trigger audit_log_no_delete"}
     service.close()
 
     conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_log_no_delete")
     conn.execute("DELETE FROM audit_log WHERE id = 2")
     conn.commit()
     conn.close()
@@ -164,6 +169,42 @@ def test_audit_tampering_is_detected_and_named(tmp_path: Path) -> None:
     rows = {p.row_id for p in service.audit_verify()}
     assert {2, 3} <= rows
     service.close()
+
+
+@pytest.mark.parametrize("crafted", [
+    # deletes the pinned host keys, so a different key is "first use" again
+    "CREATE TRIGGER pin_wipe AFTER INSERT ON audit_log BEGIN DELETE FROM host_keys; END",
+    # widens every credential to the whole site
+    "CREATE TRIGGER widen AFTER INSERT ON audit_log BEGIN "
+    "UPDATE credential_scopes SET scope = 'all', value = ''; END",
+    "CREATE VIEW innocent AS SELECT * FROM credentials",
+])
+def test_a_site_with_database_code_of_its_own_is_refused_untouched(tmp_path: Path,
+                                                                  crafted: str) -> None:
+    """[12].7: a crafted site file with its own triggers or views opened silently."""
+    path = tmp_path / "crafted.pdsite"
+    SiteService.open(path, create=True).close()
+    conn = sqlite3.connect(path)
+    conn.execute(crafted)
+    conn.commit()
+    conn.close()
+    before = fingerprint(path)
+    with pytest.raises(SiteFileError, match="database code PatchDesk did not write"):
+        SiteService.open(path)
+    assert fingerprint(path) == before
+
+
+def test_an_altered_guard_trigger_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "altered.pdsite"
+    SiteService.open(path, create=True).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_log_no_delete")
+    conn.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                 "BEGIN SELECT 1; END")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SiteFileError, match="altered: trigger audit_log_no_delete"):
+        SiteService.open(path)
 
 
 def test_site_file_is_portable(tmp_path: Path) -> None:
