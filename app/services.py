@@ -1186,8 +1186,14 @@ class SiteService:
         return AuditRepo(self.store.db()).events(**filters)
 
     def audit_verify(self) -> list[ChainProblem]:
-        """Check the audit chain; an empty list means intact."""
-        return AuditRepo(self.store.db()).verify()
+        """Check the audit chain; an empty list means intact. With the vault unlocked the
+        rows' forward-secure seals are checked too (see :meth:`audit_seal_checked`)."""
+        return AuditRepo(self.store.db()).verify(self.remote.audit_first_key())
+
+    def audit_seal_checked(self) -> bool:
+        """Whether :meth:`audit_verify` can check the seals now (vault unlocked, log sealed);
+        without them a chain recomputed by someone holding the file cannot be told."""
+        return self.remote.unlocked and AuditRepo(self.store.db()).seal_info().sealed
 
     def _audit(self, action: str, object_type: str, object_id: str,
                details: dict[str, Any]) -> None:

@@ -2,11 +2,20 @@
 
 Each row's hash covers its own content and the previous row's hash, so editing or deleting
 any row breaks the chain from that row on. Pure functions; the store persists the rows.
+
+A plain hash chain can be recomputed by anyone holding the file. So each row is also sealed
+with a forward-secure MAC (Schneier–Kelsey / systemd-journal "forward secure sealing"):
+row *i* gets ``HMAC(k_i, hash_i)`` and the key then evolves, ``k_{i+1} = H(k_i)``; only the
+current key is kept in the file. Whoever copies the file can seal rows *after* it, but
+cannot re-seal an earlier row (that needs an earlier key, and H is one-way) nor drop rows
+from the end (the stored key would then be "ahead" of the log). The first key, ``k_0``, is
+sealed in the credential vault: checking the seals needs the master password.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,3 +117,69 @@ def verify_chain(
     elif head is None and last is not None:
         problems.append(ChainProblem(last[0], "chain head record is missing"))
     return problems
+
+
+def evolve_key(key: bytes) -> bytes:
+    """The next sealing key (one-way: an earlier key cannot be derived from a later one)."""
+    return hashlib.sha256(b"patchdesk-audit-evolve\x00" + key).digest()
+
+
+def row_mac(key: bytes, row_hash_hex: str) -> str:
+    """The seal of one row: HMAC-SHA256 of its hash under that row's key."""
+    return hmac.new(key, row_hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def verify_seals(rows: Iterable[dict[str, Any]], first_key: bytes, first_row: int,
+                 stored_key: bytes, stored_next: int) -> list[ChainProblem]:
+    """Check the forward-secure seals of rows ``first_row`` on, and the stored key state.
+
+    Args:
+        rows: the audit rows (with ``id``, ``hash``, ``mac``), in id order.
+        first_key: ``k_0``, opened from the vault.
+        first_row: the first row sealed with ``k_0``.
+        stored_key: the current key the file holds.
+        stored_next: the row id the stored key would seal next.
+
+    Returns:
+        Every problem found; an empty list means every sealed row and the key state hold.
+    """
+    problems: list[ChainProblem] = []
+    key, position, last = first_key, first_row, first_row - 1
+    for row in rows:
+        rid = int(row["id"])
+        if rid < first_row:
+            continue
+        while position < rid:  # rows deleted in between: the chain check names them
+            key, position = evolve_key(key), position + 1
+        mac = str(row.get("mac") or "")
+        if not hmac.compare_digest(mac, row_mac(key, str(row["hash"]))):
+            later = _sealed_later(key, position, mac, str(row["hash"]), stored_next)
+            if later is None:
+                problems.append(ChainProblem(rid, "its seal does not match: the row was changed "
+                                                  "or the chain recomputed after it was written"))
+            else:  # appended after rows were cut off the end: its key was further along
+                key, position = later
+                problems.append(ChainProblem(rid, f"rows were removed from the end before it "
+                                                  f"was written (it was sealed as row "
+                                                  f"{position})"))
+        key, position, last = evolve_key(key), position + 1, rid
+    if stored_next > position:
+        problems.append(ChainProblem(last + 1, f"{stored_next - position} row(s) were removed "
+                                               "from the end (the sealing key is ahead of the "
+                                               "log)"))
+    elif stored_next != position or not hmac.compare_digest(stored_key, key):
+        problems.append(ChainProblem(max(last, first_row), "the stored sealing key was replaced "
+                                                           "(the seals after it cannot be "
+                                                           "trusted)"))
+    return problems
+
+
+def _sealed_later(key: bytes, position: int, mac: str, hash_hex: str,
+                  stored_next: int) -> tuple[bytes, int] | None:
+    """The (key, position) at which ``mac`` seals ``hash_hex``, searching forward up to the
+    position the stored key has reached (rows cut off the end move later rows' seals)."""
+    for _ in range(max(0, min(stored_next - position, 1_000_000))):
+        key, position = evolve_key(key), position + 1
+        if hmac.compare_digest(mac, row_mac(key, hash_hex)):
+            return key, position
+    return None

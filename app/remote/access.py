@@ -28,6 +28,9 @@ from app.store.db import SiteDB
 from app.store.remote import HostKeyRepo
 from app.store.repos import AuditRepo
 
+#: What the audit log's first sealing key is bound to in the vault.
+_AUDIT_SEAL_BINDING = '{"name":"patchdesk-audit-seal"}'
+
 
 class RemoteAccess:
     """Credentials and connections of one open site."""
@@ -69,9 +72,36 @@ class RemoteAccess:
                 CredentialRepo(db).save_vault_header(header)
                 AuditRepo(db).append(self.actor, "vault.create", "vault", "")
             self._key = key
+            self._start_audit_seal(key)
             return
         self._key = unlock_vault(header, master_password)
         self._reseal_legacy(self._key)
+        self._start_audit_seal(self._key)
+
+    def _start_audit_seal(self, key: VaultKey) -> None:
+        """Seal the audit log from the next row on, if it is not sealed yet (a new vault,
+        or a site from before sealing existed): its first key goes into the vault."""
+        if AuditRepo(self.store.db()).sealed_first_key() is not None:
+            return
+        with self.store.atomic() as db:
+            repo = AuditRepo(db)
+            first = repo.start_seal(lambda data: key.seal(data, _AUDIT_SEAL_BINDING))
+            repo.append(self.actor, "audit.sealed", "audit", "", {"first_sealed_row": first})
+
+    def audit_first_key(self) -> tuple[bytes, int] | None:
+        """``(k_0, first sealed row)`` of the audit log, or None when the vault is locked or
+        the log is not sealed.
+
+        Raises:
+            UserError: the sealed first key is damaged or was replaced.
+        """
+        if self._key is None:
+            return None
+        blob = AuditRepo(self.store.db()).sealed_first_key()
+        if blob is None:
+            return None
+        data = self._key.open(blob, _AUDIT_SEAL_BINDING)
+        return bytes.fromhex(str(data["k0"])), int(data["first"])
 
     def _reseal_legacy(self, key: VaultKey) -> None:
         """Re-seal secrets sealed by an older PatchDesk (bound to the name only) so they are

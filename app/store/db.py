@@ -151,9 +151,13 @@ def _expected_sql(applied: tuple[str, ...]) -> dict[tuple[str, str], str]:
     in an in-memory database)."""
     conn = sqlite3.connect(":memory:")
     try:
-        known = known_migration_names()
-        stop = known[len(applied)] if len(applied) < len(known) else None
-        migrations.apply(Database(conn), stop_before=stop)
+        db = Database(conn)
+        # exactly the applied set, in this build's order (a file may have skipped none, but
+        # a development build may have applied a later-numbered migration first)
+        for migration in migrations._migrations:  # sqlite-utils has no public API for this
+            if migration.name in applied:
+                with db.atomic():
+                    migration.fn(db)
         return {(kind, name): sql for kind, name, sql in conn.execute(_CODE_OBJECTS_SQL)}
     finally:
         conn.close()

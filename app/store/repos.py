@@ -7,14 +7,24 @@ transaction, so the log and the data can never disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import fields
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from app.core.audit import GENESIS_HASH, ChainProblem, canonical_details, row_hash, verify_chain
+from app.core.audit import (
+    GENESIS_HASH,
+    ChainProblem,
+    canonical_details,
+    evolve_key,
+    row_hash,
+    row_mac,
+    verify_chain,
+    verify_seals,
+)
 from app.core.errors import NotFoundError
 from app.core.models import (
     Asset,
@@ -139,6 +149,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class SealInfo:
+    """The audit log's head (to anchor outside the file) and whether it is sealed."""
+
+    head_id: int
+    head_hash: str
+    sealed: bool
+    first_key_in_vault: bool
+
+
 class AuditRepo:
     """The append-only, hash-chained audit log."""
 
@@ -174,16 +194,29 @@ class AuditRepo:
             outcome=str(outcome),
             prev_hash=prev,
         )
+        mac, next_key, next_position = "", "", 0
+        state = self.db.execute("SELECT audit_key, audit_key_next FROM site WHERE id = 1"
+                                ).fetchone()
+        if state and state[0]:
+            # the key for this row; a log behind its key (rows cut off the end) keeps the
+            # key's position, so the cut stays visible to a check with the first key
+            key, position = bytes.fromhex(state[0]), int(state[1])
+            while position < row_id:
+                key, position = evolve_key(key), position + 1
+            mac, next_key, next_position = row_mac(key, digest), evolve_key(key).hex(), position + 1
         self.db.execute(
             "INSERT INTO audit_log (id, ts, actor, action, object_type, object_id, details, "
-            "outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "outcome, prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [row_id, ts.isoformat(), actor, action, object_type, str(object_id), details_json,
-             str(outcome), prev, digest],
+             str(outcome), prev, digest, mac],
         )
         self.db.execute(
             "UPDATE site SET audit_head_id = ?, audit_head_hash = ? WHERE id = 1",
             [row_id, digest],
         )
+        if next_key:
+            self.db.execute("UPDATE site SET audit_key = ?, audit_key_next = ? WHERE id = 1",
+                            [next_key, next_position])
         return AuditEvent(
             ts=ts, actor=actor, action=action, object_type=object_type,
             object_id=str(object_id), details=details or {}, outcome=outcome,
@@ -213,14 +246,53 @@ class AuditRepo:
             sql += f" LIMIT {int(limit)}"
         return [_row_to_event(r) for r in self.db.query(sql, params)]
 
-    def verify(self) -> list[ChainProblem]:
-        """Check the whole chain; every edited or deleted row is reported."""
+    def verify(self, first_key: tuple[bytes, int] | None = None) -> list[ChainProblem]:
+        """Check the whole chain; every edited or deleted row is reported.
+
+        Args:
+            first_key: ``(k_0, first sealed row)`` opened from the vault (see
+                :meth:`open_seal`); with it the rows' forward-secure seals and the stored
+                key state are checked too (recomputed chains, truncated tails).
+        """
         head = self.db.execute(
             "SELECT audit_head_id, audit_head_hash FROM site WHERE id = 1"
         ).fetchone()
         recorded = (head[0], head[1]) if head and head[0] else None
-        rows: Iterator[dict[str, Any]] = self.db.query("SELECT * FROM audit_log ORDER BY id")
-        return verify_chain(rows, recorded)
+        rows = list(self.db.query("SELECT * FROM audit_log ORDER BY id"))
+        problems = verify_chain(rows, recorded)
+        if first_key is not None:
+            state = self.db.execute("SELECT audit_key, audit_key_next FROM site WHERE id = 1"
+                                    ).fetchone()
+            try:
+                stored = bytes.fromhex(state[0] or "")
+            except ValueError:
+                stored = b""
+            problems += verify_seals(rows, first_key[0], first_key[1], stored, int(state[1]))
+        return sorted(problems, key=lambda p: p.row_id)
+
+    def seal_info(self) -> SealInfo:
+        """Whether the log is sealed, from which row, and its head (for reports/exports)."""
+        row = self.db.execute("SELECT audit_head_id, audit_head_hash, audit_key, audit_seal "
+                              "FROM site WHERE id = 1").fetchone()
+        if row is None:
+            return SealInfo(0, "", False, False)
+        return SealInfo(int(row[0]), str(row[1]), bool(row[2]), row[3] is not None)
+
+    def start_seal(self, seal: Callable[[dict[str, Any]], bytes]) -> int:
+        """Begin sealing the log from the next row: a fresh ``k_0`` is sealed into the vault
+        through ``seal`` and becomes the current key. Returns the first sealed row id."""
+        head = self.db.execute("SELECT audit_head_id FROM site WHERE id = 1").fetchone()
+        first = int(head[0] if head else 0) + 1
+        key = secrets.token_bytes(32)
+        self.db.execute("UPDATE site SET audit_key = ?, audit_key_next = ?, audit_seal = ? "
+                        "WHERE id = 1", [key.hex(), first, seal({"k0": key.hex(),
+                                                                   "first": first})])
+        return first
+
+    def sealed_first_key(self) -> bytes | None:
+        """The vault-sealed ``{k0, first}`` blob, if the log is sealed."""
+        row = self.db.execute("SELECT audit_seal FROM site WHERE id = 1").fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
 
 
 def _row_to_event(row: dict[str, Any]) -> AuditEvent:

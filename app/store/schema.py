@@ -413,3 +413,14 @@ def m0007_risk_policy(db: Database) -> None:
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]
+
+
+@migrations(name="0011_audit_seal")
+def m0011_audit_seal(db: Database) -> None:
+    """Forward-secure seals on the audit log ([12].6): a MAC per row, the current sealing
+    key and the row it seals next (in clear: it can only seal later rows), and the first
+    key sealed in the credential vault."""
+    db.execute("ALTER TABLE audit_log ADD COLUMN mac TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE site ADD COLUMN audit_key TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE site ADD COLUMN audit_key_next INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE site ADD COLUMN audit_seal BLOB")
