@@ -1,0 +1,44 @@
+"""An Nmap XML report made by real ``nmap -oX`` inside the lab reads back with the same
+hosts, MACs and open ports as PatchDesk's own scan of the lab ([16])."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.discovery import DEFAULT_PORTS
+from app.discovery.nmapxml import parse_nmap_xml
+from tests.lab.lab import Lab
+
+PATCHDESK = str(Path(sys.executable).with_name("patchdesk"))
+
+pytestmark = pytest.mark.lab
+
+
+def test_nmap_xml_of_the_lab_matches_our_own_scan(lab: Lab, tmp_path: Path) -> None:
+    nmap = shutil.which("nmap")
+    assert nmap, "nmap is installed by tests/lab/apt-packages.txt"
+    ports = ",".join(str(p) for p in DEFAULT_PORTS)
+    # as root on the LAN nmap finds hosts by ARP (so it knows their MACs), then connects
+    proc = lab.client_run([nmap, "-n", "-sT", "-p", ports, "-T4", "-oX", "-",
+                           str(lab.subnet)], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = parse_nmap_xml(proc.stdout.encode())
+
+    ours = lab.client_run([PATCHDESK, "--site", str(tmp_path / "lab.pdsite"), "scan",
+                           str(lab.subnet), "--json"], timeout=240)
+    assert ours.returncode == 0, ours.stderr[-2000:]
+    scanned = {h["ip"]: h for h in json.loads(ours.stdout)["hosts"]}
+    imported = {h.ip: h for h in report.hosts}
+    assert set(imported) == set(scanned)  # the same live addresses, lab services included
+    for name in lab.host_names():
+        info = lab.host(name)
+        host = imported[info.ip]
+        assert host.mac == info.mac == scanned[info.ip]["mac"], name
+        assert host.open_ports == scanned[info.ip]["open_ports"], name
+        assert host.vendor is not None or info.mac.startswith("02:"), name
+    assert "nmap" in report.args and report.version
