@@ -40,7 +40,7 @@ def test_service_scan_brings_banners_titles_and_evidence() -> None:
     assert printer.http_server is not None and printer.http_server.startswith("HP HTTP Server")
 
 
-@pytest.mark.parametrize("data, message", [
+@pytest.mark.parametrize(("data", "message"), [
     (b"not xml at all", "not well-formed"),
     (b"<?xml version='1.0'?><html><body/></html>", "not an Nmap XML report"),
     (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;&a;'>]>"
