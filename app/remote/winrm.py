@@ -30,9 +30,9 @@ from typing import Any
 from xml.sax.saxutils import unescape
 
 import requests
-import winrm
 import winrm.exceptions
 import winrm.transport
+from winrm.protocol import Protocol
 
 from app.core.errors import UserError
 from app.remote.ssh import (
@@ -150,7 +150,7 @@ class WinRMCredential:
         return [self.password] if self.password else []
 
 
-class _Dropped(Exception):
+class _DroppedError(Exception):
     """The connection went away; ``started`` tells whether the command may have run."""
 
     def __init__(self, started: bool, detail: str) -> None:
@@ -188,24 +188,25 @@ class WinRMTransport:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.credential.effective_port}/wsman"
 
-    def _protocol(self) -> winrm.Protocol:
+    def _protocol(self) -> Protocol:
         cred = self.credential
         cred.check()
         encryption = "always" if not cred.https and cred.auth != "basic" else "auto"
         if cred.auth == "basic" and not cred.https:
             encryption = "never"
-        return winrm.Protocol(
-            self.endpoint,
-            transport="basic" if cred.auth == "basic" else cred.auth,
-            username=cred.username,
-            password=cred.password,
-            server_cert_validation="ignore" if cred.skip_cert_validation else "validate",
-            ca_trust_path=cred.ca_file,  # None: the system bundle, not the environment
-            read_timeout_sec=self.operation_timeout + 10,
-            operation_timeout_sec=self.operation_timeout,
-            message_encryption=encryption,
-            proxy=None,
-        )
+        options: dict[str, Any] = {
+            "transport": cred.auth,
+            "username": cred.username,
+            "password": cred.password,
+            "server_cert_validation": "ignore" if cred.skip_cert_validation else "validate",
+            # None: the system CA bundle, never one named by environment variables
+            "ca_trust_path": cred.ca_file,
+            "read_timeout_sec": self.operation_timeout + 10,
+            "operation_timeout_sec": self.operation_timeout,
+            "message_encryption": encryption,
+            "proxy": None,  # never a proxy from the environment
+        }
+        return Protocol(self.endpoint, **options)
 
     # -- public API -----------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, sudo: bool = False,
@@ -276,7 +277,7 @@ class WinRMTransport:
             try:
                 out, err, code = self._exchange(argv, cmdline, stdin, deadline, max_output)
                 break
-            except _Dropped as exc:
+            except _DroppedError as exc:
                 attempt += 1
                 if exc.started and not idempotent:
                     raise UnreachableError(
@@ -303,9 +304,11 @@ class WinRMTransport:
             try:
                 shell_id = protocol.open_shell(codepage=65001, noprofile=True)
                 command_id = protocol.run_command(shell_id, cmdline)
+            except requests.exceptions.SSLError:
+                raise  # a certificate problem is not a dropped connection: no retry
             except _CONNECTION_ERRORS as exc:
                 dropped = True
-                raise _Dropped(False, _describe(exc)) from None
+                raise _DroppedError(False, _describe(exc)) from None
             try:
                 if stdin is not None:
                     chunks = [stdin[i:i + STDIN_CHUNK]
@@ -315,9 +318,11 @@ class WinRMTransport:
                                                     end=i == len(chunks) - 1)
                 out, err, code = self._receive(protocol, shell_id, command_id, argv,
                                                deadline, max_output)
+            except requests.exceptions.SSLError:
+                raise
             except _CONNECTION_ERRORS as exc:
                 dropped = True
-                raise _Dropped(True, _describe(exc)) from None
+                raise _DroppedError(True, _describe(exc)) from None
             _quietly(protocol.cleanup_command, shell_id, command_id)
             command_id = None
             return out, err, code
@@ -351,7 +356,7 @@ class WinRMTransport:
             else:
                 _quietly(protocol.transport.close_session)
 
-    def _receive(self, protocol: winrm.Protocol, shell_id: str, command_id: str,
+    def _receive(self, protocol: Protocol, shell_id: str, command_id: str,
                  argv: tuple[str, ...], deadline: float,
                  max_output: int) -> tuple[bytes, bytes, int]:
         out, err = bytearray(), bytearray()
@@ -401,7 +406,7 @@ def _quietly(fn: Any, *args: Any) -> None:
     # Clean-up after a failure must not hide the failure itself.
     try:
         fn(*args)
-    except Exception as exc:  # noqa: BLE001 - best effort, logged
+    except Exception as exc:
         log.debug("WinRM clean-up %s failed: %s", getattr(fn, "__name__", fn), exc)
 
 
