@@ -95,8 +95,8 @@ def test_http_endpoint_refuses_clear_text_soap(endpoint: Factory) -> None:
     # What a client that does not encrypt meets: WinRM's default AllowUnencrypted=false.
     ep = endpoint()
     proto = winrm.Protocol(f"http://{ep.address}:{ep.port}/wsman", transport="ntlm",
-                           username=USER, password=PASSWORD, message_encryption="never", ca_trust_path=None,
-                           proxy=None)
+                           username=USER, password=PASSWORD, message_encryption="never",
+                           ca_trust_path=None, proxy=None)
     with pytest.raises(winrm.exceptions.InvalidCredentialsError):
         proto.open_shell()
     assert ep.stats.unencrypted_refused == 1 and not ep.shells

@@ -211,6 +211,9 @@ class WuaPoll:
     task_state: str
     progress: tuple[dict[str, Any], ...] = ()
     result: WuaResult | None = None
+    #: Lines consumed: all but a last one that is not (yet) complete JSON, which the
+    #: worker may still be writing; the next poll asks from here.
+    consumed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,13 +483,17 @@ def parse_wua_poll(text: str, job_id: str) -> WuaPoll:
     if doc.get("action") != "poll" or doc.get("job_id") != job_id:
         raise ParseError("task poll: the answer is for another action or job")
     progress = []
-    for line in _list(doc.get("progress"))[:10_000]:
+    lines = _list(doc.get("progress"))[:10_000]
+    consumed = len(lines)
+    for index, line in enumerate(lines):
         if not isinstance(line, str):
             continue
         try:
             event = json.loads(line.lstrip("\ufeff"))
         except json.JSONDecodeError:
-            continue  # a line the worker was still writing
+            if index == len(lines) - 1:
+                consumed -= 1  # the worker may still be writing it: read it again
+            continue
         if isinstance(event, dict):
             progress.append({"stage": _text(event.get("stage"), 40),
                              "ts": _text(event.get("ts"), 40),
@@ -494,7 +501,8 @@ def parse_wua_poll(text: str, job_id: str) -> WuaPoll:
                                 if k not in ("stage", "ts") and isinstance(v, int | bool)}})
     raw = doc.get("result")
     result = parse_wua_result(raw) if isinstance(raw, str) and raw.strip() else None
-    return WuaPoll(_text(doc.get("task_state"), 20) or "Unknown", tuple(progress), result)
+    return WuaPoll(_text(doc.get("task_state"), 20) or "Unknown", tuple(progress), result,
+                   consumed)
 
 
 def parse_wua_result(text: str) -> WuaResult:

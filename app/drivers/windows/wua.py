@@ -101,7 +101,7 @@ def run_wua_job(
             offset = 0
             while True:
                 poll = parse_wua_poll(call("poll", True, offset=offset).stdout, job_id)
-                offset += len(poll.progress)
+                offset += poll.consumed
                 for event in poll.progress:
                     if on_progress is not None:
                         on_progress(event)
