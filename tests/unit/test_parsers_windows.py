@@ -232,3 +232,17 @@ def test_task_answers_must_be_for_our_job() -> None:
     done = doc(action="poll", job_id=job, task_state="Ready", progress=[],
                result=read("windows11-23h2/wua_search_result.json"))
     assert parse_wua_poll(done, job).result is not None
+
+
+@pytest.mark.parametrize(("preset", "folder"), [("win11", "windows11-23h2"),
+                                                ("server2022", "server2022-21h2"),
+                                                ("workgroup", "windows10-22h2")])
+def test_fixtures_are_what_the_lab_hosts_answer(preset: str, folder: str) -> None:
+    """The fixtures and the lab endpoint's replies cannot drift apart."""
+    from app.drivers.windows import script
+    from tests.lab.winrm_hosts import PRESETS
+
+    host = PRESETS[preset]()
+    for name in ("facts", "installed_updates", "installed_software", "pending_reboot"):
+        run = host.run_script(script(name).text)
+        assert run.exit_code == 0 and run.stdout == (DATA / folder / f"{name}.json").read_bytes()
