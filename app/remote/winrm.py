@@ -80,6 +80,8 @@ BOOTSTRAP = (
     "& ([ScriptBlock]::Create($s))"
 )
 AUTH_METHODS = ("ntlm", "kerberos", "basic")
+CONNECT_TIMEOUT = 8.0
+_SAFE_ARG = re.compile(r"[A-Za-z0-9_.:/\\=,+@ -]{1,400}")
 
 
 class CertificateError(RemoteError):
@@ -169,14 +171,16 @@ class WinRMTransport:
             ``operation_timeout_sec``); the HTTP read timeout is a little longer.
         retries: how many times a dropped connection is retried.
         retry_delay: seconds before the first retry (doubled each time).
+        connect_timeout: seconds to wait for the TCP (and TLS) connection.
     """
 
     def __init__(self, host: str, credential: WinRMCredential, *,
                  operation_timeout: int = 20, retries: int = 2,
-                 retry_delay: float = 0.5) -> None:
+                 retry_delay: float = 0.5, connect_timeout: float = CONNECT_TIMEOUT) -> None:
         credential.check()
         self.host = host
         self.credential = credential
+        self.connect_timeout = connect_timeout
         self.operation_timeout = max(1, int(operation_timeout))
         self.retries = retries
         self.retry_delay = retry_delay
@@ -206,7 +210,12 @@ class WinRMTransport:
             "message_encryption": encryption,
             "proxy": None,  # never a proxy from the environment
         }
-        return Protocol(self.endpoint, **options)
+        protocol = Protocol(self.endpoint, **options)
+        # pywinrm hands read_timeout_sec to requests as is; a (connect, read) pair keeps a
+        # dead host from costing the whole read timeout per attempt.
+        protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+            self.connect_timeout, self.operation_timeout + 10)
+        return protocol
 
     # -- public API -----------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, sudo: bool = False,
@@ -228,6 +237,12 @@ class WinRMTransport:
             raise UserError("environment variables are passed as script parameters on "
                             "Windows")
         del c_locale
+        unsafe = [a for a in argv if not _SAFE_ARG.fullmatch(str(a))]
+        if unsafe or not argv:
+            # cmd.exe interprets & | < > ^ % ! even where list2cmdline does not quote: only
+            # plain words go on a command line; data goes to scripts as parameters.
+            raise UserError(f"not a plain Windows command word: {str(unsafe[:1])[:80]} "
+                            "(pass data to a PowerShell script as parameters instead)")
         cmdline = subprocess.list2cmdline([str(a) for a in argv])
         stdin = input.encode("utf-8") if input is not None else None
         return self._run(tuple(argv), cmdline, stdin, timeout, max_output, idempotent=False)
@@ -397,6 +412,8 @@ def _describe(exc: BaseException) -> str:
         return "the host closed the connection"
     if "Connection refused" in text:
         return "connection refused"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "no answer to the connection attempt"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "no answer in time"
     return text[:200]

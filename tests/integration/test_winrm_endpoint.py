@@ -337,3 +337,24 @@ def test_the_password_never_shows_in_results(endpoint: Factory) -> None:
     ep = endpoint(host)
     res = http_transport(ep).run_ps(script("facts").text)
     assert PASSWORD not in res.stdout and "serial-********" in res.stdout
+
+
+@pytest.mark.parametrize("word", ["a&calc", "x|y", "%PATH%", "a^b", "q\"uote", "", "x>y"])
+def test_cmd_metacharacters_never_reach_a_command_line(endpoint: Factory, word: str) -> None:
+    ep = endpoint()
+    with pytest.raises(UserError, match="plain Windows command word"):
+        http_transport(ep).run(["hostname", word])
+    assert ep.stats.requests == 0
+
+
+def test_a_closed_port_is_unreachable_after_the_retries(endpoint: Factory) -> None:
+    ep = endpoint()
+    port = ep.port
+    ep.stop()
+    transport = WinRMTransport(ep.address, WinRMCredential(USER, PASSWORD, https=False,
+                                                           port=port),
+                               retries=1, retry_delay=0.01)
+    started = time.monotonic()
+    with pytest.raises(UnreachableError, match="connection refused.*tried 2 times"):
+        transport.run_raw("hostname")
+    assert time.monotonic() - started < 5
