@@ -355,6 +355,40 @@ def test_a_closed_port_is_unreachable_after_the_retries(endpoint: Factory) -> No
                                                            port=port),
                                retries=1, retry_delay=0.01)
     started = time.monotonic()
-    with pytest.raises(UnreachableError, match="connection refused.*tried 2 times"):
+    with pytest.raises(UnreachableError, match=r"connection refused.*tried 2 times"):
         transport.run_raw("hostname")
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_reboot_drops_connections_then_answers_with_a_new_boot_time(
+        endpoint: Factory, loop: bool) -> None:
+    host = PRESETS["server2022"]()
+    ep = endpoint(host)
+    transport = http_transport(ep, retries=0)
+    before = parse_pending_reboot(transport.run_ps(script("pending_reboot").text).stdout)
+    assert before.required is True
+    old_boot = host.last_boot
+    ep.reboot(down_for=0.4, clears_flags=not loop)
+    with pytest.raises(UnreachableError):
+        transport.run_raw("hostname")
+    time.sleep(0.45)
+    facts = parse_facts(transport.run_ps(script("facts").text).stdout)
+    assert facts.facts.last_boot is not None and facts.facts.last_boot > old_boot
+    after = parse_pending_reboot(transport.run_ps(script("pending_reboot").text).stdout)
+    assert after.required is loop  # a reboot loop keeps asking for another reboot
+
+
+def test_wua_refused_to_the_winrm_logon_still_leaves_the_other_signals(
+        endpoint: Factory) -> None:
+    host = win11()
+    host.wua_remote_denied = True
+    host.cbs_reboot = True
+    transport = http_transport(endpoint(host))
+    updates = parse_installed_updates(transport.run_ps(script("installed_updates").text).stdout)
+    assert updates.kbs == {"KB5043080", "KB5044285"}  # Get-HotFix still answers
+    assert "E_ACCESSDENIED" in updates.warnings[0]
+    reboot = parse_pending_reboot(transport.run_ps(script("pending_reboot").text).stdout)
+    assert reboot.required is True  # CBS says so even without WUA
+    # The search runs in the SYSTEM task, which the refusal does not affect.
+    assert run_wua_job(transport, "search", sleep=lambda s: None).updates

@@ -25,7 +25,9 @@ Red Hat; read at commit 42a34edd): CreateResponse with ``x:ResourceCreated`` and
 2150858793) and ``w:InvalidSelectors`` fault (code 2150858843). The request side is what
 pywinrm 0.5 sends (diyan/pywinrm ``winrm/protocol.py``, ``winrm/encryption.py``, MIT).
 
-Faults can be injected: drop the connection on an operation, hang commands, flood output.
+Faults can be injected: drop the connection on an operation, hang commands, flood output,
+a reboot (connections dropped for a while, then a new boot time; optionally a reboot loop
+whose flags survive).
 Tests bind it to 127.0.0.x; inside a lab namespace ``python -m tests.lab.winrm_endpoint``
 serves one host. Stdlib + pyspnego + cryptography.
 """
@@ -199,6 +201,16 @@ class WinRMEndpoint:
         self.httpd = _Server((address, port), _Handler, self)
         self.address, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
+        self.down_until = 0.0  # monotonic time until which a "reboot" drops everything
+
+    def reboot(self, down_for: float = 1.0, *, clears_flags: bool = True) -> None:
+        """Simulate a restart: shells are gone, every request is dropped for ``down_for``
+        seconds, then the host answers with a new boot time. ``clears_flags=False`` is a
+        reboot loop: the pending-reboot signals survive."""
+        with self.lock:
+            self.shells.clear()
+            self.down_until = time.monotonic() + down_for
+            self.host.reboot(clears_flags=clears_flags)
 
     @property
     def scheme(self) -> str:
@@ -482,6 +494,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         ep = self.server.endpoint
+        if time.monotonic() < ep.down_until:  # "rebooting": the connection just dies
+            ep.stats.dropped += 1
+            self.close_connection = True
+            return
         ep.stats.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""

@@ -32,6 +32,8 @@ REVIEWED: dict[str, dict[str, str]] = json.loads(REVIEWED_FILE.read_text(encodin
 _ARGS = re.compile(r"^\$PatchDeskArgs = '([A-Za-z0-9+/=]*)'\r?\n")
 _MARKER = re.compile(r"^# PatchDesk script: ([a-z_]+)\r?$", re.MULTILINE)
 E_ACCESSDENIED = -2147024891  # 0x80070005
+#: The message .NET gives a COM call that failed with E_ACCESSDENIED.
+_DENIED = "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
 
 
 @dataclass
@@ -114,10 +116,21 @@ class WindowsHost:
     wu_reboot: bool = False
     file_renames: int = 0
     install_failures: dict[str, int] = field(default_factory=dict)  # KB -> HRESULT
+    #: The WUA refuses even its searcher to a WinRM logon (Server 2025, Windows 11 after
+    #: KB5065789: PSWindowsUpdate#60, #65): direct WUA calls fail with E_ACCESSDENIED.
+    wua_remote_denied: bool = False
     jobs: dict[str, Job] = field(default_factory=dict)
     tasks: set[str] = field(default_factory=set)
     job_dirs: set[str] = field(default_factory=set)
     polls_until_done: int = 2
+
+    def reboot(self, *, clears_flags: bool = True) -> None:
+        """A restart: new boot time, scheduled tasks' jobs gone; flags cleared unless a
+        reboot loop is simulated. PendingFileRenameOperations is processed at boot."""
+        self.last_boot = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        if clears_flags:
+            self.wua_reboot = self.cbs_reboot = self.wu_reboot = False
+            self.file_renames = 0
 
     # -- cmd.exe built-ins ----------------------------------------------------------------
     def run_cmd(self, cmdline: str) -> Run:
@@ -172,6 +185,9 @@ class WindowsHost:
         })
 
     def _ps_installed_updates(self, args: dict[str, Any]) -> Run:
+        if self.wua_remote_denied:
+            return _json_out({"schema": 1, "hotfixes": self.hotfixes, "history": [],
+                              "warnings": [f"WUA history unavailable: {_DENIED}"]})
         return _json_out({"schema": 1, "hotfixes": self.hotfixes, "history": self.history,
                           "warnings": []})
 
@@ -179,6 +195,12 @@ class WindowsHost:
         return _json_out({"schema": 1, "software": self.software})
 
     def _ps_pending_reboot(self, args: dict[str, Any]) -> Run:
+        if self.wua_remote_denied:
+            return _json_out({
+                "schema": 1, "wua_reboot_required": None, "cbs_reboot_pending": self.cbs_reboot,
+                "wu_reboot_required": self.wu_reboot, "pending_file_renames": self.file_renames,
+                "last_boot": _iso(self.last_boot),
+                "warnings": [f"WUA SystemInfo unavailable: {_DENIED}"]})
         return _json_out({
             "schema": 1, "wua_reboot_required": self.wua_reboot,
             "cbs_reboot_pending": self.cbs_reboot, "wu_reboot_required": self.wu_reboot,
