@@ -247,7 +247,10 @@ def test_a_changed_script_fails_until_its_reply_is_reviewed(endpoint: Factory) -
     res = http_transport(ep).run_ps(text)
     assert res.exit_code == 1 and "has not been reviewed" in res.stderr
     res = http_transport(ep).run_ps("Get-Process | ConvertTo-Json")
-    assert res.exit_code == 1 and "not a PatchDesk script" in res.stderr
+    # PowerShell's CLIXML error stream arrives as plain text.
+    assert res.exit_code == 1 and res.stderr.startswith("the simulated host cannot run")
+    assert "CLIXML" not in res.stderr and "_x000D_" not in res.stderr
+    assert "+ CategoryInfo" in res.stderr
 
 
 # -- the scripts' replies through the transport ------------------------------------------------

@@ -61,7 +61,7 @@ import spnego
 from spnego.channel_bindings import GssChannelBindings
 from spnego.exceptions import SpnegoError
 
-from tests.lab.winrm_hosts import REVIEWED, Run, WindowsHost
+from tests.lab.winrm_hosts import REVIEWED, Run, WindowsHost, clixml_error
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -715,8 +715,8 @@ def _sha256(text: str) -> str:
 
 
 def _ps_error(message: str) -> bytes:
-    return (message + "\r\n    + CategoryInfo          : NotSpecified: (:) [], "
-            "MethodInvocationException\r\n").encode()
+    return clixml_error(message + "\r\n    + CategoryInfo          : NotSpecified: (:) [], "
+                        "MethodInvocationException\r\n")
 
 
 def _flood(total: int) -> Iterator[bytes]:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 REVIEWED_FILE = Path(__file__).with_name("winrm_reviewed.json")
 REVIEWED: dict[str, dict[str, str]] = json.loads(REVIEWED_FILE.read_text(encoding="utf-8"))
@@ -160,7 +161,7 @@ class WindowsHost:
         name = marker.group(1)
         problem = _unreviewed(name, text)
         if problem:
-            return Run(b"", problem.encode(), 1, script=name)
+            return Run(b"", clixml_error(problem), 1, script=name)
         handler: Callable[[dict[str, Any]], Run] | None = getattr(self, f"_ps_{name}", None)
         if handler is None:
             return _ps_fail(f"no simulated reply for script {name!r}")
@@ -222,7 +223,7 @@ class WindowsHost:
                 return _ps_fail("the task's worker is not the PatchDesk WUA worker")
             problem = _unreviewed("wua_worker", worker.replace("\r\n", "\n"))
             if problem:
-                return Run(b"", problem.encode(), 1)
+                return Run(b"", clixml_error(problem), 1)
             operation = args.get("operation")
             if operation not in ("search", "install"):
                 return _ps_fail("invalid operation")
@@ -301,8 +302,19 @@ def _unreviewed(name: str, text: str) -> str:
 
 
 def _ps_fail(message: str) -> Run:
-    return Run(b"", (f"{message}\r\n    + CategoryInfo          : NotSpecified: (:) [], "
-                     "RuntimeException\r\n").encode(), 1)
+    return Run(b"", clixml_error(f"{message}\r\n    + CategoryInfo          : "
+                                 "NotSpecified: (:) [], RuntimeException\r\n"), 1)
+
+
+def clixml_error(text: str) -> bytes:
+    """An error as powershell.exe -EncodedCommand writes it to a redirected stderr: CLIXML
+    with one ``<S S="Error">`` per line and CR LF as ``_x000D__x000A_`` (the shape pywinrm's
+    ``Session._clean_error_msg`` parses)."""
+    lines = [line for line in text.replace("\r\n", "\n").split("\n") if line]
+    body = "".join(f'<S S="Error">{escape(line)}_x000D__x000A_</S>' for line in lines)
+    return ('#< CLIXML\r\n<Objs Version="1.1.0.1" '
+            'xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+            f"{body}</Objs>").encode()
 
 
 def _ps_json(value: Any) -> str:
