@@ -99,6 +99,11 @@ def test_ntlm_over_http_every_message_is_encrypted(endpoint: Factory) -> None:
     soap = sum(ep.stats.operations.values())
     assert soap == 5 and ep.stats.encrypted_messages == soap  # Create..Delete, all sealed
     assert ep.stats.unencrypted_refused == 0
+    wire = b"".join(ep.stats.wire)
+    assert b"application/HTTP-SPNEGO-session-encrypted" in wire
+    for clear in (b"CommandLine", b"powershell -NoProfile", b"ReceiveResponse", b"ShellId",
+                  b"WIN11-LAB01", base64.b64encode(res.stdout.encode())[:40]):
+        assert clear not in wire  # neither the commands nor the answers travel in clear
 
 
 def test_http_endpoint_refuses_clear_text_soap(endpoint: Factory) -> None:

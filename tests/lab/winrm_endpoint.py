@@ -131,6 +131,13 @@ class Stats:
     scripts: list[str] = field(default_factory=list)
     stdin_bytes: int = 0
     signals: int = 0
+    #: The first HTTP bodies exactly as they crossed the socket (requests and replies), to
+    #: show what an eavesdropper would see.
+    wire: list[bytes] = field(default_factory=list)
+
+    def tap(self, body: bytes) -> None:
+        if len(self.wire) < 64:
+            self.wire.append(body[:65536])
 
 
 @dataclass
@@ -501,6 +508,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         ep.stats.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        ep.stats.tap(body)
         if self.path.lower() != "/wsman":
             self._reply(404, b"", "text/plain")
             return
@@ -607,6 +615,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.server.endpoint.stats.tap(body)
         if body:
             self.wfile.write(body)
 
