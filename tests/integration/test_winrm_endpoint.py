@@ -115,6 +115,7 @@ def test_http_endpoint_refuses_clear_text_soap(endpoint: Factory) -> None:
     with pytest.raises(winrm.exceptions.InvalidCredentialsError):
         proto.open_shell()
     assert ep.stats.unencrypted_refused == 1 and not ep.shells
+    assert b"rsp:InputStreams" in b"".join(ep.stats.wire)  # the tap does see clear text
 
 
 def test_https_with_the_lab_ca(endpoint: Factory, lab_ca: LabCA) -> None:
