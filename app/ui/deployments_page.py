@@ -19,7 +19,6 @@ from app.ui.qt import (
     QAbstractItemView,
     QColor,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QModelIndex,
@@ -28,12 +27,12 @@ from app.ui.qt import (
     QPushButton,
     QSplitter,
     Qt,
-    QTableView,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import make_table_view
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -232,27 +231,6 @@ class TargetTableModel(RowTableModel):
                                   self.index(len(targets) - 1, len(self.COLUMNS) - 1))
 
 
-def make_table(name: str, accessible: str, model: RowTableModel) -> QTableView:
-    """A read-only, row-selecting, keyboard-friendly table on a model."""
-    view = QTableView()
-    view.setObjectName(name)
-    view.setAccessibleName(accessible)
-    view.setModel(model)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.setAlternatingRowColors(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setTabKeyNavigation(False)
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
-    header = view.horizontalHeader()
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return view
-
-
 def log_text(lines: Iterable[dict[str, Any]]) -> str:
     """A deployment's step log as plain text, local times."""
     out = []
@@ -329,7 +307,7 @@ class DeploymentsPage(QWidget):
         subtitle.setWordWrap(True)
 
         self.model = DeploymentTableModel(self)
-        self.table = make_table("deploymentsTable", "Deployments", self.model)
+        self.table = make_table_view("deploymentsTable", "Deployments", self.model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(False)
         for column, width in enumerate((50, 130, 220, 120, 50, 120)):
@@ -338,7 +316,7 @@ class DeploymentsPage(QWidget):
         self.table.doubleClicked.connect(self._on_table_double_clicked)
 
         self.targets_model = TargetTableModel(self)
-        self.targets_table = make_table("deploymentTargets", "Hosts of the deployment",
+        self.targets_table = make_table_view("deploymentTargets", "Hosts of the deployment",
                                         self.targets_model)
         self.targets_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         for column, width in enumerate((120, 110, 80, 50, 110, 80, 140, 140, 100)):

@@ -32,7 +32,7 @@ from app.ui import dialogs, discover
 from app.ui.assess import AssessDialog
 from app.ui.asset_dialog import AssetDialog, CriticalityDialog
 from app.ui.credentials import CredentialsPage, VaultGate
-from app.ui.deploy_wizard import DeployWizard
+from app.ui.deploy.wizard import DeployWizard
 from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
 from app.ui.icons import app_icon, icon
