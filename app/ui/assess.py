@@ -15,7 +15,7 @@ from typing import Any
 from app.core.models import Asset
 from app.core.progress import Progress
 from app.ui import dialogs
-from app.ui.inventory import error_kind_label, make_table_view
+from app.ui.inventory import error_kind_label
 from app.ui.qt import (
     QAbstractTableModel,
     QCloseEvent,
@@ -33,6 +33,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.widgets import make_table_view
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _ERROR = QColor("#b3261e")

@@ -16,12 +16,10 @@ from typing import Any
 
 from app.core.progress import Progress
 from app.ui.qt import (
-    QAbstractItemView,
     QAbstractTableModel,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -34,12 +32,12 @@ from app.ui.qt import (
     QSettings,
     QSplitter,
     Qt,
-    QTableView,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
+from app.ui.widgets import make_table_view
 
 #: Columns of the results table: (header, key in the host dict).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -276,20 +274,9 @@ class DiscoverPage(QWidget):
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
 
         self.model = DiscoveredModel(self)
-        self.table = QTableView()
-        self.table.setObjectName("discoveredTable")
-        self.table.setAccessibleName("Discovered hosts")
-        self.table.setModel(self.model)
+        self.table = make_table_view("discoveredTable", "Discovered hosts", self.model,
+                                     (110, 130, 160, 170, 130, 110, 110))
         self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((110, 130, 160, 170, 130, 110, 110)):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         self.details = QPlainTextEdit()

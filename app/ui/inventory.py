@@ -25,7 +25,6 @@ from app.ui.qt import (
     QFrame,
     QGuiApplication,
     QHBoxLayout,
-    QHeaderView,
     QKeySequence,
     QLabel,
     QLineEdit,
@@ -46,6 +45,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
@@ -53,58 +53,10 @@ DETAIL_DEBOUNCE_MS = 120
 _DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125)
 
 
-def page_header(title: str, subtitle: str = "") -> tuple[QWidget, QLabel]:
-    """A page title with a muted subtitle line; returns the widget and the subtitle label."""
-    holder = QWidget()
-    layout = QVBoxLayout(holder)
-    layout.setContentsMargins(0, 0, 0, 4)
-    layout.setSpacing(2)
-    label = QLabel(title)
-    label.setProperty("role", "page-title")
-    sub = QLabel(subtitle)
-    sub.setProperty("role", "page-subtitle")
-    sub.setTextFormat(Qt.TextFormat.PlainText)
-    sub.setWordWrap(True)
-    layout.addWidget(label)
-    layout.addWidget(sub)
-    return holder, sub
 
 
-def make_table_view(name: str, accessible: str) -> QTableView:
-    """A read-only, row-selecting table view with fixed row heights (fast at 10k+ rows).
-
-    A QTableView rather than a QTreeView: the tree lays out every row (calling into the
-    Python model per row) whenever the filter changes; the table only touches what it shows.
-    """
-    view = QTableView()
-    view.setObjectName(name)
-    view.setAccessibleName(accessible)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.setAlternatingRowColors(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-    view.setTabKeyNavigation(False)
-    vertical = view.verticalHeader()
-    vertical.hide()
-    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    vertical.setDefaultSectionSize(view.fontMetrics().height() + 10)
-    header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setSectionsMovable(True)
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return view
 
 
-def _value_label() -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 _RED = QColor("#b3261e")
@@ -318,7 +270,7 @@ class AssetDetails(QFrame):
         self.title.setProperty("role", "page-title")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
-        self.subtitle = _value_label()
+        self.subtitle = plain_label(selectable=True)
         self.subtitle.setProperty("role", "page-subtitle")
 
         body = QWidget()
@@ -337,7 +289,7 @@ class AssetDetails(QFrame):
         heading.setProperty("role", "section")
         form.addRow(heading)
         for name, key in self.SCAN_ROWS:
-            value = _value_label()
+            value = plain_label(selectable=True)
             value.setObjectName(f"scan_{key}")
             self.scan_values[key] = value
             caption = QLabel(name)
@@ -348,7 +300,7 @@ class AssetDetails(QFrame):
             heading.setProperty("role", "section")
             form.addRow(heading)
             for name, key in rows:
-                value = _value_label()
+                value = plain_label(selectable=True)
                 value.setObjectName(f"detail_{key}")
                 self.values[key] = value
                 caption = QLabel(name)
@@ -358,13 +310,13 @@ class AssetDetails(QFrame):
         heading = QLabel("Notes")
         heading.setProperty("role", "section")
         body_layout.addWidget(heading)
-        self.notes = _value_label()
+        self.notes = plain_label(selectable=True)
         self.notes.setObjectName("detail_notes")
         body_layout.addWidget(self.notes)
         heading = QLabel("Change log")
         heading.setProperty("role", "section")
         body_layout.addWidget(heading)
-        self.history = _value_label()
+        self.history = plain_label(selectable=True)
         self.history.setObjectName("detail_history")
         body_layout.addWidget(self.history)
         body_layout.addStretch(1)

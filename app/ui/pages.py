@@ -11,7 +11,6 @@ from typing import Any
 from app.core.audit import ChainProblem
 from app.core.errors import FieldError
 from app.core.models import Asset, AuditEvent, Site
-from app.ui.inventory import make_table_view, page_header
 from app.ui.models import (
     AuditTableModel,
     TextFilterProxy,
@@ -36,15 +35,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
-
-
-def _plain(text: str = "", role: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 
 class PlaceholderPage(QWidget):
@@ -54,10 +45,10 @@ class PlaceholderPage(QWidget):
         super().__init__(parent)
         self.setObjectName(f"placeholder_{title.lower()}")
         header, _sub = page_header(title)
-        body = _plain(text)
+        body = plain_label(text)
         body.setObjectName("placeholderText")
         body.setMaximumWidth(640)
-        note = _plain("Not available in this version yet.", "muted")
+        note = plain_label("Not available in this version yet.", role="muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
@@ -72,11 +63,11 @@ def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
     card.setProperty("role", "card")
     layout = QVBoxLayout(card)
     layout.setContentsMargins(14, 10, 14, 12)
-    caption = _plain(title, "muted")
+    caption = plain_label(title, role="muted")
     value = QLabel("–")
     value.setProperty("role", "stat-value")
     value.setTextFormat(Qt.TextFormat.PlainText)
-    detail = _plain("", "muted")
+    detail = plain_label(role="muted")
     layout.addWidget(caption)
     layout.addWidget(value)
     layout.addWidget(detail)
@@ -175,28 +166,28 @@ class DashboardPage(QWidget):
             card.setObjectName(f"card_{key}")
             self.risk_cards[key] = (value, detail)
             grid.addWidget(card, 3, i)
-        self.top_risks = _plain("", "")
+        self.top_risks = plain_label()
         self.top_risks.setObjectName("dashboardTopRisks")
         button_patches = QPushButton("Open patches")
         button_patches.clicked.connect(self.open_patches.emit)
-        self.breakdown = _plain("", "")
+        self.breakdown = plain_label()
         self.breakdown.setObjectName("dashboardBreakdown")
-        self.recent = _plain("", "")
+        self.recent = plain_label()
         self.recent.setObjectName("dashboardRecent")
         button = QPushButton("Open inventory")
         button.clicked.connect(self.open_inventory.emit)
         lower = QHBoxLayout()
         left = QVBoxLayout()
-        heading = _plain("Operating systems and kinds", "section")
+        heading = plain_label("Operating systems and kinds", role="section")
         left.addWidget(heading)
         left.addWidget(self.breakdown)
         left.addStretch(1)
         right = QVBoxLayout()
-        right.addWidget(_plain("Recent activity", "section"))
+        right.addWidget(plain_label("Recent activity", role="section"))
         right.addWidget(self.recent)
         right.addStretch(1)
         risks = QVBoxLayout()
-        risks.addWidget(_plain("Top 10 risks", "section"))
+        risks.addWidget(plain_label("Top 10 risks", role="section"))
         risks.addWidget(self.top_risks)
         risks.addStretch(1)
         lower.addLayout(left, 2)
@@ -336,7 +327,7 @@ class AuditPage(QWidget):
         self.verify_button.clicked.connect(self.verify_requested.emit)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh_requested.emit)
-        self.result = _plain("", "muted")
+        self.result = plain_label(role="muted")
         self.result.setObjectName("verifyResult")
 
         self.view = make_table_view("auditView", "Audit events")
@@ -430,7 +421,7 @@ class SiteSettingsPage(QWidget):
             edit.setPlaceholderText(hint)
             edit.textChanged.connect(self._on_edited)
             self.edits[key] = edit
-            error = _plain("", "field-error")
+            error = plain_label(role="field-error")
             error.hide()
             self.errors[key] = error
             box = QVBoxLayout()
@@ -446,7 +437,7 @@ class SiteSettingsPage(QWidget):
                 box.addWidget(edit)
             box.addWidget(error)
             form.addRow(label, box)
-        self.path_label = _plain("", "muted")
+        self.path_label = plain_label(role="muted")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Site file", self.path_label)
         self._settings: dict[str, object] = {}
@@ -464,12 +455,12 @@ class SiteSettingsPage(QWidget):
         self.stale_spin.setSuffix(" days")
         self.stale_spin.valueChanged.connect(lambda _v: self._on_edited(""))
         monitor_form = QFormLayout()
-        monitor_form.addRow(_plain("Monitoring", "section"))
-        monitor_form.addRow(_plain(
+        monitor_form.addRow(plain_label("Monitoring", role="section"))
+        monitor_form.addRow(plain_label(
             "While PatchDesk is open it repeats the last network scan and, with the "
             "credential vault unlocked, the deep scans, then notifies you of new missing "
             "updates, new devices, overdue updates and new known-exploited matches.",
-            "muted"))
+            role="muted"))
         monitor_form.addRow("&Check every", self.monitor_spin)
         monitor_form.addRow("Assessment &stale after", self.stale_spin)
         self.save_button = QPushButton("Save")
@@ -478,7 +469,7 @@ class SiteSettingsPage(QWidget):
         self.save_button.clicked.connect(self._on_save_clicked)
         self.revert_button = QPushButton("Revert")
         self.revert_button.clicked.connect(self._on_revert_clicked)
-        self.status = _plain("", "muted")
+        self.status = plain_label(role="muted")
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.revert_button)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from app.core.models import Asset, AssetPatch, Classification, Severity
-from app.ui.inventory import error_kind_label, make_table_view, page_header
+from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
     ObjectRole,
@@ -30,7 +30,6 @@ from app.ui.qt import (
     QComboBox,
     QHBoxLayout,
     QKeySequence,
-    QLabel,
     QLineEdit,
     QObject,
     QPushButton,
@@ -45,6 +44,7 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 SEVERITY_RANK = {Severity.UNKNOWN: 0, Severity.LOW: 1, Severity.MODERATE: 2,
                  Severity.IMPORTANT: 3, Severity.CRITICAL: 4}
@@ -321,13 +321,6 @@ def _int(value: object) -> int:
         return 0
 
 
-def _label(text: str = "", role: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
 
 
 class PatchesPage(QWidget):
@@ -419,16 +412,16 @@ class PatchesPage(QWidget):
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         #: The "By risk" tab (see :meth:`add_risk_tab`).
         self.risk: Any = None
-        self.detail = _label()
+        self.detail = plain_label()
         self.detail.setObjectName("patchDetail")
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setMinimumHeight(self.fontMetrics().height() * 3)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
 
-        self.empty = _label(
+        self.empty = plain_label(
             "No deep scan yet.\n\nStore an SSH credential on the Credentials page (Ctrl+4), "
             "then select assets on the Inventory page and press Ctrl+R (Assess selected), "
-            "or press Assess all.", "muted")
+            "or press Assess all.", role="muted")
         self.empty.setObjectName("patchesEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         body = QWidget()

@@ -26,7 +26,6 @@ from app.core.policy import (
     set_value,
 )
 from app.ui import dialogs
-from app.ui.inventory import page_header
 from app.ui.models import local_time
 from app.ui.qt import (
     QCheckBox,
@@ -51,6 +50,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import page_header, plain_label
 
 KEV_FILTER = "KEV catalogue (*.json);;All files (*)"
 EXPORT_FILTER = "Markdown (*.md);;Text files (*.txt)"
@@ -123,13 +123,6 @@ def load_state(service: Any) -> PolicyState:
     return PolicyState(service.policy(), service.policy_history(), kev, matches)
 
 
-def _text(role: str = "") -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
 
 
 class PolicyPage(QWidget):
@@ -169,9 +162,9 @@ class PolicyPage(QWidget):
         self.export_button.setToolTip("Write the policy shown as a Markdown or text file, "
                                       "for printing or signing")
         self.export_button.clicked.connect(self.export)
-        self.banner = _text("muted")
+        self.banner = plain_label(role="muted")
         self.banner.setObjectName("policyBanner")
-        self.errors = _text("field-error")
+        self.errors = plain_label(role="field-error")
         self.errors.setObjectName("policyErrors")
         self.errors.hide()
         bar = QHBoxLayout()
@@ -227,7 +220,7 @@ class PolicyPage(QWidget):
         form = QFormLayout(group)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         if help_text:
-            label = _text("muted")
+            label = plain_label(role="muted")
             label.setText(help_text)
             form.addRow(label)
         self.form_layout.addWidget(group)
@@ -355,7 +348,7 @@ class PolicyPage(QWidget):
     def _build_kev(self) -> QWidget:
         box = QGroupBox("Known exploited vulnerabilities (CISA KEV)")
         layout = QVBoxLayout(box)
-        self.kev_status = _text()
+        self.kev_status = plain_label()
         self.kev_status.setObjectName("kevStatus")
         self.kev_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.kev_file_button = QPushButton("Import KEV catalogue…")

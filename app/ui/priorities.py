@@ -24,7 +24,6 @@ from app.core.risk import (
 )
 from app.services import current_user
 from app.ui import dialogs
-from app.ui.inventory import make_table_view
 from app.ui.models import AnyIndex, ObjectRole, RowTableModel, TextFilterProxy, _ip_key
 from app.ui.qt import (
     QButtonGroup,
@@ -53,6 +52,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import make_table_view
 
 #: Text and background/foreground colours of each priority class.
 PRIORITY_STYLE: dict[Priority, tuple[str, QColor, QColor]] = {

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from app.core.progress import CancelToken, Progress
 from app.reports.data import SECTIONS, ReportOptions
 from app.reports.report import ReportResult, generate_report
-from app.ui.inventory import page_header
 from app.ui.qt import (
     QCheckBox,
     QDate,
@@ -32,6 +31,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import page_header
 
 if TYPE_CHECKING:
     from app.services import SiteService

@@ -17,7 +17,7 @@ from app.remote.vault import MIN_MASTER_PASSWORD
 from app.services import SiteService
 from app.ui import credentials as cred_ui
 from app.ui import dialogs
-from app.ui.credentials import ChooseAssetDialog, CredentialDialog, NewCredential
+from app.ui.credential_dialogs import ChooseAssetDialog, CredentialDialog, NewCredential
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.qt import QDialogButtonBox, Qt, QWidget
