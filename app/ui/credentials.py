@@ -21,6 +21,7 @@ from app.ui import dialogs
 from app.ui.credential_dialogs import ChooseAssetDialog, CredentialDialog
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
 from app.ui.models import RowTableModel, local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QFrame,
@@ -282,11 +283,12 @@ class VaultGate(QObject):
         self.runner.submit(probe, name="probe host key", on_result=ok, on_error=failed)
 
 
-class CredentialsPage(QWidget):
+class CredentialsPage(Page):
     """Vault status, stored credentials with add/delete/test, and the pinned host keys."""
 
-    #: The credentials and host keys were (re)loaded.
-    loaded = Signal()
+    runner: TaskRunner
+    #: Deep scans pin the keys of new hosts: read again on every visit.
+    reload_on_show = True
     #: A credential test finished (with the text shown).
     tested = Signal(str)
     #: A credential was added or deleted.
@@ -423,9 +425,13 @@ class CredentialsPage(QWidget):
         self.model.set_objects([])
         self.keys_model.set_objects([])
         self.test_result.hide()
-        self.reload()
+        self.load()
 
-    def reload(self) -> None:
+    def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
+    def load(self) -> None:
         """Reload the vault state, credentials and host keys in the background."""
         service = self.service
         if service is None:
@@ -505,7 +511,7 @@ class CredentialsPage(QWidget):
             self.select_credential(cred.name)
             self._show_vault_state()
             self.changed.emit("credential.add")
-            self.reload()
+            self.load()
 
         def failed(error: TaskError) -> None:
             dialogs.show_error(self, "Credential not added", error.message)
@@ -535,7 +541,7 @@ class CredentialsPage(QWidget):
             self.model.set_objects([c for c in self.credentials() if c.name != name])
             self._show_vault_state()
             self.changed.emit("credential.delete")
-            self.reload()
+            self.load()
 
         def failed(error: TaskError) -> None:
             dialogs.show_error(self, "Credential not deleted", error.message)
@@ -580,7 +586,7 @@ class CredentialsPage(QWidget):
                         "but could not become root. Check the sudo mode and password.")
                 state = "error"
             self._show_test(text, state)
-            self.reload()
+            self.load()
             self.tested.emit(text)
 
         def failed(error: TaskError) -> None:
@@ -643,7 +649,7 @@ class CredentialsPage(QWidget):
 
     def _on_gate_changed(self) -> None:
         if self.service is not None and self.service is self.gate.service:
-            self.reload()
+            self.load()
         else:
             self._show_vault_state()
 

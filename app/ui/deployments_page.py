@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.deployment import Deployment, HostState, Phase, Target
 from app.ui import dialogs
 from app.ui.models import ObjectRole, RowTableModel, local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QColor,
@@ -275,7 +276,7 @@ def ask_rollback_scope(parent: QWidget | None, dep: Deployment,
     return None
 
 
-class DeploymentsPage(QWidget):
+class DeploymentsPage(Page):
     """History of deployments with drill-down, Resume, Rollback and New deployment.
 
     Give it a site with :meth:`bind` and it loads and rolls back by itself; or feed it with
@@ -294,8 +295,6 @@ class DeploymentsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("deploymentsPage")
-        self.service: SiteService | None = None
-        self.runner: TaskRunner | None = None
         self._log_for: int | None = None
         self._rolling_back: set[int] = set()
 
@@ -386,9 +385,9 @@ class DeploymentsPage(QWidget):
         if service is None:
             self.set_deployments([])
         else:
-            self.refresh()
+            self.load()
 
-    def refresh(self) -> None:
+    def load(self) -> None:
         """Reload the deployments in the background (bound pages only)."""
         if self.service is None or self.runner is None:
             return
@@ -513,7 +512,7 @@ class DeploymentsPage(QWidget):
         def finished() -> None:
             self._rolling_back.discard(dep_id)
             self.rollback_finished.emit(dep_id)
-            self.refresh()
+            self.load()
 
         task = self.runner.submit(work, name=f"rollback-{dep_id}", write=True,
                                   with_progress=True, on_result=done,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.models import Asset, AssetPatch, AuditEvent, Classification, Software
 from app.ui.models import (
@@ -16,6 +16,7 @@ from app.ui.models import (
     local_time,
     os_family_label,
 )
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QAction,
@@ -46,6 +47,9 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.widgets import make_table_view, page_header, plain_label
+
+if TYPE_CHECKING:
+    from app.services import SiteService
 
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
@@ -493,13 +497,15 @@ class AssetDetails(QFrame):
         self.history.setText("\n".join(lines) if lines else "No recorded changes.")
 
 
-class InventoryPage(QWidget):
+class InventoryPage(Page):
     """The asset table, its filter box, actions and the detail panel."""
 
     edit_requested = Signal()
     history_wanted = Signal(int)
     #: The deep-scan details of this asset should be loaded (debounced selection).
     assessment_wanted = Signal(int)
+    #: The detail panel received an asset's deep-scan details (asset id).
+    assessment_loaded = Signal(int)
     selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -589,6 +595,8 @@ class InventoryPage(QWidget):
         self.copy_hostname.triggered.connect(lambda: self._copy("hostname"))
         self._context_actions: list[QAction | None] = []
         self._update_summary()
+        self.history_wanted.connect(self._load_history)
+        self.assessment_wanted.connect(self._load_assessment)
 
     # -- wiring -----------------------------------------------------------------------------
     def add_tool_actions(self, actions: Sequence[QAction]) -> None:
@@ -604,6 +612,35 @@ class InventoryPage(QWidget):
         self._context_actions = list(actions)
 
     # -- data -------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.set_assets([])
+
+    def load(self) -> None:
+        """Reload the assets from the site (in the background)."""
+
+        def show(assets: list[Asset]) -> None:
+            self.set_assets(assets)
+            self.loaded.emit()
+
+        self.read(lambda service: service.assets(), "load assets", show)
+
+    def _load_history(self, asset_id: int) -> None:
+        self.read(lambda service: service.audit_events(object_type="asset",
+                                                       object_id=str(asset_id)),
+                  "asset history", lambda events: self.show_history(asset_id, events),
+                  loading=False)
+
+    def _load_assessment(self, asset_id: int) -> None:
+        def read(service: SiteService) -> Any:
+            return (service.assessment(asset_id), service.software(asset_id),
+                    service.patches(asset_id))
+
+        def show(result: Any) -> None:
+            self.show_assessment(asset_id, *result)
+            self.assessment_loaded.emit(asset_id)
+
+        self.read(read, "asset assessment", show, loading=False)
+
     def set_assets(self, assets: Sequence[Asset]) -> None:
         """Show a fresh list of assets, keeping the sort order and the selection if possible."""
         selected = {a.id for a in self.selected_assets() if a.id is not None}
@@ -646,10 +683,11 @@ class InventoryPage(QWidget):
         self._update_summary()
         self._on_selection_changed()
 
-    def focus_search(self) -> None:
+    def focus_search(self) -> bool:
         """Put the cursor in the filter box, text selected."""
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
+        return True
 
     def show_history(self, asset_id: int, events: Sequence[AuditEvent]) -> None:
         """Deliver an asset's change log to the detail panel."""

@@ -27,6 +27,7 @@ from app.core.policy import (
 )
 from app.ui import dialogs
 from app.ui.models import local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -125,13 +126,13 @@ def load_state(service: Any) -> PolicyState:
 
 
 
-class PolicyPage(QWidget):
+class PolicyPage(Page):
     """Shows, edits (as a new version), exports and versions the site's patch policy."""
 
     #: The policy or the KEV catalogue changed (``"policy"`` / ``"kev"``).
     changed = Signal(str)
-    #: The page finished loading.
-    loaded = Signal()
+    runner: TaskRunner
+    reload_on_show = True
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -380,7 +381,11 @@ class PolicyPage(QWidget):
         self.history.clear()
         self.kev_status.setText("")
 
-    def reload(self) -> None:
+    def bind(self, service: Any, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
+    def load(self) -> None:
         """Load the policy, its history and the KEV status (read pool)."""
         service = self.service
         if service is None:
@@ -599,7 +604,7 @@ class PolicyPage(QWidget):
             self._set_editing(False)
             self.shown = None
             self.banner.setText(f"Saved as version {saved.version}.")
-            self.reload()
+            self.load()
             self.changed.emit("policy")
 
         self._submit_write("save policy", lambda: service.save_policy(policy, note), done)
@@ -663,7 +668,7 @@ class PolicyPage(QWidget):
 
         def done(_result: Any) -> None:
             if service is self.service:
-                self.reload()
+                self.load()
                 self.changed.emit("kev")
 
         self._submit_write("kev import",

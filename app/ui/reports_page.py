@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.progress import CancelToken, Progress
 from app.reports.data import SECTIONS, ReportOptions
 from app.reports.report import ReportResult, generate_report
+from app.ui.page import Page
 from app.ui.qt import (
     QCheckBox,
     QDate,
@@ -57,13 +58,14 @@ def _pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
-class ReportsPage(QWidget):
+class ReportsPage(Page):
     """Section checkboxes, an optional period, the output file, and Generate.
 
     The page runs :func:`app.reports.report.generate_report` on the task runner's write pool
     (it records the report's figures in the site) and shows its progress.
     """
 
+    runner: TaskRunner
     #: Emitted with the result when a report was written (for a status-bar message).
     report_written = Signal(object)
 
@@ -168,6 +170,10 @@ class ReportsPage(QWidget):
         self.set_service(service)
 
     # -- state ---------------------------------------------------------------------------
+    def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
     def set_service(self, service: SiteService | None) -> None:
         """Work on another site (or none); proposes a file name beside the site."""
         self.service = service
