@@ -22,7 +22,6 @@ from app.ui.qt import (
     QColor,
     QDialog,
     QHBoxLayout,
-    QLabel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -35,7 +34,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
-from app.ui.widgets import make_table_view
+from app.ui.widgets import make_table_view, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -162,29 +161,18 @@ class AssessDialog(QDialog):
         self._drain.setInterval(100)
         self._drain.timeout.connect(self.drain)
 
-        self.intro = QLabel()
-        self.intro.setObjectName("assessIntro")
-        self.intro.setTextFormat(Qt.TextFormat.PlainText)
-        self.intro.setWordWrap(True)
+        self.intro = plain_label(name="assessIntro")
         self.progress = QProgressBar()
         self.progress.setObjectName("assessProgress")
         self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m hosts")
-        self.status = QLabel()
-        self.status.setObjectName("assessStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
+        self.status = plain_label(name="assessStatus")
         self.model = AssessResultsModel(self)
         self.view = make_table_view("assessResults", "Assessment results")
         self.view.setModel(self.model)
         for col, width in enumerate((150, 110, 170, 70, 70, 80, 60)):
             self.view.horizontalHeader().resizeSection(col, width)
-        self.error_note = QLabel()
-        self.error_note.setObjectName("assessErrors")
-        self.error_note.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_note.setWordWrap(True)
-        self.error_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_note.setProperty("role", "field-error")
+        self.error_note = plain_label(name="assessErrors", role="field-error", selectable=True)
         self.error_note.hide()
 
         self.keys_button = QPushButton("Review host &keys…")

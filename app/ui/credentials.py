@@ -27,7 +27,6 @@ from app.ui.qt import (
     QFrame,
     QHBoxLayout,
     QKeySequence,
-    QLabel,
     QObject,
     QPushButton,
     QShortcut,
@@ -38,7 +37,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
-from app.ui.widgets import make_table_view, page_header
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 SUDO_LABELS = {
     SudoMode.PASSWORD: "sudo with password",
@@ -318,10 +317,7 @@ class CredentialsPage(Page):
         self.vault_bar = QFrame()
         self.vault_bar.setObjectName("vaultBar")
         self.vault_bar.setProperty("role", "card")
-        self.vault_status = QLabel()
-        self.vault_status.setObjectName("vaultStatus")
-        self.vault_status.setTextFormat(Qt.TextFormat.PlainText)
-        self.vault_status.setWordWrap(True)
+        self.vault_status = plain_label(name="vaultStatus")
         self.unlock_button = QPushButton("&Unlock…")
         self.unlock_button.setObjectName("unlockButton")
         self.unlock_button.clicked.connect(self._on_unlock_clicked)
@@ -361,16 +357,8 @@ class CredentialsPage(Page):
                   self.delete_selected, Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence("Ctrl+T"), self, self.test_selected,
                   Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.test_result = QLabel()
-        self.test_result.setObjectName("testResult")
-        self.test_result.setTextFormat(Qt.TextFormat.PlainText)
-        self.test_result.setWordWrap(True)
-        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.test_result.hide()
-        self.empty = QLabel()
-        self.empty.setObjectName("credentialsEmpty")
-        self.empty.setProperty("role", "muted")
-        self.empty.setWordWrap(True)
+        self.test_result = plain_label(name="testResult", selectable=True, hidden=True)
+        self.empty = plain_label(name="credentialsEmpty", role="muted")
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
@@ -394,12 +382,9 @@ class CredentialsPage(Page):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 6, 0, 0)
-        keys_heading = QLabel("Pinned host keys")
-        keys_heading.setProperty("role", "section")
-        keys_note = QLabel("A host whose key no longer matches is blocked until you accept "
-                           "its new key.")
-        keys_note.setProperty("role", "muted")
-        keys_note.setWordWrap(True)
+        keys_heading = plain_label("Pinned host keys", role="section")
+        keys_note = plain_label("A host whose key no longer matches is blocked until you "
+                                "accept its new key.", role="muted")
         lower_layout.addWidget(keys_heading)
         lower_layout.addWidget(keys_note)
         lower_layout.addWidget(self.keys_view, 1)

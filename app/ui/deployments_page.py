@@ -20,7 +20,6 @@ from app.ui.qt import (
     QAbstractItemView,
     QColor,
     QHBoxLayout,
-    QLabel,
     QMessageBox,
     QModelIndex,
     QObject,
@@ -33,7 +32,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
-from app.ui.widgets import make_table_view
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -42,6 +41,10 @@ if TYPE_CHECKING:
 RESUMABLE = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
                        Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
                        Phase.VERIFICATION})
+#: Deployment phases a person should come back to (interrupted runs, pending approval).
+RESUMABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
+                              Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
+                              Phase.VERIFICATION, Phase.ROLLING_BACK})
 #: Phases from which the whole deployment may be rolled back.
 WHOLE_ROLLBACK = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLING_BACK})
 
@@ -291,6 +294,8 @@ class DeploymentsPage(Page):
     open_wizard_requested = Signal()
     #: A rollback finished (deployment id); the deployments were reloaded.
     rollback_finished = Signal(int)
+    #: A deployment to come back to was found (id, "awaits approval" / "was interrupted").
+    unfinished_found = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -298,12 +303,9 @@ class DeploymentsPage(Page):
         self._log_for: int | None = None
         self._rolling_back: set[int] = set()
 
-        title = QLabel("Deployments")
-        title.setProperty("role", "page-title")
-        subtitle = QLabel("Every deployment of this site: what went where, who approved it, "
-                          "and each step. Resume an unfinished one or roll one back.")
-        subtitle.setProperty("role", "page-subtitle")
-        subtitle.setWordWrap(True)
+        header, _subtitle = page_header(
+            "Deployments", "Every deployment of this site: what went where, who approved it, "
+            "and each step. Resume an unfinished one or roll one back.")
 
         self.model = DeploymentTableModel(self)
         self.table = make_table_view("deploymentsTable", "Deployments", self.model)
@@ -341,10 +343,7 @@ class DeploymentsPage(Page):
         self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.setObjectName("refreshButton")
         self.refresh_button.clicked.connect(self.refresh)
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("deploymentsStatus")
-        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.status_label.setWordWrap(True)
+        self.status_label = plain_label(name="deploymentsStatus")
 
         buttons = QHBoxLayout()
         for button in (self.new_button, self.resume_button, self.rollback_button):
@@ -365,8 +364,7 @@ class DeploymentsPage(Page):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addWidget(header)
         layout.addLayout(buttons)
         layout.addWidget(self.status_label)
         layout.addWidget(splitter, 1)
@@ -391,9 +389,26 @@ class DeploymentsPage(Page):
         """Reload the deployments in the background (bound pages only)."""
         if self.service is None or self.runner is None:
             return
+        self.stale = False
         service = self.service
         self.runner.submit(service.deployments, name="deployments",
                            on_result=self._on_loaded, on_error=self._on_task_error)
+
+    def check_unfinished(self) -> None:
+        """Look for a deployment a crash or close interrupted, or one awaiting approval
+        (:attr:`unfinished_found` says which)."""
+
+        def done(deployments: list[Deployment]) -> None:
+            waiting = [d for d in deployments if d.phase in RESUMABLE_PHASES]
+            if not waiting:
+                return
+            dep = waiting[0]
+            verb = "awaits approval" if dep.phase is Phase.AWAITING_APPROVAL else \
+                "was interrupted"
+            self.unfinished_found.emit(dep.id, verb)
+
+        self.read(lambda service: service.deployments(), "unfinished deployments", done,
+                  loading=False)
 
     def _on_loaded(self, deployments: list[Deployment]) -> None:
         if self.service is None:

@@ -41,7 +41,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError
-from app.ui.widgets import make_table_view
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 #: Columns of the results table: (header, key in the host dict).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -220,12 +220,9 @@ class DiscoverPage(Page):
         self._drain.setInterval(100)
         self._drain.timeout.connect(self.drain)
 
-        title = QLabel("Discover")
-        title.setObjectName("pageTitle")
-        subtitle = QLabel("Find the devices on a network: live hosts, open ports, MAC vendor, "
-                          "names and a type/OS guess. No agent and no root needed.")
-        subtitle.setWordWrap(True)
-        subtitle.setObjectName("pageSubtitle")
+        header, _subtitle = page_header(
+            "Discover", "Find the devices on a network: live hosts, open ports, MAC vendor, "
+            "names and a type/OS guess. No agent and no root needed.")
 
         self.range_edit = QLineEdit()
         self.range_edit.setObjectName("rangeEdit")
@@ -265,21 +262,14 @@ class DiscoverPage(Page):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
 
-        self.error_label = QLabel()
-        self.error_label.setObjectName("rangeError")
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e;")
-        self.error_label.hide()
+        self.error_label = plain_label(name="rangeError", role="field-error", hidden=True)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("scanProgress")
         self.progress.setTextVisible(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status_label = QLabel("Ready.")
-        self.status_label.setObjectName("scanStatus")
-        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label = plain_label("Ready.", name="scanStatus", wrap=False)
 
         self.model = DiscoveredModel(self)
         self.table = make_table_view("discoveredTable", "Discovered hosts", self.model,
@@ -328,8 +318,7 @@ class DiscoverPage(Page):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addWidget(header)
         layout.addLayout(form)
         layout.addLayout(form2)
         layout.addWidget(self.merge_check)

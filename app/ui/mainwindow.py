@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.deployment import Phase
 from app.core.errors import UserError
 from app.core.models import Asset, Site
 from app.services import ImportReport, SiteService, scan_profiles
@@ -68,6 +67,7 @@ from app.ui.qt import (
 from app.ui.reports_page import ReportsPage
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import plain_label
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("audit", "Audit", "audit"),
     ("site", "Site settings", "settings"),
 )
-
-#: Deployment phases a person should come back to (interrupted runs, pending approval).
-RESUMABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
-                              Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
-                              Phase.VERIFICATION, Phase.ROLLING_BACK})
 
 EXPORT_FILTER = "CSV files (*.csv);;JSON files (*.json)"
 
@@ -226,7 +221,8 @@ class MainWindow(QMainWindow):
         self.priorities.changed.connect(self._on_risk_changed)
         self.policy_page.changed.connect(self._on_risk_changed)
         self.monitor.checked.connect(self._on_monitor_checked)
-        self.credentials.changed.connect(self._on_credentials_changed)
+        self.credentials.changed.connect(lambda _what: self._on_page_wrote("credentials"))
+        self.deployments.unfinished_found.connect(self._on_deployments_unfinished_found)
         self.credentials.tested.connect(lambda _text: self.audit.mark_stale())
         self.gate.state_changed.connect(self._update_actions)
         self.assessor.finished.connect(self._after_assessment)
@@ -272,16 +268,9 @@ class MainWindow(QMainWindow):
         self.unfinished_deployment: int | None = None
         self.busy_label = QLabel("Working…")
         self.busy_label.hide()
-        self.site_label = QLabel()
-        self.site_label.setObjectName("statusSite")
-        self.site_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.path_label = QLabel()
-        self.path_label.setObjectName("statusPath")
-        self.path_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.path_label.setProperty("role", "muted")
-        self.count_label = QLabel()
-        self.count_label.setObjectName("statusCount")
-        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.site_label = plain_label(name="statusSite", wrap=False)
+        self.path_label = plain_label(name="statusPath", role="muted", wrap=False)
+        self.count_label = plain_label(name="statusCount", wrap=False)
         # Permanent widgets: a temporary status message would hide normal ones.
         status.addPermanentWidget(self.resume_button)
         status.addPermanentWidget(self.undo_button)
@@ -515,10 +504,6 @@ class MainWindow(QMainWindow):
         self.inventory.select_ids({asset_id}, current=asset_id)
         self.inventory.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def _on_credentials_changed(self, _what: str) -> None:
-        self.audit.mark_stale()
-        self.changed.emit("credentials")
-
     # -- deployment -------------------------------------------------------------------------
     def open_deploy_wizard(self) -> None:
         """Start the test-then-deploy wizard (Ctrl+D)."""
@@ -536,27 +521,15 @@ class MainWindow(QMainWindow):
 
     def check_unfinished_deployments(self) -> None:
         """After opening a site, offer to resume a deployment a crash or close interrupted."""
-        service = self.service
         self.resume_button.hide()
         self.unfinished_deployment = None
-        if service is None:
-            return
+        self.deployments.check_unfinished()
 
-        def done(deployments: list[Any]) -> None:
-            if service is not self.service:
-                return
-            waiting = [d for d in deployments if d.phase in RESUMABLE_PHASES]
-            if not waiting:
-                return
-            dep = waiting[0]
-            self.unfinished_deployment = dep.id
-            verb = "awaits approval" if dep.phase is Phase.AWAITING_APPROVAL else \
-                "was interrupted"
-            self.resume_button.setText(f"Deployment {dep.id} {verb} — resume…")
-            self.resume_button.show()
-            self.statusBar().showMessage(f"Deployment {dep.id} {verb}.", 10_000)
-
-        self.runner.submit(service.deployments, name="unfinished deployments", on_result=done)
+    def _on_deployments_unfinished_found(self, dep_id: int, verb: str) -> None:
+        self.unfinished_deployment = dep_id
+        self.resume_button.setText(f"Deployment {dep_id} {verb} — resume…")
+        self.resume_button.show()
+        self.statusBar().showMessage(f"Deployment {dep_id} {verb}.", 10_000)
 
     def _on_resume_button_clicked(self) -> None:
         if self.unfinished_deployment is not None:
@@ -564,10 +537,10 @@ class MainWindow(QMainWindow):
             self.resume_deployment(self.unfinished_deployment)
 
     def _watch_wizard(self, wizard: DeployWizard) -> None:
-        wizard.deployment_changed.connect(lambda _id: self.deployments.load())
-        wizard.deployment_changed.connect(lambda _id: self._mark_dirty())
+        wizard.deployment_changed.connect(self._on_wizard_deployment_changed)
 
-    def _mark_dirty(self) -> None:
+    def _on_wizard_deployment_changed(self, _dep_id: int) -> None:
+        self.deployments.load()
         self.audit.mark_stale()
         self.patches.mark_stale()
 

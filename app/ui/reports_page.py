@@ -25,14 +25,13 @@ from app.ui.qt import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    Qt,
     QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
-from app.ui.widgets import page_header
+from app.ui.widgets import page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -90,9 +89,7 @@ class ReportsPage(Page):
             box.setObjectName(f"section_{key}")
             box.setChecked(True)
             box.toggled.connect(lambda _on: self._update_enabled())
-            hint = QLabel(SECTION_HINTS[key])
-            hint.setProperty("role", "muted")
-            hint.setTextFormat(Qt.TextFormat.PlainText)
+            hint = plain_label(SECTION_HINTS[key], role="muted", wrap=False)
             grid.addWidget(box, row, 0)
             grid.addWidget(hint, row, 1)
             self.section_boxes[key] = box
@@ -147,10 +144,7 @@ class ReportsPage(Page):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setVisible(False)
-        self.status = QLabel("")
-        self.status.setObjectName("reportStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
+        self.status = plain_label(name="reportStatus")
         actions = QHBoxLayout()
         actions.addWidget(self.open_when_done)
         actions.addStretch(1)
