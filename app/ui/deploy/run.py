@@ -53,10 +53,9 @@ class EngineEvents:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self._events: queue.SimpleQueue[tuple[int, int | None, str]] = queue.SimpleQueue()
-        self._listener = self._events_put
-        add_event_listener(engine, self._listener)
+        add_event_listener(engine, self._put)
 
-    def _events_put(self, dep_id: int, asset_id: int | None, message: str) -> None:
+    def _put(self, dep_id: int, asset_id: int | None, message: str) -> None:
         self._events.put((dep_id, asset_id, message))
 
     def drain(self, dep_id: int | None) -> tuple[list[str], bool]:
@@ -76,4 +75,4 @@ class EngineEvents:
 
     def close(self) -> None:
         """Stop listening."""
-        remove_event_listener(self.engine, self._listener)
+        remove_event_listener(self.engine, self._put)
