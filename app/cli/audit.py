@@ -1,0 +1,56 @@
+"""``patchdesk audit verify|list``: the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    emit_json,
+    opened,
+    table,
+)
+
+
+def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        problems = service.audit_verify()
+        count = service.info().audit_events
+    if args.json:
+        emit_json({"ok": not problems, "events": count,
+                    "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
+                   out)
+    elif problems:
+        for problem in problems:
+            out.write(f"TAMPERED {problem}\n")
+    else:
+        out.write(f"audit log intact: {count} events, chain verified\n")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_audit_list(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        events = service.audit_events(limit=args.limit)
+    if args.json:
+        emit_json([{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+                     "object_type": e.object_type, "object_id": e.object_id,
+                     "details": e.details, "outcome": str(e.outcome)} for e in events], out)
+    else:
+        table([[str(e.id), e.ts.isoformat(), e.actor, e.action,
+                 f"{e.object_type}:{e.object_id}".strip(":"), str(e.outcome)] for e in events],
+               ["ID", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"], out)
+    return EXIT_OK
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Declare this group's sub-commands (``common`` adds ``--json``)."""
+    audit = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(
+        dest="audit_command", metavar="ACTION", required=True)
+    p = audit.add_parser("verify", parents=[common], help="check the hash chain")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit.add_parser("list", parents=[common], help="show recent events")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_audit_list)
