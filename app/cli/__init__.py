@@ -1,5 +1,5 @@
-"""The ``patchdesk`` command line (see :mod:`app.cli.main`); one module per command group."""
+"""The ``patchdesk`` command line (see :mod:`app.cli.entry`); one module per command group."""
 
-from app.cli.main import build_parser, main
+from app.cli.entry import build_parser, main
 
 __all__ = ["build_parser", "main"]
