@@ -9,13 +9,12 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
+    Table,
     UsageError,
     emit,
-    emit_json,
     one_asset,
     opened,
     run_job,
-    table,
     unlock,
 )
 
@@ -32,15 +31,12 @@ def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
         outcomes = run_job("assess ", lambda bar, cancel: service.assess.assess_assets(
             ids, refresh=not args.no_refresh, concurrency=args.concurrency, progress=bar,
             cancel=cancel))
-
-    def text(out: TextIO) -> None:
-        table([[o.label, o.ip, "ok" if o.ok else o.kind, str(o.updates) if o.ok else "",
+    emit(args, out, [o.to_dict() for o in outcomes],
+         Table([[o.label, o.ip, "ok" if o.ok else o.kind, str(o.updates) if o.ok else "",
                  str(o.security_updates) if o.ok else "",
                  {True: "yes", False: "no", None: "?"}[o.reboot_required] if o.ok else "",
                  "" if o.ok else o.message] for o in outcomes],
-              ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"], out)
-
-    emit(args, out, [o.to_dict() for o in outcomes], text)
+               ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"]))
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
@@ -72,13 +68,11 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
             "reboot_required": p.reboot_required,
             "first_seen": p.first_seen.isoformat() if p.first_seen else None,
         })
-    if args.json:
-        emit_json(rows, out)
-    else:
-        table([[str(r[k]) for k in ("host", "ip", "package", "installed_version",
+    emit(args, out, rows,
+         Table([[str(r[k]) for k in ("host", "ip", "package", "installed_version",
                                      "candidate_version", "classification", "source")]
                 for r in rows],
-               ["HOST", "IP", "PACKAGE", "INSTALLED", "CANDIDATE", "CLASS", "SOURCE"], out)
+               ["HOST", "IP", "PACKAGE", "INSTALLED", "CANDIDATE", "CLASS", "SOURCE"]))
     return EXIT_OK
 
 

@@ -10,11 +10,11 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
+    Table,
     UsageError,
-    emit_json,
+    emit,
     one_asset,
     opened,
-    table,
 )
 from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
 from app.core.records import record_to_asset
@@ -99,10 +99,7 @@ def cmd_asset_add(args: argparse.Namespace, out: TextIO) -> int:
     asset = record_to_asset(_record_from_args(args))
     with opened(args, create=True) as service:
         stored = service.add_asset(asset)
-        if args.json:
-            emit_json(asset_to_json(stored), out)
-        else:
-            out.write(f"added asset {stored.id} ({stored.label})\n")
+        emit(args, out, asset_to_json(stored), f"added asset {stored.id} ({stored.label})\n")
         return EXIT_OK
 
 
@@ -113,10 +110,8 @@ def cmd_asset_list(args: argparse.Namespace, out: TextIO) -> int:
             needle = args.filter.lower()
             assets = [a for a in assets if needle in " ".join(_asset_row(a)).lower()
                       or needle in a.owner.lower() or needle in " ".join(a.tags).lower()]
-        if args.json:
-            emit_json([asset_to_json(a) for a in assets], out)
-        else:
-            table([_asset_row(a) for a in assets], _ASSET_HEADERS, out)
+        emit(args, out, [asset_to_json(a) for a in assets],
+             Table([_asset_row(a) for a in assets], _ASSET_HEADERS))
         return EXIT_OK
 
 
@@ -124,13 +119,14 @@ def cmd_asset_show(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         asset = one_asset(service, args.selector)
         data = asset_to_json(asset)
-        if args.json:
-            emit_json(data, out)
-        else:
+
+        def text(out: TextIO) -> None:
             for key, value in data.items():
                 if isinstance(value, list):
                     value = ", ".join(value)
                 out.write(f"{key:20} {'' if value is None else value}\n")
+
+        emit(args, out, data, text)
         return EXIT_OK
 
 
@@ -141,10 +137,7 @@ def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         asset = one_asset(service, args.selector)
         stored = service.update_asset(record_to_asset(record, base=asset))
-        if args.json:
-            emit_json(asset_to_json(stored), out)
-        else:
-            out.write(f"updated asset {stored.id} ({stored.label})\n")
+        emit(args, out, asset_to_json(stored), f"updated asset {stored.id} ({stored.label})\n")
         return EXIT_OK
 
 
@@ -165,10 +158,8 @@ def cmd_asset_rm(args: argparse.Namespace, out: TextIO) -> int:
                 sys.stderr.write("nothing deleted\n")
                 return EXIT_FAILED
         deleted = service.delete_assets(list(targets))
-        if args.json:
-            emit_json({"deleted": [asset_to_json(a) for a in deleted]}, out)
-        else:
-            out.write(f"deleted {len(deleted)} asset(s): {labels}\n")
+        emit(args, out, {"deleted": [asset_to_json(a) for a in deleted]},
+             f"deleted {len(deleted)} asset(s): {labels}\n")
         return EXIT_OK
 
 

@@ -9,9 +9,9 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
-    emit_json,
+    Table,
+    emit,
     opened,
-    table,
 )
 
 
@@ -19,29 +19,22 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         problems = service.audit_verify()
         count = service.info().audit_events
-    if args.json:
-        emit_json({"ok": not problems, "events": count,
-                    "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
-                   out)
-    elif problems:
-        for problem in problems:
-            out.write(f"TAMPERED {problem}\n")
-    else:
-        out.write(f"audit log intact: {count} events, chain verified\n")
+    emit(args, out, {"ok": not problems, "events": count,
+                     "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
+         "".join(f"TAMPERED {problem}\n" for problem in problems) if problems
+         else f"audit log intact: {count} events, chain verified\n")
     return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_audit_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         events = service.audit_events(limit=args.limit)
-    if args.json:
-        emit_json([{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
-                     "object_type": e.object_type, "object_id": e.object_id,
-                     "details": e.details, "outcome": str(e.outcome)} for e in events], out)
-    else:
-        table([[str(e.id), e.ts.isoformat(), e.actor, e.action,
+    emit(args, out, [{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
+                      "object_type": e.object_type, "object_id": e.object_id,
+                      "details": e.details, "outcome": str(e.outcome)} for e in events],
+         Table([[str(e.id), e.ts.isoformat(), e.actor, e.action,
                  f"{e.object_type}:{e.object_id}".strip(":"), str(e.outcome)] for e in events],
-               ["ID", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"], out)
+               ["ID", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME"]))
     return EXIT_OK
 
 

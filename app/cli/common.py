@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeAlias, TypeVar
@@ -46,12 +47,30 @@ def emit_json(data: Any, out: TextIO) -> None:
     out.write("\n")
 
 
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Rows under headers: the text form of a list (cells are cut at 40 characters)."""
+
+    rows: list[list[str]]
+    headers: list[str]
+
+
 def emit(args: argparse.Namespace, out: TextIO, data: Any,
-         text: Callable[[TextIO], None]) -> None:
-    """The one way a command prints its result: ``data`` as JSON with ``--json``, otherwise
-    what ``text`` writes."""
+         text: str | Table | Callable[[TextIO], None]) -> None:
+    """The one way a command prints its result (the sqlite-utils pattern).
+
+    Args:
+        data: the JSON form, printed with ``--json``; a function returning it when it costs
+            something to build (called only then).
+        text: the human form otherwise: a string, a :class:`Table`, or a function writing
+            to ``out``.
+    """
     if args.json:
-        emit_json(data, out)
+        emit_json(data() if callable(data) else data, out)
+    elif isinstance(text, str):
+        out.write(text)
+    elif isinstance(text, Table):
+        table(text.rows, text.headers, out)
     else:
         text(out)
 

@@ -11,11 +11,11 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
-    emit_json,
+    Table,
+    emit,
     one_asset,
     opened,
     secret,
-    table,
     unlock,
 )
 from app.core.credentials import Scope, SudoMode
@@ -37,11 +37,8 @@ def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
             args.name, args.ssh_user, password=password, key_file=args.ssh_key,
             sudo_mode=SudoMode(args.sudo), sudo_password=sudo_password,
             port=args.port, scopes=scopes)
-    if args.json:
-        emit_json(_cred_json(cred), out)
-    else:
-        out.write(f"added credential '{cred.name}' for {cred.username} "
-                  f"({', '.join(str(s) for s in cred.scopes)})\n")
+    emit(args, out, _cred_json(cred), f"added credential '{cred.name}' for {cred.username} "
+                                      f"({', '.join(str(s) for s in cred.scopes)})\n")
     return EXIT_OK
 
 
@@ -55,14 +52,12 @@ def _cred_json(cred: Any) -> dict[str, Any]:
 def cmd_cred_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         creds = service.credentials.credentials()
-    if args.json:
-        emit_json([_cred_json(c) for c in creds], out)
-    else:
-        table([[c.name, str(c.kind), c.username, str(c.sudo_mode),
+    emit(args, out, [_cred_json(c) for c in creds],
+         Table([[c.name, str(c.kind), c.username, str(c.sudo_mode),
                  ", ".join(str(s) for s in c.scopes),
                  "+".join(k for k, v in (("password", c.has_password), ("key", c.has_key))
                           if v)] for c in creds],
-               ["NAME", "KIND", "USER", "SUDO", "SCOPE", "SECRETS"], out)
+               ["NAME", "KIND", "USER", "SUDO", "SCOPE", "SECRETS"]))
     return EXIT_OK
 
 
@@ -78,23 +73,18 @@ def cmd_cred_test(args: argparse.Namespace, out: TextIO) -> int:
         unlock(service, args)
         asset = one_asset(service, args.selector)
         result = service.credentials.test_credential(args.name, asset)
-    if args.json:
-        emit_json(result, out)
-    else:
-        out.write(f"{result['asset']}: login as {result['user']} ok; sudo "
-                  f"{'ok' if result['sudo'] else 'REFUSED'}\n")
+    emit(args, out, result, f"{result['asset']}: login as {result['user']} ok; sudo "
+                            f"{'ok' if result['sudo'] else 'REFUSED'}\n")
     return EXIT_OK if result["sudo"] else EXIT_FAILED
 
 
 def cmd_hostkey_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         keys = service.credentials.host_keys()
-    if args.json:
-        emit_json(keys, out)
-    else:
-        table([[str(k["host"]), str(k["port"]), str(k["key_type"]), str(k["fingerprint"]),
+    emit(args, out, keys,
+         Table([[str(k["host"]), str(k["port"]), str(k["key_type"]), str(k["fingerprint"]),
                  str(k["accepted_by"])] for k in keys],
-               ["HOST", "PORT", "TYPE", "FINGERPRINT", "ACCEPTED BY"], out)
+               ["HOST", "PORT", "TYPE", "FINGERPRINT", "ACCEPTED BY"]))
     return EXIT_OK
 
 

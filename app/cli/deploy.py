@@ -11,8 +11,9 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
+    Table,
     UsageError,
-    emit_json,
+    emit,
     one_asset,
     opened,
     print_event,
@@ -65,10 +66,7 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
         dep = service.plan_deployment(
             split_list(args.patch), split_list(args.targets) or None,
             test_ring=split_list(args.test_ring), pilot=split_list(args.pilot), gates=_gates(args))
-        if args.json:
-            emit_json(_dep_json(service, dep), out)
-        else:
-            _print_dep(dep, out)
+        emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out))
         return EXIT_OK
 
 
@@ -98,41 +96,43 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
         start = deployments.resume if args.deploy_command == "resume" else deployments.run
         dep = run_job("deploy ", lambda bar, cancel: start(
             dep_id, approve_as=args.approve_as or "", progress=bar, cancel=cancel))
-    if args.json:
+
+    def data() -> dict[str, Any]:
         with opened(args) as service:
-            emit_json(_dep_json(service, dep, with_log=True), out)
-    else:
+            return _dep_json(service, dep, with_log=True)
+
+    def text(out: TextIO) -> None:
         _print_dep(dep, out)
         if str(dep.phase) == "awaiting_approval":
             out.write(f"the test ring passed; approve with: patchdesk deploy approve {dep.id} "
                       "--as NAME, then deploy resume\n")
+
+    emit(args, out, data, text)
     return EXIT_OK if str(dep.phase) in ("done", "awaiting_approval") else EXIT_FAILED
 
 
 def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         dep = service.deployment(args.id)
-        if args.json:
-            emit_json(_dep_json(service, dep, with_log=True), out)
-        else:
+
+        def text(out: TextIO) -> None:
             _print_dep(dep, out)
             if args.log:
                 for line in service.deployment_log(dep.id):
                     out.write(f"{line['ts']}  {line['message']}\n")
+
+        emit(args, out, lambda: _dep_json(service, dep, with_log=True), text)
     return EXIT_OK
 
 
 def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
-        deps = service.deployments()
-        data = [service.deployment_json(d.id, with_log=False) for d in deps] \
-            if args.json else []
-    if args.json:
-        emit_json(data, out)
-    else:
-        table([[str(d.id), d.created_at.isoformat() if d.created_at else "", str(d.phase),
-                 ", ".join(str(p) for p in d.packages), str(len(d.targets))] for d in deps],
-               ["ID", "CREATED", "PHASE", "PACKAGES", "HOSTS"], out)
+        deps = service.deployments.all()
+        emit(args, out, lambda: [service.deployments.json(d.id, with_log=False) for d in deps],
+             Table([[str(d.id), d.created_at.isoformat() if d.created_at else "", str(d.phase),
+                     ", ".join(str(p) for p in d.packages), str(len(d.targets))]
+                    for d in deps],
+                   ["ID", "CREATED", "PHASE", "PACKAGES", "HOSTS"]))
     return EXIT_OK
 
 
@@ -160,10 +160,8 @@ def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
         if not args.json:
             deployments.on_event = print_event
         dep = deployments.rollback(dep_id, ids)
-        if args.json:
-            emit_json(_dep_json(service, dep, with_log=True), out)
-        else:
-            _print_dep(dep, out)
+        emit(args, out, lambda: _dep_json(service, dep, with_log=True),
+             lambda out: _print_dep(dep, out))
     return EXIT_OK if str(dep.phase) != "halted" else EXIT_FAILED
 
 

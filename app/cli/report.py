@@ -10,7 +10,7 @@ from app.cli.common import (
     EXIT_OK,
     Subparsers,
     add_period_options,
-    emit_json,
+    emit,
     opened,
     period,
     run_job,
@@ -22,13 +22,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         result = run_job("report ", lambda bar, cancel: service.reports.generate(
             Path(args.output), options, progress=bar, cancel=cancel))
-    if args.json:
-        emit_json(result.to_dict(), out)
-    else:
-        pct = result.figures.get("compliance_pct")
-        out.write(f"wrote {result.pages} page(s) to {result.path} in {result.seconds:.1f} s "
-                  f"(compliance {'—' if pct is None else f'{pct}%'}, "
-                  f"{result.figures['missing_total']} missing update(s))\n")
+    pct = result.figures.get("compliance_pct")
+    emit(args, out, result.to_dict(),
+         f"wrote {result.pages} page(s) to {result.path} in {result.seconds:.1f} s "
+         f"(compliance {'—' if pct is None else f'{pct}%'}, "
+         f"{result.figures['missing_total']} missing update(s))\n")
     return EXIT_OK
 
 

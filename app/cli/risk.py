@@ -12,8 +12,9 @@ from typing import Any, TextIO
 from app.cli.common import (
     EXIT_OK,
     Subparsers,
+    Table,
     UsageError,
-    emit_json,
+    emit,
     now,
     opened,
     table,
@@ -38,12 +39,10 @@ def cmd_kev_import(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("give a file or URL of the KEV catalogue, or --sample")
     with opened(args) as service:
         result = service.kev_import(args.source, sample=args.sample, timeout=args.timeout)
-    if args.json:
-        emit_json(result.to_dict(), out)
-    else:
-        out.write(f"imported KEV catalogue {result.catalog_version or '(no version)'}: "
-                  f"{result.entries} entries ({result.added} new, {result.removed} gone) "
-                  f"from {result.source}\n")
+    emit(args, out, result.to_dict(),
+         f"imported KEV catalogue {result.catalog_version or '(no version)'}: "
+         f"{result.entries} entries ({result.added} new, {result.removed} gone) "
+         f"from {result.source}\n")
     return EXIT_OK
 
 
@@ -52,28 +51,21 @@ def cmd_kev_status(args: argparse.Namespace, out: TextIO) -> int:
         last = service.kev_status()
         items = service.risk_items() if last else []
     listed = sorted({e.cve_id for i in items for e in i.kev})
-    if args.json:
-        emit_json({"imported": last.to_dict() if last else None,
-                    "matched_cves": listed,
-                    "matched_updates": sum(1 for i in items if i.kev)}, out)
-    elif last is None:
-        out.write("no KEV catalogue imported: nothing is flagged as known exploited. Import "
-                  "one with `patchdesk kev import FILE|URL` (or --sample)\n")
-    else:
-        out.write(f"KEV catalogue {last.catalog_version} ({last.entries} entries), imported "
-                  f"{last.imported_at:%Y-%m-%d %H:%M} UTC by {last.actor} from {last.source}\n"
-                  f"known exploited CVEs among missing updates: "
-                  f"{', '.join(listed) or 'none'}\n")
+    emit(args, out, {"imported": last.to_dict() if last else None,
+                     "matched_cves": listed,
+                     "matched_updates": sum(1 for i in items if i.kev)},
+         "no KEV catalogue imported: nothing is flagged as known exploited. Import one with "
+         "`patchdesk kev import FILE|URL` (or --sample)\n" if last is None else
+         f"KEV catalogue {last.catalog_version} ({last.entries} entries), imported "
+         f"{last.imported_at:%Y-%m-%d %H:%M} UTC by {last.actor} from {last.source}\n"
+         f"known exploited CVEs among missing updates: {', '.join(listed) or 'none'}\n")
     return EXIT_OK
 
 
 def cmd_policy_show(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         version = service.policy(args.version)
-    if args.json:
-        emit_json(version.to_dict(), out)
-    else:
-        out.write(format_policy(version))
+    emit(args, out, version.to_dict(), format_policy(version))
     return EXIT_OK
 
 
@@ -103,21 +95,17 @@ def cmd_policy_set(args: argparse.Namespace, out: TextIO) -> int:
         else:
             saved = service.set_policy_values(list(zip(pairs[::2], pairs[1::2], strict=True)),
                                               args.note or "")
-    if args.json:
-        emit_json(saved.to_dict(), out)
-    else:
-        out.write(f"saved patch policy version {saved.version} ({saved.author})\n")
+    emit(args, out, saved.to_dict(),
+         f"saved patch policy version {saved.version} ({saved.author})\n")
     return EXIT_OK
 
 
 def cmd_policy_history(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         versions = service.policy_history()
-    if args.json:
-        emit_json([v.to_dict() for v in versions], out)
-    else:
-        table([[str(v.version), v.created_at.isoformat() if v.created_at else "", v.author,
-                 v.note] for v in versions], ["VERSION", "SAVED", "AUTHOR", "NOTE"], out)
+    emit(args, out, [v.to_dict() for v in versions],
+         Table([[str(v.version), v.created_at.isoformat() if v.created_at else "", v.author,
+                 v.note] for v in versions], ["VERSION", "SAVED", "AUTHOR", "NOTE"]))
     return EXIT_OK
 
 
@@ -134,33 +122,32 @@ def cmd_risk(args: argparse.Namespace, out: TextIO) -> int:
         items = [i for i in items if str(i.priority) == args.priority]
     if args.top:
         items = items[: args.top]
-    if args.json:
-        emit_json([i.to_dict() for i in items], out)
-        return EXIT_OK
-    if not kev_known:
-        sys.stderr.write("note: no KEV catalogue imported; nothing is flagged as known "
-                         "exploited (patchdesk kev import FILE|URL)\n")
-    table([[str(i.risk.score), str(i.priority), i.host, i.ip, i.kb or i.package,
-             f"{i.due:%Y-%m-%d}", "OVERDUE" if i.overdue else "", "KEV" if i.kev else "",
-             str(i.state) if i.review else ""] for i in items],
-           ["SCORE", "PRIORITY", "HOST", "IP", "UPDATE", "DUE", "OVERDUE", "KEV", "REVIEW"],
-           out)
-    if args.why:
-        for i in items:
-            out.write(f"\n{i.host} {i.kb or i.package}: {i.risk.why}\n")
+
+    def text(out: TextIO) -> None:
+        if not kev_known:
+            sys.stderr.write("note: no KEV catalogue imported; nothing is flagged as known "
+                             "exploited (patchdesk kev import FILE|URL)\n")
+        table([[str(i.risk.score), str(i.priority), i.host, i.ip, i.kb or i.package,
+                f"{i.due:%Y-%m-%d}", "OVERDUE" if i.overdue else "", "KEV" if i.kev else "",
+                str(i.state) if i.review else ""] for i in items],
+              ["SCORE", "PRIORITY", "HOST", "IP", "UPDATE", "DUE", "OVERDUE", "KEV", "REVIEW"],
+              out)
+        if args.why:
+            for i in items:
+                out.write(f"\n{i.host} {i.kb or i.package}: {i.risk.why}\n")
+
+    emit(args, out, [i.to_dict() for i in items], text)
     return EXIT_OK
 
 
 def cmd_compliance(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         figure = service.compliance()
-    if args.json:
-        emit_json(figure.to_dict(), out)
-    else:
-        out.write(f"SLA compliance {figure.percent:.1f}%: {figure.on_time} of {figure.pairs} "
-                  f"missing security update(s) within their due date ({figure.overdue} "
-                  f"overdue, {figure.excepted} under an exception); {figure.assets_compliant} "
-                  f"of {figure.assets} asset(s) with nothing overdue\n")
+    emit(args, out, figure.to_dict(),
+         f"SLA compliance {figure.percent:.1f}%: {figure.on_time} of {figure.pairs} "
+         f"missing security update(s) within their due date ({figure.overdue} "
+         f"overdue, {figure.excepted} under an exception); {figure.assets_compliant} "
+         f"of {figure.assets} asset(s) with nothing overdue\n")
     return EXIT_OK
 
 
@@ -186,13 +173,11 @@ def _add_review(args: argparse.Namespace, out: TextIO, decision: str) -> int:
             Decision(decision.replace("-", "_")), reason=args.reason, by=args.by,
             package=args.patch or "", cve=args.cve or "", host=args.host, until=until,
             planned=planned)
-    if args.json:
-        emit_json(review.to_dict(), out)
-    else:
-        what = review.package or review.cve
-        out.write(f"recorded {review.decision} #{review.id} for {what} on "
-                  f"{review.host or 'all hosts'} by {review.decided_by}"
-                  + (f", until {review.until}" if review.until else "") + "\n")
+    what = review.package or review.cve
+    emit(args, out, review.to_dict(),
+         f"recorded {review.decision} #{review.id} for {what} on "
+         f"{review.host or 'all hosts'} by {review.decided_by}"
+         + (f", until {review.until}" if review.until else "") + "\n")
     return EXIT_OK
 
 
@@ -209,10 +194,8 @@ def cmd_review_list(args: argparse.Namespace, out: TextIO) -> int:
         reviews = service.reviews(Decision(args.decision.replace("-", "_"))
                                   if args.decision else None)
     at = now()
-    if args.json:
-        emit_json([r.to_dict(at) for r in reviews], out)
-    else:
-        table([_review_row(r, at) for r in reviews], _REVIEW_HEADERS, out)
+    emit(args, out, [r.to_dict(at) for r in reviews],
+         Table([_review_row(r, at) for r in reviews], _REVIEW_HEADERS))
     return EXIT_OK
 
 
@@ -222,21 +205,17 @@ def cmd_exception_list(args: argparse.Namespace, out: TextIO) -> int:
     at = now()
     if args.active:
         reviews = [r for r in reviews if not r.expired(at)]
-    if args.json:
-        emit_json([r.to_dict(at) for r in reviews], out)
-    else:
-        table([_review_row(r, at) for r in reviews], _REVIEW_HEADERS, out)
+    emit(args, out, [r.to_dict(at) for r in reviews],
+         Table([_review_row(r, at) for r in reviews], _REVIEW_HEADERS))
     return EXIT_OK
 
 
 def cmd_exception_expire(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         review = service.end_exception(args.id, args.by)
-    if args.json:
-        emit_json(review.to_dict(review.ended_at), out)
-    else:
-        out.write(f"exception #{review.id} ended; {review.package or review.cve} on "
-                  f"{review.host or 'all hosts'} is due again (overdue)\n")
+    emit(args, out, review.to_dict(review.ended_at),
+         f"exception #{review.id} ended; {review.package or review.cve} on "
+         f"{review.host or 'all hosts'} is due again (overdue)\n")
     return EXIT_OK
 
 

@@ -10,9 +10,9 @@ from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     Subparsers,
+    Table,
     UsageError,
     emit,
-    emit_json,
     opened,
     run_job,
     table,
@@ -111,25 +111,19 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_scans_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         records = service.scans(args.limit)
-    if args.json:
-        emit_json([r.to_dict() for r in records], out)
-    else:
-        table([[str(r.id), r.started_at.isoformat(), r.targets[:30], str(r.addresses),
+    emit(args, out, [r.to_dict() for r in records],
+         Table([[str(r.id), r.started_at.isoformat(), r.targets[:30], str(r.addresses),
                  str(r.summary.get("live", "")), str(r.summary.get("new", "")),
                  str(r.summary.get("changed", "")), str(r.summary.get("gone", "")),
                  "cancelled" if r.cancelled else ""] for r in records],
-               ["ID", "STARTED", "TARGETS", "ADDRS", "LIVE", "NEW", "CHANGED", "GONE", ""],
-               out)
+               ["ID", "STARTED", "TARGETS", "ADDRS", "LIVE", "NEW", "CHANGED", "GONE", ""]))
     return EXIT_OK
 
 
 def cmd_scans_show(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         record = service.scan_record(args.scan_id)
-    if args.json:
-        emit_json(_scan_json(record), out)
-    else:
-        _print_scan(record, out)
+    emit(args, out, _scan_json(record), lambda out: _print_scan(record, out))
     return EXIT_OK
 
 

@@ -11,7 +11,7 @@ from app.cli.common import (
     EXIT_OK,
     Subparsers,
     UsageError,
-    emit_json,
+    emit,
     opened,
 )
 from app.core.errors import UserError
@@ -36,11 +36,8 @@ def cmd_site_init(args: argparse.Namespace, out: TextIO) -> int:
 
 def _print_info(service: SiteService, args: argparse.Namespace, out: TextIO) -> int:
     info = service.info().to_dict()
-    if args.json:
-        emit_json(info, out)
-    else:
-        for key, value in info.items():
-            out.write(f"{key:15} {value if value is not None else ''}\n")
+    emit(args, out, info, "".join(f"{key:15} {value if value is not None else ''}\n"
+                                  for key, value in info.items()))
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ from app.cli.common import (
     Subparsers,
     UsageError,
     add_period_options,
-    emit_json,
+    emit,
     opened,
     period,
     run_job,
@@ -33,14 +33,14 @@ def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args, create=True) as service:
         report = run_job("import ", lambda bar, cancel: service.inventory.import_csv(
             args.file, mapping, dry_run=args.dry_run, progress=bar, cancel=cancel))
-    if args.json:
-        emit_json(report.to_dict(), out)
-    else:
+    def text(out: TextIO) -> None:
         verb = "would add" if args.dry_run else "added"
         out.write(f"{verb} {len(report.added)}, updated {len(report.updated)}, "
                   f"unchanged {report.unchanged}, refused {len(report.errors)} row(s)\n")
         for err in report.errors:
             sys.stderr.write(f"  {err}\n")
+
+    emit(args, out, report.to_dict(), text)
     return EXIT_FAILED if report.errors else EXIT_OK
 
 
