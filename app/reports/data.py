@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from app.core.audit import ChainProblem
@@ -499,3 +500,18 @@ def evaluate_checklist(data: ReportData) -> list[CheckItem]:
         + (f" Previous report: {prev.generated_at:%Y-%m-%d %H:%M} UTC." if prev else
            " It is the first report of this site.")))
     return items
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    """What a generated report holds."""
+
+    path: Path
+    pages: int
+    seconds: float
+    figures: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"path": str(self.path), "pages": self.pages,
+                "seconds": round(self.seconds, 2), "figures": self.figures}

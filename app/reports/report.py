@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import gc
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from app.core.errors import UserError
 from app.core.progress import CancelToken, ProgressCallback
 from app.reports.data import ReportData
 from app.reports.pdf import Branding, load_logo, render
 from app.reports.sections import build_story
-
-
-@dataclass(frozen=True, slots=True)
-class ReportResult:
-    """What a generated report holds."""
-
-    path: Path
-    pages: int
-    seconds: float
-    figures: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"path": str(self.path), "pages": self.pages,
-                "seconds": round(self.seconds, 2), "figures": self.figures}
 
 
 def branding_for(data: ReportData) -> Branding:

@@ -5,7 +5,8 @@
 each. The names the shells used before the split are re-exported here.
 """
 
-from app.services.assessment import HostOutcome, apply_facts
+from typing import TYPE_CHECKING, Any
+
 from app.services.discovery import (
     LargeRangeError,
     ScanRecord,
@@ -23,6 +24,9 @@ from app.services.inventory import (
     preview_csv,
 )
 from app.services.site import SiteInfo, SiteService, current_user, default_site_path
+
+if TYPE_CHECKING:
+    from app.services.assessment import HostOutcome, apply_facts
 
 __all__ = [
     "MAX_CSV_BYTES",
@@ -44,3 +48,12 @@ __all__ = [
     "preview_csv",
     "scan_profiles",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``HostOutcome`` and ``apply_facts`` on first use: their module brings the drivers."""
+    if name in ("HostOutcome", "apply_facts"):
+        from app.services import assessment
+
+        return getattr(assessment, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,9 @@
-"""Discovery: sweep IP ranges, store each scan and its diff, merge it into the inventory."""
+"""Discovery: sweep IP ranges, store each scan and its diff, merge it into the inventory.
+
+:mod:`app.discovery` (the asyncio sweep, the OUI table) is imported on first use, inside the
+functions below: the GUI imports this module at start-up, and its cold start must stay under
+0.5 s (DESIGN.md §6).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,6 @@ from app.core.errors import FieldError, ValidationError
 from app.core.inventory_merge import Observation, apply_observation, match, plan_merge
 from app.core.models import Asset
 from app.core.progress import CancelToken, ProgressCallback
-from app.discovery import (
-    DEFAULT_PORTS,
-    PROFILES,
-    PortError,
-    RangeError,
-    RangeTooLargeError,
-    ScanOptions,
-    local_subnets,
-    parse_ports,
-    parse_targets,
-    raise_nofile_limit,
-    scan,
-)
 from app.services.base import ServicePart
 from app.store.db import utcnow
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
@@ -72,6 +64,15 @@ class DiscoveryService(ServicePart):
         Raises:
             ValidationError: the range or ports are invalid (field ``range``/``ports``).
         """
+        from app.discovery import (
+            DEFAULT_PORTS,
+            RangeError,
+            ScanOptions,
+            parse_targets,
+            raise_nofile_limit,
+            scan,
+        )
+
         try:
             target_set = parse_targets(targets, exclude, allow_large)
         except RangeError as exc:
@@ -167,6 +168,8 @@ class DiscoveryService(ServicePart):
 
 def scan_profiles() -> dict[str, tuple[int, ...]]:
     """Named port profiles for discovery ("default", "quick", "windows", ...)."""
+    from app.discovery import PROFILES
+
     return {name: tuple(ports) for name, ports in PROFILES.items()}
 
 
@@ -176,6 +179,8 @@ def parse_scan_ports(text: str) -> list[int]:
     Raises:
         ValidationError: naming the bad token (field ``ports``).
     """
+    from app.discovery import PortError, parse_ports
+
     try:
         return parse_ports(text)
     except PortError as exc:
@@ -189,6 +194,8 @@ def check_scan_range(targets: str, exclude: str = "", *, allow_large: bool = Fal
         ValidationError: field ``range`` with the bad token and why; a range larger than a
             /16 without ``allow_large`` raises :class:`LargeRangeError`.
     """
+    from app.discovery import RangeError, RangeTooLargeError, parse_targets
+
     try:
         return parse_targets(targets, exclude, allow_large).count
     except RangeTooLargeError as exc:
@@ -199,6 +206,8 @@ def check_scan_range(targets: str, exclude: str = "", *, allow_large: bool = Fal
 
 def local_scan_ranges() -> list[str]:
     """The machine's own IPv4 subnets (the default range to scan)."""
+    from app.discovery import local_subnets
+
     return local_subnets()
 
 

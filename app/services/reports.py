@@ -1,6 +1,9 @@
 """Reports: collect a site's data for the PDF report and the exports, have :mod:`app.reports`
 render it, and record each report (for the trend) and export in the audit log.
 
+The PDF renderer (reportlab) is imported when a PDF is written, not with this module: the
+command line imports it at start-up.
+
 The shells take everything about reports from here: :data:`SECTIONS`,
 :class:`ReportOptions`, :func:`parse_sections`, :class:`ReportResult`, :func:`generate` and
 :func:`export` (or ``service.reports``).
@@ -14,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
-from app.reports.data import SECTIONS, ReportData, ReportOptions, parse_sections
+from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
 from app.reports.exports import FORMATS, KINDS, audit_records, check_export, patch_records
 from app.reports.exports import write_export as _write_export
-from app.reports.report import ReportResult, write_pdf
 from app.services.base import ServicePart
 from app.store.db import utcnow
 from app.store.deployments import to_json as deployment_json
@@ -113,6 +115,8 @@ class ReportService(ServicePart):
             UserError: the file cannot be written.
             Cancelled: cancelled.
         """
+        from app.reports.report import write_pdf
+
         started = time.monotonic()
         total = 1000
 

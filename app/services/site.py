@@ -20,8 +20,9 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -34,12 +35,7 @@ from app.core.models import Asset, AssetPatch, AuditEvent, PatchStatus, Site, So
 from app.core.policy import Policy, PolicyVersion, Role
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.risk import Compliance, Decision, Review, RiskItem
-from app.deploy.engine import DeployEngine
-from app.remote.access import RemoteAccess
-from app.services.assessment import AssessmentService, HostOutcome
 from app.services.audit import AuditService
-from app.services.credentials import CredentialService
-from app.services.deployments import DeploymentService
 from app.services.discovery import DiscoveryService
 from app.services.inventory import ImportReport, InventoryService
 from app.services.reports import ReportService
@@ -49,6 +45,13 @@ from app.store.db import SITE_SUFFIX, SiteDB
 from app.store.repos import AssetRepo, AuditRepo, SiteRepo
 from app.store.risk import KevImport
 from app.store.scans import ScanRecord
+
+if TYPE_CHECKING:
+    from app.deploy.engine import DeployEngine
+    from app.remote.access import RemoteAccess
+    from app.services.assessment import AssessmentService, HostOutcome
+    from app.services.credentials import CredentialService
+    from app.services.deployments import DeploymentService
 
 
 def default_site_path() -> Path:
@@ -103,12 +106,33 @@ class SiteService:
         self.actor = actor or current_user()
         self.inventory = InventoryService(self)
         self.discovery = DiscoveryService(self)
-        self.assess = AssessmentService(self)
-        self.deployments = DeploymentService(self)
         self.risk = RiskService(self)
-        self.credentials = CredentialService(self)
         self.reports = ReportService(self)
         self.audit = AuditService(self)
+
+    # The services that bring SSH (paramiko), the drivers and the deployment engine are made
+    # (and their modules imported) on first use: the GUI and the CLI import this module at
+    # start-up, and the GUI's cold start must stay under 0.5 s (DESIGN.md §6).
+    @cached_property
+    def assess(self) -> AssessmentService:
+        """Deep scans over SSH and what they found."""
+        from app.services.assessment import AssessmentService
+
+        return AssessmentService(self)
+
+    @cached_property
+    def deployments(self) -> DeploymentService:
+        """The deployments and the only way to the deployment engine."""
+        from app.services.deployments import DeploymentService
+
+        return DeploymentService(self)
+
+    @cached_property
+    def credentials(self) -> CredentialService:
+        """The vault, its credentials and the pinned host keys."""
+        from app.services.credentials import CredentialService
+
+        return CredentialService(self)
 
     @property
     def remote(self) -> RemoteAccess:
@@ -158,7 +182,8 @@ class SiteService:
 
     def close(self) -> None:
         """Close the site file (and any SSH connections)."""
-        self.credentials.lock()
+        if "credentials" in self.__dict__:  # made (cached) on first use
+            self.credentials.lock()
         self.store.close()
 
     @property
