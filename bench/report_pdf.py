@@ -27,9 +27,9 @@ from app.core.assessment import Assessment, HostFacts, InstalledPackage, RebootS
 from app.core.deployment import Approval, Deployment, HostState, PackagePin, Phase, Stage, Target
 from app.core.models import Asset, AssetKind, Classification, Impact, OsFamily, Severity
 from app.core.risk import Decision
-from app.reports.data import collect
 from app.reports.report import write_pdf
 from app.services import SiteService
+from app.services.reports import collect
 from app.store.assessments import AssessmentRepo
 from app.store.deployments import DeploymentRepo
 from app.store.repos import AssetRepo

@@ -8,7 +8,6 @@ rules are testable without hosts and a resumed deployment follows the same rules
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -354,8 +353,3 @@ def wave_count(targets: Iterable[Target]) -> int:
     """How many production waves there are."""
     waves = {t.wave for t in targets if t.stage is Stage.PRODUCTION}
     return len(waves)
-
-
-def required_successes(total: int, rate: float) -> int:
-    """How many of ``total`` hosts must succeed for a ``rate`` gate."""
-    return math.ceil(total * rate)

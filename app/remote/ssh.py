@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import paramiko
 
@@ -459,9 +459,3 @@ def _scrub(text: str, credential: SshCredential) -> str:
         if len(secret) >= 3:
             text = text.replace(secret, "********")
     return text
-
-
-def describe_error(exc: BaseException) -> dict[str, Any]:
-    """A per-host error as data: kind and one-line message (for stored results)."""
-    kind = getattr(exc, "kind", "error")
-    return {"kind": kind, "message": str(exc)}

@@ -1,11 +1,11 @@
 """What a report shows, collected from the services and reduced to figures (Qt-free).
 
-:func:`collect` reads the site once through :class:`app.services.SiteService`; everything
-after that (figures, top risks, the audit checklist) is a pure function of the collected
-:class:`ReportData`, so tests can check the numbers without reading a PDF. The risk items
-(score, priority, due date, KEV, review) are computed once, and the compliance figure is
-:meth:`SiteService.compliance <app.services.SiteService.compliance>` of those items: the
-same figure the dashboard and ``patchdesk compliance`` show.
+The reports service (:meth:`app.services.reports.ReportService.collect`) reads the site
+once into a :class:`ReportData`; everything after that (figures, top risks, the audit
+checklist) is a pure function of it, so tests can check the numbers without reading a PDF.
+The risk items (score, priority, due date, KEV, review) are computed once, and the
+compliance figure is the one of those items: the same figure the dashboard and
+``patchdesk compliance`` show.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from app.core.audit import ChainProblem
 from app.core.deployment import Deployment, HostState, Phase, Stage
@@ -24,20 +25,14 @@ from app.core.models import (
     AssetPatch,
     AuditEvent,
     Classification,
-    PatchStatus,
     Severity,
     Site,
 )
 from app.core.policy import PolicyVersion, Role
-from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.core.risk import PRIORITY_ORDER, Compliance, Decision, Review, RiskItem
 from app.store.assessments import AssessmentRecord
-from app.store.db import utcnow
-from app.store.reports import ReportRepo, ReportRun
+from app.store.reports import ReportRun
 from app.store.risk import KevImport
-
-if TYPE_CHECKING:
-    from app.services import SiteService
 
 #: Section keys in report order, with their titles.
 SECTIONS: dict[str, str] = {
@@ -507,64 +502,16 @@ def evaluate_checklist(data: ReportData) -> list[CheckItem]:
     return items
 
 
-def collect(service: SiteService, options: ReportOptions | None = None, *,
-            progress: ProgressCallback | None = None,
-            cancel: CancelToken | None = None) -> ReportData:
-    """Read everything a report needs from the site.
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    """What a generated report holds."""
 
-    Args:
-        service: the open site.
-        options: sections and period (default: everything, all history).
-        progress: steps done / total.
-        cancel: checked between steps.
+    path: Path
+    pages: int
+    seconds: float
+    figures: dict[str, Any]
 
-    Raises:
-        Cancelled: cancelled.
-    """
-    options = options or ReportOptions()
-    steps = 7
-
-    def step(n: int, message: str) -> None:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        if progress is not None:
-            progress(Progress(n, steps, message))
-
-    step(0, "reading the inventory")
-    assets = service.assets()
-    assessments = service.assessments()
-    step(1, "reading missing updates")
-    missing = service.patches()
-    excepted = service.patches(status=PatchStatus.EXCEPTED)
-    step(2, "reading deployments")
-    deployments = [d for d in service.deployments() if options.in_period(d.created_at)]
-    logs = {d.id: service.deployment_log(d.id) for d in deployments} \
-        if "deployments" in options.sections else {}
-    step(3, "verifying the audit log")
-    events = service.audit_events()
-    problems = service.audit_verify()
-    step(4, "reading the credential vault")
-    remote = service.remote
-    vault = remote.vault_exists
-    credentials = len(remote.credentials()) if vault else 0
-    history = ReportRepo(service.store.db()).all()
-    step(5, "scoring risks against the patch policy")
-    now = utcnow()
-    # Computed once: the top risks, SLA status and missing-patch columns all read these
-    # items, and the compliance figure is made of them (the dashboard's figure).
-    risk_items, compliance = service.risk_overview(now)
-    step(6, "computing figures")
-    data = ReportData(
-        site=service.site(), site_path=str(service.path), options=options,
-        generated_at=now, generated_by=service.actor, assets=assets,
-        assessments=assessments, missing=missing, excepted=excepted,
-        deployments=deployments, deployment_logs=logs,
-        audit_events=[e for e in events if options.in_period(e.ts)],
-        audit_total=len(events), audit_problems=problems, vault_in_use=vault,
-        credentials=credentials, policy=service.policy(),
-        policy_history=service.policy_history(), risk_items=risk_items,
-        compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
-        history=history,
-    )
-    step(7, "collected")
-    return data
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"path": str(self.path), "pages": self.pages,
+                "seconds": round(self.seconds, 2), "figures": self.figures}

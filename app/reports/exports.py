@@ -1,7 +1,8 @@
-"""CSV and JSON exports of the inventory, missing patches, deployments and the audit log.
+"""CSV and JSON exports of missing patches, deployments and the audit log.
 
-Qt-free functions over an open :class:`app.services.SiteService`; each writes its file via a
-temporary sibling (never half a file) and records the export in the audit log.
+Qt-free functions over records the reports service
+(:meth:`app.services.reports.ReportService.export`) collected; each file is written via a
+temporary sibling (never half a file). Recording the export is the service's job.
 """
 
 from __future__ import annotations
@@ -10,18 +11,14 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.errors import UserError
+from app.core.models import Asset, AssetPatch, AuditEvent
 from app.reports.data import ReportOptions
-from app.store.deployments import to_json as deployment_json
-from app.store.repos import AuditRepo
-
-if TYPE_CHECKING:
-    from app.services import SiteService
 
 KINDS = ("inventory", "patches", "deployments", "audit")
 FORMATS = ("csv", "json")
@@ -54,12 +51,13 @@ def _ts(value: Any) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def patch_records(service: SiteService) -> list[dict[str, Any]]:
+def patch_records(assets: Sequence[Asset], patches: Sequence[AssetPatch]
+                  ) -> list[dict[str, Any]]:
     """Every missing update with its host, as flat records."""
-    assets = {int(a.id or 0): a for a in service.assets()}
+    by_id = {int(a.id or 0): a for a in assets}
     out = []
-    for p in service.patches():
-        asset = assets.get(p.asset_id)
+    for p in patches:
+        asset = by_id.get(p.asset_id)
         out.append({
             "asset_id": p.asset_id, "host": asset.label if asset else "",
             "ip": asset.primary_ip if asset else "", "package": p.package,
@@ -72,26 +70,16 @@ def patch_records(service: SiteService) -> list[dict[str, Any]]:
     return out
 
 
-def deployment_records(service: SiteService,
-                       options: ReportOptions | None = None) -> list[dict[str, Any]]:
-    """Deployments (in the period) as their stored JSON, with each one's step log."""
-    options = options or ReportOptions()
-    out = []
-    for dep in service.deployments():
-        if options.in_period(dep.created_at):
-            out.append({**deployment_json(dep), "log": service.deployment_log(dep.id)})
-    return out
-
-
-def audit_records(service: SiteService,
+def audit_records(events: Sequence[AuditEvent],
                   options: ReportOptions | None = None) -> list[dict[str, Any]]:
-    """Audit events (in the period), oldest first, with their hashes."""
+    """Audit events (newest first, as the log lists them) in the period, oldest first,
+    with their hashes."""
     options = options or ReportOptions()
     return [{"id": e.id, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action,
              "object_type": e.object_type, "object_id": e.object_id,
              "outcome": str(e.outcome), "details": e.details, "prev_hash": e.prev_hash,
              "hash": e.hash}
-            for e in reversed(service.audit_events()) if options.in_period(e.ts)]
+            for e in reversed(events) if options.in_period(e.ts)]
 
 
 def _csv_cell(value: Any) -> Any:
@@ -110,9 +98,9 @@ def _write_csv(target: Path, columns: tuple[str, ...], rows: list[dict[str, Any]
             writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
 
 
-def _write_json(target: Path, service: SiteService, key: str,
+def _write_json(target: Path, site: dict[str, Any], key: str,
                 rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
-    data = {"site": service.info().to_dict(), **(extra or {}), key: rows}
+    data = {"site": site, **(extra or {}), key: rows}
     with _atomic_text(target) as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
         fh.write("\n")
@@ -138,58 +126,42 @@ def _deployment_rows(deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def export(service: SiteService, kind: str, fmt: str, path: Path | str,
-           options: ReportOptions | None = None) -> int:
-    """Write one export; return how many records it holds.
-
-    Args:
-        kind: ``inventory``, ``patches``, ``deployments`` or ``audit``.
-        fmt: ``csv`` or ``json``.
-        path: the file to write (replaced).
-        options: the period for deployments and audit events (sections are ignored).
+def check_export(kind: str, fmt: str) -> None:
+    """Refuse an unknown kind or format before anything is read or written.
 
     Raises:
-        UserError: unknown kind or format, or the file cannot be written.
+        UserError: naming the choices.
     """
     if kind not in KINDS:
         raise UserError(f"Cannot export '{kind}'; choose from {', '.join(KINDS)}.")
     if fmt not in FORMATS:
         raise UserError(f"Unknown export format '{fmt}'; choose csv or json.")
-    target = Path(path)
-    if kind == "inventory":  # the inventory export exists in the services (and audits)
-        return service.export_csv(target) if fmt == "csv" else service.export_json(target)
-    writers: dict[str, Callable[[], int]] = {}
 
-    def patches() -> int:
-        rows = patch_records(service)
-        if fmt == "csv":
-            _write_csv(target, PATCH_COLUMNS, rows)
-        else:
-            _write_json(target, service, "patches", rows)
-        return len(rows)
 
-    def deployments() -> int:
-        deps = deployment_records(service, options)
-        if fmt == "csv":
-            _write_csv(target, DEPLOYMENT_COLUMNS, _deployment_rows(deps))
-        else:
-            _write_json(target, service, "deployments", deps)
-        return len(deps)
+def write_export(kind: str, fmt: str, target: Path, site: dict[str, Any],
+                 rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> int:
+    """Write the records of one export (``patches``, ``deployments`` or ``audit``) as CSV or
+    JSON; return how many records it holds.
 
-    def audit() -> int:
-        rows = audit_records(service, options)
-        problems = service.audit_verify()
-        if fmt == "csv":
-            _write_csv(target, AUDIT_COLUMNS, rows)
-        else:
-            _write_json(target, service, "events", rows, {"chain": {
-                "intact": not problems,
-                "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]}})
-        return len(rows)
+    Args:
+        site: the site summary the JSON form starts with.
+        rows: :func:`patch_records`, deployments as JSON with their logs, or
+            :func:`audit_records`.
+        extra: more top-level JSON keys (the audit chain's state).
 
-    writers.update(patches=patches, deployments=deployments, audit=audit)
-    count = writers[kind]()
-    with service.store.atomic() as db:
-        AuditRepo(db).append(service.actor, f"export.{kind}", "site", "",
-                             {"file": str(target), "format": fmt, "records": count})
-    return count
+    Raises:
+        UserError: unknown kind or format, or the file cannot be written.
+    """
+    check_export(kind, fmt)
+    key = {"patches": "patches", "deployments": "deployments", "audit": "events"}.get(kind)
+    if key is None:
+        raise UserError(f"The {kind} export is written by the services.")
+    if fmt == "json":
+        _write_json(target, site, key, rows, extra)
+    elif kind == "patches":
+        _write_csv(target, PATCH_COLUMNS, rows)
+    elif kind == "deployments":
+        _write_csv(target, DEPLOYMENT_COLUMNS, _deployment_rows(rows))
+    else:
+        _write_csv(target, AUDIT_COLUMNS, rows)
+    return len(rows)

@@ -141,7 +141,7 @@ class VaultGate(QObject):
     @property
     def unlocked(self) -> bool:
         """Whether the open site's vault is unlocked in this session."""
-        return self.service is not None and self.service.remote.unlocked
+        return self.service is not None and self.service.credentials.unlocked
 
     def ensure_unlocked(self, then: Callable[[], None], *, create: bool = False) -> None:
         """Call ``then`` once the vault is open, asking for the master password if needed.
@@ -154,10 +154,10 @@ class VaultGate(QObject):
         service = self.service
         if service is None or self.busy:
             return
-        if service.remote.unlocked:
+        if service.credentials.unlocked:
             then()
             return
-        remote = service.remote
+        remote = service.credentials
 
         def known(exists: bool) -> None:
             if service is not self.service:
@@ -181,7 +181,7 @@ class VaultGate(QObject):
         password = MasterPasswordDialog.ask(self.window, create=create, error=error)
         if password is None:
             return
-        remote = service.remote
+        remote = service.credentials
         self._set_busy(True)
 
         def opened(_result: object) -> None:
@@ -199,7 +199,7 @@ class VaultGate(QObject):
             if task_error.is_bug:
                 dialogs.show_error(self.window, "Internal error", task_error.message)
                 return
-            from app.remote.vault import WrongMasterPasswordError
+            from app.services.credentials import WrongMasterPasswordError
 
             message = ("Wrong master password; try again."
                        if isinstance(task_error.exception, WrongMasterPasswordError)
@@ -223,7 +223,7 @@ class VaultGate(QObject):
             if service is self.service:
                 self.state_changed.emit()
 
-        self.runner.submit(service.remote.lock, name="lock vault", on_result=done)
+        self.runner.submit(service.credentials.lock, name="lock vault", on_result=done)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -246,7 +246,7 @@ class VaultGate(QObject):
         service = self.service
         if service is None or not HostKeyChangedDialog.ask(self.window, exc):
             return
-        remote = service.remote
+        remote = service.credentials
         host, port, key_type, key_b64 = exc.host, exc.port, exc.key_type, exc.new_key_b64
 
         def done(_result: object) -> None:
@@ -265,7 +265,7 @@ class VaultGate(QObject):
         service = self.service
         if service is None:
             return
-        remote = service.remote
+        remote = service.credentials
 
         def probe() -> Any:
             cred = remote.credential_for(asset)
@@ -422,10 +422,10 @@ class CredentialsPage(Page):
         if service is None:
             self._show_vault_state()
             return
-        remote = service.remote
+        remote = service.credentials
 
         def load() -> tuple[bool, list[Credential], list[dict[str, Any]]]:
-            return remote.vault_exists, remote.credentials(), remote.host_keys.all()
+            return remote.vault_exists, remote.credentials(), remote.host_keys()
 
         def done(result: tuple[bool, list[Credential], list[dict[str, Any]]]) -> None:
             if service is not self.service:
@@ -481,7 +481,7 @@ class CredentialsPage(Page):
                                     assets=assets, tags=tags)
         if spec is None:
             return
-        remote = service.remote
+        remote = service.credentials
 
         def add() -> Credential:
             return remote.add_ssh_credential(
@@ -517,7 +517,7 @@ class CredentialsPage(Page):
                 f"{scopes})?\n\nIts secrets are removed from the vault. Assets it covers get "
                 "no deep scans or patches until another credential applies to them."):
             return
-        remote = service.remote
+        remote = service.credentials
         name = cred.name
 
         def done(_result: object) -> None:
@@ -553,7 +553,7 @@ class CredentialsPage(Page):
         service = self.service
         if service is None:
             return
-        remote = service.remote
+        remote = service.credentials
         self._show_test(f"Testing \u201c{name}\u201d on {asset.label}…", "busy")
         self.test_button.setEnabled(False)
 
@@ -595,7 +595,7 @@ class CredentialsPage(Page):
 
     def _show_vault_state(self) -> None:
         service = self.service
-        unlocked = service is not None and service.remote.unlocked
+        unlocked = service is not None and service.credentials.unlocked
         if service is None:
             text = "No site open."
         elif self.gate.busy:

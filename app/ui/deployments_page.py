@@ -510,7 +510,7 @@ class DeploymentsPage(Page):
                                f"Deployment {dep_id} is running in a wizard. Stop it there "
                                "before rolling it back.")
             return None
-        engine = self.service.deployer
+        engine = self.service.deployments
         self._rolling_back.add(dep_id)
         what = "the whole deployment" if asset_ids is None else f"{len(asset_ids)} host(s)"
         self.status_label.setText(f"Rolling back {what} of deployment {dep_id}…")

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.progress import CancelToken, Progress
-from app.reports.data import SECTIONS, ReportOptions
-from app.reports.report import ReportResult, generate_report
+from app.services.reports import SECTIONS, ReportOptions, ReportResult, generate
 from app.ui.page import Page
 from app.ui.qt import (
     QCheckBox,
@@ -60,7 +59,7 @@ def _pydate(value: QDate) -> date:
 class ReportsPage(Page):
     """Section checkboxes, an optional period, the output file, and Generate.
 
-    The page runs :func:`app.reports.report.generate_report` on the task runner's write pool
+    The page runs :func:`app.services.reports.generate` on the task runner's write pool
     (it records the report's figures in the site) and shows its progress.
     """
 
@@ -236,7 +235,7 @@ class ReportsPage(Page):
         target = Path(self.output.text().strip()).expanduser()
 
         def work(progress: Any, cancel: CancelToken) -> ReportResult:
-            return generate_report(service, target, options, progress=progress, cancel=cancel)
+            return generate(service, target, options, progress=progress, cancel=cancel)
 
         self.progress.setValue(0)
         self.progress.setVisible(True)

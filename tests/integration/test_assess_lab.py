@@ -98,11 +98,11 @@ def test_per_host_errors_are_clear_and_the_rest_succeed(lab: Lab, lab_host, site
     # No secret anywhere: the site file, its WAL, exports, the PDF report and the logs.
     from pypdf import PdfReader
 
-    from app.reports.report import generate_report
+    from app.services.reports import generate
 
     site.export_csv(tmp_path / "inv.csv")
     site.export_json(tmp_path / "inv.json")
-    generate_report(site, tmp_path / "report.pdf")
+    generate(site, tmp_path / "report.pdf")
     report_text = " ".join(p.extract_text() for p in PdfReader(tmp_path / "report.pdf").pages)
     assert "wrongpw" in report_text  # the report does cover these hosts
     site.store.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")

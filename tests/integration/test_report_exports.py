@@ -13,8 +13,7 @@ from pypdf import PdfReader
 
 from app.cli import main
 from app.core.errors import UserError
-from app.reports.data import ReportOptions
-from app.reports.exports import export
+from app.services.reports import ReportOptions, export
 from tests.reports_fixtures import ReportSite, build_report_site
 
 

@@ -17,9 +17,8 @@ from pypdf import PdfReader
 from app.core.assessment import Assessment, HostFacts, Update
 from app.core.models import Classification, Severity
 from app.core.progress import Cancelled, CancelToken, Progress
-from app.reports.data import ReportOptions, collect
-from app.reports.report import generate_report
 from app.services import SiteService
+from app.services.reports import ReportOptions, collect, generate
 from app.store.assessments import AssessmentRepo
 from app.store.reports import ReportRepo, ReportRun
 from tests.reports_fixtures import (
@@ -50,7 +49,7 @@ def site(tmp_path: Path) -> Iterator[ReportSite]:
 
 def test_report_figures_match_the_data(site: ReportSite, tmp_path: Path) -> None:
     out = tmp_path / "report.pdf"
-    result = generate_report(site.service, out)
+    result = generate(site.service, out)
     pages, text = pdf_text(out)
     assert pages == result.pages >= 10
     # Branding and cover.
@@ -114,7 +113,7 @@ def test_pages_render_and_are_not_blank(site: ReportSite, tmp_path: Path) -> Non
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
     out = tmp_path / "report.pdf"
-    result = generate_report(site.service, out)
+    result = generate(site.service, out)
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(out), str(tmp_path / "page")],
                    check=True, timeout=120)
     pngs = sorted(tmp_path.glob("page-*.png"))
@@ -133,7 +132,7 @@ def test_hostile_text_does_not_break_the_pdf(tmp_path: Path) -> None:
     built = build_report_site(tmp_path / "evil.pdsite", hostile=True)
     try:
         out = tmp_path / "evil.pdf"
-        result = generate_report(built.service, out)
+        result = generate(built.service, out)
     finally:
         built.service.close()
     pages, text = pdf_text(out)
@@ -147,7 +146,7 @@ def test_hostile_text_does_not_break_the_pdf(tmp_path: Path) -> None:
 
 
 def test_trend_compares_with_the_previous_report(site: ReportSite, tmp_path: Path) -> None:
-    generate_report(site.service, tmp_path / "first.pdf")
+    generate(site.service, tmp_path / "first.pdf")
     # web01 gets its overdue security updates installed: db01's two are within their SLA.
     now = datetime.now(UTC).replace(microsecond=0)
     with site.service.store.atomic() as db:
@@ -155,7 +154,7 @@ def test_trend_compares_with_the_previous_report(site: ReportSite, tmp_path: Pat
             site.ids["web01"], now, now, Assessment("web01", "apt", HostFacts(), updates=[
                 Update("vim", "2", "1", classification=Classification.BUGFIX,
                        severity=Severity.LOW)]))
-    result = generate_report(site.service, tmp_path / "second.pdf",
+    result = generate(site.service, tmp_path / "second.pdf",
                              ReportOptions(("exec",)))
     _, text = pdf_text(tmp_path / "second.pdf")
     assert "Compared with the report of" in text
@@ -185,7 +184,7 @@ def test_trend_reads_reports_stored_before_the_patch_policy(site: ReportSite,
         ReportRepo(db).add(ReportRun(generated_at=earlier, actor="bob", period_from=None,
                                      period_to=None, sections=("exec",), figures=old,
                                      file="old.pdf"))
-    generate_report(site.service, tmp_path / "r.pdf", ReportOptions(("exec",)))
+    generate(site.service, tmp_path / "r.pdf", ReportOptions(("exec",)))
     _, text = pdf_text(tmp_path / "r.pdf")
     assert "That report predates the patch policy" in text
     # Not compared across definitions: the old figure goes to its own row.
@@ -207,7 +206,7 @@ def test_checklist_names_tampered_audit_rows(tmp_path: Path) -> None:
     conn.close()
     service = SiteService.open(path, actor="auditor")
     try:
-        generate_report(service, tmp_path / "t.pdf", ReportOptions(("checklist",)))
+        generate(service, tmp_path / "t.pdf", ReportOptions(("checklist",)))
     finally:
         service.close()
     _, text = pdf_text(tmp_path / "t.pdf")
@@ -239,7 +238,7 @@ def test_checklist_is_judged_from_the_data(site: ReportSite) -> None:
 def test_period_filters_deployments_and_events(site: ReportSite, tmp_path: Path) -> None:
     future = date.today() + timedelta(days=30)
     options = ReportOptions(("deployments", "checklist"), future, future + timedelta(days=1))
-    generate_report(site.service, tmp_path / "p.pdf", options)
+    generate(site.service, tmp_path / "p.pdf", options)
     _, text = pdf_text(tmp_path / "p.pdf")
     assert "No deployment was planned in the period" in text
     assert f"{future.isoformat()} to " in text
@@ -253,7 +252,7 @@ def test_a_bad_logo_is_left_out(tmp_path: Path, logo: str) -> None:
     built = build_report_site(tmp_path / "s.pdsite")
     try:
         built.service.update_site(logo_path=str(tmp_path / logo) if logo else "")
-        result = generate_report(built.service, tmp_path / "r.pdf", ReportOptions(("exec",)))
+        result = generate(built.service, tmp_path / "r.pdf", ReportOptions(("exec",)))
     finally:
         built.service.close()
     assert result.pages >= 3
@@ -261,7 +260,7 @@ def test_a_bad_logo_is_left_out(tmp_path: Path, logo: str) -> None:
 
 def test_progress_and_cancel(site: ReportSite, tmp_path: Path) -> None:
     seen: list[Progress] = []
-    generate_report(site.service, tmp_path / "r.pdf", progress=seen.append)
+    generate(site.service, tmp_path / "r.pdf", progress=seen.append)
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     token = CancelToken()
@@ -271,7 +270,7 @@ def test_progress_and_cancel(site: ReportSite, tmp_path: Path) -> None:
             token.cancel()
 
     with pytest.raises(Cancelled):
-        generate_report(site.service, tmp_path / "c.pdf", progress=cancel_midway,
+        generate(site.service, tmp_path / "c.pdf", progress=cancel_midway,
                         cancel=token)
     assert not (tmp_path / "c.pdf").exists()
     assert not list(tmp_path.glob(".c.pdf*"))
@@ -282,11 +281,11 @@ def test_unwritable_target_is_a_user_error(site: ReportSite, tmp_path: Path) -> 
     from app.core.errors import UserError
 
     with pytest.raises(UserError, match="Cannot write"):
-        generate_report(site.service, tmp_path / "no" / "such" / "dir.pdf")
+        generate(site.service, tmp_path / "no" / "such" / "dir.pdf")
 
 
 def test_report_text_mentions_every_chosen_section(site: ReportSite, tmp_path: Path) -> None:
-    generate_report(site.service, tmp_path / "r.pdf")
+    generate(site.service, tmp_path / "r.pdf")
     _, text = pdf_text(tmp_path / "r.pdf")
     contents = text[text.index("Contents"):text.index("1. Executive summary This report")]
     for number, title in enumerate(["Executive summary", "Inventory", "Missing patches",
@@ -305,7 +304,7 @@ def risk_site(site: ReportSite, tmp_path: Path) -> ReportSite:
 def test_report_shows_the_risk_module(risk_site: ReportSite, tmp_path: Path) -> None:
     service = risk_site.service
     out = tmp_path / "risk.pdf"
-    result = generate_report(service, out)
+    result = generate(service, out)
     _, text = pdf_text(out)
     # The executive summary's figure is the dashboard's, printed as "50.0%".
     figure = service.compliance()
@@ -367,13 +366,13 @@ def test_report_data_is_the_services_risk_view(risk_site: ReportSite) -> None:
 
 def test_decisions_follow_the_report_period(risk_site: ReportSite, tmp_path: Path) -> None:
     today = date.today()
-    generate_report(risk_site.service, tmp_path / "today.pdf",
+    generate(risk_site.service, tmp_path / "today.pdf",
                     ReportOptions(("exceptions",), today, today))
     _, text = pdf_text(tmp_path / "today.pdf")
     # Recorded today, or in force today; the exception that ran out five days ago is not.
     assert "3 decision(s)" in text and "#4" not in text
     later = today + timedelta(days=60)
-    generate_report(risk_site.service, tmp_path / "later.pdf",
+    generate(risk_site.service, tmp_path / "later.pdf",
                     ReportOptions(("exceptions",), later, later))
     _, text = pdf_text(tmp_path / "later.pdf")
     assert "No urgency decision or exception was recorded for the period." in text

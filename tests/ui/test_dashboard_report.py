@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from app.reports.report import generate_report
 from app.services import SiteService
+from app.services.reports import generate
 from app.ui.mainwindow import MainWindow
 from tests.reports_fixtures import add_risk_records, build_report_site, kev_file
 
@@ -17,7 +17,7 @@ def test_dashboard_and_pdf_show_the_same_compliance(qtbot, tmp_path: Path) -> No
     built = build_report_site(tmp_path / "acme.pdsite")
     add_risk_records(built, kev_file(tmp_path / "kev.json", "CVE-2024-3094"))
     pdf = tmp_path / "report.pdf"
-    generate_report(built.service, pdf)
+    generate(built.service, pdf)
     path = built.service.path
     built.service.close()
     text = " ".join(" ".join(page.extract_text() for page in PdfReader(pdf).pages).split())

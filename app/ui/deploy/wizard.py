@@ -79,7 +79,7 @@ class DeployWizard(QWizard):
         self.service = service
         self.runner = runner
         self.site = str(service.path)
-        self.engine = service.deployer
+        self.engine = service.deployments
         self.dep: Deployment | None = None
         self.assets: dict[int, Asset] = {}
         self.log_lines: list[str] = []

@@ -1,0 +1,95 @@
+"""``patchdesk assess`` and ``patchdesk patches``: deep scans over SSH and what they found."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    Table,
+    UsageError,
+    emit,
+    one_asset,
+    opened,
+    run_job,
+    unlock,
+)
+
+
+def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.selectors and not args.all:
+        raise UsageError("name the assets to assess (id, host name, IP or MAC) or use --all")
+    with opened(args) as service:
+        ids: list[int] | None = None
+        if args.selectors:
+            ids = sorted({int(a.id or 0) for sel in args.selectors
+                          for a in service.find_assets(sel)})
+        unlock(service, args)
+        outcomes = run_job("assess ", lambda bar, cancel: service.assess.assess_assets(
+            ids, refresh=not args.no_refresh, concurrency=args.concurrency, progress=bar,
+            cancel=cancel))
+    emit(args, out, [o.to_dict() for o in outcomes],
+         Table([[o.label, o.ip, "ok" if o.ok else o.kind, str(o.updates) if o.ok else "",
+                 str(o.security_updates) if o.ok else "",
+                 {True: "yes", False: "no", None: "?"}[o.reboot_required] if o.ok else "",
+                 "" if o.ok else o.message] for o in outcomes],
+               ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"]))
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        assets = {a.id: a for a in service.assets()}
+        asset_id = None
+        if args.host:
+            asset_id = one_asset(service, args.host).id
+        patches = service.patches(asset_id)
+    if args.security:
+        patches = [p for p in patches if str(p.classification) == "security"]
+    rows: list[dict[str, Any]] = []
+    for p in patches:
+        asset = assets.get(p.asset_id)
+        rows.append({
+            "asset_id": p.asset_id,
+            "host": asset.label if asset else "",
+            "ip": asset.primary_ip if asset else "",
+            "package": p.package,
+            "kb": p.kb or None,
+            "installed_version": p.installed_version,
+            "candidate_version": p.candidate_version,
+            "classification": str(p.classification),
+            "severity": str(p.severity),
+            "source": p.source,
+            "cves": list(p.cves),
+            "advisories": list(p.advisories),
+            "reboot_required": p.reboot_required,
+            "first_seen": p.first_seen.isoformat() if p.first_seen else None,
+        })
+    emit(args, out, rows,
+         Table([[str(r[k]) for k in ("host", "ip", "package", "installed_version",
+                                     "candidate_version", "classification", "source")]
+                for r in rows],
+               ["HOST", "IP", "PACKAGE", "INSTALLED", "CANDIDATE", "CLASS", "SOURCE"]))
+    return EXIT_OK
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Declare this group's sub-commands (``common`` adds ``--json``)."""
+    p = sub.add_parser("assess", parents=[common], help="deep-scan hosts over SSH",
+                       description="Facts, installed software, missing updates and reboot "
+                                   "state of each host; per-host errors never stop the run.")
+    p.add_argument("selectors", nargs="*", metavar="SELECTOR",
+                   help="asset id, host name, IP or MAC")
+    p.add_argument("--all", action="store_true", help="every asset with an address")
+    p.add_argument("--no-refresh", action="store_true",
+                   help="skip the package metadata refresh (apt-get update)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N",
+                   help="hosts assessed at the same time (default 8)")
+    p.set_defaults(func=cmd_assess)
+    p = sub.add_parser("patches", parents=[common], help="missing updates across the site")
+    p.add_argument("--host", metavar="SELECTOR", help="only this asset")
+    p.add_argument("--security", action="store_true", help="only security updates")
+    p.set_defaults(func=cmd_patches)

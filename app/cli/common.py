@@ -1,0 +1,296 @@
+"""What every command group of the CLI shares: exit codes, the site session, the one output
+helper (text or ``--json``), the progress bar, long jobs run one way, shared option groups,
+and the vault's master password."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TextIO, TypeAlias, TypeVar
+
+from app.core.errors import PatchDeskError, UserError
+from app.core.models import Asset
+from app.core.progress import Cancelled, CancelToken, Progress
+from app.services import SiteService, default_site_path
+from app.services.reports import ReportOptions, parse_sections
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("patchdesk")
+
+#: The sub-command table of a parser (what ``add_subparsers`` returns).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+T = TypeVar("T")
+
+
+class UsageError(PatchDeskError):
+    """The command line is wrong; exit code 2."""
+
+
+# -- output ----------------------------------------------------------------------------------
+def emit_json(data: Any, out: TextIO) -> None:
+    json.dump(data, out, indent=2, ensure_ascii=False, default=str)
+    out.write("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Rows under headers: the text form of a list (cells are cut at 40 characters)."""
+
+    rows: list[list[str]]
+    headers: list[str]
+
+
+def emit(args: argparse.Namespace, out: TextIO, data: Any,
+         text: str | Table | Callable[[TextIO], None]) -> None:
+    """The one way a command prints its result (the sqlite-utils pattern).
+
+    Args:
+        data: the JSON form, printed with ``--json``; a function returning it when it costs
+            something to build (called only then).
+        text: the human form otherwise: a string, a :class:`Table`, or a function writing
+            to ``out``.
+    """
+    if args.json:
+        emit_json(data() if callable(data) else data, out)
+    elif isinstance(text, str):
+        out.write(text)
+    elif isinstance(text, Table):
+        table(text.rows, text.headers, out)
+    else:
+        text(out)
+
+
+def table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = min(max(widths[i], len(cell)), 40)
+
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    out.write(fmt(headers) + "\n")
+    for row in rows:
+        out.write(fmt(row) + "\n")
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, label: str = "") -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.label = label
+        self._last = 0.0
+        self._start = time.monotonic()
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and progress.done < progress.total:
+            return
+        self._last = now
+        width = 30
+        filled = int(progress.fraction * width)
+        elapsed = now - self._start
+        rate = progress.done / elapsed if elapsed > 0 else 0.0
+        eta = (progress.total - progress.done) / rate if rate > 0 else 0.0
+        self.stream.write(
+            f"\r{self.label}[{'#' * filled}{'.' * (width - filled)}] "
+            f"{progress.done}/{progress.total} {progress.message[:40]:<40} ETA {eta:4.0f}s"
+        )
+        self.stream.flush()
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_job(label: str, work: Callable[[ProgressBar, CancelToken], T]) -> T:
+    """Run a long job the one way every command does: on a worker thread with a progress bar
+    on stderr; Ctrl-C asks the job to stop (its cancel token) and waits for it to wind down.
+
+    Returns:
+        what ``work`` returned (a cancelled scan or assessment returns what it has).
+
+    Raises:
+        KeyboardInterrupt: interrupted and the job gave up (raised :class:`Cancelled`).
+        Whatever ``work`` raised.
+    """
+    bar = ProgressBar(label=label)
+    cancel = CancelToken()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work(bar, cancel)
+        except BaseException as exc:  # handed to the main thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=label.strip() or "job", daemon=True)
+    try:
+        thread.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                sys.stderr.write("\ncancelling...\n")
+                cancel.cancel()
+    finally:
+        thread.join()
+        bar.finish()
+    error = box.get("error")
+    if isinstance(error, Cancelled):
+        raise KeyboardInterrupt from error
+    if error is not None:
+        raise error
+    result: T = box["result"]
+    return result
+
+
+# -- the site --------------------------------------------------------------------------------
+@contextmanager
+def opened(args: argparse.Namespace, *, create: bool = False) -> Iterator[SiteService]:
+    """The site named on the command line, closed when the command is done."""
+    service = open_service(args, create=create)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def open_service(args: argparse.Namespace, *, create: bool = False) -> SiteService:
+    """Open the site of ``--site`` (the default site, created on first use, without it)."""
+    path = Path(args.site).expanduser() if args.site else default_site_path()
+    default = not args.site
+    return SiteService.open(path, create=create or default, actor=args.actor,
+                            name="Default site" if default else None)
+
+
+def one_asset(service: SiteService, selector: str) -> Asset:
+    """The one asset a selector names (UserError when it names several)."""
+    found = service.find_assets(selector)
+    if len(found) > 1:
+        ids = ", ".join(f"#{a.id}" for a in found)
+        raise UserError(f"'{selector}' matches several assets ({ids}); use an id.")
+    return found[0]
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Repeated, comma-separated option values as one list."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def now() -> datetime:
+    """The current time in UTC, second precision (as the site records it)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def print_event(_dep_id: int, _asset_id: int | None, message: str) -> None:
+    """Print a deployment engine event on stderr."""
+    sys.stderr.write(f"  {message}\n")
+    sys.stderr.flush()
+
+
+# -- shared option groups --------------------------------------------------------------------
+def json_parent() -> argparse.ArgumentParser:
+    """The ``--json`` option every sub-command takes (as a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable JSON output")
+    return common
+
+
+def date_arg(text: str) -> date:
+    """An argparse type: a YYYY-MM-DD date."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def add_period_options(p: argparse.ArgumentParser) -> None:
+    """``--from`` and ``--to``: the period of a report or an export."""
+    p.add_argument("--from", dest="period_from", type=date_arg, metavar="DATE",
+                   help="period start, YYYY-MM-DD (deployments, audit events, trend)")
+    p.add_argument("--to", dest="period_to", type=date_arg, metavar="DATE",
+                   help="period end, YYYY-MM-DD (inclusive)")
+
+
+def period(args: argparse.Namespace, sections: str | None = None) -> ReportOptions:
+    """The report options of ``--from``/``--to`` and a section list."""
+    try:
+        return ReportOptions(parse_sections(sections), args.period_from, args.period_to)
+    except UserError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- the credential vault --------------------------------------------------------------------
+def master_password(args: argparse.Namespace) -> str:
+    """The vault's master password: a file, $PATCHDESK_MASTER_PASSWORD, or a prompt."""
+    if args.master_password_file:
+        try:
+            return Path(args.master_password_file).expanduser().read_text(
+                encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError(f"Cannot read the master password file: {exc.strerror}") from None
+    env = os.environ.get("PATCHDESK_MASTER_PASSWORD")
+    if env:
+        return env
+    if sys.stdin.isatty() or tty_available():
+        return getpass.getpass("PatchDesk master password: ")
+    raise UsageError("the vault is locked: set PATCHDESK_MASTER_PASSWORD, use "
+                     "--master-password-file, or run on a terminal")
+
+
+def tty_available() -> bool:
+    """Whether a terminal is there to prompt on."""
+    try:
+        with open("/dev/tty"):
+            return True
+    except OSError:
+        return False
+
+
+def unlock(service: SiteService, args: argparse.Namespace, *, create: bool = False) -> None:
+    """Unlock the site's vault for this command (asking for the master password)."""
+    if not service.credentials.unlocked:
+        service.credentials.unlock(master_password(args), create=create)
+
+
+_stdin_lines: list[str] | None = None
+
+
+def secret(flag_stdin: bool, file: str | None, what: str) -> str | None:
+    """A secret from a file or the next line of stdin; never from the command line."""
+    global _stdin_lines
+    if file:
+        try:
+            return Path(file).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise UserError(f"Cannot read the {what} file: {exc.strerror}") from None
+    if flag_stdin:
+        if _stdin_lines is None:
+            _stdin_lines = sys.stdin.read().splitlines()
+        if not _stdin_lines:
+            raise UsageError(f"expected the {what} on standard input")
+        return _stdin_lines.pop(0)
+    return None

@@ -1,0 +1,146 @@
+"""``patchdesk cred add|list|rm|test`` and ``patchdesk hostkey list|accept``: the vault's
+credentials and the pinned SSH host keys."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any, TextIO
+
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    Table,
+    emit,
+    one_asset,
+    opened,
+    secret,
+    unlock,
+)
+from app.core.credentials import Scope, SudoMode
+from app.core.errors import FieldError, UserError, ValidationError
+
+
+def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        scopes = tuple(Scope.parse(s) for s in (args.scope or ["all"]))
+    except ValueError as exc:
+        raise ValidationError([FieldError("scope", str(exc))]) from None
+    password = secret(args.password_stdin, args.password_file, "password")
+    if args.ask_password:
+        password = getpass.getpass(f"SSH password for {args.ssh_user}: ")
+    sudo_password = secret(args.sudo_password_stdin, args.sudo_password_file, "sudo password")
+    with opened(args, create=True) as service:
+        unlock(service, args, create=True)
+        cred = service.credentials.add_ssh_credential(
+            args.name, args.ssh_user, password=password, key_file=args.ssh_key,
+            sudo_mode=SudoMode(args.sudo), sudo_password=sudo_password,
+            port=args.port, scopes=scopes)
+    emit(args, out, _cred_json(cred), f"added credential '{cred.name}' for {cred.username} "
+                                      f"({', '.join(str(s) for s in cred.scopes)})\n")
+    return EXIT_OK
+
+
+def _cred_json(cred: Any) -> dict[str, Any]:
+    return {"name": cred.name, "kind": str(cred.kind), "username": cred.username,
+            "port": cred.port, "key_path": cred.key_path, "sudo_mode": str(cred.sudo_mode),
+            "scopes": [str(s) for s in cred.scopes], "has_password": cred.has_password,
+            "has_key": cred.has_key, "has_sudo_password": cred.has_sudo_password}
+
+
+def cmd_cred_list(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        creds = service.credentials.credentials()
+    emit(args, out, [_cred_json(c) for c in creds],
+         Table([[c.name, str(c.kind), c.username, str(c.sudo_mode),
+                 ", ".join(str(s) for s in c.scopes),
+                 "+".join(k for k, v in (("password", c.has_password), ("key", c.has_key))
+                          if v)] for c in creds],
+               ["NAME", "KIND", "USER", "SUDO", "SCOPE", "SECRETS"]))
+    return EXIT_OK
+
+
+def cmd_cred_rm(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        service.credentials.delete_credential(args.name)
+    out.write(f"deleted credential '{args.name}'\n")
+    return EXIT_OK
+
+
+def cmd_cred_test(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        unlock(service, args)
+        asset = one_asset(service, args.selector)
+        result = service.credentials.test_credential(args.name, asset)
+    emit(args, out, result, f"{result['asset']}: login as {result['user']} ok; sudo "
+                            f"{'ok' if result['sudo'] else 'REFUSED'}\n")
+    return EXIT_OK if result["sudo"] else EXIT_FAILED
+
+
+def cmd_hostkey_list(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        keys = service.credentials.host_keys()
+    emit(args, out, keys,
+         Table([[str(k["host"]), str(k["port"]), str(k["key_type"]), str(k["fingerprint"]),
+                 str(k["accepted_by"])] for k in keys],
+               ["HOST", "PORT", "TYPE", "FINGERPRINT", "ACCEPTED BY"]))
+    return EXIT_OK
+
+
+def cmd_hostkey_accept(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        key = service.credentials.fetch_host_key(args.host, args.port)
+        if key.fingerprint != args.fingerprint:
+            raise UserError(f"{args.host} now presents {key.fingerprint}, not "
+                            f"{args.fingerprint}; nothing was accepted")
+        service.credentials.accept_host_key(args.host, args.port, key.key_type, key.key_b64)
+    out.write(f"accepted {key.fingerprint} for {args.host}:{args.port}\n")
+    return EXIT_OK
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Declare this group's sub-commands (``common`` adds ``--json``)."""
+    cred = sub.add_parser("cred", help="credentials in the encrypted vault").add_subparsers(
+        dest="cred_command", metavar="ACTION", required=True)
+    p = cred.add_parser("add", parents=[common], help="store an SSH credential",
+                        description="Secrets are read from stdin, a file or a prompt — never "
+                                    "from the command line.")
+    p.add_argument("name")
+    p.add_argument("--ssh-user", required=True, metavar="USER")
+    p.add_argument("--ssh-key", metavar="FILE", help="private key file (sealed into the vault)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the login password from the first line of stdin")
+    p.add_argument("--password-file", metavar="FILE")
+    p.add_argument("--ask-password", action="store_true", help="prompt for the password")
+    p.add_argument("--sudo", choices=["password", "nopasswd", "root"], default="password",
+                   help="how the user becomes root (default: sudo with a password)")
+    p.add_argument("--sudo-password-stdin", action="store_true",
+                   help="read the sudo password from the next line of stdin "
+                        "(default: the login password)")
+    p.add_argument("--sudo-password-file", metavar="FILE")
+    p.add_argument("--port", type=int)
+    p.add_argument("--scope", action="append", metavar="SCOPE",
+                   help="all (default), asset:ID, tag:NAME or ring:NAME; repeatable")
+    p.set_defaults(func=cmd_cred_add)
+    p = cred.add_parser("list", parents=[common], help="list credentials (no secrets)")
+    p.set_defaults(func=cmd_cred_list)
+    p = cred.add_parser("rm", parents=[common], help="delete a credential")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_cred_rm)
+    p = cred.add_parser("test", parents=[common], help="log in to an asset and check sudo")
+    p.add_argument("name")
+    p.add_argument("selector", help="asset id, host name, IP or MAC")
+    p.set_defaults(func=cmd_cred_test)
+
+    hostkey = sub.add_parser("hostkey", help="pinned SSH host keys").add_subparsers(
+        dest="hostkey_command", metavar="ACTION", required=True)
+    p = hostkey.add_parser("list", parents=[common], help="pinned keys")
+    p.set_defaults(func=cmd_hostkey_list)
+    p = hostkey.add_parser("accept", parents=[common],
+                           help="accept a host's new key after checking its fingerprint")
+    p.add_argument("host")
+    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--fingerprint", required=True, metavar="SHA256:...",
+                   help="the fingerprint you verified (from the warning)")
+    p.set_defaults(func=cmd_hostkey_accept)

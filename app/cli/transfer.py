@@ -1,0 +1,90 @@
+"""``patchdesk import csv`` and ``patchdesk export``: assets in, records out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    UsageError,
+    add_period_options,
+    emit,
+    opened,
+    period,
+    run_job,
+)
+
+
+def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
+    mapping = None
+    if args.map:
+        mapping = {}
+        for item in args.map:
+            header, sep, column = item.partition("=")
+            if not sep or not header or not column:
+                raise UsageError(f"--map expects HEADER=COLUMN, got '{item}'")
+            mapping[header] = column
+    with opened(args, create=True) as service:
+        report = run_job("import ", lambda bar, cancel: service.inventory.import_csv(
+            args.file, mapping, dry_run=args.dry_run, progress=bar, cancel=cancel))
+    def text(out: TextIO) -> None:
+        verb = "would add" if args.dry_run else "added"
+        out.write(f"{verb} {len(report.added)}, updated {len(report.updated)}, "
+                  f"unchanged {report.unchanged}, refused {len(report.errors)} row(s)\n")
+        for err in report.errors:
+            sys.stderr.write(f"  {err}\n")
+
+    emit(args, out, report.to_dict(), text)
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    kind, fmt = args.what, args.format
+    if kind in ("csv", "json"):  # the original form: `export csv|json` is the inventory
+        if fmt and fmt != kind:
+            raise UsageError(f"'export {kind}' contradicts --format {fmt}")
+        kind, fmt = "inventory", kind
+    fmt = fmt or "csv"
+    options = period(args)
+    with opened(args) as service:
+        if args.output in (None, "-"):
+            with tempfile.TemporaryDirectory() as tmp:
+                target = Path(tmp) / f"export.{fmt}"
+                service.reports.export(kind, fmt, target, options)
+                out.write(target.read_text(encoding="utf-8"))
+        else:
+            count = service.reports.export(kind, fmt, Path(args.output), options)
+            noun = {"inventory": "asset", "patches": "missing update",
+                    "deployments": "deployment", "audit": "audit event"}[kind]
+            sys.stderr.write(f"wrote {count} {noun}(s) to {args.output}\n")
+        return EXIT_OK
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Declare this group's sub-commands (``common`` adds ``--json``)."""
+    imp = sub.add_parser("import", help="import assets").add_subparsers(
+        dest="import_command", metavar="FORMAT", required=True)
+    p = imp.add_parser("csv", parents=[common], help="import assets from a CSV file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--map", action="append", metavar="HEADER=COLUMN",
+                   help="map a CSV header to an asset column (repeatable); "
+                        "default: guessed from the headers")
+    p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    p.set_defaults(func=cmd_import_csv)
+
+    p = sub.add_parser("export", parents=[common],
+                       help="export the inventory, missing patches, deployments or audit log")
+    p.add_argument("what", metavar="WHAT",
+                   choices=["inventory", "patches", "deployments", "audit", "csv", "json"],
+                   help="inventory, patches, deployments or audit ('csv' or 'json' alone: "
+                        "the inventory in that format)")
+    p.add_argument("--format", choices=["csv", "json"], help="file format (default: csv)")
+    add_period_options(p)
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,251 @@
+"""Assessment: deep scans of hosts over SSH (facts, software, missing updates, reboot)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.core.assessment import Assessment, HostFacts
+from app.core.errors import NotFoundError, UserError
+from app.core.models import Asset, AssetPatch, Classification, OsFamily, PatchStatus, Software
+from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.drivers.registry import assess_host
+from app.remote.vault import VaultLockedError
+from app.services.base import ServicePart
+from app.store.assessments import AssessmentRecord, AssessmentRepo
+from app.store.db import utcnow
+from app.store.repos import AssetRepo, AuditRepo, asset_diff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutcome:
+    """How the deep scan of one host went."""
+
+    asset_id: int
+    label: str
+    ip: str
+    ok: bool
+    kind: str = ""  # error kind when not ok: unreachable, auth_failed, sudo_refused, ...
+    message: str = ""
+    updates: int = 0
+    security_updates: int = 0
+    reboot_required: bool | None = None
+    duration: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        """One line for progress and logs."""
+        if not self.ok:
+            return f"{self.kind}: {self.message}"
+        return f"{self.updates} missing ({self.security_updates} security)"
+
+    @classmethod
+    def failure(cls, asset: Asset, kind: str, message: str, duration: float) -> HostOutcome:
+        """A failed host."""
+        return cls(int(asset.id or 0), asset.label, asset.primary_ip, False, kind, message,
+                   duration=duration)
+
+    @classmethod
+    def success(cls, asset: Asset, result: Assessment, duration: float) -> HostOutcome:
+        """A host that was assessed."""
+        security = sum(1 for u in result.updates if u.classification is Classification.SECURITY)
+        return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
+                   updates=len(result.updates), security_updates=security,
+                   reboot_required=result.reboot.required, duration=duration)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"asset_id": self.asset_id, "host": self.label, "ip": self.ip, "ok": self.ok,
+                "error_kind": self.kind or None, "error": self.message or None,
+                "updates": self.updates, "security_updates": self.security_updates,
+                "reboot_required": self.reboot_required,
+                "duration_s": round(self.duration, 3)}
+
+
+def _error_kind(exc: BaseException) -> str:
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, str):
+        return kind
+    if isinstance(exc, NotFoundError):
+        return "no_credential"
+    return "error"
+
+
+def apply_facts(asset: Asset, facts: HostFacts) -> Asset:
+    """The asset updated with what a deep scan learned (a person's values are kept)."""
+    sources = dict(asset.field_sources)
+    changes: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if value in ("", None) or getattr(asset, name) == value:
+            return
+        if sources.get(name) == "manual" and getattr(asset, name) not in ("", None):
+            return
+        changes[name] = value
+        sources[name] = "assess"
+
+    put("os_family", OsFamily.LINUX)
+    put("os_name", facts.os_name)
+    put("os_version", facts.os_version)
+    put("os_build", facts.kernel)
+    put("manufacturer", facts.manufacturer)
+    put("model", facts.model)
+    put("serial", facts.serial)
+    if not asset.hostname and facts.hostname:
+        put("hostname", facts.hostname)
+    for iface in facts.interfaces:
+        if iface.mac and any(a.split("/")[0] in asset.ips for a in iface.addresses) \
+                and iface.mac not in asset.macs:
+            put("macs", (*asset.macs, iface.mac))
+    if not changes:
+        return asset
+    return asset.with_changes(**changes, field_sources=sources)
+
+
+class AssessmentService(ServicePart):
+    """Deep scans of the site's hosts and what they found."""
+
+    def assess_assets(
+        self,
+        asset_ids: Sequence[int] | None = None,
+        *,
+        refresh: bool = True,
+        concurrency: int = 8,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_result: Callable[[HostOutcome], None] | None = None,
+    ) -> list[HostOutcome]:
+        """Deep-scan assets over SSH: facts, software, missing updates, reboot state.
+
+        Hosts run in parallel (``concurrency`` at a time). A host that fails (unreachable,
+        authentication failed, sudo refused, dpkg locked, unknown OS, changed host key...)
+        gets a stored per-host error; the others go on. Results are stored per host as
+        soon as each finishes.
+
+        Args:
+            asset_ids: the assets (default: every asset with an IP or host name).
+            refresh: run the package manager's metadata refresh first (apt-get update).
+            concurrency: hosts assessed at the same time.
+            progress: hosts done / total.
+            cancel: stops starting hosts and closes open connections; hosts cut short are
+                reported as cancelled and nothing is stored for them.
+            on_result: called (on a worker thread) with each host's outcome.
+
+        Raises:
+            VaultLockedError: the credential vault is locked.
+        """
+        remote = self.site.remote
+        if not remote.unlocked:
+            raise VaultLockedError("Unlock the credential vault before assessing hosts.")
+        assets = self.site.inventory.assets()
+        if asset_ids is not None:
+            wanted = set(asset_ids)
+            assets = [a for a in assets if a.id in wanted]
+        assets = [a for a in assets if a.primary_ip or a.hostname]
+        cancel = cancel or CancelToken()
+        total = len(assets)
+        done = 0
+        lock = threading.Lock()
+        outcomes: list[HostOutcome] = []
+
+        def one(asset: Asset) -> None:
+            nonlocal done
+            started = utcnow()
+            clock = time.monotonic()
+            outcome: HostOutcome
+            if cancel.cancelled:
+                outcome = HostOutcome.failure(asset, "cancelled", "not started: cancelled", 0.0)
+            else:
+                try:
+                    transport = remote.transport_for(asset)
+                    result = assess_host(transport, refresh=refresh)
+                except Exception as exc:  # every host failure is recorded, none stops the run
+                    kind = "cancelled" if cancel.cancelled else _error_kind(exc)
+                    message = str(exc) if isinstance(exc, UserError) else (
+                        f"internal error: {type(exc).__name__}: {exc}")
+                    if kind == "error":
+                        log.exception("assessing %s failed", asset.label)
+                    outcome = HostOutcome.failure(asset, kind, message,
+                                                  time.monotonic() - clock)
+                    if kind != "cancelled":
+                        self._store_failure(asset, started, outcome)
+                else:
+                    outcome = HostOutcome.success(asset, result, time.monotonic() - clock)
+                    self._store_assessment(asset, started, result)
+            with lock:
+                done += 1
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(Progress(done, total, f"{asset.label}: {outcome.summary}"))
+            if on_result is not None:
+                on_result(outcome)
+
+        watcher_stop = threading.Event()
+
+        def watch_cancel() -> None:
+            while not watcher_stop.wait(0.1):
+                if cancel.cancelled:
+                    remote.close_all()  # in-flight commands fail fast
+                    return
+
+        watcher = threading.Thread(target=watch_cancel, name="assess-cancel", daemon=True)
+        watcher.start()
+        try:
+            if progress is not None:
+                progress(Progress(0, total, f"assessing {total} host(s)"))
+            with ThreadPoolExecutor(max_workers=max(1, min(concurrency, total or 1)),
+                                    thread_name_prefix="assess") as pool:
+                list(pool.map(one, assets))
+        finally:
+            watcher_stop.set()
+            watcher.join()
+            remote.close_all()
+        with self.store.atomic() as db:
+            AuditRepo(db).append(self.actor, "assess.run", "site", "", {
+                "hosts": total, "ok": sum(1 for o in outcomes if o.ok),
+                "failed": {o.label: o.kind for o in outcomes if not o.ok},
+                "cancelled": cancel.cancelled})
+        order = {a.id: i for i, a in enumerate(assets)}
+        return sorted(outcomes, key=lambda o: order.get(o.asset_id, 0))
+
+    def _store_failure(self, asset: Asset, started: datetime, outcome: HostOutcome) -> None:
+        with self.store.atomic() as db:
+            AssessmentRepo(db).record_failure(int(asset.id or 0), started, utcnow(),
+                                              outcome.kind, outcome.message)
+
+    def _store_assessment(self, asset: Asset, started: datetime, result: Assessment) -> None:
+        with self.store.atomic() as db:
+            AssessmentRepo(db).record_success(int(asset.id or 0), started, utcnow(), result)
+            repo = AssetRepo(db)
+            current = repo.get(int(asset.id or 0))
+            updated = apply_facts(current, result.facts)
+            changes = asset_diff(current, updated)
+            if changes:
+                repo.update(updated)
+                AuditRepo(db).append(self.actor, "asset.edit", "asset", str(asset.id), {
+                    "label": updated.label, "changes": changes, "source": "assess"})
+
+    def assessment(self, asset_id: int) -> AssessmentRecord | None:
+        """The latest deep scan of an asset (facts, outcome or error)."""
+        return AssessmentRepo(self.store.db()).latest(asset_id)
+
+    def assessments(self) -> dict[int, AssessmentRecord]:
+        """The latest deep scan of every assessed asset."""
+        return AssessmentRepo(self.store.db()).latest_all()
+
+    def software(self, asset_id: int) -> list[Software]:
+        """Installed software of an asset (from its last successful deep scan)."""
+        return AssessmentRepo(self.store.db()).software(asset_id)
+
+    def patches(self, asset_id: int | None = None,
+                status: PatchStatus | None = PatchStatus.MISSING) -> list[AssetPatch]:
+        """Missing (by default) updates of one asset or of the whole site."""
+        return AssessmentRepo(self.store.db()).patches(asset_id, status)
