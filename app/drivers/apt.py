@@ -24,7 +24,7 @@ from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
-    AptSummaryMismatch,
+    AptSummaryMismatchError,
     changelog_cves,
     parse_apt_simulation,
     parse_dpkg_query,
@@ -111,7 +111,7 @@ class AptUpdates:
                               f"apt-get -s dist-upgrade failed: {_tail(result.stderr)}")
         try:
             simulation = parse_apt_simulation(result.stdout)
-        except AptSummaryMismatch as exc:
+        except AptSummaryMismatchError as exc:
             raise DriverError(transport.host, "apt_output_mismatch",
                               f"apt's simulation cannot be trusted: {exc}") from None
         except ParseError as exc:

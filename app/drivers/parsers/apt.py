@@ -93,7 +93,7 @@ _NOISE = (
 )
 
 
-class AptSummaryMismatch(ParseError):
+class AptSummaryMismatchError(ParseError):
     """What the Inst/Remv lines say disagrees with apt's own summary line (or an
     operation line could not be read): the list of changes cannot be trusted."""
 
@@ -346,24 +346,24 @@ def _cross_check(
     told = (f"the summary says {summary.upgraded} upgraded, {summary.newly_installed} newly "
             f"installed, {summary.downgraded} downgraded, {summary.to_remove} to remove")
     if bad_ops:
-        raise AptSummaryMismatch(
+        raise AptSummaryMismatchError(
             f"apt: {len(bad_ops)} operation line(s) could not be read, so what apt would do "
             f"is not known ({told}): " + "; ".join(bad_ops[:5])
         )
     old = [u for u in installs if u.installed_version is not None]
     new = [u for u in installs if u.installed_version is None]
     if len(old) != summary.upgraded + summary.downgraded:
-        raise AptSummaryMismatch(
+        raise AptSummaryMismatchError(
             f"apt: {len(old)} Inst lines upgrade an installed package but the summary says "
             f"{summary.upgraded} upgraded + {summary.downgraded} downgraded"
         )
     if len(new) != summary.newly_installed:
-        raise AptSummaryMismatch(
+        raise AptSummaryMismatchError(
             f"apt: {len(new)} Inst lines install a NEW package but the summary says "
             f"{summary.newly_installed} newly installed"
         )
     if len(removals) != summary.to_remove:
-        raise AptSummaryMismatch(
+        raise AptSummaryMismatchError(
             f"apt: {len(removals)} Remv/Purg lines but the summary says "
             f"{summary.to_remove} to remove"
         )
@@ -380,13 +380,13 @@ def _cross_check(
         listed = blocks[key]
         if sorted(listed) != sorted(names) and \
                 sorted(map(_bare, listed)) != sorted(map(_bare, names)):
-            raise AptSummaryMismatch(
+            raise AptSummaryMismatchError(
                 f"apt: the '{key}' block lists {truncate(' '.join(listed), 60)!r} "
                 f"but the Inst lines say {truncate(' '.join(names), 60)!r}"
             )
     held = len(blocks.get("kept_back", ())) + len(blocks.get("phased", ()))
     if held > summary.not_upgraded:
-        raise AptSummaryMismatch(
+        raise AptSummaryMismatchError(
             f"apt: {held} packages are kept back/deferred but the summary says "
             f"{summary.not_upgraded} not upgraded"
         )
