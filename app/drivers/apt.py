@@ -24,6 +24,7 @@ from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
+    AptSummaryMismatchError,
     changelog_cves,
     parse_apt_simulation,
     parse_dpkg_query,
@@ -50,7 +51,15 @@ def _lock_error(host: str, text: str) -> DriverError | None:
 
 
 class AptUpdates:
-    """Missing updates from an ``apt-get -s dist-upgrade`` simulation."""
+    """Missing updates from an ``apt-get -s dist-upgrade`` simulation.
+
+    ``warnings`` (reset by each :meth:`missing`) carries what degraded the result without
+    making it wrong: apt-get update's ``W:``/``E:`` lines (stale lists) and simulation
+    lines the parser did not understand while apt's summary still agreed.
+    """
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
 
     def refresh(self, transport: Transport) -> list[str]:
         """``apt-get update``; returns apt's warnings (unreachable mirrors...).
@@ -89,8 +98,9 @@ class AptUpdates:
         Raises:
             DriverError: ``apt_lock``, ``apt_update_failed`` or ``parse_failed``.
         """
+        self.warnings = []
         if refresh:
-            self.refresh(transport)
+            self.warnings.extend(f"apt-get update: {w}" for w in self.refresh(transport))
         self.check_lock(transport)
         result = transport.run(
             ["apt-get", "-s", "-o", "APT::Get::Always-Include-Phased-Updates=true",
@@ -101,6 +111,9 @@ class AptUpdates:
                               f"apt-get -s dist-upgrade failed: {_tail(result.stderr)}")
         try:
             simulation = parse_apt_simulation(result.stdout)
+        except AptSummaryMismatchError as exc:
+            raise DriverError(transport.host, "apt_output_mismatch",
+                              f"apt's simulation cannot be trusted: {exc}") from None
         except ParseError as exc:
             raise DriverError(transport.host, "parse_failed",
                               f"apt's simulation output was not understood: {exc}") from None
@@ -118,7 +131,7 @@ class AptUpdates:
                                   f"apt reported an unsafe package name or version: {exc}"
                                   ) from None
             updates.append(Update(
-                package=upgrade.name.split(":")[0],
+                package=upgrade.package,
                 installed_version=upgrade.installed_version or "",
                 candidate_version=upgrade.candidate_version,
                 arch=upgrade.arch,
@@ -126,6 +139,8 @@ class AptUpdates:
                                 else Classification.OTHER),
                 source=", ".join(upgrade.origins),
             ))
+        self.warnings.extend(f"apt-get -s dist-upgrade: {w}"
+                             for w in (*simulation.unreadable, *simulation.warnings))
         return self.with_changelog_cves(transport, updates)
 
     def with_changelog_cves(self, transport: Transport, updates: list[Update]) -> list[Update]:
@@ -133,7 +148,9 @@ class AptUpdates:
         newer than the installed one (apt's simulation carries none; KEV matching needs
         them). At most :data:`MAX_CHANGELOGS` packages; a package whose changelog cannot be
         read just gets no CVEs."""
-        wanted = [u for u in updates if u.classification is Classification.SECURITY]
+        # One changelog per package and version: a multi-arch pair shares it.
+        wanted = list({(u.package, u.candidate_version): u for u in updates
+                       if u.classification is Classification.SECURITY}.values())
         wanted = wanted[:MAX_CHANGELOGS]
         if not wanted:
             return updates

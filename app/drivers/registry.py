@@ -56,7 +56,7 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     """
     driver, facts = detect(transport)
     result = Assessment(host=transport.host, driver=driver.name)
-    result.facts = host_facts(facts.sections)
+    result.facts = host_facts(facts.sections, result.warnings)
     result.packages = driver.require("inventory").installed(transport)
     updates = driver.require("updates")
     result.updates = updates.missing(transport, refresh=refresh)

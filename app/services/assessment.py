@@ -39,6 +39,7 @@ class HostOutcome:
     security_updates: int = 0
     reboot_required: bool | None = None
     duration: float = 0.0
+    warnings: tuple[str, ...] = ()  # what the scan could not fully read (result stands)
 
     @property
     def summary(self) -> str:
@@ -59,7 +60,8 @@ class HostOutcome:
         security = sum(1 for u in result.updates if u.classification is Classification.SECURITY)
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
-                   reboot_required=result.reboot.required, duration=duration)
+                   reboot_required=result.reboot.required, duration=duration,
+                   warnings=tuple(result.warnings))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -67,7 +69,7 @@ class HostOutcome:
                 "error_kind": self.kind or None, "error": self.message or None,
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
-                "duration_s": round(self.duration, 3)}
+                "duration_s": round(self.duration, 3), "warnings": list(self.warnings)}
 
 
 def _error_kind(exc: BaseException) -> str:
