@@ -794,6 +794,9 @@ def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[st
 def _print_dep(dep: Any, out: TextIO) -> None:
     pins = ", ".join(str(p) for p in dep.packages)
     out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
+    changes = dep.change_set_text()  # apt's simulation on each host, from pre-flight on
+    out.write(f"  changes: {changes}\n" if changes else
+              "  changes: known after pre-flight (apt's simulation on each host)\n")
     if dep.halt_reason and str(dep.phase) == "halted":
         out.write(f"  halted: {dep.halt_reason}\n")
     if dep.approval:
@@ -811,6 +814,9 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
         dep = service.plan_deployment(
             _split(args.patch), _split(args.targets) or None,
             test_ring=_split(args.test_ring), pilot=_split(args.pilot), gates=_gates(args))
+        if args.simulate:  # the change set on each host, before anything runs
+            _unlock(service, args)
+            dep = service.deployer.simulate(dep.id)
         if args.json:
             _emit_json(_dep_json(service, dep), out)
         else:
@@ -1430,6 +1436,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              required=True)
     p = deploy.add_parser("plan", parents=[common], help="plan a deployment")
     _add_plan_options(p, required=True)
+    p.add_argument("--simulate", action="store_true",
+                   help="ask apt on each host what the install would change (nothing is "
+                        "installed); the change set is shown with the plan")
     p.set_defaults(func=cmd_deploy_plan)
     for name, helptext in (("run", "plan (with --patch) and run, or run a planned one"),
                            ("resume", "continue an interrupted or approved deployment")):
