@@ -311,7 +311,7 @@ class DeployEngine:
                 try:
                     sim = self.deployer.simulate(transport, _pins(dep))
                     changes.extend(sim.changes)
-                    snapshot["native_arch"] = sim.native_arch
+                    snapshot.update(native_arch=sim.native_arch, pins=sim.pins)
                 except DriverError as exc:
                     problems.append(str(exc).removeprefix(f"{transport.host}: "))
         except UserError as exc:
@@ -384,7 +384,7 @@ class DeployEngine:
                                        if target.changes else ""),
                                     audit="deploy.install_start")
             native = str(target.health_before.get("native_arch", ""))
-            pins = _pins(dep, native)
+            pins = _host_pins(dep, target)
             answer, started = self.deployer.start(transport, target.job or job, pins)
             if started != target.job:  # the recorded id belonged to another job
                 self._log(dep_id, target, f"job {target.job} on the host is another "
@@ -438,14 +438,16 @@ class DeployEngine:
         one that was installed is kept on the host for rollback. Returns the target as it
         is to be saved (SUCCEEDED when there is nothing to do)."""
         sim = self.deployer.simulate(transport, _pins(dep))
-        native = sim.native_arch
-        pins = _pins(dep, native)
+        native, pins = sim.native_arch, sim.pins
         names = list(dict.fromkeys([*pins, *(c.name for c in sim.changes)]))
         before = self.deployer.versions(transport, names, native)
         if not sim.changes and all(before.get(n) == v for n, v in pins.items()):
             return replace(target, state=HostState.SUCCEEDED, before=before, after=before,
-                           detail="already at the target version", started_at=utcnow(),
-                           finished_at=utcnow(), changes=())
+                           detail="already at the target version" if pins else
+                           "no package applies to this host's architecture",
+                           started_at=utcnow(), finished_at=utcnow(), changes=(),
+                           health_before={**target.health_before, "native_arch": native,
+                                          "pins": pins})
         # The pre-flight snapshot is the "before" picture when it is recent (a production
         # wave hours later in a maintenance window takes a new one).
         recent = target.health_before.get("taken_at", 0.0) > time.time() - SNAPSHOT_AGE
@@ -455,7 +457,7 @@ class DeployEngine:
         return replace(target, state=HostState.RUNNING, before=before, job=job,
                        changes=sim.changes,
                        health_before={**health, "kept": kept, "native_arch": native,
-                                      "ports": list(asset.open_ports)},
+                                      "pins": pins, "ports": list(asset.open_ports)},
                        started_at=utcnow())
 
     def _reboot_if_needed(self, dep: Deployment, asset: Asset, transport: Any,
@@ -544,7 +546,7 @@ class DeployEngine:
 
         def verdict(target: Target) -> str:
             native = str(target.health_before.get("native_arch", ""))
-            pins = _pins(dep, native)
+            pins = _host_pins(dep, target)
             try:
                 transport = self.remote.transport_for(assets[target.asset_id])
                 now = self.deployer.versions(transport, list(pins), native)
@@ -642,6 +644,15 @@ def _pins(dep: Deployment, native: str = "") -> dict[str, str]:
     """The deployment's packages as apt names them on a host of that native architecture
     (``name:arch`` for another architecture; every one qualified when it is unknown)."""
     return {p.host_name(native): p.version for p in dep.packages}
+
+
+def _host_pins(dep: Deployment, target: Target) -> dict[str, str]:
+    """The pins that applied to a host, as recorded when its install was prepared (the
+    deployment's own for a host recorded before pins were)."""
+    recorded = target.health_before.get("pins")
+    if isinstance(recorded, dict):
+        return {str(n): str(v) for n, v in recorded.items()}
+    return _pins(dep, str(target.health_before.get("native_arch", "")))
 
 
 def _unexpected(changes: Sequence[PackageChange], pins: dict[str, str],

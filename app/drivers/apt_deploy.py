@@ -98,7 +98,8 @@ class AptDeployer:
         return dpkg_states(result.stdout, checked, native)
 
     def simulate(self, transport: Transport, pins: dict[str, str]) -> Simulation:
-        """What installing ``pins`` would change on the host (``apt-get -s install``).
+        """What installing ``pins`` would change on the host (``apt-get -s install``), and
+        which of them apply to it (:class:`Simulation`; see simulate.sh).
 
         Raises:
             DriverError: kind ``install_impossible`` when apt refuses (its E: lines).
@@ -115,7 +116,7 @@ class AptDeployer:
                               + " ".join(args) + ": "
                               + ("; ".join(errors)[:300] or result.stderr.strip()[:300]))
         try:
-            return parse_simulation(result.stdout, set(pins))
+            return parse_simulation(result.stdout)
         except ParseError as exc:
             raise DriverError(transport.host, "install_impossible", str(exc)) from None
 

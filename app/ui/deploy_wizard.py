@@ -832,6 +832,9 @@ class ReviewPage(_Page):
         font.setBold(True)
         self.gate_label.setFont(font)
         self.table = _table_widget("testResults", "Test ring results", self.HEADERS)
+        # The whole change set (apt's simulation on every host at pre-flight): what the
+        # approval lets through, dependencies pulled along included.
+        self.changes_label = _plain_label("", "changeSet")
         for column, width in enumerate((130, 150, 140, 140, 120)):
             self.table.setColumnWidth(column, width)
         self.approver_edit = QLineEdit(current_user())
@@ -852,6 +855,7 @@ class ReviewPage(_Page):
         form.addRow("N&ote", self.note_edit)
         layout = QVBoxLayout(self)
         layout.addWidget(self.gate_label)
+        layout.addWidget(self.changes_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -892,6 +896,9 @@ class ReviewPage(_Page):
             + f"\nNext: {len(pilot)} pilot host(s), then {len(production)} production "
             f"host(s) in {waves} wave(s)."
             + (f"\nApproved by {dep.approval.approver}." if dep.approval else ""))
+        changes = dep.change_set_text()
+        self.changes_label.setText(f"Changes: {changes}" if changes else
+                                   "Changes: not simulated (no host passed pre-flight)")
         self._update_button()
         self.completeChanged.emit()
 

@@ -161,3 +161,26 @@ def test_deployment_one_of_two_sites_on_the_same_host_both_install(
     finally:
         first.close()
         second.close()
+
+
+def test_pins_of_another_architecture_apply_only_where_installed_for_it(
+        lab: Lab, lab_host, site: SiteService) -> None:
+    info = lab_host(name="zarch")
+    native = lab.exec("zarch", "dpkg --print-architecture", check=True).stdout.strip()
+    foreign = "arm64" if native != "arm64" else "amd64"
+    site.add_asset(Asset(hostname=info.name, ips=(info.ip,)))
+    # The patch rows' architectures: the host's own (pinned without a qualifier) and one
+    # the host has nothing installed for (left out on this host).
+    dep = site.plan_deployment([f"pd-tools:{native}=2.1-1", f"pd-openssl:{foreign}=1.0-2"],
+                               ["zarch"])
+    dep = site.deployer.run(dep.id)
+    assert dep.phase is Phase.DONE, dep.targets[0].detail
+    target = dep.targets[0]
+    assert target.health_before["pins"] == {"pd-tools": "2.1-1"}
+    assert [(c.name, c.action) for c in target.changes] == [("pd-tools", "upgrade")]
+    assert target.verified == "installed"
+    assert dpkg(lab, "zarch", "pd-tools", "pd-openssl") == {
+        "pd-tools": "2.1-1 ii", "pd-openssl": "1.0-1 ii"}
+    history = lab.read_file("zarch", "/var/log/apt/history.log")
+    assert any(line.startswith("Commandline:") and " pd-tools=2.1-1" in line
+               and ":" + native not in line for line in history.splitlines())

@@ -29,9 +29,11 @@ _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 @dataclass(frozen=True, slots=True)
 class Simulation:
-    """What apt would do: the host's native architecture and the change set."""
+    """What apt would do: the host's native architecture, the pins that apply to the host
+    (``name`` or ``name:arch`` → version) and the change set."""
 
     native_arch: str
+    pins: dict[str, str]
     changes: tuple[PackageChange, ...]
 
 
@@ -42,21 +44,27 @@ def _action(old: str, new: str) -> str:
     return "upgrade" if order > 0 else "downgrade" if order < 0 else "reinstall"
 
 
-def parse_simulation(text: str, requested: set[str]) -> Simulation:
-    """Parse the output of the simulate script (``arch: X`` first, then apt's lines).
-
-    Args:
-        text: the script's standard output.
-        requested: the names the deployment asked for (``name`` or ``name:arch``).
+def parse_simulation(text: str) -> Simulation:
+    """Parse the output of the simulate script (``arch: X``, ``pin: name=version`` lines,
+    then apt's).
 
     Raises:
         ParseError: no architecture line, or a package name/version that is not valid.
     """
     native = ""
+    pins: dict[str, str] = {}
     changes: dict[str, PackageChange] = {}
     for line in text.splitlines():
         if line.startswith("arch: "):
             native = line.removeprefix("arch: ").strip()
+            continue
+        if line.startswith("pin: "):
+            name, _, version = line.removeprefix("pin: ").strip().partition("=")
+            try:
+                pins[ensure_package_name(name, "deb", allow_arch=True)] = ensure_version(
+                    version, "deb")
+            except UnsafeValueError as exc:
+                raise ParseError(f"apt simulation: {exc}") from None
             continue
         inst = _INST.match(line)
         remv = None if inst else _REMV.match(line)
@@ -72,10 +80,8 @@ def parse_simulation(text: str, requested: set[str]) -> Simulation:
                     ensure_version(version, "deb")
         except UnsafeValueError as exc:
             raise ParseError(f"apt simulation: {exc}") from None
-        bare = name.split(":", 1)[0]
-        asked = name in requested or bare in requested or f"{bare}:{native}" in requested
         changes[name] = PackageChange(name, old, new, _action(old, new) if inst else "remove",
-                                      asked)
+                                      name in pins)
     if not _ARCH.fullmatch(native):
         raise ParseError("apt simulation: the host's architecture is missing")
-    return Simulation(native, tuple(changes.values()))
+    return Simulation(native, pins, tuple(changes.values()))
