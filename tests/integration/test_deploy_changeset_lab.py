@@ -184,3 +184,26 @@ def test_pins_of_another_architecture_apply_only_where_installed_for_it(
     history = lab.read_file("zarch", "/var/log/apt/history.log")
     assert any(line.startswith("Commandline:") and " pd-tools=2.1-1" in line
                and ":" + native not in line for line in history.splitlines())
+
+
+def test_a_job_with_the_same_id_but_other_arguments_is_not_re_attached(
+        lab: Lab, lab_host, site: SiteService) -> None:
+    info = lab_host(name="zjob")
+    asset = site.add_asset(Asset(hostname=info.name, ips=(info.ip,)))
+    dep = site.plan_deployment(["pd-tools=2.1-1"], ["zjob"])
+    job = site.deployer._job_id(dep, int(asset.id or 0))
+    assert job.startswith("pd-") and f"-{dep.uid}-a{asset.id}" in job
+    # A finished job of that id whose arguments are someone else's (e.g. a copied site).
+    lab.exec("zjob", f"mkdir -p /var/lib/patchdesk/jobs/{job} && cd /var/lib/patchdesk/jobs/"
+             f"{job} && printf 'install\\npd-openssl=1.0-2\\n' > args && echo 0 > exit",
+             check=True)
+    dep = site.deployer.run(dep.id)
+    assert dep.phase is Phase.DONE, dep.targets[0].detail
+    assert dep.targets[0].job == f"{job}.2"
+    assert dpkg(lab, "zjob", "pd-tools", "pd-openssl") == {
+        "pd-tools": "2.1-1 ii", "pd-openssl": "1.0-1 ii"}
+    log = " ".join(line["message"] for line in site.deployment_log(dep.id))
+    assert f"job {job} on the host is another deployment's; this one runs as {job}.2" in log
+    assert "re-attached" not in log
+    assert lab.read_file("zjob", f"/var/lib/patchdesk/jobs/{job}.2/args") == \
+        "install\npd-tools=2.1-1\n"
