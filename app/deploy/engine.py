@@ -439,9 +439,13 @@ class DeployEngine:
         is to be saved (SUCCEEDED when there is nothing to do)."""
         sim = self.deployer.simulate(transport, _pins(dep))
         native, pins = sim.native_arch, sim.pins
-        names = list(dict.fromkeys([*pins, *(c.name for c in sim.changes)]))
-        before = self.deployer.versions(transport, names, native)
-        if not sim.changes and all(before.get(n) == v for n, v in pins.items()):
+        # apt's Inst/Remv lines carry the installed versions; a pin apt does not touch is
+        # installed at its version already (apt would list it otherwise).
+        before = {**pins, **{c.name: c.before for c in sim.changes}}
+        names = list(before)
+        if not sim.changes:  # nothing to do, unless dpkg says a pin is not fully installed
+            before = self.deployer.versions(transport, names, native)
+        if not sim.changes and before == pins:
             return replace(target, state=HostState.SUCCEEDED, before=before, after=before,
                            detail="already at the target version" if pins else
                            "no package applies to this host's architecture",
