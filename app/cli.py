@@ -794,9 +794,7 @@ def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[st
 def _print_dep(dep: Any, out: TextIO) -> None:
     pins = ", ".join(str(p) for p in dep.packages)
     out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
-    changes = dep.change_set_text()  # apt's simulation on each host, from pre-flight on
-    out.write(f"  changes: {changes}\n" if changes else
-              "  changes: known after pre-flight (apt's simulation on each host)\n")
+    out.write(f"  changes: {dep.change_summary()}\n")  # apt's simulation on each host
     if dep.halt_reason and str(dep.phase) == "halted":
         out.write(f"  halted: {dep.halt_reason}\n")
     if dep.approval:

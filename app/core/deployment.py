@@ -241,6 +241,18 @@ class Deployment:
         """The change set in one line ("" before pre-flight simulated it)."""
         return change_set_text(self.change_set())
 
+    @property
+    def simulated(self) -> bool:
+        """apt's simulation ran on a host (an empty change set then means no change)."""
+        return any(t.changes or "native_arch" in t.health_before for t in self.targets)
+
+    def change_summary(self) -> str:
+        """The change set for people: what changes, "no package changes", or when it will
+        be known."""
+        if not self.simulated:
+            return "known after pre-flight (apt's simulation on each host)"
+        return self.change_set_text() or "no package changes"
+
     def stage_targets(self, stage: Stage) -> list[Target]:
         """Targets of one ring that take part (pre-flight exclusions left out)."""
         return [t for t in self.targets if t.stage is stage and not t.excluded]

@@ -160,8 +160,9 @@ class DeployEngine:
             except UserError as exc:
                 self._log(dep_id, target, f"simulation: {exc}")
                 return
-            self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
-                                                changes=sim.changes),
+            current = self.get(dep_id).target(target.asset_id)
+            self._update_target(dep_id, replace(current, changes=sim.changes, health_before={
+                **current.health_before, "native_arch": sim.native_arch, "pins": sim.pins}),
                                 f"{target.label}: would change: "
                                 + (change_set_text(sim.changes) or "nothing"))
 

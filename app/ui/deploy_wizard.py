@@ -896,9 +896,7 @@ class ReviewPage(_Page):
             + f"\nNext: {len(pilot)} pilot host(s), then {len(production)} production "
             f"host(s) in {waves} wave(s)."
             + (f"\nApproved by {dep.approval.approver}." if dep.approval else ""))
-        changes = dep.change_set_text()
-        self.changes_label.setText(f"Changes: {changes}" if changes else
-                                   "Changes: not simulated (no host passed pre-flight)")
+        self.changes_label.setText(f"Changes: {dep.change_summary()}")
         self._update_button()
         self.completeChanged.emit()
 

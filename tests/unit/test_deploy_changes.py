@@ -3,6 +3,7 @@ the random ids that keep host-side job ids apart between sites (issue [7])."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,14 @@ def test_plan_pins_an_architecture_when_asked(tmp_path: Path) -> None:
             service.plan_deployment(["libbar:i386"], ["h1"])
     finally:
         service.close()
+
+
+def test_change_summary_before_and_after_the_simulation() -> None:
+    target = Target(1, "a", "10.0.0.1", Stage.TEST)
+    dep = Deployment(id=1, packages=(PackagePin("pd-tools", "2.1-1"),), targets=(target,))
+    assert dep.change_summary() == "known after pre-flight (apt's simulation on each host)"
+    simulated = replace(target, health_before={"native_arch": "amd64", "pins": {}})
+    assert replace(dep, targets=(simulated,)).change_summary() == "no package changes"
+    changed = replace(simulated, changes=(PackageChange("pd-tools", "2.0-1", "2.1-1",
+                                                        "upgrade", True),))
+    assert replace(dep, targets=(changed,)).change_summary() == "pd-tools 2.0-1 → 2.1-1"
