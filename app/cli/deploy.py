@@ -49,6 +49,7 @@ def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[st
 def _print_dep(dep: Any, out: TextIO) -> None:
     pins = ", ".join(str(p) for p in dep.packages)
     out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
+    out.write(f"  changes: {dep.change_summary()}\n")  # apt's simulation on each host
     if dep.halt_reason and str(dep.phase) == "halted":
         out.write(f"  halted: {dep.halt_reason}\n")
     if dep.approval:
@@ -66,6 +67,9 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
         dep = service.plan_deployment(
             split_list(args.patch), split_list(args.targets) or None,
             test_ring=split_list(args.test_ring), pilot=split_list(args.pilot), gates=_gates(args))
+        if args.simulate:  # the change set on each host, before anything runs
+            unlock(service, args)
+            dep = service.deployments.simulate(dep.id)
         emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out))
         return EXIT_OK
 
@@ -203,6 +207,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                                              required=True)
     p = deploy.add_parser("plan", parents=[common], help="plan a deployment")
     _add_plan_options(p, required=True)
+    p.add_argument("--simulate", action="store_true",
+                   help="ask apt on each host what the install would change (nothing is "
+                        "installed); the change set is shown with the plan")
     p.set_defaults(func=cmd_deploy_plan)
     for name, helptext in (("run", "plan (with --patch) and run, or run a planned one"),
                            ("resume", "continue an interrupted or approved deployment")):

@@ -89,15 +89,56 @@ class DeploymentError(UserError):
     """A command that the deployment's state does not allow (says why)."""
 
 
+#: Architectures that never need a ``name:arch`` qualifier.
+_PLAIN_ARCHS = frozenset({"", "all"})
+
+
 @dataclass(frozen=True, slots=True)
 class PackagePin:
-    """An exact package version to install."""
+    """An exact package version to install (``arch`` from the patch row, "" when unknown)."""
 
     name: str
     version: str
+    arch: str = ""
 
     def __str__(self) -> str:
-        return f"{self.name}={self.version}"
+        return f"{self.host_name()}={self.version}"
+
+    def host_name(self, native: str = "") -> str:
+        """The name to give apt/dpkg on a host whose native architecture is ``native``:
+        ``name:arch`` for another architecture than the host's own (or "all")."""
+        if self.arch in _PLAIN_ARCHS or self.arch == native:
+            return self.name
+        return f"{self.name}:{self.arch}"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageChange:
+    """One package an install transaction changes (from apt's simulation, then dpkg)."""
+
+    name: str  # as apt names it: "zlib1g", or "libfoo:i386" for a foreign architecture
+    before: str  # "" = not installed before
+    after: str  # "" = removed
+    action: str  # "install" | "upgrade" | "downgrade" | "reinstall" | "remove"
+    requested: bool = False  # one of the deployment's own packages (else pulled along)
+
+    def __str__(self) -> str:
+        if self.action == "install":
+            return f"{self.name} (new) {self.after}"
+        if self.action == "remove":
+            return f"{self.name} {self.before} → removed"
+        return f"{self.name} {self.before} → {self.after}"
+
+
+def change_set_text(changes: Iterable[PackageChange]) -> str:
+    """What a transaction changes, the requested packages first: "zlib1g-dev 1 → 2, and
+    with it: zlib1g 1 → 2" ("" for no change)."""
+    ordered = sorted(changes, key=lambda c: (not c.requested, c.name, c.before, c.after))
+    asked = [str(c) for c in ordered if c.requested]
+    along = [str(c) for c in ordered if not c.requested]
+    if not asked:
+        return ", ".join(along)
+    return ", ".join(asked) + (f", and with it: {', '.join(along)}" if along else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +189,7 @@ class Target:
     before: dict[str, str] = field(default_factory=dict)  # package → version before
     after: dict[str, str] = field(default_factory=dict)  # package → version after
     job: str = ""  # id of the install job on the host (idempotent launch)
+    changes: tuple[PackageChange, ...] = ()  # the transaction's change set on this host
     reboot: str = ""  # "", "not needed", "scheduled", "done ...", "failed: ..."
     reboot_marker: str = ""  # boot marker before the reboot (to tell it happened)
     health_before: dict[str, Any] = field(default_factory=dict)
@@ -185,8 +227,31 @@ class Deployment:
     approval: Approval | None = None
     halt_reason: str = ""
     window: str = ""  # maintenance window description ("" = now)
+    uid: str = ""  # random id (host-side job ids; unique across sites and machines)
 
     # -- queries -------------------------------------------------------------------------
+    def change_set(self) -> tuple[PackageChange, ...]:
+        """Every distinct package change over the hosts (requested packages first)."""
+        seen = dict.fromkeys(c for t in self.targets for c in t.changes)
+        return tuple(sorted(seen, key=lambda c: (not c.requested, c.name, c.before,
+                                                 c.after)))
+
+    def change_set_text(self) -> str:
+        """The change set in one line ("" before pre-flight simulated it)."""
+        return change_set_text(self.change_set())
+
+    @property
+    def simulated(self) -> bool:
+        """apt's simulation ran on a host (an empty change set then means no change)."""
+        return any(t.changes or "native_arch" in t.health_before for t in self.targets)
+
+    def change_summary(self) -> str:
+        """The change set for people: what changes, "no package changes", or when it will
+        be known."""
+        if not self.simulated:
+            return "known after pre-flight (apt's simulation on each host)"
+        return self.change_set_text() or "no package changes"
+
     def stage_targets(self, stage: Stage) -> list[Target]:
         """Targets of one ring that take part (pre-flight exclusions left out)."""
         return [t for t in self.targets if t.stage is stage and not t.excluded]

@@ -12,6 +12,7 @@ package files kept on each host.
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -28,12 +29,14 @@ from app.core.deployment import (
     DeploymentError,
     Gates,
     HostState,
+    PackageChange,
     PackagePin,
     Phase,
     RebootPolicy,
     Stage,
     Target,
     assign_waves,
+    change_set_text,
 )
 from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
@@ -42,7 +45,7 @@ from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
 from app.drivers.base import DriverError
 from app.remote.access import RemoteAccess
 from app.store.db import SiteDB, utcnow
-from app.store.deployments import DeploymentRepo
+from app.store.deployments import DeploymentRepo, site_job_id
 from app.store.repos import AssetRepo, AuditRepo
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class DeployEngine:
         self.deployer = AptDeployer()
         self.rebooter = LinuxReboot()
         self._lock = threading.Lock()
+        self._site_id = ""
         self.on_event: EventCallback | None = None
         #: Called with the approver's name before an approval; raises UserError to refuse
         #: (the patch policy's "who may approve", set by the services layer).
@@ -97,6 +101,25 @@ class DeployEngine:
             dep = self.get(dep_id).with_target(target)
             return self._save(dep, message, target.asset_id, audit)
 
+    def _job_id(self, dep: Deployment, asset_id: int) -> str:
+        """The host-side job id: this site's random id, the deployment's random id and the
+        asset, so another site's (or a re-created site's) deployment of the same number
+        never finds this one's job, nor this one another's."""
+        if not self._site_id:
+            with self.store.atomic() as db:
+                self._site_id = site_job_id(db)
+        return f"pd-{self._site_id}-{dep.uid}-a{asset_id}"
+
+    def _with_uid(self, dep: Deployment) -> Deployment:
+        """A deployment stored before deployments had a random id gets one now."""
+        if dep.uid:
+            return dep
+        with self._lock:
+            dep = self.get(dep.id)
+            if not dep.uid:
+                dep = self._save(replace(dep, uid=secrets.token_hex(4)))
+            return dep
+
     # -- planning --------------------------------------------------------------------
     def plan(self, packages: Sequence[PackagePin], targets: Sequence[tuple[Asset, Stage]],
              gates: Gates, window: str = "") -> Deployment:
@@ -110,7 +133,8 @@ class DeployEngine:
                         for a, stage in targets]
         dep = Deployment(id=0, packages=tuple(packages),
                          targets=assign_waves(plan_targets, gates.wave_size), gates=gates,
-                         created_by=self.actor, created_at=utcnow(), window=window)
+                         created_by=self.actor, created_at=utcnow(), window=window,
+                         uid=secrets.token_hex(4))
         with self.store.atomic() as db:
             stored = DeploymentRepo(db).create(dep)
             AuditRepo(db).append(self.actor, "deploy.plan", "deployment", str(stored.id), {
@@ -119,6 +143,32 @@ class DeployEngine:
                                            if x.stage is t.stage] for t in stored.targets},
                 "gates": gates.to_dict()})
         return stored
+
+    def simulate(self, dep_id: int) -> Deployment:
+        """Record on each pending host what installing would change (apt's simulation,
+        nothing installed), so the change set can be reviewed before the deployment runs.
+        Pre-flight simulates again; a host that cannot be reached or simulated is logged."""
+        dep = self.get(dep_id)
+        assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
+
+        def one(target: Target) -> None:
+            asset = assets.get(target.asset_id)
+            if asset is None or target.state is not HostState.PENDING:
+                return
+            try:
+                sim = self.deployer.simulate(self.remote.transport_for(asset), _pins(dep))
+            except UserError as exc:
+                self._log(dep_id, target, f"simulation: {exc}")
+                return
+            current = self.get(dep_id).target(target.asset_id)
+            self._update_target(dep_id, replace(current, changes=sim.changes, health_before={
+                **current.health_before, "native_arch": sim.native_arch, "pins": sim.pins}),
+                                f"{target.label}: would change: "
+                                + (change_set_text(sim.changes) or "nothing"))
+
+        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+            list(pool.map(one, dep.targets))
+        return self.get(dep_id)
 
     # -- running ---------------------------------------------------------------------
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
@@ -133,7 +183,7 @@ class DeployEngine:
                 person can override them before anything is installed.
         """
         cancel = cancel or CancelToken()
-        dep = self.get(dep_id)
+        dep = self._with_uid(self.get(dep_id))
         if dep.phase is Phase.HALTED and dep.untouched and not dep.preflight_blocker():
             # Halted at pre-flight, and overrides have since cleared the way.
             dep = self._save(dep.moved(dep.after_preflight()), "resumed after pre-flight "
@@ -220,20 +270,26 @@ class DeployEngine:
                 return
             asset = assets.get(target.asset_id)
             snapshot: dict[str, Any] = {}
-            problems = self._checks(dep, asset, snapshot) if asset \
+            changes: list[PackageChange] = []
+            problems = self._checks(dep, asset, snapshot, changes) if asset \
                 else ["the asset was deleted"]
             message = ("pre-flight passed" if not problems
                        else "pre-flight failed: " + "; ".join(problems))
+            if changes:
+                message += "; would change: " + change_set_text(changes)
             self._update_target(dep.id, replace(target, preflight=tuple(problems),
-                                                health_before=snapshot), message,
+                                                health_before=snapshot,
+                                                changes=tuple(changes)), message,
                                 audit="" if not problems else "deploy.preflight_failed")
 
         with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
             list(pool.map(check, dep.targets))
         return self.get(dep.id)
 
-    def _checks(self, dep: Deployment, asset: Asset, snapshot: dict[str, Any]) -> list[str]:
-        """Pre-flight problems of one host; its health snapshot goes into ``snapshot``."""
+    def _checks(self, dep: Deployment, asset: Asset, snapshot: dict[str, Any],
+                changes: list[PackageChange]) -> list[str]:
+        """Pre-flight problems of one host; its health snapshot goes into ``snapshot``, the
+        change set apt's simulation predicts into ``changes``."""
         problems: list[str] = []
         try:
             transport = self.remote.transport_for(asset)
@@ -252,6 +308,13 @@ class DeployEngine:
                 problems.append("a reboot is already pending")
             if not health["apt_tools"]:
                 problems.append("not an apt-based system (no driver for installs)")
+            else:
+                try:
+                    sim = self.deployer.simulate(transport, _pins(dep))
+                    changes.extend(sim.changes)
+                    snapshot.update(native_arch=sim.native_arch, pins=sim.pins)
+                except DriverError as exc:
+                    problems.append(str(exc).removeprefix(f"{transport.host}: "))
         except UserError as exc:
             problems.append(str(exc).removeprefix(f"{asset.primary_ip}: "))
         if (dep.gates.backup_days is not None and asset.kind is AssetKind.SERVER
@@ -306,41 +369,37 @@ class DeployEngine:
         target = dep.target(target.asset_id)
         if target.state not in (HostState.PENDING, HostState.RUNNING) or cancel.cancelled:
             return
-        pins = {p.name: p.version for p in dep.packages}
-        job = f"pd{dep.id}-a{target.asset_id}"
+        job = self._job_id(dep, target.asset_id)
         try:
             asset = AssetRepo(self.store.db()).get(target.asset_id)
             transport = self.remote.transport_for(asset)
             if target.state is HostState.PENDING:
-                before = self.deployer.versions(transport, list(pins))
-                if before == pins:
-                    self._update_target(dep_id, replace(
-                        target, state=HostState.SUCCEEDED, before=before, after=before,
-                        detail="already at the target version", started_at=utcnow(),
-                        finished_at=utcnow()), f"{target.label}: already up to date")
+                target = self._prepare(dep, target, asset, transport, job)
+                if target.state is HostState.SUCCEEDED:
+                    self._update_target(dep_id, target, f"{target.label}: already up to date")
                     return
-                # The pre-flight snapshot is the "before" picture when it is recent (a
-                # production wave hours later in a maintenance window takes a new one).
-                recent = target.health_before.get("taken_at", 0.0) > time.time() - SNAPSHOT_AGE
-                health = dict(target.health_before) if recent \
-                    else self.deployer.health(transport)
-                kept = self.deployer.keep_for_rollback(
-                    transport, job, {n: v for n, v in before.items() if v})
-                target = replace(target, state=HostState.RUNNING, before=before, job=job,
-                                 health_before={**health, "kept": kept,
-                                                "ports": list(asset.open_ports)},
-                                 started_at=utcnow())
                 # Written BEFORE the install starts: a crash from here on resumes this job.
                 self._update_target(dep_id, target, f"{target.label}: installing "
-                                    f"{', '.join(f'{n}={v}' for n, v in pins.items())}",
+                                    f"{', '.join(str(p) for p in dep.packages)}"
+                                    + (f" ({change_set_text(target.changes)})"
+                                       if target.changes else ""),
                                     audit="deploy.install_start")
-            answer = self.deployer.start(transport, target.job or job, pins)
+            native = str(target.health_before.get("native_arch", ""))
+            pins = _host_pins(dep, target)
+            answer, started = self.deployer.start(transport, target.job or job, pins)
+            if started != target.job:  # the recorded id belonged to another job
+                self._log(dep_id, target, f"job {target.job} on the host is another "
+                          f"deployment's; this one runs as {started}")
+                target = replace(target, job=started)
+                self._update_target(dep_id, target, "")
             if answer == "already-started":
                 self._log(dep_id, target, "re-attached to the install job already running")
-            status = self._wait(transport, target.job or job, dep.gates.host_timeout, cancel)
-            after = self.deployer.versions(transport, list(pins))
-            ok = status.exit_code == 0 and after == pins
-            detail = "installed" if ok else _failure_detail(status, after, pins)
+            status = self._wait(transport, started, dep.gates.host_timeout, cancel)
+            names = list(dict.fromkeys([*pins, *target.before]))
+            after = self.deployer.versions(transport, names, native)
+            wrong = _unexpected(target.changes, pins, after)
+            ok = status.exit_code == 0 and not wrong
+            detail = "installed" if ok else _failure_detail(status, wrong)
             reboot = "not needed"
             health_after: dict[str, Any] | None = None
             if ok:
@@ -369,6 +428,42 @@ class DeployEngine:
                              state=HostState.FAILED, detail=str(exc), finished_at=utcnow())
             self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
                                 audit="deploy.install_done")
+
+    def _prepare(self, dep: Deployment, target: Target, asset: Asset, transport: Any,
+                 job: str) -> Target:
+        """Record what the install will change and keep the old package files of all of it.
+
+        apt's simulation (``apt-get -s install``) names every package the transaction
+        changes: the requested ones and what comes along (upgraded dependencies, new ones,
+        removals). Their installed versions are the "before" picture, and the .deb of each
+        one that was installed is kept on the host for rollback. Returns the target as it
+        is to be saved (SUCCEEDED when there is nothing to do)."""
+        sim = self.deployer.simulate(transport, _pins(dep))
+        native, pins = sim.native_arch, sim.pins
+        # apt's Inst/Remv lines carry the installed versions; a pin apt does not touch is
+        # installed at its version already (apt would list it otherwise).
+        before = {**pins, **{c.name: c.before for c in sim.changes}}
+        names = list(before)
+        if not sim.changes:  # nothing to do, unless dpkg says a pin is not fully installed
+            before = self.deployer.versions(transport, names, native)
+        if not sim.changes and before == pins:
+            return replace(target, state=HostState.SUCCEEDED, before=before, after=before,
+                           detail="already at the target version" if pins else
+                           "no package applies to this host's architecture",
+                           started_at=utcnow(), finished_at=utcnow(), changes=(),
+                           health_before={**target.health_before, "native_arch": native,
+                                          "pins": pins})
+        # The pre-flight snapshot is the "before" picture when it is recent (a production
+        # wave hours later in a maintenance window takes a new one).
+        recent = target.health_before.get("taken_at", 0.0) > time.time() - SNAPSHOT_AGE
+        health = dict(target.health_before) if recent else self.deployer.health(transport)
+        kept = self.deployer.keep_for_rollback(
+            transport, job, {n: before[n] for n in names if before.get(n)})
+        return replace(target, state=HostState.RUNNING, before=before, job=job,
+                       changes=sim.changes,
+                       health_before={**health, "kept": kept, "native_arch": native,
+                                      "pins": pins, "ports": list(asset.open_ports)},
+                       started_at=utcnow())
 
     def _reboot_if_needed(self, dep: Deployment, asset: Asset, transport: Any,
                           target: Target, after: dict[str, str], cancel: CancelToken,
@@ -451,14 +546,15 @@ class DeployEngine:
 
     # -- verification ----------------------------------------------------------------
     def _verify(self, dep: Deployment) -> None:
-        pins = {p.name: p.version for p in dep.packages}
         assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
         checked = [t for t in dep.targets if not t.excluded and t.asset_id in assets]
 
         def verdict(target: Target) -> str:
+            native = str(target.health_before.get("native_arch", ""))
+            pins = _host_pins(dep, target)
             try:
                 transport = self.remote.transport_for(assets[target.asset_id])
-                now = self.deployer.versions(transport, list(pins))
+                now = self.deployer.versions(transport, list(pins), native)
             except UserError as exc:
                 return f"unverified: {exc}"
             return "installed" if now == pins else (
@@ -482,7 +578,7 @@ class DeployEngine:
                  cancel: CancelToken | None = None) -> Deployment:
         """Restore the versions recorded before installing (per host or whole deployment)."""
         cancel = cancel or CancelToken()
-        dep = self.get(dep_id)
+        dep = self._with_uid(self.get(dep_id))
         whole = asset_ids is None
         if whole and dep.phase is not Phase.ROLLING_BACK:
             dep = self._save(dep.moved(Phase.ROLLING_BACK), "rollback started",
@@ -505,28 +601,40 @@ class DeployEngine:
         return dep
 
     def _rollback_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
-        job = f"pd{dep_id}-a{target.asset_id}-rb"
+        """Restore every package the install changed, in ONE apt transaction: the kept old
+        package files of what was upgraded (or removed), and removal of what the install
+        added; then check each package with dpkg."""
+        dep = self.get(dep_id)
+        job = (target.job or self._job_id(dep, target.asset_id)) + "-rb"
         try:
             asset = AssetRepo(self.store.db()).get(target.asset_id)
             transport = self.remote.transport_for(asset)
-            restore = {n: v for n, v in target.before.items() if v}
-            now = self.deployer.versions(transport, list(restore))
+            native = str(target.health_before.get("native_arch", ""))
+            restore = dict(target.before)  # name → version ("" = was not installed)
+            now = self.deployer.versions(transport, list(restore), native)
             if now != restore:
                 kept: dict[str, str] = target.health_before.get("kept", {})
-                missing = [n for n in restore if n not in kept and now.get(n) != restore[n]]
+                back = [n for n, v in restore.items() if v and now.get(n) != v]
+                missing = [n for n in back if n not in kept]
                 if missing:
                     raise DriverError(transport.host, "rollback_impossible",
                                       f"no kept package file for {', '.join(missing)}")
-                debs = [kept[n] for n in restore if now.get(n) != restore[n]]
-                self._log(dep_id, target, "rolling back to "
-                          + ", ".join(f"{n}={v}" for n, v in restore.items()))
-                self.deployer.start_rollback(transport, job, debs)
-                self._wait(transport, job, 1800, cancel)
-                now = self.deployer.versions(transport, list(restore))
-            ok = now == restore
+                remove = [n for n, v in restore.items() if not v and now.get(n)]
+                self._log(dep_id, target, "rolling back: " + ", ".join(
+                    [f"{n}={restore[n]}" for n in back] + [f"remove {n}" for n in remove]))
+                _answer, started = self.deployer.start_rollback(
+                    transport, job, [kept[n] for n in back], remove)
+                self._wait(transport, started, 1800, cancel)
+                now = self.deployer.versions(transport, list(restore), native)
+            wrong = [n for n, v in restore.items() if now.get(n, "") != v]
+            ok = not wrong
             state = HostState.ROLLED_BACK if ok else target.state
             detail = "rolled back" if ok else "rollback did not restore: " + ", ".join(
-                f"{n} is {now.get(n) or 'absent'}" for n in restore if now.get(n) != restore[n])
+                f"{n} is {now.get(n) or 'absent'} (was {restore[n] or 'absent'})"
+                for n in wrong)
+            if ok and len(restore) > 1:
+                detail += " (" + ", ".join(f"{n} {v or 'removed'}"
+                                           for n, v in restore.items()) + ")"
             self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
                                                 state=state, detail=detail, after=now),
                                 f"{target.label}: {detail}", audit="deploy.rollback_host")
@@ -537,9 +645,34 @@ class DeployEngine:
                                 audit="deploy.rollback_host")
 
 
-def _failure_detail(status: Any, after: dict[str, str], pins: dict[str, str]) -> str:
-    wrong = [f"{n} is {after.get(n) or 'not installed'}" for n in pins
-             if after.get(n) != pins[n]]
+def _pins(dep: Deployment, native: str = "") -> dict[str, str]:
+    """The deployment's packages as apt names them on a host of that native architecture
+    (``name:arch`` for another architecture; every one qualified when it is unknown)."""
+    return {p.host_name(native): p.version for p in dep.packages}
+
+
+def _host_pins(dep: Deployment, target: Target) -> dict[str, str]:
+    """The pins that applied to a host, as recorded when its install was prepared (the
+    deployment's own for a host recorded before pins were)."""
+    recorded = target.health_before.get("pins")
+    if isinstance(recorded, dict):
+        return {str(n): str(v) for n, v in recorded.items()}
+    return _pins(dep, str(target.health_before.get("native_arch", "")))
+
+
+def _unexpected(changes: Sequence[PackageChange], pins: dict[str, str],
+                after: dict[str, str]) -> list[str]:
+    """What dpkg shows that the transaction did not do: a requested package not at its
+    version, or a change apt's simulation announced that did not happen."""
+    wrong = [f"{n} is {after.get(n) or 'not installed'}" for n, v in pins.items()
+             if after.get(n) != v]
+    wrong += [f"{c.name} is {after.get(c.name) or 'not installed'} (expected "
+              f"{c.after or 'removed'})" for c in changes
+              if c.name not in pins and after.get(c.name, "") != c.after]
+    return wrong
+
+
+def _failure_detail(status: Any, wrong: list[str]) -> str:
     tail = [line for line in (status.log_tail or "").splitlines()
             if line.startswith(("E:", "dpkg:", "Errors"))][-2:]
     parts = [f"apt exited {status.exit_code}", *wrong, *tail]

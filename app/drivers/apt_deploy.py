@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -19,6 +20,7 @@ from app.drivers.base import DriverError, Transport
 from app.drivers.linux import ABSENT, split_sections
 from app.drivers.parsers import ParseError
 from app.drivers.parsers import facts as pf
+from app.drivers.parsers.apt_changes import Simulation, parse_simulation
 from app.drivers.parsers.quote import UnsafeValueError, ensure_package_name, ensure_version
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -32,10 +34,38 @@ def _script(name: str) -> str:
 
 def _checked_pins(host: str, pins: dict[str, str]) -> list[str]:
     try:
-        return [f"{ensure_package_name(n, 'deb')}={ensure_version(v, 'deb')}"
+        return [f"{ensure_package_name(n, 'deb', allow_arch=True)}={ensure_version(v, 'deb')}"
                 for n, v in sorted(pins.items())]
     except UnsafeValueError as exc:
         raise DriverError(host, "unsafe_value", str(exc)) from None
+
+
+def _checked_names(host: str, names: list[str]) -> list[str]:
+    try:
+        return [ensure_package_name(n, "deb", allow_arch=True) for n in names]
+    except UnsafeValueError as exc:
+        raise DriverError(host, "unsafe_value", str(exc)) from None
+
+
+def dpkg_states(text: str, names: list[str], native: str = "") -> dict[str, str]:
+    """Installed version of each ``name`` or ``name:arch`` in ``dpkg-query`` output of
+    ``Package<TAB>Architecture<TAB>Version<TAB>Status-Abbrev`` lines ("" when not fully
+    installed). A bare name prefers the native architecture's (or "all") package."""
+    rows: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[3].strip() in ("ii", "hi"):
+            rows[(parts[0], parts[1])] = parts[2]
+    found: dict[str, str] = {}
+    for name in names:
+        bare, _, arch = name.partition(":")
+        if arch:
+            found[name] = rows.get((bare, arch), "")
+            continue
+        mine = [v for (n, a), v in rows.items() if n == bare and a in (native, "all")]
+        other = [v for (n, _a), v in rows.items() if n == bare]
+        found[name] = (mine or other or [""])[0]
+    return found
 
 
 def _checked_job(host: str, job: str) -> str:
@@ -56,18 +86,39 @@ class JobStatus:
 class AptDeployer:
     """Install, keep-for-rollback, roll back and health-check on a Debian-family host."""
 
-    def versions(self, transport: Transport, names: list[str]) -> dict[str, str]:
-        """Installed version of each package ("" when not fully installed)."""
-        checked = [ensure_package_name(n, "deb") for n in names]
+    def versions(self, transport: Transport, names: list[str],
+                 native: str = "") -> dict[str, str]:
+        """Installed version of each package, ``name`` or ``name:arch`` ("" when not
+        fully installed or absent)."""
+        checked = _checked_names(transport.host, names)
         result = transport.run(
-            ["dpkg-query", "-W", "-f=${Package}\\t${Version}\\t${db:Status-Abbrev}\\n",
+            ["dpkg-query", "-W",
+             "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\n",
              *checked], timeout=60)
-        found = dict.fromkeys(checked, "")
-        for line in result.stdout.splitlines():
-            parts = line.split("\t")
-            if len(parts) == 3 and parts[0] in found:
-                found[parts[0]] = parts[1] if parts[2].strip() in ("ii", "hi") else ""
-        return found
+        return dpkg_states(result.stdout, checked, native)
+
+    def simulate(self, transport: Transport, pins: dict[str, str]) -> Simulation:
+        """What installing ``pins`` would change on the host (``apt-get -s install``), and
+        which of them apply to it (:class:`Simulation`; see simulate.sh).
+
+        Raises:
+            DriverError: kind ``install_impossible`` when apt refuses (its E: lines).
+        """
+        args = _checked_pins(transport.host, pins)
+        result = transport.run(["sh", "-c", _script("simulate.sh"), "simulate", *args],
+                               timeout=120)
+        lines = result.stdout.splitlines()
+        code = lines[-1].removeprefix("exit: ").strip() if lines else ""
+        if code != "0":
+            errors = [line for line in lines if line.startswith("E:")]
+            raise DriverError(transport.host, "install_impossible",
+                              "apt cannot install "
+                              + " ".join(args) + ": "
+                              + ("; ".join(errors)[:300] or result.stderr.strip()[:300]))
+        try:
+            return parse_simulation(result.stdout)
+        except ParseError as exc:
+            raise DriverError(transport.host, "install_impossible", str(exc)) from None
 
     def keep_for_rollback(self, transport: Transport, keep_id: str,
                           pins: dict[str, str]) -> dict[str, str]:
@@ -89,27 +140,38 @@ class AptDeployer:
                 kept[parts[1].split("=", 1)[0]] = parts[2]
         return kept
 
-    def start(self, transport: Transport, job: str, pins: dict[str, str]) -> str:
-        """Start installing exact versions as a job ("started" or "already-started")."""
+    def start(self, transport: Transport, job: str, pins: dict[str, str]) -> tuple[str, str]:
+        """Start installing exact versions as a job.
+
+        Returns:
+            ("started" or "already-started", the job's id): a job of that id recorded with
+            other arguments is another deployment's, and this one gets ``ID.N``.
+        """
         args = _checked_pins(transport.host, pins)
         return self._start(transport, job, "install", args)
 
-    def start_rollback(self, transport: Transport, job: str, debs: list[str]) -> str:
-        """Start reinstalling kept .deb files (downgrades allowed) as a job."""
+    def start_rollback(self, transport: Transport, job: str, debs: list[str],
+                       remove: Sequence[str] = ()) -> tuple[str, str]:
+        """Start one apt transaction as a job: reinstall the kept .deb files (downgrades
+        allowed) and remove the packages in ``remove`` (the install added them)."""
         for path in debs:
             if not _DEB_PATH.match(path):
                 raise DriverError(transport.host, "unsafe_value", f"bad package path {path!r}")
-        return self._start(transport, job, "rollback", debs)
+        removals = [f"{n}-" for n in _checked_names(transport.host, list(remove))]
+        return self._start(transport, job, "rollback", [*debs, *removals])
 
-    def _start(self, transport: Transport, job: str, kind: str, args: list[str]) -> str:
+    def _start(self, transport: Transport, job: str, kind: str,
+               args: list[str]) -> tuple[str, str]:
         result = transport.run(["sh", "-c", _script("job_start.sh"), "job-start",
                                 _checked_job(transport.host, job), kind, *args],
                                sudo=True, timeout=60)
-        answer = result.stdout.strip().splitlines()[-1:] or [""]
-        if result.exit_code != 0 or answer[0] not in ("started", "already-started"):
+        answer = (result.stdout.strip().splitlines()[-1:] or [""])[0].split(" ")
+        if (result.exit_code != 0 or len(answer) != 2
+                or answer[0] not in ("started", "already-started")
+                or not _JOB_ID.match(answer[1]) or not answer[1].startswith(job)):
             raise DriverError(transport.host, "install_failed",
                               f"could not start the package job: {result.stderr.strip()[:300]}")
-        return answer[0]
+        return answer[0], answer[1]
 
     def status(self, transport: Transport, job: str) -> JobStatus:
         """Poll a job (no sudo: job state is world-readable, see job_start.sh)."""

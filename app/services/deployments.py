@@ -80,6 +80,11 @@ class DeploymentService(ServicePart):
         """Cancel a host's scheduled reboot."""
         return self.engine.cancel_reboot(dep_id, asset_id)
 
+    def simulate(self, dep_id: int) -> Deployment:
+        """Ask each host's package manager what the install would change (nothing is
+        installed); the change set is stored on the deployment."""
+        return self.engine.simulate(dep_id)
+
     def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,
                  cancel: CancelToken | None = None) -> Deployment:
         """Restore the versions recorded before installing (per host or whole deployment)."""
@@ -116,17 +121,25 @@ class DeploymentService(ServicePart):
         pins: list[PackagePin] = []
         for spec in patches:
             name, _, version = spec.partition("=")
-            name = name.strip()
-            if not version:
-                versions = {p.candidate_version for p in missing if p.package == name}
-                if not versions:
-                    raise UserError(f"No assessed host is missing '{name}'; assess first or "
-                                    "give name=version.")
+            name, _, arch = name.strip().partition(":")  # "name:arch=version" pins an arch
+            if version:
+                pins.append(PackagePin(name, version.strip(), arch))
+                continue
+            # One pin per architecture the patch rows name (a multiarch host can miss the
+            # same update for amd64 and i386); apt is given name:arch for a foreign one.
+            by_arch: dict[str, set[str]] = {}
+            for p in missing:
+                row_arch = str(p.arch or "")
+                if p.package == name and (not arch or row_arch == arch):
+                    by_arch.setdefault(row_arch, set()).add(p.candidate_version)
+            if not by_arch:
+                raise UserError(f"No assessed host is missing '{name}'; assess first or "
+                                "give name=version.")
+            for row_arch, versions in sorted(by_arch.items()):
                 if len(versions) > 1:
                     raise UserError(f"'{name}' has several candidate versions "
                                     f"({', '.join(sorted(versions))}); give name=version.")
-                version = versions.pop()
-            pins.append(PackagePin(name, version.strip()))
+                pins.append(PackagePin(name, versions.pop(), row_arch))
         names = {p.name for p in pins}
 
         def resolve(selectors: Sequence[str]) -> list[Asset]:

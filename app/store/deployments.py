@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -14,6 +16,7 @@ from app.core.deployment import (
     Deployment,
     Gates,
     HostState,
+    PackageChange,
     PackagePin,
     Phase,
     Stage,
@@ -21,6 +24,9 @@ from app.core.deployment import (
 )
 from app.core.errors import NotFoundError
 from app.store.db import utcnow
+from app.store.repos import SiteRepo
+
+_HEX8 = re.compile(r"[0-9a-f]{8}")
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -44,7 +50,8 @@ def to_json(dep: Deployment) -> dict[str, Any]:
         targets.append(item)
     return {
         "id": dep.id,
-        "packages": [{"name": p.name, "version": p.version} for p in dep.packages],
+        "packages": [{"name": p.name, "version": p.version, "arch": p.arch}
+                     for p in dep.packages],
         "targets": targets,
         "phase": str(dep.phase),
         "gates": dep.gates.to_dict(),
@@ -55,6 +62,8 @@ def to_json(dep: Deployment) -> dict[str, Any]:
             "note": dep.approval.note},
         "halt_reason": dep.halt_reason,
         "window": dep.window,
+        "uid": dep.uid,
+        "change_set": dep.change_set_text(),
     }
 
 
@@ -68,11 +77,13 @@ def from_json(data: dict[str, Any]) -> Deployment:
         t["preflight"] = tuple(t.get("preflight") or ())
         t["started_at"] = _dt(t.get("started_at"))
         t["finished_at"] = _dt(t.get("finished_at"))
+        t["changes"] = tuple(PackageChange(**c) for c in t.get("changes") or ())
         targets.append(Target(**t))
     approval = data.get("approval")
     return Deployment(
         id=int(data["id"]),
-        packages=tuple(PackagePin(p["name"], p["version"]) for p in data["packages"]),
+        packages=tuple(PackagePin(p["name"], p["version"], p.get("arch", ""))
+                       for p in data["packages"]),
         targets=tuple(targets),
         phase=Phase(data["phase"]),
         gates=Gates.from_dict(data.get("gates") or {}),
@@ -82,6 +93,7 @@ def from_json(data: dict[str, Any]) -> Deployment:
             approval["approver"], _dt(approval["at"]) or utcnow(), approval.get("note", "")),
         halt_reason=data.get("halt_reason", ""),
         window=data.get("window", ""),
+        uid=data.get("uid", ""),
     )
 
 
@@ -139,6 +151,19 @@ class DeploymentRepo:
             sql += " AND asset_id = ?"
             params.append(asset_id)
         return [dict(r) for r in self.db.query(sql + " ORDER BY id", params)]
+
+
+def site_job_id(db: Database) -> str:
+    """This site's random id for host-side job ids (8 hex digits), created on first need
+    and kept in the site's settings: a re-created site, or another site deploying to the
+    same host, gets another one."""
+    repo = SiteRepo(db)
+    settings = repo.settings()
+    value = settings.get("job_site_id")
+    if not isinstance(value, str) or not _HEX8.fullmatch(value):
+        value = secrets.token_hex(4)
+        repo.set_settings({**settings, "job_site_id": value})
+    return value
 
 
 def _fields(dep: Deployment) -> dict[str, Any]:

@@ -545,10 +545,11 @@ class PackageSpec:
     description: str = ""
     depends: str | None = None
     changelog: str | None = None  # Debian changelog text shipped in /usr/share/doc
+    deb: str | None = None  # a real Debian .deb file served as is (not built)
 
     @property
     def filename(self) -> str:
-        return f"{self.name}_{self.version}_all.deb"
+        return Path(self.deb).name if self.deb else f"{self.name}_{self.version}_all.deb"
 
     @property
     def suite(self) -> str:
@@ -610,6 +611,60 @@ DEFAULT_UPGRADES: dict[str, tuple[str, str, str]] = {
     "pd-broken": ("1.0-1", "1.1-1", SUITE),
     "pd-kernel": ("5.0-1", "5.1-1", SUITE),
 }
+
+
+# Real Debian packages with a real dependency chain (issue [7]): zlib1g-dev's update pulls
+# the matching zlib1g along (Depends: zlib1g (= same version)). Old: the release's (the
+# lab base has that zlib1g); new: the security update. zlib1g-dev also needs
+# libc6-dev | libc-dev, whose closure is served at the versions matching the base's
+# libraries (value: the base package whose version it must equal; None: the mirror's).
+REAL_UPDATES: dict[str, tuple[str, str]] = {
+    "zlib1g": ("1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"),
+    "zlib1g-dev": ("1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"),
+}
+REAL_DEPENDS: dict[str, str | None] = {
+    "libc6-dev": "libc6",
+    "libc-dev-bin": "libc6",
+    "libcrypt-dev": "libcrypt1",
+    "libnsl-dev": "libnsl2",
+    "libtirpc-dev": "libtirpc3",
+    "linux-libc-dev": None,
+    "rpcsvc-proto": None,
+}
+
+
+def fetch_real_debs(base: Path, cache: Path | None = None) -> list[PackageSpec]:
+    """The real packages above as lab package specs, their .deb files downloaded ONCE with
+    ``apt-get download`` from this machine's configured Debian mirror into the lab cache."""
+    store = (cache or cache_dir()) / "real-debs"
+    wanted: list[tuple[str, str | None, str]] = []  # name, version (None: candidate), archive
+    for name, (old, new) in REAL_UPDATES.items():
+        wanted += [(name, old, "debian"), (name, new, "debian-security")]
+    for name, match in REAL_DEPENDS.items():
+        version = None
+        if match:
+            version = run([_tool("dpkg-query"), f"--admindir={base}/var/lib/dpkg", "-W",
+                           "-f=${Version}", match], what=f"reading {match}'s version in the base"
+                          ).stdout.strip()
+        wanted.append((name, version, "debian"))
+    specs: list[PackageSpec] = []
+    with _flock(store / ".lock", 600, "the lab's real package download"):
+        for name, version, archive in wanted:
+            pattern = f"{name}_{(version or '*').replace(':', '%3a')}_*.deb"
+            found = sorted(store.glob(pattern))
+            if not found:
+                pin = f"{name}={version}" if version else name
+                run(["apt-get", "download", "-q", pin], cwd=store, timeout=300,
+                    what=f"downloading {pin} from this machine's Debian mirror",
+                    env={**os.environ, "LANG": "C", "LC_ALL": "C"})
+                found = sorted(store.glob(pattern))
+            if not found:
+                raise LabError(f"apt-get download of {name} {version or ''} left no file")
+            deb = found[-1]
+            real_version = version or run([_tool("dpkg-deb"), "-f", str(deb), "Version"],
+                                          what=f"reading {deb.name}").stdout.strip()
+            specs.append(PackageSpec(name, real_version, archive=archive, deb=str(deb)))
+    return specs
 
 
 def build_deb(spec: PackageSpec, outdir: Path, workdir: Path) -> Path:
@@ -681,7 +736,11 @@ class AptRepo:
         work = self.store / ".work"
         work.mkdir(exist_ok=True)
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda s: build_deb(s, self.store, work), specs))
+            list(pool.map(lambda s: build_deb(s, self.store, work),
+                          [s for s in specs if not s.deb]))
+        for s in specs:
+            if s.deb and not (self.store / s.filename).exists():
+                shutil.copy2(s.deb, self.store / s.filename)
         for s in specs:
             self.specs[(s.name, s.version)] = s
             if index:
@@ -1796,6 +1855,22 @@ class Lab:
             self.repo.add([spec])
             self.repo.publish()
         return spec
+
+    @contextlib.contextmanager
+    def real_packages(self) -> Iterator[dict[str, tuple[str, str]]]:
+        """Serve the real Debian packages (REAL_UPDATES and their dependencies) while the
+        block runs; yields REAL_UPDATES. Hosts see them after `apt-get update`; they are
+        dropped again afterwards, so the shared hosts' assessments stay as documented."""
+        assert self.repo and self.base
+        specs = fetch_real_debs(self.base, self.cache)
+        keys = [(s.name, s.version) for s in specs]
+        with self._mutex:
+            self.repo.add(specs)
+            self.repo.publish()
+        try:
+            yield dict(REAL_UPDATES)
+        finally:
+            self.republish(drop=keys)
 
     def indexed_versions(self) -> list[tuple[str, str, str]]:
         assert self.repo

@@ -17,6 +17,7 @@ from app.core.assessment import Assessment, Update
 from app.core.deployment import (
     Deployment,
     HostState,
+    PackageChange,
     PackagePin,
     Phase,
     RebootPolicy,
@@ -27,6 +28,7 @@ from app.core.models import Asset, AssetPatch, Classification, Ring, Severity
 from app.services import SiteService
 from app.store.assessments import AssessmentRepo
 from app.store.db import utcnow
+from app.store.deployments import DeploymentRepo
 from app.ui.deploy import questions
 from app.ui.deploy.helpers import (
     P_PATCHES,
@@ -303,6 +305,34 @@ def plan_in_wizard(qtbot, wizard: DeployWizard, package: str,
 
 
 @pytest.mark.lab
+def test_the_approval_page_shows_the_whole_change_set(qtbot, patched_site: SiteService,
+                                                       runner: TaskRunner) -> None:
+    old, new = "1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"
+    changes = (PackageChange("zlib1g-dev", old, new, "upgrade", requested=True),
+               PackageChange("zlib1g", old, new, "upgrade"),
+               PackageChange("libc6-dev", "", "2.36-9+deb12u14", "install"))
+    alpha, bravo = (patched_site.find_assets(n)[0] for n in ("alpha", "bravo"))
+    targets = (
+        Target(int(alpha.id or 0), "alpha", "10.0.0.1", Stage.TEST, state=HostState.SUCCEEDED,
+               changes=changes[:2], before={"zlib1g-dev": old, "zlib1g": old},
+               after={"zlib1g-dev": new, "zlib1g": new}),
+        Target(int(bravo.id or 0), "bravo", "10.0.0.2", Stage.PRODUCTION, changes=changes))
+    with patched_site.store.atomic() as db:
+        dep = DeploymentRepo(db).create(Deployment(
+            id=0, packages=(PackagePin("zlib1g-dev", new),), targets=targets,
+            phase=Phase.AWAITING_APPROVAL))
+    wizard = DeployWizard(patched_site, runner, deployment=dep)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    assert wizard.currentId() == P_REVIEW
+    label = wizard.review_page.changes_label
+    assert label.text() == (f"Changes: zlib1g-dev {old} → {new}, and with it: libc6-dev (new) "
+                            f"2.36-9+deb12u14, zlib1g {old} → {new}")
+    assert label.isVisible()
+    table = wizard.review_page.table
+    assert table.item(0, 3).text() == f"zlib1g {new}, zlib1g-dev {new}"
+
+
 def test_wizard_end_to_end_against_the_lab(qtbot, lab, lab_host, lab_site: SiteService,
                                            runner: TaskRunner, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,6 +360,7 @@ def test_wizard_end_to_end_against_the_lab(qtbot, lab, lab_host, lab_site: SiteS
     assert "pd-openssl 1.0-1" in review.table.item(0, 2).text()
     assert "pd-openssl 1.0-2" in review.table.item(0, 3).text()
     assert "1 of 1 host(s) installed" in review.gate_label.text()
+    assert review.changes_label.text() == "Changes: pd-openssl 1.0-1 → 1.0-2"
     assert not wizard.button(QWizard.WizardButton.CommitButton).isEnabled()  # approve first
     assert review.approver_edit.text()  # the OS user by default
     review.approver_edit.setText("J. Smith")

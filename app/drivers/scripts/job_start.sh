@@ -1,25 +1,37 @@
 # PatchDesk: start a package job on this host exactly once, detached from the SSH session.
 # Usage: sh -c "$this" job-start JOB_ID KIND ARG...   (run as root)
 #   KIND install: ARG = name=version ...        (apt-get install of exact versions)
-#   KIND rollback: ARG = /path/to/file.deb ...  (apt-get install of the kept old packages)
+#   KIND rollback: ARG = /path/to/file.deb ... name- ...  (one apt-get install of the kept
+#                  old packages, removing the packages the install added)
 # The job directory is created with mkdir, which is atomic: a second start of the same job
-# (a retry after a lost connection, a resumed deployment) does nothing and says so. The job
-# runs in its own session (setsid), so it finishes even if PatchDesk or the link dies.
+# (a retry after a lost connection, a resumed deployment) does nothing and says so. A job
+# directory whose recorded arguments (kind and ARGs) differ is another job: the next free
+# JOB_ID.N is used instead. Prints "started ID" or "already-started ID". The job runs in
+# its own session (setsid), so it finishes even if PatchDesk or the link dies.
 set -eu
 # World-readable state (no secrets in it): the status poll then needs no sudo.
 umask 022
 job=$1; kind=$2; shift 2
 case "$job" in *[!A-Za-z0-9_.-]*|'') echo "bad job id" >&2; exit 2;; esac
-base=/var/lib/patchdesk/jobs
-mkdir -p "$base" && chmod 755 /var/lib/patchdesk "$base"
-if ! mkdir "$base/$job" 2>/dev/null; then echo "already-started"; exit 0; fi
 case "$kind" in
   install) extra="" ;;
   rollback) extra="--allow-downgrades" ;;
-  *) echo "bad job kind" >&2; rmdir "$base/$job"; exit 2 ;;
+  *) echo "bad job kind" >&2; exit 2 ;;
 esac
-printf '%s\n' "$@" > "$base/$job/args"
-date -u +%Y-%m-%dT%H:%M:%SZ > "$base/$job/started"
+base=/var/lib/patchdesk/jobs
+mkdir -p "$base" && chmod 755 /var/lib/patchdesk "$base"
+want=$(printf '%s\n' "$kind" "$@")
+n=1; id=$job
+while ! mkdir "$base/$id" 2>/dev/null; do
+  # Written right after the mkdir: wait a moment for a start that is under way.
+  tries=0
+  while [ ! -f "$base/$id/args" ] && [ "$tries" -lt 20 ]; do sleep 0.1; tries=$((tries + 1)); done
+  if [ "$(cat "$base/$id/args" 2>/dev/null)" = "$want" ]; then echo "already-started $id"; exit 0; fi
+  n=$((n + 1)); id=$job.$n
+  if [ "$n" -gt 50 ]; then echo "too many jobs named $job" >&2; exit 3; fi
+done
+printf '%s\n' "$want" > "$base/$id/args.tmp" && mv "$base/$id/args.tmp" "$base/$id/args"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$base/$id/started"
 setsid nohup sh -c '
   d=$1; extra=$2; shift 2
   DEBIAN_FRONTEND=noninteractive APT_LISTCHANGES_FRONTEND=none LANG=C LC_ALL=C \
@@ -28,5 +40,5 @@ setsid nohup sh -c '
       -o DPkg::Lock::Timeout=300 -o APT::Get::Always-Include-Phased-Updates=true \
       "$@" > "$d/log" 2>&1
   echo $? > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"
-' job "$base/$job" "$extra" "$@" < /dev/null > /dev/null 2>&1 &
-echo "started"
+' job "$base/$id" "$extra" "$@" < /dev/null > /dev/null 2>&1 &
+echo "started $id"

@@ -232,6 +232,9 @@ class ReviewPage(DeployPage):
         font.setBold(True)
         self.gate_label.setFont(font)
         self.table = make_table_widget("testResults", "Test ring results", self.HEADERS)
+        # The whole change set (apt's simulation on every host at pre-flight): what the
+        # approval lets through, dependencies pulled along included.
+        self.changes_label = plain_label("", name="changeSet")
         for column, width in enumerate((130, 150, 140, 140, 120)):
             self.table.setColumnWidth(column, width)
         self.approver_edit = QLineEdit(current_user())
@@ -252,6 +255,7 @@ class ReviewPage(DeployPage):
         form.addRow("N&ote", self.note_edit)
         layout = QVBoxLayout(self)
         layout.addWidget(self.gate_label)
+        layout.addWidget(self.changes_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -292,6 +296,7 @@ class ReviewPage(DeployPage):
             + f"\nNext: {len(pilot)} pilot host(s), then {len(production)} production "
             f"host(s) in {waves} wave(s)."
             + (f"\nApproved by {dep.approval.approver}." if dep.approval else ""))
+        self.changes_label.setText(f"Changes: {dep.change_summary()}")
         self._update_button()
         self.completeChanged.emit()
 
