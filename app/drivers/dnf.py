@@ -191,6 +191,11 @@ class DnfUpdates:
             raise DriverError(transport.host, "parse_failed",
                               f"{argv[0]} check-update output was not understood: {exc}"
                               ) from None
+        skipped = skipped_repositories(result.stderr)
+        if skipped:
+            self.warnings.append(
+                f"{argv[0]} skipped repositories whose metadata could not be downloaded: "
+                f"{', '.join(skipped)}; updates from them are not listed")
         packages = _with_obsoleters(listing.updates, (o.package for o in listing.obsoletes))
         for p in packages:
             safe_rpm(transport.host, f"{argv[0]} check-update", p.name, p.evr, p.arch)
@@ -264,6 +269,23 @@ class DnfUpdates:
             cves=tuple(cves.get(f"{p.name}.{p.arch}", ())),
             advisories=tuple(dict.fromkeys(r.ref for r in rows)),
         )
+
+
+# dnf4 with skip_if_unavailable=True (Rocky's and Debian's default) goes on without a
+# repository it cannot download and says so on stderr only (real dnf 4.14, lab capture):
+# "Ignoring repositories: pdlab-gone". Exit code and stdout look like a complete answer.
+_IGNORING = re.compile(r"^Ignoring repositories: (.+)$", re.M)
+_REPO_ID = re.compile(r"[A-Za-z0-9._:@+-]{1,100}", re.ASCII)
+
+
+def skipped_repositories(stderr: str) -> list[str]:
+    """Repository ids dnf says it ignored (ids that are not plain tokens are left out)."""
+    found: list[str] = []
+    for m in _IGNORING.finditer(stderr):
+        for repo in re.split(r"[,\s]+", m.group(1)):
+            if _REPO_ID.fullmatch(repo) and repo not in found:
+                found.append(repo)
+    return found
 
 
 def _with_obsoleters(updates: Sequence[DnfPackage], obsoleters: Iterable[DnfPackage]

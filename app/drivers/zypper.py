@@ -22,7 +22,13 @@ from app.core.models import Classification, Severity
 from app.drivers.base import Driver, DriverError, RebootState, Transport, Update
 from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
-from app.drivers.parsers.quote import UnsafeValueError, ensure_advisory_id, ensure_cve_id
+from app.drivers.parsers.quote import (
+    UnsafeValueError,
+    ensure_advisory_id,
+    ensure_cve_id,
+    ensure_rpm_arch,
+    ensure_version,
+)
 from app.drivers.parsers.reboot import (
     RebootSignal,
     combine_reboot_signals,
@@ -46,13 +52,17 @@ LOCKED = 7
 # "System management is locked by the application with pid 1234 (zypper)."
 _LOCK_TEXT = re.compile(r"System management is locked by the application with pid (\d+)"
                         r"(?: \(([^)]*)\))?")
-#: Patch category → classification (zypper categories: security, recommended,
-#: optional, feature, document, yast).
+#: Patch category → classification (SUSE's categories: security, recommended,
+#: optional, feature, document, yast). zypper prints the repository's updateinfo type as
+#: it is, so a repository that uses the yum/dnf types shows "bugfix" and "enhancement"
+#: (real zypper 1.14 on an rpm-md repository made with modifyrepo_c, lab capture).
 CATEGORIES: dict[str, Classification] = {
     "security": Classification.SECURITY,
     "recommended": Classification.BUGFIX,
+    "bugfix": Classification.BUGFIX,
     "optional": Classification.ENHANCEMENT,
     "feature": Classification.ENHANCEMENT,
+    "enhancement": Classification.ENHANCEMENT,
 }
 SEVERITIES: dict[str, Severity] = {
     "critical": Severity.CRITICAL, "important": Severity.IMPORTANT,
@@ -155,9 +165,12 @@ class ZypperUpdates:
 
     @staticmethod
     def _patch(host: str, p: ZypperUpdate) -> Update:
-        safe_rpm(host, "zypper list-patches", p.name, p.edition, p.arch)
+        # A patch's name is its updateinfo id: an advisory id, which may hold ":" (as
+        # RHSA-style ids do, e.g. the lab's PDLAB-2024:0001), not a package name.
         try:
             ensure_advisory_id(p.name)
+            ensure_version(p.edition, "rpm")
+            ensure_rpm_arch(p.arch)
             cves = tuple(dict.fromkeys(ensure_cve_id(c) for c in p.cves))
         except UnsafeValueError as exc:
             raise DriverError(host, "parse_failed",

@@ -1238,6 +1238,7 @@ class Lab:
         # the debs are bind-visible via /tmp/pd-debs inside the chroot: copy into layer tmp
         tmpdebs = layer / "var" / "tmp" / "pd-debs"
         tmpdebs.mkdir(parents=True)
+        (layer / "var" / "tmp").chmod(0o1777)  # the upper's copy must not hide the base's mode
         for f in debs.iterdir():
             shutil.copy2(f, tmpdebs / f.name)
         script = (

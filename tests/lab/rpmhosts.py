@@ -233,6 +233,7 @@ def _build_kind_layer(lab: Any, kind: str, tools: Path, repo: Path) -> Path:
     (layer / rel).write_text(text)
     rpms = layer / "var" / "tmp" / "pd-rpms"
     rpms.mkdir(parents=True)
+    (layer / "var" / "tmp").chmod(0o1777)  # the upper's copy must not hide the base's mode
     for s in rpmrepo.DEFAULT_INSTALLED:
         shutil.copy2(repo / "Packages" / s.filename, rpms / s.filename)
     shutil.copy2(repo / "host" / rpmrepo.USERLAND.filename, rpms / rpmrepo.USERLAND.filename)

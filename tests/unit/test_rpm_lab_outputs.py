@@ -1,0 +1,176 @@
+"""The dnf and zypper parsers and drivers on outputs of the REAL binaries, captured on the
+test lab's RPM hosts (Debian 12's dnf 4.14 / zypper 1.14 / rpm 4.18 against an rpm-md
+repository built with rpmbuild + createrepo_c + modifyrepo_c; see the NOTES.md files in
+tests/data/dnf/lab-rocky-9 and tests/data/zypper/lab-opensuse-leap-15.5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.models import Classification, Severity
+from app.drivers.parsers.dnf import (
+    parse_check_update,
+    parse_needs_restarting,
+    parse_rpm_qa,
+    parse_updateinfo_list,
+)
+from app.drivers.parsers.zypper import parse_zypper_table, parse_zypper_xml
+from app.drivers.registry import assess_host
+from tests.fakes import ScriptedTransport, starts
+from tests.unit.test_dnf_driver import facts_output, has
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ROCKY = DATA / "dnf" / "lab-rocky-9"
+LEAP = DATA / "zypper" / "lab-opensuse-leap-15.5"
+UPDATES = {("pd-broken", "noarch", "1.1-1.pdlab"), ("pd-multi", "i686", "1.1-1.pdlab"),
+           ("pd-multi", "x86_64", "1.1-1.pdlab"), ("pd-openssl", "x86_64", "1.0-2.pdlab"),
+           ("pd-tools", "noarch", "2.1-1.pdlab")}
+
+
+def out(path: Path) -> tuple[str, int]:
+    return path.read_text(), int(path.with_name(path.name + ".rc").read_text())
+
+
+# ---------------------------------------------------------------- dnf 4.14
+
+
+@pytest.mark.parametrize("name", ["check-update", "check-update-C", "check-update-refresh",
+                                  "check-update-unreachable-repo"])
+def test_real_check_update_outputs(name: str) -> None:
+    # -refresh / -unreachable-repo: dnf prints a repository's download progress line
+    # ("PatchDesk Lab 9 - x86_64   1.6 MB/s | 1.7 kB   00:00") on stdout whenever it
+    # fetches metadata during check-update; the parser took it for a package row.
+    text, rc = out(ROCKY / f"{name}.txt")
+    listing = parse_check_update(text, rc)
+    assert {(p.name, p.arch, p.evr) for p in listing.updates} == UPDATES
+    assert {p.repo for p in listing.updates} == {"pdlab"}
+    assert listing.obsoletes == ()
+
+
+@pytest.mark.parametrize("line", [
+    "PatchDesk Lab 9 - x86_64                        1.6 MB/s | 1.7 kB     00:00    ",
+    "_dnf_local                                      0.0  B/s |   0  B     00:00    ",
+    "Rocky Linux 9 - AppStream                        12 MB/s |  20 MB     00:01    ",
+    "Extra Packages for Enterprise Linux 9 - x86_64  5.2 MB/s |  21 MB     01:04    ",
+])
+def test_progress_lines_are_noise(line: str) -> None:
+    text = f"{line}\n\npd-tools.noarch    2.1-1.pdlab    pdlab\n"
+    assert [p.name for p in parse_check_update(text, 100).updates] == ["pd-tools"]
+
+
+def test_real_updateinfo_outputs() -> None:
+    rows = parse_updateinfo_list((ROCKY / "updateinfo-list-updates.txt").read_text())
+    assert [(r.ref, r.kind, r.severity, str(r.package)) for r in rows] == [
+        ("PDLAB-2024:0001", "security", "Important", "pd-openssl-1.0-2.pdlab.x86_64"),
+        ("PDLAB-2024:0002", "bugfix", None, "pd-tools-2.1-1.pdlab.noarch")]
+    (cve,) = parse_updateinfo_list((ROCKY / "updateinfo-list-updates-with-cve.txt").read_text())
+    assert (cve.ref, cve.is_cve, cve.severity) == ("CVE-2024-0727", True, "Important")
+    every = parse_updateinfo_list((ROCKY / "updateinfo-list-all.txt").read_text())
+    assert [r.installed for r in every] == [False, False]  # "--all": two-space indent
+
+
+def test_real_rpm_qa_and_needs_restarting() -> None:
+    packages = parse_rpm_qa((ROCKY / "rpm-qa.txt").read_text())
+    assert {(p.name, p.arch) for p in packages} >= {("pd-multi", "x86_64"), ("pd-multi", "i686")}
+    text, rc = out(ROCKY / "needs-restarting-r.txt")
+    assert parse_needs_restarting(text, rc).reboot_required is False
+
+
+def rocky_lab_host(check: str = "check-update") -> ScriptedTransport:
+    t = ScriptedTransport()
+    t.on(starts("sh", "-c"), 0, facts_output(read_text(DATA / "os-release" / "rocky-9.7"),
+                                             "6.1.0-28-amd64"))
+    t.on(starts("dnf", "--version"), 0, (ROCKY / "dnf-version.txt").read_text())
+    t.on(starts("dnf", "-q", "makecache"), 0, "")
+    text, rc = out(ROCKY / f"{check}.txt")
+    stderr = ROCKY / f"{check}.txt.stderr"
+    t.on(has("check-update"), rc, text, stderr.read_text() if stderr.exists() else "")
+    t.on(has("updateinfo", "--with-cve"), 0,
+         (ROCKY / "updateinfo-list-updates-with-cve.txt").read_text())
+    t.on(has("updateinfo"), 0, (ROCKY / "updateinfo-list-updates.txt").read_text())
+    text, rc = out(ROCKY / "needs-restarting-r.txt")
+    t.on(has("needs-restarting"), rc, text)
+    t.on(starts("rpm", "-qa"), 0, (ROCKY / "rpm-qa.txt").read_text())
+    text, rc = out(ROCKY / "rpm-q-kernel.txt")
+    t.on(starts("rpm", "-q", "--queryformat"), rc, text)
+    return t
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_dnf_driver_on_the_real_outputs() -> None:
+    result = assess_host(rocky_lab_host())
+    assert result.driver == "dnf"
+    got = {(u.package, u.arch, u.candidate_version): u for u in result.updates}
+    assert set(got) == UPDATES
+    openssl = got[("pd-openssl", "x86_64", "1.0-2.pdlab")]
+    assert (openssl.classification, openssl.severity) == (Classification.SECURITY,
+                                                          Severity.IMPORTANT)
+    assert (openssl.cves, openssl.advisories) == (("CVE-2024-0727",), ("PDLAB-2024:0001",))
+    assert openssl.installed_version == "1.0-1.pdlab"
+    assert got[("pd-tools", "noarch", "2.1-1.pdlab")].classification is Classification.BUGFIX
+    assert got[("pd-broken", "noarch", "1.1-1.pdlab")].classification is Classification.OTHER
+    assert result.warnings == []
+
+
+def test_a_skipped_repository_is_a_warning() -> None:
+    # skip_if_unavailable=True: dnf exits 100 with what the other repositories offer and
+    # says on stderr which repository it ignored; the result must not look complete.
+    result = assess_host(rocky_lab_host("check-update-unreachable-repo"))
+    assert {(u.package, u.arch, u.candidate_version) for u in result.updates} == UPDATES
+    assert result.warnings == [
+        "dnf skipped repositories whose metadata could not be downloaded: pdlab-gone; "
+        "updates from them are not listed"]
+
+
+# ---------------------------------------------------------------- zypper 1.14
+
+
+def test_real_zypper_xml() -> None:
+    updates = parse_zypper_xml((LEAP / "list-updates.xml").read_text())
+    assert {(u.name, u.arch, u.edition, u.edition_old) for u in updates} == {
+        ("pd-broken", "noarch", "1.1-1.pdlab", "1.0-1.pdlab"),
+        ("pd-openssl", "x86_64", "1.0-2.pdlab", "1.0-1.pdlab"),
+        ("pd-tools", "noarch", "2.1-1.pdlab", "2.0-1.pdlab")}
+    patches = parse_zypper_xml((LEAP / "list-patches.xml").read_text())
+    assert [(p.name, p.category, p.severity, p.cves) for p in patches] == [
+        ("PDLAB-2024:0001", "security", "important", ("CVE-2024-0727",)),
+        ("PDLAB-2024:0002", "bugfix", "", ())]
+    table = parse_zypper_table((LEAP / "list-patches.txt").read_text())
+    assert [r["Name"] for r in table.records()] == ["PDLAB-2024:0001", "PDLAB-2024:0002"]
+
+
+def leap_lab_host() -> ScriptedTransport:
+    t = ScriptedTransport()
+    t.on(starts("sh", "-c"), 0, facts_output(read_text(DATA / "os-release" /
+                                                       "opensuse-leap-15.4"), "6.1.0-28-amd64"))
+    t.on(has("refresh"), *reversed(out(LEAP / "refresh.txt")))  # type: ignore[arg-type]
+    text, rc = out(LEAP / "list-updates.xml")
+    t.on(has("list-updates"), rc, text)
+    text, rc = out(LEAP / "list-patches.xml")
+    t.on(has("list-patches"), rc, text)
+    t.on(starts("zypper", "needs-rebooting"), 0, (LEAP / "needs-rebooting.txt").read_text())
+    t.on(starts("rpm", "-qa"), 0, (LEAP / "rpm-qa.txt").read_text())
+    t.on(starts("rpm", "-q", "--queryformat"), 1, "package kernel-default is not installed\n")
+    return t
+
+
+def test_zypper_driver_on_the_real_outputs() -> None:
+    # A patch's name is its updateinfo id, which may contain ":" (RHSA-style ids, as in
+    # the lab's repository): it is an advisory id, not a package name.
+    result = assess_host(leap_lab_host())
+    assert result.driver == "zypper"
+    got = {u.package: u for u in result.updates}
+    assert {(u.package, u.arch, u.candidate_version) for u in result.updates
+            if not u.advisories or u.package != u.advisories[0]} == {
+        ("pd-broken", "noarch", "1.1-1.pdlab"), ("pd-openssl", "x86_64", "1.0-2.pdlab"),
+        ("pd-tools", "noarch", "2.1-1.pdlab")}
+    patch = got["PDLAB-2024:0001"]
+    assert (patch.classification, patch.severity, patch.cves) == (
+        Classification.SECURITY, Severity.IMPORTANT, ("CVE-2024-0727",))
+    assert got["PDLAB-2024:0002"].classification is Classification.BUGFIX
+    assert got["PDLAB-2024:0002"].severity is Severity.UNKNOWN
