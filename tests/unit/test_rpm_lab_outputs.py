@@ -10,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from app.core.models import Classification, Severity
+from app.drivers.parsers import ParseError
 from app.drivers.parsers.dnf import (
     parse_check_update,
     parse_needs_restarting,
     parse_rpm_qa,
     parse_updateinfo_list,
 )
-from app.drivers.parsers.zypper import parse_zypper_table, parse_zypper_xml
+from app.drivers.parsers.zypper import (
+    PatchTarget,
+    parse_patch_info,
+    parse_zypper_table,
+    parse_zypper_xml,
+)
 from app.drivers.registry import assess_host
 from tests.fakes import ScriptedTransport, starts
 from tests.unit.test_dnf_driver import facts_output, has
@@ -144,15 +150,39 @@ def test_real_zypper_xml() -> None:
     assert [r["Name"] for r in table.records()] == ["PDLAB-2024:0001", "PDLAB-2024:0002"]
 
 
-def leap_lab_host() -> ScriptedTransport:
+def test_real_zypper_patch_info() -> None:
+    targets = parse_patch_info((LEAP / "info-patch.txt").read_text())
+    assert targets == {
+        "PDLAB-2024:0001": (PatchTarget("pd-openssl", "x86_64", "1.0-2.pdlab"),
+                            PatchTarget("pd-openssl", "noarch", "1.0-2.pdlab")),
+        "PDLAB-2024:0002": (PatchTarget("pd-tools", None, "2.1-1.pdlab"),)}
+    # an unknown id is "patch 'NOPE-1' not found." (exit 0): just absent
+    assert set(parse_patch_info((LEAP / "info-patch-unknown.txt").read_text())) == {
+        "PDLAB-2024:0001"}
+
+
+@pytest.mark.parametrize("text", [
+    "Information for patch A-1:\nConflicts   : [2]\n    pd-x.noarch < 1-1\n",
+    "Information for patch A-1:\nConflicts   : pd-x <= 1-1\n",
+    "Information for patch A-1:\nConflicts   : [1]\nName : x\n",
+])
+def test_patch_info_garbage_raises(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_patch_info(text)
+
+
+def leap_lab_host(info: str = "info-patch.txt") -> ScriptedTransport:
     t = ScriptedTransport()
     t.on(starts("sh", "-c"), 0, facts_output(read_text(DATA / "os-release" /
                                                        "opensuse-leap-15.4"), "6.1.0-28-amd64"))
-    t.on(has("refresh"), *reversed(out(LEAP / "refresh.txt")))  # type: ignore[arg-type]
+    text, rc = out(LEAP / "refresh.txt")
+    t.on(has("refresh"), rc, text)
     text, rc = out(LEAP / "list-updates.xml")
     t.on(has("list-updates"), rc, text)
     text, rc = out(LEAP / "list-patches.xml")
     t.on(has("list-patches"), rc, text)
+    text, rc = out(LEAP / info)
+    t.on(has("info", "-t", "patch"), rc, text)
     t.on(starts("zypper", "needs-rebooting"), 0, (LEAP / "needs-rebooting.txt").read_text())
     t.on(starts("rpm", "-qa"), 0, (LEAP / "rpm-qa.txt").read_text())
     t.on(starts("rpm", "-q", "--queryformat"), 1, "package kernel-default is not installed\n")
@@ -161,16 +191,43 @@ def leap_lab_host() -> ScriptedTransport:
 
 def test_zypper_driver_on_the_real_outputs() -> None:
     # A patch's name is its updateinfo id, which may contain ":" (RHSA-style ids, as in
-    # the lab's repository): it is an advisory id, not a package name.
-    result = assess_host(leap_lab_host())
+    # the lab's repository): it is an advisory id, not a package name. The needed
+    # patches' data lands on the packages they update; no patch is left on its own.
+    t = leap_lab_host()
+    result = assess_host(t)
     assert result.driver == "zypper"
-    got = {u.package: u for u in result.updates}
-    assert {(u.package, u.arch, u.candidate_version) for u in result.updates
-            if not u.advisories or u.package != u.advisories[0]} == {
-        ("pd-broken", "noarch", "1.1-1.pdlab"), ("pd-openssl", "x86_64", "1.0-2.pdlab"),
-        ("pd-tools", "noarch", "2.1-1.pdlab")}
-    patch = got["PDLAB-2024:0001"]
-    assert (patch.classification, patch.severity, patch.cves) == (
-        Classification.SECURITY, Severity.IMPORTANT, ("CVE-2024-0727",))
-    assert got["PDLAB-2024:0002"].classification is Classification.BUGFIX
-    assert got["PDLAB-2024:0002"].severity is Severity.UNKNOWN
+    got = {(u.package, u.arch, u.candidate_version): u for u in result.updates}
+    assert set(got) == {("pd-broken", "noarch", "1.1-1.pdlab"),
+                        ("pd-openssl", "x86_64", "1.0-2.pdlab"),
+                        ("pd-tools", "noarch", "2.1-1.pdlab")}
+    openssl = got[("pd-openssl", "x86_64", "1.0-2.pdlab")]
+    assert (openssl.classification, openssl.severity, openssl.cves, openssl.advisories) == (
+        Classification.SECURITY, Severity.IMPORTANT, ("CVE-2024-0727",), ("PDLAB-2024:0001",))
+    assert openssl.installed_version == "1.0-1.pdlab"
+    tools = got[("pd-tools", "noarch", "2.1-1.pdlab")]
+    assert (tools.classification, tools.severity, tools.advisories) == (
+        Classification.BUGFIX, Severity.UNKNOWN, ("PDLAB-2024:0002",))
+    assert got[("pd-broken", "noarch", "1.1-1.pdlab")].classification is Classification.OTHER
+    assert result.warnings == []
+    (info,) = [argv for argv, _ in t.calls if "info" in argv]
+    assert info == ("zypper", "-n", "--no-refresh", "info", "-t", "patch",
+                    "PDLAB-2024:0001", "PDLAB-2024:0002")
+
+
+def test_a_patch_zypper_does_not_describe_stays_on_its_own() -> None:
+    result = assess_host(leap_lab_host("info-patch-unknown.txt"))
+    by_name = {u.package: u for u in result.updates}
+    assert by_name["pd-openssl"].classification is Classification.SECURITY
+    assert by_name["pd-tools"].classification is Classification.OTHER
+    patch = by_name["PDLAB-2024:0002"]  # not described by info: reported as itself
+    assert (patch.classification, patch.advisories) == (Classification.BUGFIX,
+                                                        ("PDLAB-2024:0002",))
+    assert "PDLAB-2024:0001" not in by_name
+
+
+def test_an_unreadable_patch_info_is_a_warning() -> None:
+    t = leap_lab_host()
+    t.rules.insert(0, (has("info", "-t", "patch"), (4, "", "Unexpected exception.\n")))
+    result = assess_host(t)
+    assert {u.package for u in result.updates} >= {"PDLAB-2024:0001", "PDLAB-2024:0002"}
+    assert any("zypper info -t patch was not understood" in w for w in result.warnings)
