@@ -271,7 +271,8 @@ def _build(dest: Path, rpms: Sequence[RpmSpec], advisories: Sequence[Advisory]) 
         shutil.rmtree(work, ignore_errors=True)
     env = {**os.environ, "LANG": "C", "LC_ALL": "C", "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)}
     _lab.run([_lab._tool("createrepo_c"), "--quiet", "--excludes", "host/*", "--no-database",
-              "--simple-md-filenames", "--revision", str(SOURCE_DATE_EPOCH), "--set-timestamp-to-revision", str(dest)],
+              "--simple-md-filenames", "--revision", str(SOURCE_DATE_EPOCH),
+              "--set-timestamp-to-revision", str(dest)],
              env=env, timeout=120, what="indexing the rpm repository with createrepo_c")
     uidir = dest.parent / (dest.name + ".updateinfo")
     uidir.mkdir()
