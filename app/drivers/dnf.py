@@ -1,10 +1,12 @@
 """The dnf driver (RHEL, Rocky, Alma, Fedora, CentOS Stream; dnf4, dnf5, yum on EL7):
 installed packages, missing updates with advisories, and pending-reboot state.
 
-Tested on captured outputs only (dnf's own CI expectations, public bug reports; see
-tests/data/dnf/*/NOTES.md), never against a real RHEL/Rocky/Fedora host: dnf5's and
-yum's spellings, dnf4 waiting for a held lock (until the command's timeout) and the
-output of real RHEL advisory repositories are unverified.
+Tested on captured outputs (dnf's own CI expectations, public bug reports; see
+tests/data/dnf/*/NOTES.md) and against the real dnf 4.14 / rpm 4.18 of the test lab's
+"rocky" host (an rpm-md repository with updateinfo; docs/platforms.md), never against a
+real RHEL/Rocky/Fedora host: dnf5's and yum's spellings, dnf4 waiting for a held lock
+(until the command's timeout) and the output of real RHEL advisory repositories are
+unverified.
 
 Commands (tech-notes §1.2): ``makecache`` to refresh; ``check-update`` (100 = updates,
 0 = none, 1 = error) for the list; ``updateinfo list --updates`` and ``--with-cve`` for

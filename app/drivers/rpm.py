@@ -2,7 +2,8 @@
 detection and the running-vs-installed kernel signal.
 
 Like the drivers that use it, this was tested on captured and reconstructed outputs
-only (tests/data/dnf, yum, zypper), not against real RHEL or SUSE hosts.
+(tests/data/dnf, yum, zypper) and against the real rpm 4.18 of the test lab's RPM hosts
+(docs/platforms.md), not against real RHEL or SUSE hosts.
 """
 
 from __future__ import annotations
