@@ -154,7 +154,7 @@ def ensure_tool_layer(kind: str, base: Path, cache: Path, *, timeout: float = 90
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True)
         _lab._log(f"building the lab {kind} tool layer ({' '.join(TOOL_PACKAGES[kind])}) "
-                  f"from {mirror} (takes ~20 s, once)")
+                  f"from {mirror} (takes ~10-20 s, once)")
         t0 = time.monotonic()
         try:
             (tmp / "etc").mkdir()
