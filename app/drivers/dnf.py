@@ -273,7 +273,8 @@ class DnfUpdates:
         )
 
 
-# dnf4 with skip_if_unavailable=True (Rocky's and Debian's default) goes on without a
+# dnf4 with skip_if_unavailable=True (set in Debian's dnf.conf; on RHEL-family hosts an
+# option of single repositories, the global default being False) goes on without a
 # repository it cannot download and says so on stderr only (real dnf 4.14, lab capture):
 # "Ignoring repositories: pdlab-gone". Exit code and stdout look like a complete answer.
 _IGNORING = re.compile(r"^Ignoring repositories: (.+)$", re.M)

@@ -226,6 +226,10 @@ def _build_kind_layer(lab: Any, kind: str, tools: Path, repo: Path) -> Path:
         (etc / "system-release").symlink_to("redhat-release")
         (etc / "dnf" / "vars").mkdir(parents=True)
         (etc / "dnf" / "vars" / "releasever").write_text("9\n")
+        # Rocky 9's /etc/dnf/dnf.conf (Debian's differs: best=False, skip_if_unavailable=True)
+        (etc / "dnf" / "dnf.conf").write_text(
+            "[main]\ngpgcheck=1\ninstallonly_limit=3\nclean_requirements_on_remove=True\n"
+            "best=True\nskip_if_unavailable=False\n")
     else:
         (etc / "SUSE-brand").write_text("openSUSE\nVERSION = 15.5\n")
     rel, text = repo_file(kind, f"{lab.repo_url}/rpm/")
