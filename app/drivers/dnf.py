@@ -68,17 +68,29 @@ class DnfCommands:
 
 
 #: dnf4 and dnf5 share the commands (dnf5 keeps ``check-update`` and ``updateinfo`` as
-#: aliases of ``check-upgrade`` and ``advisory``; dnf5-advisory(8)). yum (EL7) has the
-#: yum-3 spellings, ``needs-restarting`` from yum-utils, and would wait forever for its
-#: lock unless told to exit (yum.conf(5) ``exit_on_lock``).
+#: aliases of ``check-upgrade`` and ``advisory``; dnf5-advisory(8)). dnf4 and yum (EL7)
+#: wait as long as another process holds their lock (real dnf 4.14 in the test lab: silently
+#: under -q, until the command's timeout) unless told to exit (dnf.conf(5) / yum.conf(5)
+#: ``exit_on_lock``): then they exit 200 at once, naming the holder on stderr
+#: ("metadata already locked by 15"). yum has the yum-3 spellings and
+#: ``needs-restarting`` from yum-utils.
+EXIT_ON_LOCK = "--setopt=exit_on_lock=True"
+_DNF5 = DnfCommands(
+    refresh=("dnf", "-q", "makecache"),
+    check_update=("dnf", "check-update"),
+    updateinfo=("dnf", "-q", "updateinfo", "list", "--updates"),
+    updateinfo_cves=("dnf", "-q", "updateinfo", "list", "--updates", "--with-cve"),
+    needs_restarting=("dnf", "-q", "needs-restarting", "-r"),
+)
 COMMANDS: dict[str, DnfCommands] = {
     "dnf": DnfCommands(
-        refresh=("dnf", "-q", "makecache"),
-        check_update=("dnf", "check-update"),
-        updateinfo=("dnf", "-q", "updateinfo", "list", "--updates"),
-        updateinfo_cves=("dnf", "-q", "updateinfo", "list", "--updates", "--with-cve"),
-        needs_restarting=("dnf", "-q", "needs-restarting", "-r"),
+        refresh=(*_DNF5.refresh, EXIT_ON_LOCK),
+        check_update=(*_DNF5.check_update, EXIT_ON_LOCK),
+        updateinfo=(*_DNF5.updateinfo, EXIT_ON_LOCK),
+        updateinfo_cves=(*_DNF5.updateinfo_cves, EXIT_ON_LOCK),
+        needs_restarting=(*_DNF5.needs_restarting, EXIT_ON_LOCK),
     ),
+    "dnf5": _DNF5,
     "yum": DnfCommands(
         refresh=("yum", "-q", "--setopt=exit_on_lock=True", "makecache", "fast"),
         check_update=("yum", "--setopt=exit_on_lock=True", "check-update"),
@@ -139,7 +151,7 @@ class DnfTool:
             else:
                 raise DriverError(transport.host, "no_package_manager",
                                   "neither dnf nor yum runs on this host")
-        return COMMANDS[self._name]
+        return COMMANDS["dnf5" if self.dnf5 else self._name]
 
 
 class DnfUpdates:

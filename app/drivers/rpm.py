@@ -32,7 +32,8 @@ _RPM_LOCK_TEXT = re.compile(
     r"|another app is currently holding the yum lock|Failed to obtain rpm transaction lock",
     re.IGNORECASE,
 )
-_PID = re.compile(r"pid:? (\d+)")
+# "pid 1234", "pid: 1234", dnf4's "metadata already locked by 1234" (real dnf 4.14).
+_PID = re.compile(r"(?:pid:?|locked by) (\d+)", re.IGNORECASE)
 LOCK_EXIT_CODE = 200
 
 

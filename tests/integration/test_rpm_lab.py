@@ -170,6 +170,25 @@ def test_multilib_pair_is_one_row_per_arch(lab: Lab, lab_host: Callable[..., Hos
         ("i686", "1.0-1.pdlab", "1.1-1.pdlab"), ("x86_64", "1.0-1.pdlab", "1.1-1.pdlab")]
 
 
+def test_a_held_dnf_lock_fails_the_host_at_once(lab: Lab, lab_host: Callable[..., HostInfo],
+                                                site: SiteService) -> None:
+    """Real dnf waits for as long as its lock is held; the driver must not."""
+    host = lab_host(name="rockylck", kind="rocky")
+    lock = "/var/cache/dnf/metadata_lock.pid"
+    lab.exec(host.name, f"sh -c 'echo $$ > {lock}; exec sleep 300' >/dev/null 2>&1 &", check=True)
+    deadline = time.monotonic() + 10
+    while not lab.exec(host.name, ["cat", lock]).stdout.strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    pid = lab.exec(host.name, ["cat", lock], check=True).stdout.strip()
+    site.add_asset(Asset(hostname=host.name, ips=(host.ip,)))
+    t0 = time.monotonic()
+    (outcome,) = site.assess_assets()
+    assert time.monotonic() - t0 < 30  # not the 600 s refresh timeout
+    assert (outcome.ok, outcome.kind) == (False, "rpm_lock")
+    assert f"locked by process {pid}" in outcome.message
+
+
 def test_the_failing_scriptlet_fails_for_real(lab: Lab,
                                               lab_host: Callable[..., HostInfo]) -> None:
     """The lab's pd-broken 1.1 really runs its %post and fails (the base for deployment

@@ -5,11 +5,13 @@ tests/data/dnf/lab-rocky-9 and tests/data/zypper/lab-opensuse-leap-15.5)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from app.core.models import Classification, Severity
+from app.drivers.base import DriverError
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.dnf import (
     parse_check_update,
@@ -231,3 +233,45 @@ def test_an_unreadable_patch_info_is_a_warning() -> None:
     result = assess_host(t)
     assert {u.package for u in result.updates} >= {"PDLAB-2024:0001", "PDLAB-2024:0002"}
     assert any("zypper info -t patch was not understood" in w for w in result.warnings)
+
+
+# ---------------------------------------------------------------- dnf's locks
+#
+# Real dnf 4.14 waits, silently under -q, for as long as another process holds its
+# metadata lock (makecache-locked-waits.txt: killed by `timeout 5`, no output), so an
+# assessment hung until the command timeout (600 s for the refresh). With
+# --setopt=exit_on_lock=True it exits 200 at once, naming the holder on stderr.
+
+
+def dnf4_argvs(t: ScriptedTransport) -> list[tuple[str, ...]]:
+    return [argv for argv, _ in t.calls if argv[0] == "dnf" and "--version" not in argv]
+
+
+def test_dnf4_commands_never_wait_for_a_held_lock() -> None:
+    t = rocky_lab_host()
+    assess_host(t)
+    assert dnf4_argvs(t)
+    assert all("--setopt=exit_on_lock=True" in argv for argv in dnf4_argvs(t))
+
+
+@pytest.mark.parametrize(("step", "capture"), [
+    ("makecache", "makecache-locked.txt"),
+    ("check-update", "check-update-locked.txt"),
+])
+def test_a_held_dnf_lock_is_a_clear_error_at_once(step: str, capture: str) -> None:
+    t = rocky_lab_host()
+    text, rc = out(ROCKY / capture)
+    t.rules.insert(0, (has(step), (rc, text, (ROCKY / f"{capture}.stderr").read_text())))
+    with pytest.raises(DriverError) as caught:
+        assess_host(t)
+    assert caught.value.kind == "rpm_lock"
+    pid = re.search(r"locked by (\d+)", (ROCKY / f"{capture}.stderr").read_text())
+    assert pid is not None
+    assert f"locked by process {pid.group(1)}" in str(caught.value)
+
+
+def test_dnf5_gets_no_dnf4_option() -> None:
+    t = rocky_lab_host()
+    t.rules.insert(0, (starts("dnf", "--version"), (0, "dnf5 version 5.2.5.0\n", "")))
+    assess_host(t)
+    assert not any("--setopt=exit_on_lock=True" in argv for argv in dnf4_argvs(t))
