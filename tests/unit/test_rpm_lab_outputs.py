@@ -275,3 +275,21 @@ def test_dnf5_gets_no_dnf4_option() -> None:
     t.rules.insert(0, (starts("dnf", "--version"), (0, "dnf5 version 5.2.5.0\n", "")))
     assess_host(t)
     assert not any("--setopt=exit_on_lock=True" in argv for argv in dnf4_argvs(t))
+
+
+@pytest.mark.parametrize(("step", "capture"), [
+    ("refresh", "refresh-locked.txt"),
+    ("list-updates", "list-updates-locked.xml"),
+])
+def test_a_held_zypp_lock_is_a_clear_error(step: str, capture: str) -> None:
+    # Real zypper 1.14 exits 7 at once (no waiting), naming the holder (here a `sleep`
+    # whose pid is in /run/zypp.pid): on stderr for the text command, as an XML
+    # <message type="error"> on stdout with --xmlout.
+    t = leap_lab_host()
+    text, rc = out(LEAP / capture)
+    stderr = LEAP / f"{capture}.stderr"
+    t.rules.insert(0, (has(step), (rc, text, stderr.read_text() if stderr.exists() else "")))
+    with pytest.raises(DriverError) as caught:
+        assess_host(t)
+    assert caught.value.kind == "zypp_lock"
+    assert "zypper is locked by process 13 (sleep)" in str(caught.value)
