@@ -2,7 +2,8 @@
 detection and the running-vs-installed kernel signal.
 
 Like the drivers that use it, this was tested on captured and reconstructed outputs
-only (tests/data/dnf, yum, zypper), not against real RHEL or SUSE hosts.
+(tests/data/dnf, yum, zypper) and against the real rpm 4.18 of the test lab's RPM hosts
+(docs/platforms.md), not against real RHEL or SUSE hosts.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ _RPM_LOCK_TEXT = re.compile(
     r"|another app is currently holding the yum lock|Failed to obtain rpm transaction lock",
     re.IGNORECASE,
 )
-_PID = re.compile(r"pid:? (\d+)")
+# "pid 1234", "pid: 1234", dnf4's "metadata already locked by 1234" (real dnf 4.14).
+_PID = re.compile(r"(?:pid:?|locked by) (\d+)", re.IGNORECASE)
 LOCK_EXIT_CODE = 200
 
 

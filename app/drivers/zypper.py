@@ -1,40 +1,66 @@
 """The zypper driver (SLES, openSUSE Leap and Tumbleweed): installed packages, missing
 package updates and patches, and pending-reboot state.
 
-Tested on captured outputs only (zypper XML from public test suites; see
-tests/data/zypper/*/NOTES.md), never against a real SUSE host.
+Tested on captured outputs (zypper XML from public test suites) and on the real zypper
+1.14 of the test lab's "opensuse" host (an rpm-md repository with updateinfo; see
+tests/data/zypper/*/NOTES.md and docs/platforms.md), never against a real SUSE host
+with SUSE's own repositories.
 
 Commands (tech-notes §1.3): ``zypper -n --gpg-auto-import-keys refresh`` as root; then,
 without touching the network again (``--no-refresh``), ``--xmlout list-updates`` for the
 package updates and ``--xmlout list-patches`` for the needed patches. zypper's XML for a
-patch names no packages, so a needed patch is reported as an update of its own (the unit
-``zypper patch`` installs) carrying the category, severity and CVEs; package updates
-carry no classification. Exit codes follow the parser's EXIT_CODES: 100/101 are
+patch names no packages, so ``info -t patch <ids>`` (one call) says which packages each
+needed patch updates (its Conflicts): those package updates carry the patch's category,
+severity, CVEs and id. A needed patch that updates none of the listed packages (or when
+zypper's info does not say) is reported as an update of its own (the unit ``zypper
+patch`` installs). Exit codes follow the parser's EXIT_CODES: 100/101 are
 information, 6 (no repositories) and 106 (repositories skipped) are warnings, 7 means
 another process holds the ZYPP lock (``zypp_lock``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from app.core.models import Classification, Severity
 from app.drivers.base import Driver, DriverError, RebootState, Transport, Update
 from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
-from app.drivers.parsers.quote import UnsafeValueError, ensure_advisory_id, ensure_cve_id
+from app.drivers.parsers.dnf import parse_evr
+from app.drivers.parsers.quote import (
+    UnsafeValueError,
+    ensure_advisory_id,
+    ensure_cve_id,
+    ensure_rpm_arch,
+    ensure_version,
+)
 from app.drivers.parsers.reboot import (
     RebootSignal,
     combine_reboot_signals,
     signal_from_zypper_needs_rebooting,
 )
-from app.drivers.parsers.zypper import ZypperUpdate, exit_code_meaning, parse_zypper_xml
-from app.drivers.rpm import RpmInventory, installed_kernels, kernel_signal, safe_rpm, tail
+from app.drivers.parsers.zypper import (
+    PatchTarget,
+    ZypperUpdate,
+    exit_code_meaning,
+    parse_patch_info,
+    parse_zypper_xml,
+)
+from app.drivers.rpm import (
+    RpmInventory,
+    compare_evr,
+    installed_kernels,
+    kernel_signal,
+    safe_rpm,
+    tail,
+)
 
 ZYPPER = ("zypper", "-n")
 REFRESH = (*ZYPPER, "--gpg-auto-import-keys", "refresh")
 LIST_UPDATES = (*ZYPPER, "--no-refresh", "--xmlout", "list-updates")
 LIST_PATCHES = (*ZYPPER, "--no-refresh", "--xmlout", "list-patches")
+PATCH_INFO = (*ZYPPER, "--no-refresh", "info", "-t", "patch")
 NEEDS_REBOOTING = ("zypper", "needs-rebooting")
 REFRESH_TIMEOUT = 600
 QUERY_TIMEOUT = 300
@@ -46,13 +72,17 @@ LOCKED = 7
 # "System management is locked by the application with pid 1234 (zypper)."
 _LOCK_TEXT = re.compile(r"System management is locked by the application with pid (\d+)"
                         r"(?: \(([^)]*)\))?")
-#: Patch category → classification (zypper categories: security, recommended,
-#: optional, feature, document, yast).
+#: Patch category → classification (SUSE's categories: security, recommended,
+#: optional, feature, document, yast). zypper prints the repository's updateinfo type as
+#: it is, so a repository that uses the yum/dnf types shows "bugfix" and "enhancement"
+#: (real zypper 1.14 on an rpm-md repository made with modifyrepo_c, lab capture).
 CATEGORIES: dict[str, Classification] = {
     "security": Classification.SECURITY,
     "recommended": Classification.BUGFIX,
+    "bugfix": Classification.BUGFIX,
     "optional": Classification.ENHANCEMENT,
     "feature": Classification.ENHANCEMENT,
+    "enhancement": Classification.ENHANCEMENT,
 }
 SEVERITIES: dict[str, Severity] = {
     "critical": Severity.CRITICAL, "important": Severity.IMPORTANT,
@@ -135,6 +165,11 @@ class ZypperUpdates:
         self.warnings = []
         if refresh:
             self.refresh(transport)
+        # Package updates as zypper's solver would install them, each carrying the
+        # classification, severity, CVEs and ids of the needed patches that update it
+        # (zypper info -t patch: a patch's Conflicts name its packages). A needed patch is
+        # listed on its own only when it updates none of the listed packages (e.g. one for
+        # the package manager, or when zypper's info does not say).
         updates: list[Update] = []
         for u in self._listing(transport, LIST_UPDATES):
             if u.kind != "package":
@@ -147,17 +182,46 @@ class ZypperUpdates:
             updates.append(Update(package=u.name, candidate_version=u.edition,
                                   installed_version=installed, arch=u.arch,
                                   source=u.repo or ""))
-        for p in self._listing(transport, LIST_PATCHES):
-            if p.kind != "patch" or p.status not in (None, "needed"):
-                continue
-            updates.append(self._patch(transport.host, p))
-        return updates
+        patches = [self._patch(transport.host, p) for p in self._listing(transport, LIST_PATCHES)
+                   if p.kind == "patch" and p.status in (None, "needed")]
+        if not patches or not updates:
+            return updates + patches
+        targets = self._patch_targets(transport, [p.package for p in patches])
+        folded: set[str] = set()
+        classified: list[Update] = []
+        for update in updates:
+            covering = [p for p in patches
+                        if any(_covers(t, update) for t in targets.get(p.package, ()))]
+            folded.update(p.package for p in covering)
+            classified.append(_with_patches(update, covering) if covering else update)
+        return classified + [p for p in patches if p.package not in folded]
+
+    def _patch_targets(self, transport: Transport, ids: list[str]
+                       ) -> dict[str, tuple[PatchTarget, ...]]:
+        """The packages each needed patch updates (``zypper info -t patch``); empty, with a
+        warning, when zypper does not say (the patches are then listed on their own)."""
+        argv = [*PATCH_INFO, *ids]
+        result = transport.run(argv, sudo=True, timeout=QUERY_TIMEOUT)
+        lock = _lock_error(transport.host, result.stdout + result.stderr, result.exit_code)
+        if lock:
+            raise lock
+        try:
+            if result.exit_code != 0:
+                raise ParseError(f"exit {result.exit_code}: {tail(result.stderr or result.stdout)}")
+            return parse_patch_info(result.stdout)
+        except ParseError as exc:
+            self.warnings.append(f"zypper info -t patch was not understood ({exc}); patches "
+                                 "are listed on their own, their packages unclassified")
+            return {}
 
     @staticmethod
     def _patch(host: str, p: ZypperUpdate) -> Update:
-        safe_rpm(host, "zypper list-patches", p.name, p.edition, p.arch)
+        # A patch's name is its updateinfo id: an advisory id, which may hold ":" (as
+        # RHSA-style ids do, e.g. the lab's PDLAB-2024:0001), not a package name.
         try:
             ensure_advisory_id(p.name)
+            ensure_version(p.edition, "rpm")
+            ensure_rpm_arch(p.arch)
             cves = tuple(dict.fromkeys(ensure_cve_id(c) for c in p.cves))
         except UnsafeValueError as exc:
             raise DriverError(host, "parse_failed",
@@ -173,6 +237,37 @@ class ZypperUpdates:
             advisories=(p.name,),
             reboot_required=p.restart,
         )
+
+
+_CLASS_ORDER = (Classification.SECURITY, Classification.BUGFIX, Classification.ENHANCEMENT,
+                Classification.OTHER)
+_SEVERITY_ORDER = (Severity.UNKNOWN, Severity.LOW, Severity.MODERATE, Severity.IMPORTANT,
+                   Severity.CRITICAL)
+
+
+def _covers(target: PatchTarget, update: Update) -> bool:
+    """True when the patch target is this package update (same name and arch, and the
+    candidate is at least the patch's edition)."""
+    if target.name != update.package or target.arch not in (None, update.arch):
+        return False
+    try:
+        fixed, candidate = parse_evr(target.edition), parse_evr(update.candidate_version)
+    except ParseError:
+        return False
+    return compare_evr((fixed[0] or 0, fixed[1], fixed[2]),
+                       (candidate[0] or 0, candidate[1], candidate[2])) <= 0
+
+
+def _with_patches(update: Update, patches: list[Update]) -> Update:
+    """The package update classified by the patches that update it."""
+    classification = min((p.classification for p in patches), key=_CLASS_ORDER.index)
+    severity = max((p.severity for p in patches if p.classification is Classification.SECURITY),
+                   key=_SEVERITY_ORDER.index, default=Severity.UNKNOWN)
+    return dataclasses.replace(
+        update, classification=classification, severity=severity,
+        cves=tuple(dict.fromkeys(c for p in patches for c in p.cves)),
+        advisories=tuple(dict.fromkeys(p.package for p in patches)),
+        reboot_required=update.reboot_required or any(p.reboot_required for p in patches))
 
 
 # SUSE kernels: rpm kernel-default 6.4.0-150600.23.7.1 runs as uname -r

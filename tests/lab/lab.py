@@ -84,7 +84,9 @@ HOST_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 RESERVED_HOST_NAMES = frozenset({"br", "client", "root"})
 SOURCE_DATE_EPOCH = 1_700_000_000
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-KINDS = ("debian", "printer", "windows", "firewalled", "closed")
+RPM_KINDS = ("rocky", "opensuse")  # real dnf / zypper over the base (tests/lab/rpmhosts.py)
+KINDS = ("debian", *RPM_KINDS, "printer", "windows", "firewalled", "closed")
+_LINUX_KINDS = ("debian", *RPM_KINDS)  # real hosts: a disk, pd-init and sshd
 _NO_PROCESS_KINDS = ("firewalled", "closed")  # just a netns: DROP everything / RST everything
 
 T = TypeVar("T")
@@ -907,7 +909,7 @@ class HostSpec:
     """What to start. ip=None picks the next free address from .10 up."""
 
     name: str
-    kind: str = "debian"  # debian | printer | windows | firewalled | closed
+    kind: str = "debian"  # debian | rocky | opensuse | printer | windows | firewalled | closed
     ip: str | None = None
     packages: Mapping[str, str | None] | None = None  # None: DEFAULT_INSTALLED
     sudo_password: str = DEFAULT_PASSWORD  # admin's password (sudo asks for it)
@@ -1295,6 +1297,7 @@ class Lab:
         # the debs are bind-visible via /tmp/pd-debs inside the chroot: copy into layer tmp
         tmpdebs = layer / "var" / "tmp" / "pd-debs"
         tmpdebs.mkdir(parents=True)
+        (layer / "var" / "tmp").chmod(0o1777)  # the upper's copy must not hide the base's mode
         for f in debs.iterdir():
             shutil.copy2(f, tmpdebs / f.name)
         script = (
@@ -1365,7 +1368,7 @@ class Lab:
         self.hosts[spec.name] = h
         run(["ip", "netns", "add", ns], what=f"creating netns {ns}")
         self._veth(ns, f"h{index}", ip, info.mac)
-        if spec.kind == "debian":
+        if spec.kind in _LINUX_KINDS:
             self._create_disk(h)
         elif spec.kind == "firewalled":
             info.firewall_active = self._firewall(h)
@@ -1376,6 +1379,9 @@ class Lab:
         upper, work = h.dir / "upper", h.dir / "work"
         for d in (upper, work, h.merged):
             d.mkdir(exist_ok=True)
+        lower = f"{self.layer}:{self.base}"
+        if h.spec.kind in RPM_KINDS:
+            lower = _rpmhosts().lower_dirs(self, h.spec.kind)
         run(
             [
                 "mount",
@@ -1383,7 +1389,7 @@ class Lab:
                 "overlay",
                 "overlay",
                 "-o",
-                f"lowerdir={self.layer}:{self.base},upperdir={upper},workdir={work}",
+                f"lowerdir={lower},upperdir={upper},workdir={work}",
                 str(h.merged),
             ],
             what=f"mounting the disk of {h.spec.name}",
@@ -1452,7 +1458,7 @@ class Lab:
         assert h.log
         log = open(h.log, "ab")  # noqa: SIM115 - handed to the child
         try:
-            if kind == "debian":
+            if kind in _LINUX_KINDS:
                 argv = [
                     "ip",
                     "netns",
@@ -1506,7 +1512,7 @@ class Lab:
         assert h.proc
         assert h.log
         self._raise_if_dead(h.proc, f"host {h.spec.name}", h.log)
-        if h.spec.kind == "debian":
+        if h.spec.kind in _LINUX_KINDS:
             try:
                 return ssh_banner(h.info.ip, 22, 0.5).startswith("SSH-")
             except OSError:
@@ -1592,7 +1598,7 @@ class Lab:
     # ---- running things
 
     def _exec_argv(self, h: _Host, argv: Sequence[str], user: str | None) -> list[str]:
-        if h.spec.kind != "debian":
+        if h.spec.kind not in _LINUX_KINDS:
             return ["ip", "netns", "exec", h.info.netns, *argv]
         pid = self._init_pid(h)
         if user and user != "root":
@@ -1688,7 +1694,7 @@ class Lab:
         if h.proc is None:
             return
         if h.proc.poll() is None:
-            if h.spec.kind == "debian":
+            if h.spec.kind in _LINUX_KINDS:
                 with contextlib.suppress(LabError, ValueError, OSError):
                     pid = self._init_pid(h)
                     os.kill(pid, signal.SIGKILL)  # kills the whole pid namespace
@@ -1698,7 +1704,7 @@ class Lab:
             except subprocess.TimeoutExpired:
                 raise LabError(f"host {h.spec.name} did not stop within 10s") from None
         h.proc = None
-        if h.spec.kind == "debian":
+        if h.spec.kind in _LINUX_KINDS:
             # the pid namespace is gone when no process is left in the netns of the host
             wait_until(
                 lambda: not _netns_pids(h.info.netns),
@@ -2021,6 +2027,15 @@ def _destroy_lab(prefix: str, state_dir: Path | None) -> list[str]:
         if state_dir.exists():
             problems.append(f"dir {state_dir}")
     return problems
+
+
+def _rpmhosts() -> Any:
+    """tests/lab/rpmhosts.py (imported on first use: only labs with RPM hosts need it)."""
+    try:
+        from tests.lab import rpmhosts
+    except ImportError:  # lab.py run as a script
+        import rpmhosts  # type: ignore[no-redef]
+    return rpmhosts
 
 
 def _passwd_entry(root: Path, user: str) -> tuple[int, int]:

@@ -120,7 +120,7 @@ def test_without_refresh_dnf_runs_cache_only() -> None:
     assess_host(t, refresh=False)
     calls = argvs(t)
     assert not any("makecache" in argv for argv in calls)
-    assert ("dnf", "-C", "check-update") in calls
+    assert ("dnf", "-C", "check-update", "--setopt=exit_on_lock=True") in calls
     assert all("-C" in argv for argv in calls if "updateinfo" in argv)
 
 

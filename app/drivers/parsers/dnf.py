@@ -128,6 +128,11 @@ _CHECK_UPDATE_NOISE = (
     re.compile(r"Updating and loading repositories:"),
     re.compile(r"Repositories loaded\."),
     re.compile(r"Upgrades"),  # dnf5 check-upgrade section title
+    # dnf4's progress line for a repository whose metadata it downloads during the command
+    # (expired cache, --refresh, a repository that failed and is retried every time):
+    # "PatchDesk Lab 9 - x86_64   1.6 MB/s | 1.7 kB   00:00" (real dnf 4.14, lab capture).
+    re.compile(r".*\S +\d+(?:\.\d+)? *[kMGT]?B/s +\| +\d+(?:\.\d+)? *[kMGT]?B +"
+               r"\d+:\d\d(?::\d\d)? *"),
 )
 _NAME_ARCH = re.compile(r"(?P<name>\S+)\.(?P<arch>[a-z0-9_]+)", re.ASCII)
 _REPO = re.compile(r"@?[A-Za-z0-9._:@/+-]+", re.ASCII)

@@ -294,3 +294,75 @@ def parse_zypper_table(text: str) -> ZypperTable:
             raise ParseError("zypper table: rows without a header rule")
         return ZypperTable((), ())
     return ZypperTable(header, tuple(rows))
+
+
+# --------------------------------------------------------------------------- patch info
+#
+# `zypper -n --no-refresh info -t patch ID...` (C locale) prints, per patch, a block
+# "Information for patch ID:" with "Key : value" lines; the packages a patch updates are
+# its Conflicts: "pd-tools < 2.1-1.pdlab" inline for one, or "Conflicts   : [2]" followed
+# by that many indented "name.arch < edition" lines (real zypper 1.14, lab capture
+# tests/data/zypper/lab-opensuse-leap-15.5/info-patch.txt). An arch-specific package
+# appears as name.arch plus name.noarch; a noarch one without an arch. Unknown ids give
+# "patch 'X' not found." and exit 0. Description lines are indented, keys are not.
+_INFO_HEADER = re.compile(r"Information for patch (?P<id>\S+):")
+_INFO_CONFLICTS = re.compile(r"Conflicts\s*: (?:\[(?P<count>\d+)\]|(?P<one>.+))")
+_INFO_TARGET = re.compile(r"(?P<name>[A-Za-z0-9_.+-]+) < (?P<edition>[A-Za-z0-9_.+~^:-]+)",
+                          re.ASCII)
+#: Architecture suffixes zypper appends to a conflict's name.
+RPM_ARCHES = frozenset({
+    "noarch", "x86_64", "i386", "i486", "i586", "i686", "aarch64", "armv7hl", "armv6hl",
+    "ppc64le", "ppc64", "s390x", "riscv64", "x86_64_v2", "x86_64_v3", "x86_64_v4",
+})
+
+
+@dataclass(frozen=True)
+class PatchTarget:
+    """A package a patch updates: ``name`` older than ``edition`` (any arch if None)."""
+
+    name: str
+    arch: str | None
+    edition: str
+
+
+def _target(text: str) -> PatchTarget:
+    m = _INFO_TARGET.fullmatch(text.strip())
+    if m is None:
+        raise ParseError("zypper info: unreadable Conflicts entry", text)
+    name, arch = m["name"], None
+    head, dot, tail = name.rpartition(".")
+    if dot and head and tail in RPM_ARCHES:
+        name, arch = head, tail
+    return PatchTarget(name, arch, m["edition"])
+
+
+def parse_patch_info(text: str) -> dict[str, tuple[PatchTarget, ...]]:
+    """Parse ``zypper info -t patch`` output: patch id → the packages it updates.
+
+    Raises:
+        ParseError: a Conflicts list shorter than announced or an unreadable entry.
+    """
+    found: dict[str, list[PatchTarget]] = {}
+    current: list[PatchTarget] | None = None
+    pending = 0
+    for lineno, line in numbered_lines(text):
+        if pending:
+            if not line.startswith(" "):
+                raise ParseError("zypper info: Conflicts list cut short", line, lineno)
+            assert current is not None
+            current.append(_target(line))
+            pending -= 1
+            continue
+        if m := _INFO_HEADER.fullmatch(line.strip()):
+            current = found.setdefault(m["id"], [])
+            continue
+        if current is None or line.startswith(" "):
+            continue
+        if m := _INFO_CONFLICTS.fullmatch(line.rstrip()):
+            if m["count"] is not None:
+                pending = int(m["count"])
+            else:
+                current.append(_target(m["one"]))
+    if pending:
+        raise ParseError("zypper info: Conflicts list cut short at the end of the output")
+    return {k: tuple(v) for k, v in found.items()}
