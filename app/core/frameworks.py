@@ -313,8 +313,9 @@ def parse_framework(data: Any, name: str) -> Framework:
             want = _PARAMS.get(key)
             if want is None:
                 problems.append(f"{where}: unknown parameter '{key}'")
-            elif not isinstance(value, want) or (want is int and (isinstance(value, bool)
-                                                                  or value <= 0)):
+            elif not isinstance(value, want) or (
+                    isinstance(value, int) and want is int
+                    and (isinstance(value, bool) or value <= 0)):
                 problems.append(f"{where}: parameter '{key}' must be a {want.__name__}"
                                 + (" above 0" if want is int else ""))
         needs_days = {EvidenceKind.SCAN_RECENCY, EvidenceKind.VULNERABILITY_INTEL}
@@ -435,6 +436,18 @@ class MissingUpdate:
         if self.released is not None:
             return datetime.combine(self.released, time(), UTC)
         return self.first_seen
+
+    def late(self, as_of: datetime, limit: timedelta) -> bool:
+        """Whether it is past a deadline of ``limit`` at ``as_of``.
+
+        A release date has no time of day, so the last allowed day counts whole: released
+        on 5 November, "within 30 days" runs to the end of 5 December (UTC). From a
+        first-seen time the deadline is exact.
+        """
+        if self.released is not None:
+            last_day = (self.clock_start() + limit).date()
+            return as_of >= datetime.combine(last_day + timedelta(days=1), time(), UTC)
+        return as_of - self.first_seen > limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,7 +603,7 @@ def _sla(req: Requirement, fw: Framework, ev: ComplianceEvidence) -> tuple[Statu
                              m.security, [r.id for r in rules])
         if limit is not None:
             due.append((m, limit, ev.as_of - m.clock_start()))
-    late = [(m, limit, age) for m, limit, age in due if age > limit]
+    late = [(m, limit, age) for m, limit, age in due if m.late(ev.as_of, limit)]
     overdue = [t for t in late if not (t[0].excepted_until and t[0].excepted_until > ev.as_of)]
     excepted = len(late) - len(overdue)
     guessed = sum(1 for m, _, _ in due if m.released is None)
