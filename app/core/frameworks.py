@@ -28,8 +28,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.core.deployment import Deployment, Phase, Stage
 from app.core.errors import UserError
-from app.core.models import Severity, StrEnum
+from app.core.models import Asset, Severity, StrEnum
+from app.core.risk import Decision, Review, RiskItem, cvss_severity
 
 FRAMEWORK_DIR = "frameworks"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
@@ -499,6 +501,89 @@ class Judgement:
         """JSON-ready form."""
         return {"requirement": self.requirement_id, "status": str(self.status),
                 "figures": self.figures, "evidence": [str(e) for e in self.evidence]}
+
+
+_SEVERITY_ORDER = (Severity.UNKNOWN, Severity.LOW, Severity.MODERATE, Severity.IMPORTANT,
+                   Severity.CRITICAL)
+
+
+def effective_severity(vendor: Severity, cvss: float | None) -> Severity:
+    """The higher of the vendor's severity and the CVSS v3 band of the highest score."""
+    if cvss is None:
+        return vendor
+    band = cvss_severity(cvss)
+    return max(vendor, band, key=_SEVERITY_ORDER.index)
+
+
+def build_evidence(
+    as_of: datetime,
+    assets: Sequence[Asset],
+    last_assessed: Mapping[int, datetime],
+    risk_items: Sequence[RiskItem],
+    reviews: Sequence[Review] = (),
+    deployments: Sequence[Deployment] = (),
+    *,
+    audit_intact: bool | None = None,
+    audit_events: int = 0,
+    policy_version: int = 0,
+    policy_responsible: Sequence[str] = (),
+    kev_imported_at: datetime | None = None,
+    cvss: Mapping[str, float] | None = None,
+    released: Mapping[tuple[int, str], date] | None = None,
+) -> ComplianceEvidence:
+    """Gather the evidence from the site's own records (for the services to call).
+
+    Args:
+        as_of: the moment judged (the report's generation time).
+        assets: the assets in scope (those the patch policy covers).
+        last_assessed: each asset's last *successful* deep scan, by asset id.
+        risk_items: :func:`app.core.risk.prioritise` at ``as_of``: the same missing updates
+            the compliance figure is made of, with their reviews and exceptions.
+        reviews: every urgency review (exceptions are taken from them).
+        deployments: the deployments of the period (planned-only ones are left out here).
+        audit_intact: whether the audit log verified (None: not checked).
+        audit_events: how many audit events there are.
+        policy_version: the saved policy version in force (0: built-in defaults).
+        policy_responsible: the people the policy names as responsible.
+        kev_imported_at: when the KEV catalogue was last imported.
+        cvss: CVSS base scores by CVE id, where known.
+        released: vendor release dates by (asset id, package), where known.
+
+    An asset counts as internet-facing when it is marked internet-facing or public-facing.
+    """
+    exposed = {int(a.id or 0): a.internet_facing or a.public_facing for a in assets}
+    facts = tuple(AssetFacts(int(a.id or 0), a.label, exposed[int(a.id or 0)], a.last_seen,
+                             last_assessed.get(int(a.id or 0))) for a in assets)
+    missing: list[MissingUpdate] = []
+    decides: dict[int, int] = {}
+    for item in risk_items:
+        scores = [cvss[c] for c in item.cves if cvss and c in cvss]
+        review = item.review
+        until = None
+        if review is not None and review.decision is Decision.EXCEPTION:
+            until = review.expires_at
+            if review.id is not None:
+                decides[review.id] = decides.get(review.id, 0) + 1
+        missing.append(MissingUpdate(
+            asset_id=item.asset_id, host=item.host, package=item.package,
+            first_seen=item.first_seen,
+            severity=effective_severity(item.severity, max(scores) if scores else None),
+            security=item.security, known_exploited=bool(item.kev),
+            internet_facing=exposed.get(item.asset_id, False),
+            released=(released or {}).get((item.asset_id, item.package)),
+            excepted_until=until))
+    exceptions = tuple(ExceptionFacts(int(r.id or 0), r.decided_by, r.expires_at,
+                                      decides.get(int(r.id or 0), 0))
+                       for r in reviews if r.decision is Decision.EXCEPTION)
+    started = tuple(DeploymentFacts(d.id, bool(d.stage_targets(Stage.TEST)),
+                                    d.approval.approver if d.approval else "",
+                                    any(t.verified for t in d.targets))
+                    for d in deployments if d.phase is not Phase.PLANNED)
+    return ComplianceEvidence(
+        as_of=as_of, assets=facts, missing=tuple(missing), exceptions=exceptions,
+        deployments=started, audit_intact=audit_intact, audit_events=audit_events,
+        policy_version=policy_version, policy_responsible=tuple(policy_responsible),
+        kev_imported_at=kev_imported_at)
 
 
 # -- judging ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.deployment import Approval, Deployment, PackagePin, Phase, Stage, Target
 from app.core.errors import UserError
 from app.core.frameworks import (
     AssetFacts,
@@ -19,14 +20,19 @@ from app.core.frameworks import (
     Judgement,
     MissingUpdate,
     Status,
+    build_evidence,
     deadline_for,
     deadline_presets,
     duration_text,
+    effective_severity,
     evaluate,
     frameworks_dir,
     load_frameworks,
 )
-from app.core.models import Severity
+from app.core.kev import KevEntry
+from app.core.models import Asset, AssetPatch, Classification, Severity
+from app.core.policy import Policy
+from app.core.risk import Decision, Review, prioritise
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 SHIPPED = {"pci-dss", "hipaa", "nist-800-40", "cis-controls", "iso-27001", "cyber-essentials",
@@ -388,3 +394,57 @@ def test_every_requirement_is_judged_deterministically(fws: dict[str, Framework]
            if j.status is Status.NOT_MET]
     assert bad == ([("ISM-1876/ISM-1877", Status.NOT_MET)] if fid == "essential-eight"
                    else [])
+
+
+# -- evidence gathered from the site's own records -------------------------------------------
+def test_evidence_is_built_from_the_same_items_as_the_compliance_figure(
+        fws: dict[str, Framework]) -> None:
+    pos = Asset(hostname="pos-01", id=1, public_facing=True, last_seen=NOW)
+    back = Asset(hostname="back-office", id=2)
+    kev = {"CVE-2026-0001": KevEntry("CVE-2026-0001")}
+    old = NOW - timedelta(days=20)
+    patches = [
+        AssetPatch(1, "openssl", "3.0.9", classification=Classification.SECURITY,
+                   severity=Severity.MODERATE, cves=("CVE-2026-0001",), first_seen=old),
+        AssetPatch(2, "libxml2", "2.9", classification=Classification.SECURITY,
+                   severity=Severity.UNKNOWN, cves=("CVE-2026-0002",), first_seen=old),
+        AssetPatch(2, "tzdata", "2026a", classification=Classification.BUGFIX,
+                   first_seen=old),
+    ]
+    exception = Review(Decision.EXCEPTION, "vendor fix pending", "Dana", NOW - timedelta(days=1),
+                       package="libxml2", asset_id=2, until=(NOW + timedelta(days=9)).date(),
+                       id=5)
+    items = prioritise([pos, back], patches, kev, Policy(), [exception], NOW)
+    deployment = Deployment(
+        9, (PackagePin("openssl", "3.0.9"),),
+        (Target(1, "pos-01", "10.0.0.7", Stage.TEST, verified="installed"),),
+        phase=Phase.DONE, approval=Approval("Dana", NOW))
+    ev = build_evidence(NOW, [pos, back], {1: NOW - timedelta(days=2)}, items, [exception],
+                        [deployment, replace(deployment, id=10, phase=Phase.PLANNED)],
+                        audit_intact=True, audit_events=7, policy_version=2,
+                        policy_responsible=["Dana"], kev_imported_at=NOW,
+                        cvss={"CVE-2026-0002": 9.8},
+                        released={(1, "openssl"): (NOW - timedelta(days=25)).date()})
+    assert [(a.label, a.internet_facing, a.last_assessed is not None) for a in ev.assets] == [
+        ("pos-01", True, True), ("back-office", False, False)]
+    by_pkg = {m.package: m for m in ev.missing}
+    assert set(by_pkg) == {"openssl", "libxml2", "tzdata"}
+    assert by_pkg["openssl"].known_exploited and by_pkg["openssl"].internet_facing
+    assert by_pkg["openssl"].released == (NOW - timedelta(days=25)).date()
+    assert by_pkg["libxml2"].severity is Severity.CRITICAL  # CVSS 9.8 over "unknown"
+    assert by_pkg["libxml2"].excepted_until == exception.expires_at
+    assert not by_pkg["tzdata"].security
+    assert ev.exceptions == (ExceptionFacts(5, "Dana", exception.expires_at, 1),)
+    assert ev.deployments == (DeploymentFacts(9, True, "Dana", True),)
+    e8 = fws["essential-eight"]
+    # The exploited update on the public-facing till is 25 days past its release: late for
+    # the 48-hour rule; the critical one on the internal host is within a month.
+    assert judge(e8, "ISM-1876/ISM-1877", ev).status is Status.NOT_MET
+    assert judge(e8, "ISM-1695", ev).status is Status.PARTLY  # back-office never assessed
+    assert judge(fws["pci-dss"], "6.5.1", ev).status is Status.MET
+
+
+def test_effective_severity_takes_the_higher_band() -> None:
+    assert effective_severity(Severity.LOW, 7.5) is Severity.IMPORTANT
+    assert effective_severity(Severity.CRITICAL, 5.0) is Severity.CRITICAL
+    assert effective_severity(Severity.MODERATE, None) is Severity.MODERATE
