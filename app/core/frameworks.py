@@ -14,8 +14,10 @@ evidence PatchDesk holds (:class:`EvidenceKind`). The files are read by
 Deadlines are counted from the update's release when that is known, else from the day
 PatchDesk first saw it missing (which is never earlier than the release, so the figure can
 only flatter the site by the time between release and first scan; the judgement says which
-clock it used). A month is counted as 30 days. An update is late once its age is strictly
-more than the deadline (29 or 30 days old is within a month, 31 is not).
+clock it used). A month is counted as 30 days. A release date has no time of day, so the
+last allowed day counts whole: released on 5 November, "within a month" runs to the end of
+5 December UTC (30 days old is within, 31 is not); from a first-seen time the deadline is
+exact. :func:`build_evidence` gathers the figures from the site's own records.
 """
 
 from __future__ import annotations
