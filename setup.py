@@ -14,7 +14,7 @@ setup(
         "app.resources.frameworks",
     ],
     package_dir={"app.resources": "resources"},
-    package_data={"": ["*.sh", "*.svg", "*.md", "*.json", "*.txt"],
+    package_data={"": ["*.sh", "*.ps1", "*.svg", "*.md", "*.json", "*.txt"],
                   "app.resources": ["data/*.json", "fonts/*.ttf", "fonts/*.txt",
                                     "frameworks/*.json"]},
 )

@@ -5,6 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date
+from typing import TYPE_CHECKING
+
+from app.core.errors import FieldError
+
+if TYPE_CHECKING:  # deployment imports models, which import this module
+    from app.core.deployment import Gates
 
 _MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
@@ -76,3 +82,53 @@ def parse_date(text: str) -> date | None:
 def split_list(text: str) -> list[str]:
     """Split a user-typed list on commas, semicolons or whitespace; drop empties."""
     return [part for part in re.split(r"[,;\s]+", text.strip()) if part]
+
+
+# --- deployment plans ([12].2) --------------------------------------------------------------
+
+#: A package name as the package managers we drive accept it, optionally with ``:arch``:
+#: Debian's policy (lower-case letters, digits, ``+ - .``, two or more characters), RPM's
+#: wider set (upper case, ``_``), and Windows update ids (``KB5031356``). No shell
+#: metacharacter, space, ``=`` or ``/`` can pass.
+_PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}(:[a-z0-9_-]{1,16})?$")
+#: A version string: Debian (epoch, upstream, revision, ``~``), RPM (``-release``, ``^``),
+#: Windows build numbers. Again nothing a shell or apt would read as syntax.
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:^_-]{0,127}$")
+
+
+def check_package_pin(name: str, version: str) -> list[FieldError]:
+    """Problems with one ``name=version`` a plan would install (empty: fine)."""
+    errors = []
+    if not _PACKAGE_RE.fullmatch(name):
+        errors.append(FieldError("package", f"{name[:60]!r} is not a package name (letters, "
+                                            "digits and + . _ - only, optionally :arch)"))
+    if not _VERSION_RE.fullmatch(version):
+        errors.append(FieldError("version", f"{version[:60]!r} is not a package version "
+                                            f"(for {name[:60]!r})"))
+    return errors
+
+
+def check_gates(gates: Gates) -> list[FieldError]:
+    """Problems with a plan's numbers: shares are 0–1, counts and sizes positive."""
+    errors = []
+    for name in ("test_success", "pilot_success", "max_failure_rate"):
+        value = getattr(gates, name)
+        if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            errors.append(FieldError(name, f"must be a share between 0 and 1 (e.g. 0.2 for "
+                                           f"20 %), not {value!r}"))
+    for name, low in (("wave_size", 1), ("concurrency", 1), ("reboot_lead_minutes", 0),
+                      ("min_free_mb", 0)):
+        value = getattr(gates, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 100_000:
+            errors.append(FieldError(name, f"must be a whole number of at least {low}, "
+                                           f"not {value!r}"))
+    if gates.max_failures is not None and (not isinstance(gates.max_failures, int)
+                                           or gates.max_failures < 0):
+        errors.append(FieldError("max_failures", f"must be 0 or more, not "
+                                                 f"{gates.max_failures!r}"))
+    if not 0 < gates.host_timeout <= 86_400:
+        errors.append(FieldError("host_timeout", "must be between 1 s and a day"))
+    if gates.backup_days is not None and not 0 <= gates.backup_days <= 3650:
+        errors.append(FieldError("backup_days", f"must be 0–3650 days, not "
+                                                f"{gates.backup_days!r}"))
+    return errors

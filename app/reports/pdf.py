@@ -9,6 +9,7 @@ which a 1,000-host report cannot afford.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -196,12 +197,28 @@ class Branding:
     generated: str
 
 
+#: The largest logo file read (a logo is a few hundred kB at most).
+MAX_LOGO_BYTES = 5 * 1024 * 1024
+
+
 def load_logo(path: str) -> ImageReader | None:
-    """The site's logo, or None when it is unset, missing or not a readable image."""
+    """The site's logo, or None when it is unset, missing or not a readable image.
+
+    Only a local file is read, by PatchDesk itself (capped): reportlab's ImageReader would
+    also fetch ``http://`` and ``ftp://`` addresses, so a report run could be made to
+    contact a server named in the site file ([12].11).
+    """
     if not path:
         return None
+    if "://" in path or path.lower().startswith("data:"):
+        log.warning("the logo %.80r is not a local file; logos are local image files", path)
+        return None
     try:
-        reader = ImageReader(path)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_LOGO_BYTES + 1)
+        if len(data) > MAX_LOGO_BYTES:
+            raise ValueError(f"larger than {MAX_LOGO_BYTES // (1024 * 1024)} MB")
+        reader = ImageReader(io.BytesIO(data))
         reader.getSize()
     except Exception as exc:  # any unreadable image: the report goes on without it
         log.warning("cannot use the logo %s: %s", path, exc)

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.core.models import Asset
-from app.core.progress import Progress
+from app.core.progress import CancelToken, Progress
 from app.ui import dialogs
-from app.ui.inventory import error_kind_label, make_table_view
+from app.ui.inventory import error_kind_label
 from app.ui.qt import (
     QAbstractTableModel,
     QCloseEvent,
     QColor,
     QDialog,
     QHBoxLayout,
-    QLabel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     QProgressBar,
     QPushButton,
@@ -33,6 +33,12 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import make_table_view, plain_label
+
+if TYPE_CHECKING:
+    from app.services import SiteService
+    from app.ui.credentials import VaultGate
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _ERROR = QColor("#b3261e")
@@ -155,29 +161,18 @@ class AssessDialog(QDialog):
         self._drain.setInterval(100)
         self._drain.timeout.connect(self.drain)
 
-        self.intro = QLabel()
-        self.intro.setObjectName("assessIntro")
-        self.intro.setTextFormat(Qt.TextFormat.PlainText)
-        self.intro.setWordWrap(True)
+        self.intro = plain_label(name="assessIntro")
         self.progress = QProgressBar()
         self.progress.setObjectName("assessProgress")
         self.progress.setTextVisible(True)
         self.progress.setFormat("%v / %m hosts")
-        self.status = QLabel()
-        self.status.setObjectName("assessStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
+        self.status = plain_label(name="assessStatus")
         self.model = AssessResultsModel(self)
         self.view = make_table_view("assessResults", "Assessment results")
         self.view.setModel(self.model)
         for col, width in enumerate((150, 110, 170, 70, 70, 80, 60)):
             self.view.horizontalHeader().resizeSection(col, width)
-        self.error_note = QLabel()
-        self.error_note.setObjectName("assessErrors")
-        self.error_note.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_note.setWordWrap(True)
-        self.error_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_note.setProperty("role", "field-error")
+        self.error_note = plain_label(name="assessErrors", role="field-error", selectable=True)
         self.error_note.hide()
 
         self.keys_button = QPushButton("Review host &keys…")
@@ -347,3 +342,114 @@ class AssessDialog(QDialog):
             self.reject()
             return
         super().closeEvent(event)
+
+
+class Assessor(QObject):
+    """Runs the deep scans the main window starts: one run at a time, after unlocking the
+    vault, its results streaming into one :class:`AssessDialog`.
+
+    Args:
+        runner: the window's task runner.
+        gate: the window's vault gate (unlocks, reviews changed host keys).
+        window: the dialogs' parent.
+        assets: the inventory as loaded (to find the hosts whose keys to review).
+    """
+
+    #: A run ended with these outcomes ([] when it failed; not emitted when cancelled).
+    finished = Signal(object)
+    #: A run started or was cancelled (for enabling actions).
+    busy_changed = Signal()
+    #: The dialog asks to show the Patches page.
+    show_patches_requested = Signal()
+    #: A line for the window's status bar (text, milliseconds).
+    status_message = Signal(str, int)
+
+    def __init__(self, runner: TaskRunner, gate: VaultGate, window: QWidget,
+                 assets: Callable[[], list[Asset]]) -> None:
+        super().__init__(window)
+        self.runner = runner
+        self.gate = gate
+        self.window = window
+        self.assets = assets
+        self.service: SiteService | None = None
+        self.dialog: AssessDialog | None = None
+        #: The run in flight (None when idle).
+        self.task: Task | None = None
+
+    def assess(self, assets: Sequence[Asset]) -> None:
+        """Deep-scan these assets (those with an address), unlocking the vault first; while
+        a run is going, show its window instead."""
+        if self.service is None:
+            return
+        if self.task is not None and self.dialog is not None:
+            self.dialog.show()
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return
+        targets = [a for a in assets if a.id is not None and (a.primary_ip or a.hostname)]
+        if not targets:
+            dialogs.show_error(self.window, "Nothing to assess",
+                               "None of these assets has an IP address or host name to "
+                               "connect to. Add one in the asset dialog (F2).")
+            return
+        self.gate.ensure_unlocked(lambda: self.start(targets))
+
+    def _dialog_for_assessment(self) -> AssessDialog:
+        if self.dialog is None:
+            dialog = AssessDialog(self.window)
+            dialog.cancel_requested.connect(self.cancel)
+            dialog.show_patches_requested.connect(self.show_patches_requested)
+            dialog.review_keys_requested.connect(self._review_host_keys)
+            self.dialog = dialog
+        return self.dialog
+
+    def start(self, targets: Sequence[Asset]) -> None:
+        """Deep-scan assets on the worker pool; results stream into the assess window."""
+        service = self.service
+        if service is None or self.task is not None:
+            return
+        dialog = self._dialog_for_assessment()
+        ids = [a.id for a in targets if a.id is not None]
+
+        def run(progress: Callable[[Progress], None], cancel: CancelToken) -> Any:
+            return service.assess_assets(ids, progress=progress, cancel=cancel,
+                                         on_result=dialog.outcome_ready)
+
+        def done(outcomes: list[Any]) -> None:
+            cancelled = task.token.cancelled
+            self.task = None
+            dialog.finish(outcomes, cancelled=cancelled)
+            self.finished.emit(outcomes)
+
+        def failed(error: TaskError) -> None:
+            self.task = None
+            dialog.fail(error.message)
+            self.finished.emit([])
+
+        def cancelled() -> None:
+            self.task = None
+            dialog.fail("", cancelled=True)
+            self.busy_changed.emit()
+
+        dialog.start(targets)
+        dialog.show()
+        dialog.raise_()
+        task = self.runner.submit(run, name="assess", with_progress=True, on_result=done,
+                                  on_error=failed, on_progress=dialog.show_progress,
+                                  on_cancelled=cancelled)
+        self.task = task
+        self.busy_changed.emit()
+
+    def cancel(self) -> None:
+        """Stop the running deep scan; hosts that finished are kept."""
+        if self.task is not None:
+            self.task.cancel()
+
+    def _review_host_keys(self, asset_ids: object) -> None:
+        ids = list(asset_ids) if isinstance(asset_ids, list) else []
+        by_id = {a.id: a for a in self.assets()}
+        for asset_id in ids[:1]:  # one warning at a time; the button stays for the rest
+            asset = by_id.get(asset_id)
+            if asset is not None:
+                self.gate.probe_host_key(
+                    asset, lambda text: self.status_message.emit(text, 8000))

@@ -31,18 +31,12 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
+from app.ui.widgets import plain_label
 
 #: FieldError.field names (from the domain and CSV records) → the dialog's field keys.
 _FIELD_ALIASES = {"ip": "ips", "mac": "macs", "os": "os_name"}
 
 
-def _error_label() -> QLabel:
-    label = QLabel()
-    label.setProperty("role", "field-error")
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.hide()
-    return label
 
 
 def _set_invalid(widget: QWidget, invalid: bool) -> None:
@@ -267,7 +261,7 @@ class AssetDialog(QDialog):
         self.fields: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
 
-        self.general_error = _error_label()
+        self.general_error = plain_label(role="field-error", hidden=True)
         self.general_error.setObjectName("generalError")
 
         # -- widgets --------------------------------------------------------------------
@@ -335,7 +329,7 @@ class AssetDialog(QDialog):
         criticality = QGroupBox("Criticality")
         crit_layout = QVBoxLayout(criticality)
         crit_layout.addWidget(self.criticality)
-        impact_error = _error_label()
+        impact_error = plain_label(role="field-error", hidden=True)
         impact_error.setObjectName("error_impact")
         self.errors["impact"] = impact_error
         crit_layout.addWidget(impact_error)
@@ -396,7 +390,7 @@ class AssetDialog(QDialog):
         return edit
 
     def _with_error(self, key: str, widget: QWidget) -> QWidget:
-        label = _error_label()
+        label = plain_label(role="field-error", hidden=True)
         label.setObjectName(f"error_{key}")
         self.errors[key] = label
         box = QVBoxLayout()

@@ -10,46 +10,34 @@ password and that reacts to a changed SSH host key, for this page and for deep s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from app.core.credentials import Credential, Scope, ScopeKind, SudoMode
-from app.core.models import Asset, Ring
+from app.core.models import Asset
 from app.services import SiteService
 from app.ui import dialogs
+from app.ui.credential_dialogs import ChooseAssetDialog, CredentialDialog
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
-from app.ui.inventory import make_table_view, page_header
 from app.ui.models import RowTableModel, local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
-    QButtonGroup,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
     QKeySequence,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QObject,
     QPushButton,
-    QRadioButton,
     QShortcut,
-    QSpinBox,
     QSplitter,
-    QStackedWidget,
     Qt,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 SUDO_LABELS = {
     SudoMode.PASSWORD: "sudo with password",
@@ -57,7 +45,6 @@ SUDO_LABELS = {
     SudoMode.ROOT: "already root",
 }
 _STATE_COLOURS = {"ok": "#1e7b34", "error": "#b3261e", "busy": "#6b7785"}
-KEY_FILTER = "SSH private keys (id_* *.pem *.key);;All files (*)"
 
 
 def scope_text(scope: Scope, labels: dict[str, str] | None = None) -> str:
@@ -295,400 +282,12 @@ class VaultGate(QObject):
         self.runner.submit(probe, name="probe host key", on_result=ok, on_error=failed)
 
 
-# -- dialogs --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class NewCredential:
-    """What the add dialog collected; the secrets never appear in a repr."""
-
-    name: str
-    username: str
-    password: str | None = field(default=None, repr=False)
-    key_file: str | None = None
-    key_passphrase: str | None = field(default=None, repr=False)
-    sudo_mode: SudoMode = SudoMode.PASSWORD
-    sudo_password: str | None = field(default=None, repr=False)
-    port: int | None = None
-    scopes: tuple[Scope, ...] = ()
-
-
-def _error_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setProperty("role", "field-error")
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.hide()
-    return label
-
-
-def _secret_edit(name: str, accessible: str) -> QLineEdit:
-    edit = QLineEdit()
-    edit.setObjectName(name)
-    edit.setAccessibleName(accessible)
-    edit.setEchoMode(QLineEdit.EchoMode.Password)
-    return edit
-
-
-class CredentialDialog(QDialog):
-    """Add an SSH credential: login, sudo, port and what it is assigned to. Use :meth:`ask`."""
-
-    SCOPES = (("Whole site", ScopeKind.ALL), ("Assets with a tag", ScopeKind.TAG),
-              ("A deployment ring", ScopeKind.RING), ("One asset", ScopeKind.ASSET))
-
-    def __init__(self, parent: QWidget | None = None, *, taken: Sequence[str] = (),
-                 assets: Sequence[Asset] = (), tags: Sequence[str] = ()) -> None:
-        super().__init__(parent)
-        self.setObjectName("credentialDialog")
-        self.setWindowTitle("Add SSH credential")
-        self.taken = {n.lower() for n in taken}
-        self.result_credential: NewCredential | None = None
-        self.errors: dict[str, QLabel] = {}
-
-        self.name = QLineEdit()
-        self.name.setObjectName("credName")
-        self.name.setAccessibleName("Credential name")
-        self.name.setPlaceholderText("e.g. office-linux")
-        self.username = QLineEdit()
-        self.username.setObjectName("credUser")
-        self.username.setAccessibleName("User name")
-        self.username.setPlaceholderText("e.g. admin")
-        self.use_password = QRadioButton("&Password")
-        self.use_password.setObjectName("credUsePassword")
-        self.use_key = QRadioButton("SSH &key file")
-        self.use_key.setObjectName("credUseKey")
-        self.auth_group = QButtonGroup(self)
-        self.auth_group.addButton(self.use_password)
-        self.auth_group.addButton(self.use_key)
-        self.use_password.setChecked(True)
-        self.password = _secret_edit("credPassword", "Password")
-        self.key_file = QLineEdit()
-        self.key_file.setObjectName("credKeyFile")
-        self.key_file.setAccessibleName("Private key file")
-        self.key_file.setPlaceholderText("e.g. ~/.ssh/id_ed25519")
-        self.browse = QPushButton("&Browse…")
-        self.browse.clicked.connect(self._on_browse_clicked)
-        self.passphrase = _secret_edit("credPassphrase", "Key passphrase")
-        self.passphrase.setPlaceholderText("only if the key is encrypted")
-        self.sudo_mode = QComboBox()
-        self.sudo_mode.setObjectName("credSudoMode")
-        self.sudo_mode.setAccessibleName("Sudo mode")
-        # Item data are plain strings: Qt keeps a str, while a Python enum would be an
-        # opaque object that findData() cannot match.
-        self.sudo_mode.addItem("sudo with a password", str(SudoMode.PASSWORD))
-        self.sudo_mode.addItem("sudo without a password (NOPASSWD)", str(SudoMode.NOPASSWD))
-        self.sudo_mode.addItem("the user is root already", str(SudoMode.ROOT))
-        self.sudo_password = _secret_edit("credSudoPassword", "Sudo password")
-        self.sudo_password.setPlaceholderText("empty: the login password")
-        self.port = QSpinBox()
-        self.port.setObjectName("credPort")
-        self.port.setAccessibleName("SSH port")
-        self.port.setRange(0, 65535)
-        self.port.setSpecialValueText("22 (default)")
-        self.scope_kind = QComboBox()
-        self.scope_kind.setObjectName("credScopeKind")
-        self.scope_kind.setAccessibleName("Assigned to")
-        for label, kind in self.SCOPES:
-            self.scope_kind.addItem(label, str(kind))
-        self.scope_tag = QComboBox()
-        self.scope_tag.setObjectName("credScopeTag")
-        self.scope_tag.setAccessibleName("Tag")
-        self.scope_tag.setEditable(True)
-        self.scope_tag.addItems(sorted(set(tags), key=str.lower))
-        self.scope_tag.setCurrentText("")
-        self.scope_ring = QComboBox()
-        self.scope_ring.setObjectName("credScopeRing")
-        self.scope_ring.setAccessibleName("Ring")
-        for ring in Ring:
-            if ring is not Ring.NONE:
-                self.scope_ring.addItem(str(ring).capitalize(), str(ring))
-        self.scope_asset = QComboBox()
-        self.scope_asset.setObjectName("credScopeAsset")
-        self.scope_asset.setAccessibleName("Asset")
-        for asset in sorted(assets, key=lambda a: a.label.lower()):
-            if asset.id is not None:
-                text = asset.label + (f"  ({asset.primary_ip})" if asset.hostname and
-                                      asset.primary_ip else "")
-                self.scope_asset.addItem(text, asset.id)
-        self.scope_value = QStackedWidget()
-        self.scope_value.addWidget(QWidget())
-        self.scope_value.addWidget(self.scope_tag)
-        self.scope_value.addWidget(self.scope_ring)
-        self.scope_value.addWidget(self.scope_asset)
-        self.scope_kind.currentIndexChanged.connect(self.scope_value.setCurrentIndex)
-
-        key_row = QHBoxLayout()
-        key_row.addWidget(self.key_file, 1)
-        key_row.addWidget(self.browse)
-        auth_row = QHBoxLayout()
-        auth_row.addWidget(self.use_password)
-        auth_row.addWidget(self.use_key)
-        auth_row.addStretch(1)
-        self.password_row = QWidget()
-        pw_layout = QVBoxLayout(self.password_row)
-        pw_layout.setContentsMargins(0, 0, 0, 0)
-        pw_layout.addWidget(self.password)
-        self.key_row = QWidget()
-        key_layout = QFormLayout(self.key_row)
-        key_layout.setContentsMargins(0, 0, 0, 0)
-        key_layout.addRow("File", key_row)
-        key_layout.addRow("Passphrase", self.passphrase)
-        self.secret_stack = QStackedWidget()
-        self.secret_stack.addWidget(self.password_row)
-        self.secret_stack.addWidget(self.key_row)
-        self.use_key.toggled.connect(self._on_auth_toggled)
-        self.sudo_mode.currentIndexChanged.connect(self._on_sudo_changed)
-        scope_row = QHBoxLayout()
-        scope_row.addWidget(self.scope_kind)
-        scope_row.addWidget(self.scope_value, 1)
-
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._row(form, "&Name", self.name, "name")
-        self._row(form, "&User", self.username, "username")
-        form.addRow("Log in with", auth_row)
-        self._row(form, "", self.secret_stack, "auth")
-        self._row(form, "&Sudo", self.sudo_mode, "sudo_mode")
-        self._row(form, "Sudo pass&word", self.sudo_password, "sudo")
-        self._row(form, "P&ort", self.port, "port")
-        self._row(form, "&Assigned to", scope_row, "scope")
-
-        note = QLabel("Secrets are encrypted into the site file with the vault key; a key "
-                      "file's content is stored too, so the site stays portable. The most "
-                      "specific assignment wins: asset, then tag, then ring, then site.")
-        note.setWordWrap(True)
-        note.setProperty("role", "muted")
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add credential")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(note)
-        layout.addWidget(self.buttons)
-        self.resize(560, 0)
-        self._on_auth_toggled(False)
-        self._on_sudo_changed(0)
-
-    def _row(self, form: QFormLayout, label: str, widget: Any, key: str) -> None:
-        error = _error_label(f"credError_{key}")
-        self.errors[key] = error
-        box = QVBoxLayout()
-        box.setSpacing(2)
-        if isinstance(widget, QWidget):
-            box.addWidget(widget)
-        else:
-            box.addLayout(widget)
-        box.addWidget(error)
-        form.addRow(label, box)
-
-    def _on_auth_toggled(self, use_key: bool) -> None:
-        self.secret_stack.setCurrentIndex(1 if use_key else 0)
-        self.secret_stack.setFixedHeight(self.secret_stack.currentWidget().sizeHint().height())
-        self.sudo_password.setPlaceholderText(
-            "required with a key" if use_key else "empty: the login password")
-
-    def _on_sudo_changed(self, _index: int) -> None:
-        self.sudo_password.setEnabled(self._sudo_mode() is SudoMode.PASSWORD)
-
-    def _sudo_mode(self) -> SudoMode:
-        return SudoMode(self.sudo_mode.currentData() or SudoMode.PASSWORD)
-
-    def _on_browse_clicked(self) -> None:
-        start = str(Path.home() / ".ssh")
-        path = dialogs.ask_open_file(self, "Choose SSH private key", KEY_FILTER, start)
-        if path:
-            self.key_file.setText(path)
-
-    def _scopes(self) -> tuple[tuple[Scope, ...], str]:
-        kind = ScopeKind(self.scope_kind.currentData() or ScopeKind.ALL)
-        if kind is ScopeKind.ALL:
-            return (Scope(ScopeKind.ALL),), ""
-        if kind is ScopeKind.TAG:
-            tag = self.scope_tag.currentText().strip()
-            return ((Scope(ScopeKind.TAG, tag),), "") if tag else ((), "Enter a tag.")
-        if kind is ScopeKind.RING:
-            return (Scope(ScopeKind.RING, str(self.scope_ring.currentData())),), ""
-        asset_id = self.scope_asset.currentData()
-        if asset_id is None:
-            return (), "The inventory has no asset to choose."
-        return (Scope(ScopeKind.ASSET, str(asset_id)),), ""
-
-    def validate(self) -> dict[str, str]:
-        """Problems per field (empty when the credential can be stored)."""
-        problems: dict[str, str] = {}
-        name = self.name.text().strip()
-        if not name:
-            problems["name"] = "Give the credential a name."
-        elif len(name) > 64:
-            problems["name"] = "Use at most 64 characters."
-        elif name.lower() in self.taken:
-            problems["name"] = "A credential with this name exists already."
-        user = self.username.text().strip()
-        if not user:
-            problems["username"] = "Enter the user to log in as."
-        elif any(c.isspace() for c in user):
-            problems["username"] = "A user name has no spaces."
-        mode = self._sudo_mode()
-        if self.use_key.isChecked():
-            key = self.key_file.text().strip()
-            if not key:
-                problems["auth"] = "Choose the private key file."
-            elif not Path(key).expanduser().is_file():
-                problems["auth"] = f"There is no file {key}."
-            if mode is SudoMode.PASSWORD and not self.sudo_password.text():
-                problems["sudo"] = ("With a key, sudo needs its password here (or "
-                                             "choose NOPASSWD / already root).")
-        elif not self.password.text():
-            problems["auth"] = "Enter the password."
-        _scopes, scope_problem = self._scopes()
-        if scope_problem:
-            problems["scope"] = scope_problem
-        return problems
-
-    def accept(self) -> None:
-        """Close only with a credential that can be stored; show each problem in place."""
-        problems = self.validate()
-        for key, label in self.errors.items():
-            label.setText(problems.get(key, ""))
-            label.setVisible(key in problems)
-        if problems:
-            first = next(iter(problems))
-            focus = {"name": self.name, "username": self.username,
-                     "auth": self.key_file if self.use_key.isChecked() else self.password,
-                     "sudo": self.sudo_password}.get(first)
-            if focus is not None:
-                focus.setFocus()
-            return
-        scopes, _ = self._scopes()
-        mode = self._sudo_mode()
-        use_key = self.use_key.isChecked()
-        sudo_password = self.sudo_password.text() if mode is SudoMode.PASSWORD else ""
-        self.result_credential = NewCredential(
-            name=self.name.text().strip(),
-            username=self.username.text().strip(),
-            password=None if use_key else self.password.text(),
-            key_file=self.key_file.text().strip() if use_key else None,
-            key_passphrase=(self.passphrase.text() or None) if use_key else None,
-            sudo_mode=mode,
-            sudo_password=sudo_password or None,
-            port=self.port.value() or None,
-            scopes=scopes,
-        )
-        super().accept()
-
-    def done(self, result: int) -> None:
-        """Clear every secret field however the dialog closes."""
-        for edit in (self.password, self.passphrase, self.sudo_password):
-            edit.clear()
-        super().done(result)
-
-    @classmethod
-    def ask(cls, parent: QWidget | None, *, taken: Sequence[str] = (),
-            assets: Sequence[Asset] = (), tags: Sequence[str] = ()) -> NewCredential | None:
-        """The credential to add, or None if cancelled (tests monkeypatch this)."""
-        dialog = cls(parent, taken=taken, assets=assets, tags=tags)
-        try:
-            dialog.exec()
-            return dialog.result_credential
-        finally:
-            dialog.deleteLater()
-
-
-class ChooseAssetDialog(QDialog):
-    """Pick one asset from a filterable list. Use :meth:`ask`."""
-
-    def __init__(self, parent: QWidget | None, title: str, assets: Sequence[Asset],
-                 current: int | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("chooseAssetDialog")
-        self.setWindowTitle(title)
-        self.filter = QLineEdit()
-        self.filter.setObjectName("assetFilter")
-        self.filter.setAccessibleName("Filter assets")
-        self.filter.setPlaceholderText("Filter by host name or IP")
-        self.filter.setClearButtonEnabled(True)
-        self.list = QListWidget()
-        self.list.setObjectName("assetList")
-        self.list.setAccessibleName("Assets")
-        for asset in sorted(assets, key=lambda a: a.label.lower()):
-            if asset.id is None or not (asset.primary_ip or asset.hostname):
-                continue
-            item = QListWidgetItem(
-                asset.label + (f"   {asset.primary_ip}" if asset.hostname else ""))
-            item.setData(Qt.ItemDataRole.UserRole, asset)
-            self.list.addItem(item)
-            if asset.id == current:
-                self.list.setCurrentItem(item)
-        if self.list.currentRow() < 0 and self.list.count():
-            self.list.setCurrentRow(0)
-        self.filter.textChanged.connect(self._on_filter_text_changed)
-        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Test")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.filter)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(buttons)
-        self.resize(420, 420)
-        # Up/Down in the filter box move through the list.
-        for key in ("Up", "Down"):
-            QShortcut(QKeySequence(key), self.filter,
-                      lambda k=key: self._move(-1 if k == "Up" else 1),
-                      Qt.ShortcutContext.WidgetShortcut)
-
-    def _move(self, step: int) -> None:
-        rows = [r for r in range(self.list.count()) if not self.list.item(r).isHidden()]
-        if not rows:
-            return
-        current = self.list.currentRow()
-        later = [r for r in rows if (r > current if step > 0 else r < current)]
-        target = (later[0] if step > 0 else later[-1]) if later else current
-        self.list.setCurrentRow(target)
-
-    def _on_filter_text_changed(self, text: str) -> None:
-        words = text.lower().split()
-        first_visible = -1
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            hidden = not all(w in item.text().lower() for w in words)
-            item.setHidden(hidden)
-            if not hidden and first_visible < 0:
-                first_visible = row
-        current = self.list.currentItem()
-        if (current is None or current.isHidden()) and first_visible >= 0:
-            self.list.setCurrentRow(first_visible)
-
-    def chosen(self) -> Asset | None:
-        """The selected asset."""
-        item = self.list.currentItem()
-        if item is None or item.isHidden():
-            return None
-        asset: Asset = item.data(Qt.ItemDataRole.UserRole)
-        return asset
-
-    @classmethod
-    def ask(cls, parent: QWidget | None, title: str, assets: Sequence[Asset],
-            current: int | None = None) -> Asset | None:
-        """The chosen asset, or None if cancelled (tests monkeypatch this)."""
-        dialog = cls(parent, title, assets, current)
-        try:
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return None
-            return dialog.chosen()
-        finally:
-            dialog.deleteLater()
-
-
-# -- the page -------------------------------------------------------------------------------
-class CredentialsPage(QWidget):
+class CredentialsPage(Page):
     """Vault status, stored credentials with add/delete/test, and the pinned host keys."""
 
-    #: The credentials and host keys were (re)loaded.
-    loaded = Signal()
+    runner: TaskRunner
+    #: Deep scans pin the keys of new hosts: read again on every visit.
+    reload_on_show = True
     #: A credential test finished (with the text shown).
     tested = Signal(str)
     #: A credential was added or deleted.
@@ -718,10 +317,7 @@ class CredentialsPage(QWidget):
         self.vault_bar = QFrame()
         self.vault_bar.setObjectName("vaultBar")
         self.vault_bar.setProperty("role", "card")
-        self.vault_status = QLabel()
-        self.vault_status.setObjectName("vaultStatus")
-        self.vault_status.setTextFormat(Qt.TextFormat.PlainText)
-        self.vault_status.setWordWrap(True)
+        self.vault_status = plain_label(name="vaultStatus")
         self.unlock_button = QPushButton("&Unlock…")
         self.unlock_button.setObjectName("unlockButton")
         self.unlock_button.clicked.connect(self._on_unlock_clicked)
@@ -761,16 +357,8 @@ class CredentialsPage(QWidget):
                   self.delete_selected, Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence("Ctrl+T"), self, self.test_selected,
                   Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.test_result = QLabel()
-        self.test_result.setObjectName("testResult")
-        self.test_result.setTextFormat(Qt.TextFormat.PlainText)
-        self.test_result.setWordWrap(True)
-        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.test_result.hide()
-        self.empty = QLabel()
-        self.empty.setObjectName("credentialsEmpty")
-        self.empty.setProperty("role", "muted")
-        self.empty.setWordWrap(True)
+        self.test_result = plain_label(name="testResult", selectable=True, hidden=True)
+        self.empty = plain_label(name="credentialsEmpty", role="muted")
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
@@ -794,12 +382,9 @@ class CredentialsPage(QWidget):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 6, 0, 0)
-        keys_heading = QLabel("Pinned host keys")
-        keys_heading.setProperty("role", "section")
-        keys_note = QLabel("A host whose key no longer matches is blocked until you accept "
-                           "its new key.")
-        keys_note.setProperty("role", "muted")
-        keys_note.setWordWrap(True)
+        keys_heading = plain_label("Pinned host keys", role="section")
+        keys_note = plain_label("A host whose key no longer matches is blocked until you "
+                                "accept its new key.", role="muted")
         lower_layout.addWidget(keys_heading)
         lower_layout.addWidget(keys_note)
         lower_layout.addWidget(self.keys_view, 1)
@@ -825,9 +410,13 @@ class CredentialsPage(QWidget):
         self.model.set_objects([])
         self.keys_model.set_objects([])
         self.test_result.hide()
-        self.reload()
+        self.load()
 
-    def reload(self) -> None:
+    def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
+    def load(self) -> None:
         """Reload the vault state, credentials and host keys in the background."""
         service = self.service
         if service is None:
@@ -907,7 +496,7 @@ class CredentialsPage(QWidget):
             self.select_credential(cred.name)
             self._show_vault_state()
             self.changed.emit("credential.add")
-            self.reload()
+            self.load()
 
         def failed(error: TaskError) -> None:
             dialogs.show_error(self, "Credential not added", error.message)
@@ -937,7 +526,7 @@ class CredentialsPage(QWidget):
             self.model.set_objects([c for c in self.credentials() if c.name != name])
             self._show_vault_state()
             self.changed.emit("credential.delete")
-            self.reload()
+            self.load()
 
         def failed(error: TaskError) -> None:
             dialogs.show_error(self, "Credential not deleted", error.message)
@@ -982,7 +571,7 @@ class CredentialsPage(QWidget):
                         "but could not become root. Check the sudo mode and password.")
                 state = "error"
             self._show_test(text, state)
-            self.reload()
+            self.load()
             self.tested.emit(text)
 
         def failed(error: TaskError) -> None:
@@ -1045,7 +634,7 @@ class CredentialsPage(QWidget):
 
     def _on_gate_changed(self) -> None:
         if self.service is not None and self.service is self.gate.service:
-            self.reload()
+            self.load()
         else:
             self._show_vault_state()
 

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from app.core.deployment import Deployment, HostState, Phase, Target
 from app.ui import dialogs
 from app.ui.models import ObjectRole, RowTableModel, local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QColor,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QMessageBox,
     QModelIndex,
     QObject,
@@ -28,12 +27,12 @@ from app.ui.qt import (
     QPushButton,
     QSplitter,
     Qt,
-    QTableView,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -42,6 +41,10 @@ if TYPE_CHECKING:
 RESUMABLE = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
                        Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
                        Phase.VERIFICATION})
+#: Deployment phases a person should come back to (interrupted runs, pending approval).
+RESUMABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
+                              Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
+                              Phase.VERIFICATION, Phase.ROLLING_BACK})
 #: Phases from which the whole deployment may be rolled back.
 WHOLE_ROLLBACK = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLING_BACK})
 
@@ -232,27 +235,6 @@ class TargetTableModel(RowTableModel):
                                   self.index(len(targets) - 1, len(self.COLUMNS) - 1))
 
 
-def make_table(name: str, accessible: str, model: RowTableModel) -> QTableView:
-    """A read-only, row-selecting, keyboard-friendly table on a model."""
-    view = QTableView()
-    view.setObjectName(name)
-    view.setAccessibleName(accessible)
-    view.setModel(model)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.setAlternatingRowColors(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setTabKeyNavigation(False)
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
-    header = view.horizontalHeader()
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return view
-
-
 def log_text(lines: Iterable[dict[str, Any]]) -> str:
     """A deployment's step log as plain text, local times."""
     out = []
@@ -297,7 +279,7 @@ def ask_rollback_scope(parent: QWidget | None, dep: Deployment,
     return None
 
 
-class DeploymentsPage(QWidget):
+class DeploymentsPage(Page):
     """History of deployments with drill-down, Resume, Rollback and New deployment.
 
     Give it a site with :meth:`bind` and it loads and rolls back by itself; or feed it with
@@ -312,24 +294,21 @@ class DeploymentsPage(QWidget):
     open_wizard_requested = Signal()
     #: A rollback finished (deployment id); the deployments were reloaded.
     rollback_finished = Signal(int)
+    #: A deployment to come back to was found (id, "awaits approval" / "was interrupted").
+    unfinished_found = Signal(int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("deploymentsPage")
-        self.service: SiteService | None = None
-        self.runner: TaskRunner | None = None
         self._log_for: int | None = None
         self._rolling_back: set[int] = set()
 
-        title = QLabel("Deployments")
-        title.setProperty("role", "page-title")
-        subtitle = QLabel("Every deployment of this site: what went where, who approved it, "
-                          "and each step. Resume an unfinished one or roll one back.")
-        subtitle.setProperty("role", "page-subtitle")
-        subtitle.setWordWrap(True)
+        header, _subtitle = page_header(
+            "Deployments", "Every deployment of this site: what went where, who approved it, "
+            "and each step. Resume an unfinished one or roll one back.")
 
         self.model = DeploymentTableModel(self)
-        self.table = make_table("deploymentsTable", "Deployments", self.model)
+        self.table = make_table_view("deploymentsTable", "Deployments", self.model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(False)
         for column, width in enumerate((50, 130, 220, 120, 50, 120)):
@@ -338,7 +317,7 @@ class DeploymentsPage(QWidget):
         self.table.doubleClicked.connect(self._on_table_double_clicked)
 
         self.targets_model = TargetTableModel(self)
-        self.targets_table = make_table("deploymentTargets", "Hosts of the deployment",
+        self.targets_table = make_table_view("deploymentTargets", "Hosts of the deployment",
                                         self.targets_model)
         self.targets_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         for column, width in enumerate((120, 110, 80, 50, 110, 80, 140, 140, 100)):
@@ -364,10 +343,7 @@ class DeploymentsPage(QWidget):
         self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.setObjectName("refreshButton")
         self.refresh_button.clicked.connect(self.refresh)
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("deploymentsStatus")
-        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.status_label.setWordWrap(True)
+        self.status_label = plain_label(name="deploymentsStatus")
 
         buttons = QHBoxLayout()
         for button in (self.new_button, self.resume_button, self.rollback_button):
@@ -388,8 +364,7 @@ class DeploymentsPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addWidget(header)
         layout.addLayout(buttons)
         layout.addWidget(self.status_label)
         layout.addWidget(splitter, 1)
@@ -408,15 +383,32 @@ class DeploymentsPage(QWidget):
         if service is None:
             self.set_deployments([])
         else:
-            self.refresh()
+            self.load()
 
-    def refresh(self) -> None:
+    def load(self) -> None:
         """Reload the deployments in the background (bound pages only)."""
         if self.service is None or self.runner is None:
             return
+        self.stale = False
         service = self.service
         self.runner.submit(service.deployments, name="deployments",
                            on_result=self._on_loaded, on_error=self._on_task_error)
+
+    def check_unfinished(self) -> None:
+        """Look for a deployment a crash or close interrupted, or one awaiting approval
+        (:attr:`unfinished_found` says which)."""
+
+        def done(deployments: list[Deployment]) -> None:
+            waiting = [d for d in deployments if d.phase in RESUMABLE_PHASES]
+            if not waiting:
+                return
+            dep = waiting[0]
+            verb = "awaits approval" if dep.phase is Phase.AWAITING_APPROVAL else \
+                "was interrupted"
+            self.unfinished_found.emit(dep.id, verb)
+
+        self.read(lambda service: service.deployments(), "unfinished deployments", done,
+                  loading=False)
 
     def _on_loaded(self, deployments: list[Deployment]) -> None:
         if self.service is None:
@@ -535,7 +527,7 @@ class DeploymentsPage(QWidget):
         def finished() -> None:
             self._rolling_back.discard(dep_id)
             self.rollback_finished.emit(dep_id)
-            self.refresh()
+            self.load()
 
         task = self.runner.submit(work, name=f"rollback-{dep_id}", write=True,
                                   with_progress=True, on_result=done,

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app import __version__
 from app.core.models import Asset
 from app.ui.qt import (
+    PYSIDE_VERSION,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -25,6 +27,7 @@ from app.ui.qt import (
     Qt,
     QVBoxLayout,
     QWidget,
+    qVersion,
 )
 
 #: The site file suffix (the store's ``SITE_SUFFIX``; the UI does not import the store).
@@ -343,3 +346,17 @@ class HostKeyChangedDialog(QMessageBox):
             return box.clickedButton() is box.accept_button
         finally:
             box.deleteLater()
+
+
+def show_about(parent: QWidget | None) -> None:
+    """Show the version and licence notes."""
+    text = (
+        f"<h3>PatchDesk {__version__}</h3>"
+        "<p>Agentless patch management for small IT shops and MSP technicians.</p>"
+        "<p>Licensed under the GNU GPL version 3 or later.</p>"
+        f"<p>Built with Qt {qVersion()} and Qt for Python (PySide6) {PYSIDE_VERSION}, "
+        "used under the GNU LGPL v3; and paramiko (SSH), used under the GNU LGPL "
+        "v2.1. You may replace these libraries with your own builds; their source is "
+        "available from qt.io and paramiko.org.</p>"
+    )
+    QMessageBox.about(parent, "About PatchDesk", text)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import ipaddress
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from app.core.progress import Progress
+from app.core.errors import ValidationError
+from app.core.progress import CancelToken, Progress
+from app.services import LargeRangeError, check_scan_range, parse_scan_ports
+from app.ui.page import Page
 from app.ui.qt import (
-    QAbstractItemView,
     QAbstractTableModel,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -34,12 +35,13 @@ from app.ui.qt import (
     QSettings,
     QSplitter,
     Qt,
-    QTableView,
     QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
+from app.ui.tasks import Task, TaskError
+from app.ui.widgets import make_table_view, page_header, plain_label
 
 #: Columns of the results table: (header, key in the host dict).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -191,14 +193,16 @@ def confirm_large_scan(parent: QWidget | None, count: int) -> bool:
     return box.exec() == QMessageBox.StandardButton.Yes
 
 
-class DiscoverPage(QWidget):
+class DiscoverPage(Page):
     """Range, profile and Start/Cancel; a progress line; live results; the last scan's diff."""
 
-    #: (targets, exclude, ports, allow_large, merge) — the main window runs the scan.
+    #: (targets, exclude, ports, allow_large, merge) — :meth:`start_scan` runs the scan.
     start_requested = Signal(str, str, object, bool, bool)
     cancel_requested = Signal()
     #: Selected IPs of the shown scan to add to the inventory.
     add_requested = Signal(int, object)
+    #: A scan merged hosts into the inventory, or hosts of a scan were added to it.
+    assets_changed = Signal()
 
     def __init__(self, profiles: dict[str, tuple[int, ...]] | None = None,
                  parent: QWidget | None = None) -> None:
@@ -208,18 +212,17 @@ class DiscoverPage(QWidget):
         self.scan_id: int | None = None
         self.merged = True
         self.running = False
+        #: The scan in flight (None when idle).
+        self.scan_task: Task | None = None
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._started = 0.0
         self._drain = QTimer(self)
         self._drain.setInterval(100)
         self._drain.timeout.connect(self.drain)
 
-        title = QLabel("Discover")
-        title.setObjectName("pageTitle")
-        subtitle = QLabel("Find the devices on a network: live hosts, open ports, MAC vendor, "
-                          "names and a type/OS guess. No agent and no root needed.")
-        subtitle.setWordWrap(True)
-        subtitle.setObjectName("pageSubtitle")
+        header, _subtitle = page_header(
+            "Discover", "Find the devices on a network: live hosts, open ports, MAC vendor, "
+            "names and a type/OS guess. No agent and no root needed.")
 
         self.range_edit = QLineEdit()
         self.range_edit.setObjectName("rangeEdit")
@@ -259,37 +262,19 @@ class DiscoverPage(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
 
-        self.error_label = QLabel()
-        self.error_label.setObjectName("rangeError")
-        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e;")
-        self.error_label.hide()
+        self.error_label = plain_label(name="rangeError", role="field-error", hidden=True)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("scanProgress")
         self.progress.setTextVisible(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status_label = QLabel("Ready.")
-        self.status_label.setObjectName("scanStatus")
-        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label = plain_label("Ready.", name="scanStatus", wrap=False)
 
         self.model = DiscoveredModel(self)
-        self.table = QTableView()
-        self.table.setObjectName("discoveredTable")
-        self.table.setAccessibleName("Discovered hosts")
-        self.table.setModel(self.model)
+        self.table = make_table_view("discoveredTable", "Discovered hosts", self.model,
+                                     (110, 130, 160, 170, 130, 110, 110))
         self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((110, 130, 160, 170, 130, 110, 110)):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         self.details = QPlainTextEdit()
@@ -333,8 +318,7 @@ class DiscoverPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(title)
-        layout.addWidget(subtitle)
+        layout.addWidget(header)
         layout.addLayout(form)
         layout.addLayout(form2)
         layout.addWidget(self.merge_check)
@@ -344,6 +328,9 @@ class DiscoverPage(QWidget):
         layout.addWidget(splitter, 1)
         if self.profiles:
             self._on_profile_combo_changed(self.profile_combo.currentText())
+        self.start_requested.connect(self.start_scan)
+        self.cancel_requested.connect(self.cancel_scan)
+        self.add_requested.connect(self.add_scanned_hosts)
 
     # -- settings ----------------------------------------------------------------------
     def restore_state(self, settings: QSettings) -> None:
@@ -365,6 +352,78 @@ class DiscoverPage(QWidget):
         settings.setValue("discover/profile", self.profile_combo.currentText())
         settings.setValue("discover/ports", self.ports_edit.text())
         settings.setValue("discover/merge", self.merge_check.isChecked())
+
+    # -- scanning ----------------------------------------------------------------------
+    def start_scan(self, targets: str, exclude: str, ports_text: object, allow_large: bool,
+                   merge: bool) -> None:
+        """Check the range and ports, then scan on a worker thread (results stream in)."""
+        service, runner = self.service, self.runner
+        if service is None or runner is None or self.running:
+            return
+        text = str(ports_text or "").strip()
+        try:
+            ports = parse_scan_ports(text) if text else None
+            count = check_scan_range(targets, exclude, allow_large=allow_large)
+        except LargeRangeError as exc:
+            if confirm_large_scan(self, exc.count):
+                self.start_scan(targets, exclude, ports_text, True, merge)
+            return
+        except ValidationError as exc:
+            self.show_error(str(exc))
+            return
+
+        def scan(progress: Callable[[Progress], None], cancel: CancelToken) -> Any:
+            return service.scan_network(targets, exclude=exclude, ports=ports,
+                                        allow_large=allow_large, merge=merge,
+                                        progress=progress, cancel=cancel,
+                                        on_host=self.host_found)
+
+        def done(record: Any) -> None:
+            self.scan_task = None
+            if service is not self.service:
+                return
+            self.scan_finished(record)
+            if record.merged:
+                self.assets_changed.emit()
+            self.wrote.emit("scan")
+
+        def failed(error: TaskError) -> None:
+            self.scan_task = None
+            self.scan_failed(error.message)
+
+        def cancelled() -> None:
+            self.scan_task = None
+            self.scan_failed("The scan was cancelled before it started.")
+
+        self.scan_started(count)
+        self.scan_task = runner.submit(
+            scan, name="scan", with_progress=True, on_result=done, on_error=failed,
+            on_progress=self.show_progress, on_cancelled=cancelled)
+
+    def cancel_scan(self) -> None:
+        """Stop the running scan; what it found so far is kept."""
+        if self.scan_task is not None:
+            self.scan_task.cancel()
+            self.status_label.setText("Cancelling…")
+
+    def add_scanned_hosts(self, scan_id: int, ips: object) -> None:
+        """Add the chosen hosts of a scan to the inventory."""
+        service = self.service
+        if service is None:
+            return
+        chosen = [str(ip) for ip in ips] if isinstance(ips, list) else []
+
+        def add() -> Any:
+            added = service.add_scanned_hosts(scan_id, chosen)
+            return added, service.scan_record(scan_id)
+
+        def done(result: Any) -> None:
+            added, record = result
+            self.scan_finished(record)
+            self.assets_changed.emit()
+            self.status_message.emit(f"Added {len(added)} host(s) to the inventory.", 5000)
+
+        self.write("add scanned hosts", add, done)
 
     # -- scan lifecycle ----------------------------------------------------------------
     def show_error(self, message: str) -> None:

@@ -13,7 +13,6 @@ from app.core.records import IMPORTABLE_COLUMNS
 from app.services import CsvPreview, ImportReport, SiteService, preview_csv
 from app.ui import dialogs
 from app.ui.qt import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QHBoxLayout,
@@ -22,7 +21,6 @@ from app.ui.qt import (
     QProgressBar,
     QPushButton,
     Qt,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
@@ -30,6 +28,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import make_table_widget
 
 IGNORE = "(ignore)"
 CSV_FILTER = "CSV files (*.csv *.txt);;All files (*)"
@@ -53,19 +52,6 @@ def _item(text: str) -> QTableWidgetItem:
     item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
     item.setToolTip(text)
     return item
-
-
-def _table(columns: list[str], name: str) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setAccessibleName(name)
-    table.setHorizontalHeaderLabels(columns)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(24)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    return table
 
 
 class ImportDialog(QDialog):
@@ -95,19 +81,19 @@ class ImportDialog(QDialog):
         top.addWidget(self.file_label, 1)
         top.addWidget(choose)
 
-        self.mapping_table = _table(["CSV column", "Example value", "Import into"],
-                                    "Column mapping")
-        self.mapping_table.setObjectName("mappingTable")
+        self.mapping_table = make_table_widget(
+            "mappingTable", "Column mapping", ["CSV column", "Example value", "Import into"],
+            single=False)
         self.mapping_table.horizontalHeader().setSectionResizeMode(
             2, QHeaderView.ResizeMode.Stretch
         )
         self.mapping_table.setColumnWidth(0, 180)
         self.mapping_table.setColumnWidth(1, 220)
         self.mapping_table.verticalHeader().setDefaultSectionSize(30)
-        self.preview_table = _table([], "File preview")
-        self.preview_table.setObjectName("previewTable")
-        self.errors_table = _table(["Row", "Field", "Problem"], "Refused rows")
-        self.errors_table.setObjectName("errorsTable")
+        self.preview_table = make_table_widget("previewTable", "File preview", [],
+                                               single=False)
+        self.errors_table = make_table_widget("errorsTable", "Refused rows",
+                                              ["Row", "Field", "Problem"], single=False)
         self.errors_table.horizontalHeader().setSectionResizeMode(
             2, QHeaderView.ResizeMode.Stretch
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.models import Asset, AssetPatch, AuditEvent, Classification, Software
 from app.ui.models import (
@@ -16,6 +16,7 @@ from app.ui.models import (
     local_time,
     os_family_label,
 )
+from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QAction,
@@ -25,7 +26,6 @@ from app.ui.qt import (
     QFrame,
     QGuiApplication,
     QHBoxLayout,
-    QHeaderView,
     QKeySequence,
     QLabel,
     QLineEdit,
@@ -46,6 +46,10 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.widgets import make_table_view, page_header, plain_label
+
+if TYPE_CHECKING:
+    from app.services import SiteService
 
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
@@ -53,58 +57,10 @@ DETAIL_DEBOUNCE_MS = 120
 _DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125)
 
 
-def page_header(title: str, subtitle: str = "") -> tuple[QWidget, QLabel]:
-    """A page title with a muted subtitle line; returns the widget and the subtitle label."""
-    holder = QWidget()
-    layout = QVBoxLayout(holder)
-    layout.setContentsMargins(0, 0, 0, 4)
-    layout.setSpacing(2)
-    label = QLabel(title)
-    label.setProperty("role", "page-title")
-    sub = QLabel(subtitle)
-    sub.setProperty("role", "page-subtitle")
-    sub.setTextFormat(Qt.TextFormat.PlainText)
-    sub.setWordWrap(True)
-    layout.addWidget(label)
-    layout.addWidget(sub)
-    return holder, sub
 
 
-def make_table_view(name: str, accessible: str) -> QTableView:
-    """A read-only, row-selecting table view with fixed row heights (fast at 10k+ rows).
-
-    A QTableView rather than a QTreeView: the tree lays out every row (calling into the
-    Python model per row) whenever the filter changes; the table only touches what it shows.
-    """
-    view = QTableView()
-    view.setObjectName(name)
-    view.setAccessibleName(accessible)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.setAlternatingRowColors(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-    view.setTabKeyNavigation(False)
-    vertical = view.verticalHeader()
-    vertical.hide()
-    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    vertical.setDefaultSectionSize(view.fontMetrics().height() + 10)
-    header = view.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setSectionsMovable(True)
-    header.setStretchLastSection(True)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-    return view
 
 
-def _value_label() -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 _RED = QColor("#b3261e")
@@ -318,7 +274,7 @@ class AssetDetails(QFrame):
         self.title.setProperty("role", "page-title")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
-        self.subtitle = _value_label()
+        self.subtitle = plain_label(selectable=True)
         self.subtitle.setProperty("role", "page-subtitle")
 
         body = QWidget()
@@ -337,7 +293,7 @@ class AssetDetails(QFrame):
         heading.setProperty("role", "section")
         form.addRow(heading)
         for name, key in self.SCAN_ROWS:
-            value = _value_label()
+            value = plain_label(selectable=True)
             value.setObjectName(f"scan_{key}")
             self.scan_values[key] = value
             caption = QLabel(name)
@@ -348,7 +304,7 @@ class AssetDetails(QFrame):
             heading.setProperty("role", "section")
             form.addRow(heading)
             for name, key in rows:
-                value = _value_label()
+                value = plain_label(selectable=True)
                 value.setObjectName(f"detail_{key}")
                 self.values[key] = value
                 caption = QLabel(name)
@@ -358,13 +314,13 @@ class AssetDetails(QFrame):
         heading = QLabel("Notes")
         heading.setProperty("role", "section")
         body_layout.addWidget(heading)
-        self.notes = _value_label()
+        self.notes = plain_label(selectable=True)
         self.notes.setObjectName("detail_notes")
         body_layout.addWidget(self.notes)
         heading = QLabel("Change log")
         heading.setProperty("role", "section")
         body_layout.addWidget(heading)
-        self.history = _value_label()
+        self.history = plain_label(selectable=True)
         self.history.setObjectName("detail_history")
         body_layout.addWidget(self.history)
         body_layout.addStretch(1)
@@ -541,13 +497,15 @@ class AssetDetails(QFrame):
         self.history.setText("\n".join(lines) if lines else "No recorded changes.")
 
 
-class InventoryPage(QWidget):
+class InventoryPage(Page):
     """The asset table, its filter box, actions and the detail panel."""
 
     edit_requested = Signal()
     history_wanted = Signal(int)
     #: The deep-scan details of this asset should be loaded (debounced selection).
     assessment_wanted = Signal(int)
+    #: The detail panel received an asset's deep-scan details (asset id).
+    assessment_loaded = Signal(int)
     selection_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -637,6 +595,8 @@ class InventoryPage(QWidget):
         self.copy_hostname.triggered.connect(lambda: self._copy("hostname"))
         self._context_actions: list[QAction | None] = []
         self._update_summary()
+        self.history_wanted.connect(self._load_history)
+        self.assessment_wanted.connect(self._load_assessment)
 
     # -- wiring -----------------------------------------------------------------------------
     def add_tool_actions(self, actions: Sequence[QAction]) -> None:
@@ -652,6 +612,35 @@ class InventoryPage(QWidget):
         self._context_actions = list(actions)
 
     # -- data -------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.set_assets([])
+
+    def load(self) -> None:
+        """Reload the assets from the site (in the background)."""
+
+        def show(assets: list[Asset]) -> None:
+            self.set_assets(assets)
+            self.loaded.emit()
+
+        self.read(lambda service: service.assets(), "load assets", show)
+
+    def _load_history(self, asset_id: int) -> None:
+        self.read(lambda service: service.audit_events(object_type="asset",
+                                                       object_id=str(asset_id)),
+                  "asset history", lambda events: self.show_history(asset_id, events),
+                  loading=False)
+
+    def _load_assessment(self, asset_id: int) -> None:
+        def read(service: SiteService) -> Any:
+            return (service.assessment(asset_id), service.software(asset_id),
+                    service.patches(asset_id))
+
+        def show(result: Any) -> None:
+            self.show_assessment(asset_id, *result)
+            self.assessment_loaded.emit(asset_id)
+
+        self.read(read, "asset assessment", show, loading=False)
+
     def set_assets(self, assets: Sequence[Asset]) -> None:
         """Show a fresh list of assets, keeping the sort order and the selection if possible."""
         selected = {a.id for a in self.selected_assets() if a.id is not None}
@@ -694,10 +683,11 @@ class InventoryPage(QWidget):
         self._update_summary()
         self._on_selection_changed()
 
-    def focus_search(self) -> None:
+    def focus_search(self) -> bool:
         """Put the cursor in the filter box, text selected."""
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
+        return True
 
     def show_history(self, asset_id: int, events: Sequence[AuditEvent]) -> None:
         """Deliver an asset's change log to the detail panel."""

@@ -1,4 +1,6 @@
-"""The smaller pages of the main window: dashboard, audit log, site settings, placeholders."""
+"""The smaller pages of the main window: dashboard, audit log, site settings, placeholders.
+
+Each page loads its own data (see :class:`app.ui.page.Page`)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.audit import ChainProblem
-from app.core.errors import FieldError
+from app.core.errors import FieldError, ValidationError
 from app.core.models import Asset, AuditEvent, Site
-from app.ui.inventory import make_table_view, page_header
+from app.ui import dialogs
 from app.ui.models import (
     AuditTableModel,
     TextFilterProxy,
@@ -19,6 +21,7 @@ from app.ui.models import (
     local_time,
     os_family_label,
 )
+from app.ui.page import Page
 from app.ui.qt import (
     QByteArray,
     QFormLayout,
@@ -36,15 +39,13 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.tasks import TaskError
+from app.ui.widgets import make_table_view, page_header, plain_label
 
+if TYPE_CHECKING:
+    from app.services import SiteService
 
-def _plain(text: str = "", role: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
+LOGO_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
 
 
 class PlaceholderPage(QWidget):
@@ -54,10 +55,10 @@ class PlaceholderPage(QWidget):
         super().__init__(parent)
         self.setObjectName(f"placeholder_{title.lower()}")
         header, _sub = page_header(title)
-        body = _plain(text)
+        body = plain_label(text)
         body.setObjectName("placeholderText")
         body.setMaximumWidth(640)
-        note = _plain("Not available in this version yet.", "muted")
+        note = plain_label("Not available in this version yet.", role="muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
@@ -72,11 +73,11 @@ def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
     card.setProperty("role", "card")
     layout = QVBoxLayout(card)
     layout.setContentsMargins(14, 10, 14, 12)
-    caption = _plain(title, "muted")
+    caption = plain_label(title, role="muted")
     value = QLabel("–")
     value.setProperty("role", "stat-value")
     value.setTextFormat(Qt.TextFormat.PlainText)
-    detail = _plain("", "muted")
+    detail = plain_label(role="muted")
     layout.addWidget(caption)
     layout.addWidget(value)
     layout.addWidget(detail)
@@ -128,11 +129,12 @@ def risk_overview(service: Any, stale_days: int, now: datetime | None = None) ->
                         sorted(stale, key=str.lower), stale_days)
 
 
-class DashboardPage(QWidget):
+class DashboardPage(Page):
     """A summary of the open site computed from its real inventory and audit log."""
 
     open_inventory = Signal()
     open_patches = Signal()
+    reload_on_show = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,28 +177,28 @@ class DashboardPage(QWidget):
             card.setObjectName(f"card_{key}")
             self.risk_cards[key] = (value, detail)
             grid.addWidget(card, 3, i)
-        self.top_risks = _plain("", "")
+        self.top_risks = plain_label()
         self.top_risks.setObjectName("dashboardTopRisks")
         button_patches = QPushButton("Open patches")
         button_patches.clicked.connect(self.open_patches.emit)
-        self.breakdown = _plain("", "")
+        self.breakdown = plain_label()
         self.breakdown.setObjectName("dashboardBreakdown")
-        self.recent = _plain("", "")
+        self.recent = plain_label()
         self.recent.setObjectName("dashboardRecent")
         button = QPushButton("Open inventory")
         button.clicked.connect(self.open_inventory.emit)
         lower = QHBoxLayout()
         left = QVBoxLayout()
-        heading = _plain("Operating systems and kinds", "section")
+        heading = plain_label("Operating systems and kinds", role="section")
         left.addWidget(heading)
         left.addWidget(self.breakdown)
         left.addStretch(1)
         right = QVBoxLayout()
-        right.addWidget(_plain("Recent activity", "section"))
+        right.addWidget(plain_label("Recent activity", role="section"))
         right.addWidget(self.recent)
         right.addStretch(1)
         risks = QVBoxLayout()
-        risks.addWidget(_plain("Top 10 risks", "section"))
+        risks.addWidget(plain_label("Top 10 risks", role="section"))
         risks.addWidget(self.top_risks)
         risks.addStretch(1)
         lower.addLayout(left, 2)
@@ -213,6 +215,25 @@ class DashboardPage(QWidget):
         row.addWidget(button_patches)
         row.addStretch(1)
         layout.addLayout(row)
+
+    def load(self) -> None:
+        """Recompute the figures from the site's assets and the latest events."""
+        from app.ui.monitor import stale_days
+        from app.ui.patches import patch_counts
+
+        def read(service: SiteService) -> tuple[Any, ...]:
+            days = stale_days(service.settings())
+            return (service.site(), service.assets(), service.audit_events(limit=8),
+                    patch_counts(service), risk_overview(service, days))
+
+        def show(result: tuple[Any, ...]) -> None:
+            site, assets, events, counts, overview = result
+            self.update_summary(site, assets, events)
+            self.update_patch_summary(counts)
+            self.update_risk_summary(overview)
+            self.loaded.emit()
+
+        self.read(read, "dashboard", show)
 
     def update_patch_summary(self, counts: dict[str, int]) -> None:
         """Show the deep scans' numbers (``patches.patch_counts``)."""
@@ -304,11 +325,13 @@ class DashboardPage(QWidget):
         ) or "Nothing recorded yet.")
 
 
-class AuditPage(QWidget):
+class AuditPage(Page):
     """The audit log, newest first, with a filter and a chain check."""
 
     refresh_requested = Signal()
     verify_requested = Signal()
+    #: The chain check finished (with the list of problems).
+    verify_done = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -336,7 +359,7 @@ class AuditPage(QWidget):
         self.verify_button.clicked.connect(self.verify_requested.emit)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh_requested.emit)
-        self.result = _plain("", "muted")
+        self.result = plain_label(role="muted")
         self.result.setObjectName("verifyResult")
 
         self.view = make_table_view("auditView", "Audit events")
@@ -355,6 +378,42 @@ class AuditPage(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.result)
         layout.addWidget(self.view, 1)
+        self.refresh_requested.connect(self.load)
+        self.verify_requested.connect(self.verify)
+
+    def clear(self) -> None:
+        self.set_events([])
+        self.result.setText("")
+
+    def load(self) -> None:
+        """Reload the events (in the background)."""
+
+        def show(events: list[AuditEvent]) -> None:
+            self.set_events(events)
+            self.loaded.emit()
+
+        self.read(lambda service: service.audit_events(limit=50_000), "load audit", show)
+
+    def verify(self) -> None:
+        """Check the audit chain (in the background) and show the result."""
+        service, runner = self.service, self.runner
+        if service is None or runner is None:
+            return
+        self.verify_button.setEnabled(False)
+        self.result.setText("Checking the audit chain…")
+
+        def done(problems: list[ChainProblem]) -> None:
+            self.verify_button.setEnabled(True)
+            if service is self.service:
+                self.show_verify_result(problems)
+                self.verify_done.emit(problems)
+
+        def failed(error: TaskError) -> None:
+            self.verify_button.setEnabled(True)
+            runner.unhandled_error.emit(error)
+
+        runner.submit(service.audit_verify, name="verify audit", on_result=done,
+                      on_error=failed)
 
     def set_events(self, events: Sequence[AuditEvent]) -> None:
         """Show events (newest first)."""
@@ -384,6 +443,11 @@ class AuditPage(QWidget):
         self.result.style().unpolish(self.result)
         self.result.style().polish(self.result)
 
+    def focus_search(self) -> bool:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+        return True
+
     def save_state(self, settings: QSettings) -> None:
         """Remember the column layout."""
         settings.setValue("audit/header", self.view.horizontalHeader().saveState())
@@ -395,13 +459,17 @@ class AuditPage(QWidget):
             self.view.horizontalHeader().restoreState(state)
 
 
-class SiteSettingsPage(QWidget):
+class SiteSettingsPage(Page):
     """Edit the site's name, client, address, MSP name and logo."""
 
     save_requested = Signal(dict)
     #: Per-site settings changed (``monitor_hours``, ``stale_days``).
     settings_save_requested = Signal(dict)
     browse_logo_requested = Signal()
+    #: The site's identity was saved (the stored :class:`Site`).
+    site_saved = Signal(object)
+    #: The monitoring settings were saved (all the site's settings).
+    settings_saved = Signal(dict)
 
     FIELDS = (
         ("name", "Site &name", "how this site is called in the app and on reports"),
@@ -430,7 +498,7 @@ class SiteSettingsPage(QWidget):
             edit.setPlaceholderText(hint)
             edit.textChanged.connect(self._on_edited)
             self.edits[key] = edit
-            error = _plain("", "field-error")
+            error = plain_label(role="field-error")
             error.hide()
             self.errors[key] = error
             box = QVBoxLayout()
@@ -446,7 +514,7 @@ class SiteSettingsPage(QWidget):
                 box.addWidget(edit)
             box.addWidget(error)
             form.addRow(label, box)
-        self.path_label = _plain("", "muted")
+        self.path_label = plain_label(role="muted")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Site file", self.path_label)
         self._settings: dict[str, object] = {}
@@ -464,12 +532,12 @@ class SiteSettingsPage(QWidget):
         self.stale_spin.setSuffix(" days")
         self.stale_spin.valueChanged.connect(lambda _v: self._on_edited(""))
         monitor_form = QFormLayout()
-        monitor_form.addRow(_plain("Monitoring", "section"))
-        monitor_form.addRow(_plain(
+        monitor_form.addRow(plain_label("Monitoring", role="section"))
+        monitor_form.addRow(plain_label(
             "While PatchDesk is open it repeats the last network scan and, with the "
             "credential vault unlocked, the deep scans, then notifies you of new missing "
             "updates, new devices, overdue updates and new known-exploited matches.",
-            "muted"))
+            role="muted"))
         monitor_form.addRow("&Check every", self.monitor_spin)
         monitor_form.addRow("Assessment &stale after", self.stale_spin)
         self.save_button = QPushButton("Save")
@@ -478,7 +546,7 @@ class SiteSettingsPage(QWidget):
         self.save_button.clicked.connect(self._on_save_clicked)
         self.revert_button = QPushButton("Revert")
         self.revert_button.clicked.connect(self._on_revert_clicked)
-        self.status = _plain("", "muted")
+        self.status = plain_label(role="muted")
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.revert_button)
@@ -498,6 +566,46 @@ class SiteSettingsPage(QWidget):
         self._update_buttons()
         for edit in self.edits.values():
             edit.returnPressed.connect(self._on_save_clicked)
+        self.save_requested.connect(self.save_site)
+        self.settings_save_requested.connect(self.save_settings)
+        self.browse_logo_requested.connect(self._on_browse_logo)
+
+    def save_site(self, changes: dict[str, str]) -> None:
+        """Save the edits of the site's identity."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(site: Site) -> None:
+            self.site_saved.emit(site)
+            self.set_status("Saved.")
+
+        def failed(error: TaskError) -> None:
+            if isinstance(error.exception, ValidationError):
+                self.show_errors(error.exception.errors)
+            elif self.runner is not None:
+                self.runner.unhandled_error.emit(error)
+
+        self.write("site", lambda: service.update_site(**changes), done, failed)
+
+    def save_settings(self, changes: dict[str, Any]) -> None:
+        """Save the monitoring settings."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(settings: dict[str, Any]) -> None:
+            self.set_settings(settings)
+            self.set_status("Saved.")
+            self.settings_saved.emit(settings)
+
+        self.write("site settings", lambda: service.update_settings(**changes), done)
+
+    def _on_browse_logo(self) -> None:
+        folder = str(self.service.path.parent) if self.service else ""
+        path = dialogs.ask_open_file(self, "Choose logo", LOGO_FILTER, folder)
+        if path:
+            self.edits["logo_path"].setText(path)
 
     def set_site(self, site: Site | None, path: str = "") -> None:
         """Show a site's values (discarding unsaved edits)."""

@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.models import Asset, AssetPatch, Classification, Severity
-from app.ui.inventory import error_kind_label, make_table_view, page_header
+from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
     ObjectRole,
@@ -24,13 +24,13 @@ from app.ui.models import (
     _ip_key,
     local_time,
 )
+from app.ui.page import Page
 from app.ui.qt import (
     QByteArray,
     QColor,
     QComboBox,
     QHBoxLayout,
     QKeySequence,
-    QLabel,
     QLineEdit,
     QObject,
     QPushButton,
@@ -45,6 +45,11 @@ from app.ui.qt import (
     QWidget,
     Signal,
 )
+from app.ui.tasks import TaskRunner
+from app.ui.widgets import make_table_view, page_header, plain_label
+
+if TYPE_CHECKING:
+    from app.services import SiteService
 
 SEVERITY_RANK = {Severity.UNKNOWN: 0, Severity.LOW: 1, Severity.MODERATE: 2,
                  Severity.IMPORTANT: 3, Severity.CRITICAL: 4}
@@ -321,16 +326,9 @@ def _int(value: object) -> int:
         return 0
 
 
-def _label(text: str = "", role: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
 
 
-class PatchesPage(QWidget):
+class PatchesPage(Page):
     """Site-wide missing updates, by patch or by host."""
 
     #: Show this asset on the Inventory page.
@@ -374,6 +372,7 @@ class PatchesPage(QWidget):
         self.severity_combo.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh_requested.emit)
+        self.refresh_requested.connect(self.load)
         self.assess_button = QPushButton("Assess all…")
         self.assess_button.setObjectName("patchesAssessAll")
         self.assess_button.setToolTip("Deep-scan every asset with an address (Ctrl+Shift+R)")
@@ -419,16 +418,16 @@ class PatchesPage(QWidget):
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         #: The "By risk" tab (see :meth:`add_risk_tab`).
         self.risk: Any = None
-        self.detail = _label()
+        self.detail = plain_label()
         self.detail.setObjectName("patchDetail")
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setMinimumHeight(self.fontMetrics().height() * 3)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
 
-        self.empty = _label(
+        self.empty = plain_label(
             "No deep scan yet.\n\nStore an SSH credential on the Credentials page (Ctrl+4), "
             "then select assets on the Inventory page and press Ctrl+R (Assess selected), "
-            "or press Assess all.", "muted")
+            "or press Assess all.", role="muted")
         self.empty.setObjectName("patchesEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         body = QWidget()
@@ -456,6 +455,7 @@ class PatchesPage(QWidget):
         """
         self.risk = panel
         self.tabs.addTab(panel, "By risk")
+        self.loaded.connect(panel.reload)
         panel.loaded.connect(self._update_tab_titles)
         panel.proxy.layoutChanged.connect(self._update_tab_titles)
         panel.proxy.rowsInserted.connect(self._update_tab_titles)
@@ -482,6 +482,26 @@ class PatchesPage(QWidget):
         return view
 
     # -- data -------------------------------------------------------------------------------
+    def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
+        super().bind(service, runner)
+        if self.risk is not None:
+            self.risk.set_service(service)
+
+    def clear(self) -> None:
+        self.set_rows([], [])
+
+    def load(self) -> None:
+        """Reload the missing updates of every assessed host (in the background)."""
+
+        def read(service: SiteService) -> Any:
+            return build_rows(service.patches(), service.assessments(), service.assets())
+
+        def show(rows: Any) -> None:
+            self.set_rows(*rows)
+            self.loaded.emit()
+
+        self.read(read, "load patches", show)
+
     def set_rows(self, groups: Sequence[PatchGroup], hosts: Sequence[HostRow]) -> None:
         """Show freshly loaded rows, keeping sort orders."""
         for model, view in ((self.patch_model, self.patch_view),
@@ -523,10 +543,11 @@ class PatchesPage(QWidget):
         self._update_tab_titles()
         self._show_detail()
 
-    def focus_search(self) -> None:
+    def focus_search(self) -> bool:
         """Put the cursor in the filter box."""
         self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
+        return True
 
     def show_by_host(self, search: str | None = None) -> None:
         """Switch to the by-host view, optionally filtered."""

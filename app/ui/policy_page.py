@@ -26,8 +26,8 @@ from app.core.policy import (
     set_value,
 )
 from app.ui import dialogs
-from app.ui.inventory import page_header
 from app.ui.models import local_time
+from app.ui.page import Page
 from app.ui.qt import (
     QCheckBox,
     QComboBox,
@@ -51,6 +51,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import page_header, plain_label
 
 KEV_FILTER = "KEV catalogue (*.json);;All files (*)"
 EXPORT_FILTER = "Markdown (*.md);;Text files (*.txt)"
@@ -123,22 +124,15 @@ def load_state(service: Any) -> PolicyState:
     return PolicyState(service.policy(), service.policy_history(), kev, matches)
 
 
-def _text(role: str = "") -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    if role:
-        label.setProperty("role", role)
-    return label
 
 
-class PolicyPage(QWidget):
+class PolicyPage(Page):
     """Shows, edits (as a new version), exports and versions the site's patch policy."""
 
     #: The policy or the KEV catalogue changed (``"policy"`` / ``"kev"``).
     changed = Signal(str)
-    #: The page finished loading.
-    loaded = Signal()
+    runner: TaskRunner
+    reload_on_show = True
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -169,9 +163,9 @@ class PolicyPage(QWidget):
         self.export_button.setToolTip("Write the policy shown as a Markdown or text file, "
                                       "for printing or signing")
         self.export_button.clicked.connect(self.export)
-        self.banner = _text("muted")
+        self.banner = plain_label(role="muted")
         self.banner.setObjectName("policyBanner")
-        self.errors = _text("field-error")
+        self.errors = plain_label(role="field-error")
         self.errors.setObjectName("policyErrors")
         self.errors.hide()
         bar = QHBoxLayout()
@@ -227,7 +221,7 @@ class PolicyPage(QWidget):
         form = QFormLayout(group)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         if help_text:
-            label = _text("muted")
+            label = plain_label(role="muted")
             label.setText(help_text)
             form.addRow(label)
         self.form_layout.addWidget(group)
@@ -355,7 +349,7 @@ class PolicyPage(QWidget):
     def _build_kev(self) -> QWidget:
         box = QGroupBox("Known exploited vulnerabilities (CISA KEV)")
         layout = QVBoxLayout(box)
-        self.kev_status = _text()
+        self.kev_status = plain_label()
         self.kev_status.setObjectName("kevStatus")
         self.kev_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.kev_file_button = QPushButton("Import KEV catalogue…")
@@ -387,7 +381,11 @@ class PolicyPage(QWidget):
         self.history.clear()
         self.kev_status.setText("")
 
-    def reload(self) -> None:
+    def bind(self, service: Any, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
+    def load(self) -> None:
         """Load the policy, its history and the KEV status (read pool)."""
         service = self.service
         if service is None:
@@ -606,7 +604,7 @@ class PolicyPage(QWidget):
             self._set_editing(False)
             self.shown = None
             self.banner.setText(f"Saved as version {saved.version}.")
-            self.reload()
+            self.load()
             self.changed.emit("policy")
 
         self._submit_write("save policy", lambda: service.save_policy(policy, note), done)
@@ -670,7 +668,7 @@ class PolicyPage(QWidget):
 
         def done(_result: Any) -> None:
             if service is self.service:
-                self.reload()
+                self.load()
                 self.changed.emit("kev")
 
         self._submit_write("kev import",

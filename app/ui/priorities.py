@@ -24,7 +24,6 @@ from app.core.risk import (
 )
 from app.services import current_user
 from app.ui import dialogs
-from app.ui.inventory import make_table_view
 from app.ui.models import AnyIndex, ObjectRole, RowTableModel, TextFilterProxy, _ip_key
 from app.ui.qt import (
     QButtonGroup,
@@ -53,6 +52,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.widgets import make_table_view, plain_label
 
 #: Text and background/foreground colours of each priority class.
 PRIORITY_STYLE: dict[Priority, tuple[str, QColor, QColor]] = {
@@ -370,12 +370,7 @@ class ReviewDialog(QDialog):
         self.by = QLineEdit(current_user())
         self.by.setObjectName("reviewBy")
         self.by.setAccessibleName("Decided by")
-        self.error = QLabel()
-        self.error.setObjectName("reviewError")
-        self.error.setProperty("role", "field-error")
-        self.error.setTextFormat(Qt.TextFormat.PlainText)
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = plain_label(name="reviewError", role="field-error", hidden=True)
 
         decision_box = QVBoxLayout()
         decision_box.setSpacing(4)
@@ -513,10 +508,7 @@ class PrioritiesPanel(QWidget):
         self.end_button.setObjectName("endExceptionButton")
         self.end_button.setToolTip("The update is back under its SLA (and overdue if late)")
         self.end_button.clicked.connect(self.end_selected_exception)
-        self.summary = QLabel()
-        self.summary.setObjectName("prioritiesSummary")
-        self.summary.setProperty("role", "muted")
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary = plain_label(name="prioritiesSummary", role="muted", wrap=False)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 6, 0, 0)
         bar.addWidget(self.priority_combo)

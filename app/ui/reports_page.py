@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.progress import CancelToken, Progress
 from app.reports.data import SECTIONS, ReportOptions
 from app.reports.report import ReportResult, generate_report
-from app.ui.inventory import page_header
+from app.ui.page import Page
 from app.ui.qt import (
     QCheckBox,
     QDate,
@@ -25,13 +25,13 @@ from app.ui.qt import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    Qt,
     QUrl,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
+from app.ui.widgets import page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -57,13 +57,14 @@ def _pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
-class ReportsPage(QWidget):
+class ReportsPage(Page):
     """Section checkboxes, an optional period, the output file, and Generate.
 
     The page runs :func:`app.reports.report.generate_report` on the task runner's write pool
     (it records the report's figures in the site) and shows its progress.
     """
 
+    runner: TaskRunner
     #: Emitted with the result when a report was written (for a status-bar message).
     report_written = Signal(object)
 
@@ -88,9 +89,7 @@ class ReportsPage(QWidget):
             box.setObjectName(f"section_{key}")
             box.setChecked(True)
             box.toggled.connect(lambda _on: self._update_enabled())
-            hint = QLabel(SECTION_HINTS[key])
-            hint.setProperty("role", "muted")
-            hint.setTextFormat(Qt.TextFormat.PlainText)
+            hint = plain_label(SECTION_HINTS[key], role="muted", wrap=False)
             grid.addWidget(box, row, 0)
             grid.addWidget(hint, row, 1)
             self.section_boxes[key] = box
@@ -145,10 +144,7 @@ class ReportsPage(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setVisible(False)
-        self.status = QLabel("")
-        self.status.setObjectName("reportStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setWordWrap(True)
+        self.status = plain_label(name="reportStatus")
         actions = QHBoxLayout()
         actions.addWidget(self.open_when_done)
         actions.addStretch(1)
@@ -168,6 +164,10 @@ class ReportsPage(QWidget):
         self.set_service(service)
 
     # -- state ---------------------------------------------------------------------------
+    def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.set_service(service)
+
     def set_service(self, service: SiteService | None) -> None:
         """Work on another site (or none); proposes a file name beside the site."""
         self.service = service

@@ -19,6 +19,7 @@ def test_wheel_contains_resources_and_scripts(tmp_path: Path) -> None:
     assert icons
     assert {f"app/resources/icons/{name}" for name in icons} <= names
     assert "app/drivers/scripts/linux_facts.sh" in names
+    assert "app/drivers/windows/wua_task.ps1" in names  # the Windows driver's scripts
     assert "app/resources/data/known_exploited_vulnerabilities.json" in names  # KEV sample
     assert "app/ui/icons.py" in names
     fonts = {p.name for p in (ROOT / "resources" / "fonts").iterdir()}

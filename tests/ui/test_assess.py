@@ -31,6 +31,7 @@ from app.core.progress import CancelToken, Progress
 from app.remote.ssh import HostKeyChangedError
 from app.services import HostOutcome, SiteService
 from app.store.assessments import AssessmentRepo
+from app.ui.actions import MainAction
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.qt import Qt, QWidget
@@ -189,7 +190,7 @@ def rows(window: MainWindow) -> list[tuple[str, ...]]:
 def unlock_through_the_gui(qtbot: Any, window: MainWindow,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     answer_master_password(monkeypatch, [MASTER])
-    window.unlock_action.trigger()
+    window.action(MainAction.UNLOCK).trigger()
     qtbot.waitUntil(lambda: window.gate.unlocked and not window.gate.busy, timeout=10_000)
     wait_idle(qtbot, window)
 
@@ -219,7 +220,7 @@ def test_assessment_streams_results_without_stalling_the_gui(
     monkeypatch.setattr(window.service, "assess_assets",
                         fake_assess(window.service, ok_or_auth_failed))
     select(window, "web01", "acct-pc")
-    assert window.assess_action.isEnabled()
+    assert window.action(MainAction.ASSESS).isEnabled()
     batches: list[int] = []
 
     with StallMeter() as meter:
@@ -230,7 +231,7 @@ def test_assessment_streams_results_without_stalling_the_gui(
         assert dialog is not None and dialog.running
         dialog.model.dataChanged.connect(lambda *_: batches.append(1))
         assert [r[2] for r in rows(window)] == ["waiting…", "waiting…"]
-        assert not window.assess_action.isEnabled()
+        assert not window.action(MainAction.ASSESS).isEnabled()
         with qtbot.waitSignal(window.assessment_finished, timeout=20_000) as finished:
             pass
         elapsed = time.monotonic() - started
@@ -246,7 +247,7 @@ def test_assessment_streams_results_without_stalling_the_gui(
     assert "1 assessed, 1 failed" in dialog.status.text()
     assert dialog.close_button.isEnabled() and not dialog.cancel_button.isVisible()
     assert {o.label for o in finished.args[0]} == {"web01", "acct-pc"}
-    assert window.assess_action.isEnabled()
+    assert window.action(MainAction.ASSESS).isEnabled()
     # Show patches closes the window and opens the page.
     qtbot.mouseClick(dialog.patches_button, Qt.MouseButton.LeftButton)
     assert window.current_page() == "patches"
@@ -269,7 +270,7 @@ def test_cancel_stops_the_run(qtbot: Any, locked_window: MainWindow,
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(window.service, "assess_assets",
                         fake_assess(window.service, ok_or_auth_failed, delay=5.0, calls=calls))
-    window.assess_all_action.trigger()
+    window.action(MainAction.ASSESS_ALL).trigger()
     qtbot.waitUntil(lambda: window.assess_dialog is not None and bool(calls), timeout=10_000)
     dialog = window.assess_dialog
     assert dialog is not None
@@ -292,7 +293,7 @@ def test_locked_vault_and_cancelled_password_runs_nothing(
                         fake_assess(window.service, ok_or_auth_failed, calls=calls))
     asked = answer_master_password(monkeypatch, [None])
     select(window, "web01")
-    window.assess_action.trigger()
+    window.action(MainAction.ASSESS).trigger()
     qtbot.waitUntil(lambda: asked == [""], timeout=10_000)
     wait_idle(qtbot, window)
     assert calls == []
@@ -306,12 +307,12 @@ def test_nothing_to_assess_says_why(qtbot: Any, locked_window: MainWindow,
     assert window.service is not None
     window.service.add_asset(Asset(macs=("00:11:22:33:44:55",), serial="X1",
                                    kind=AssetKind.PRINTER))
-    window.reload()
+    window.inventory.load()
     wait_idle(qtbot, window)
     target = next(a for a in window.inventory.model.assets() if a.serial == "X1")
     assert target.id is not None
     window.inventory.select_ids({target.id})
-    window.assess_action.trigger()
+    window.action(MainAction.ASSESS).trigger()
     assert shown_errors and shown_errors[0][0] == "Nothing to assess"
 
 
@@ -344,7 +345,7 @@ def test_changed_host_key_in_a_deep_scan_can_be_reviewed(
     monkeypatch.setattr(HostKeyChangedDialog, "ask", classmethod(ask))
     select(window, "web01")
     with qtbot.waitSignal(window.assessment_finished, timeout=10_000):
-        window.assess_action.trigger()
+        window.action(MainAction.ASSESS).trigger()
     dialog = window.assess_dialog
     assert dialog is not None
     assert rows(window)[0][2] == "\u2716 host key changed"

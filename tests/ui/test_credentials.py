@@ -17,7 +17,8 @@ from app.remote.vault import MIN_MASTER_PASSWORD
 from app.services import SiteService
 from app.ui import credentials as cred_ui
 from app.ui import dialogs
-from app.ui.credentials import ChooseAssetDialog, CredentialDialog, NewCredential
+from app.ui.actions import MainAction
+from app.ui.credential_dialogs import ChooseAssetDialog, CredentialDialog, NewCredential
 from app.ui.dialogs import HostKeyChangedDialog, MasterPasswordDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.qt import QDialogButtonBox, Qt, QWidget
@@ -184,11 +185,11 @@ def test_wrong_master_password_shows_an_error_and_stays_locked(
 
     # The right password opens it; Lock closes it again.
     fake_master_password(monkeypatch, [MASTER])
-    window.unlock_action.trigger()
+    window.action(MainAction.UNLOCK).trigger()
     qtbot.waitUntil(lambda: window.service is not None and window.service.remote.unlocked,
                     timeout=10_000)
     qtbot.waitUntil(lambda: page.lock_button.isVisible(), timeout=5_000)
-    assert window.lock_action.isEnabled()
+    assert window.action(MainAction.LOCK).isEnabled()
     qtbot.mouseClick(page.lock_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.service.remote.unlocked, timeout=5_000)
     qtbot.waitUntil(lambda: page.unlock_button.isVisible(), timeout=5_000)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from app.core.models import Asset, DataSensitivity, Impact
+from app.ui.actions import MainAction
 from app.ui.asset_dialog import QUESTIONS, AssetDialog, CriticalityDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.qt import QLabel, Qt
@@ -56,7 +57,7 @@ def test_set_criticality_of_several_selected_assets(
     window.show_page("inventory")
     ids = {a.id for a in window.inventory.model.assets() if a.hostname != "printer-2f"}
     window.inventory.select_ids({i for i in ids if i is not None})
-    assert window.criticality_action.isEnabled()
+    assert window.action(MainAction.CRITICALITY).isEnabled()
 
     def exec_(dialog: CriticalityDialog) -> int:
         assert len(dialog.assets) == 2
@@ -67,7 +68,7 @@ def test_set_criticality_of_several_selected_assets(
 
     monkeypatch.setattr(CriticalityDialog, "exec", exec_)
     with qtbot.waitSignal(window.changed, timeout=10_000) as blocker:
-        window.criticality_action.trigger()
+        window.action(MainAction.CRITICALITY).trigger()
     assert blocker.args == ["criticality"]
     wait_idle(qtbot, window)
     assert window.service is not None

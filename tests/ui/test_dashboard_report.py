@@ -28,7 +28,7 @@ def test_dashboard_and_pdf_show_the_same_compliance(qtbot, tmp_path: Path) -> No
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.dashboard_loaded, timeout=20_000):
         window.show_page("dashboard")
-        window.refresh_dashboard()
+        window.dashboard.load()
     shown = window.dashboard.risk_cards["compliance"][0].text()
     assert shown.replace(" ", "") == f"{printed.group(1)}%"
     qtbot.waitUntil(lambda: window.runner.active == 0, timeout=10_000)

@@ -27,19 +27,19 @@ from app.core.models import Asset, AssetPatch, Classification, Ring, Severity
 from app.services import SiteService
 from app.store.assessments import AssessmentRepo
 from app.store.db import utcnow
-from app.ui import deploy_wizard
-from app.ui.deploy_wizard import (
+from app.ui.deploy import questions
+from app.ui.deploy.helpers import (
     P_PATCHES,
     P_REVIEW,
     P_SUMMARY,
     P_TARGETS,
     P_TEST,
-    DeployWizard,
     group_patches,
     targets_csv,
     window_start,
     window_text,
 )
+from app.ui.deploy.wizard import DeployWizard
 from app.ui.qt import QWizard
 from app.ui.tasks import TaskRunner
 from tests.ui.stall import StallMeter
@@ -359,7 +359,7 @@ def test_wizard_end_to_end_against_the_lab(qtbot, lab, lab_host, lab_site: SiteS
 
     # Export: CSV of the targets and the JSON of the whole deployment.
     out = {"csv": tmp_path / "dep.csv", "json": tmp_path / "dep.json"}
-    monkeypatch.setattr(deploy_wizard, "ask_export_path",
+    monkeypatch.setattr(questions, "ask_export_path",
                         lambda _parent, kind, _suggested: str(out[kind]))
     summary.csv_button.click()
     qtbot.waitUntil(lambda: out["csv"].exists(), timeout=10_000)
@@ -394,7 +394,7 @@ def test_halt_in_the_test_ring_then_rollback(qtbot, lab, lab_host, lab_site: Sit
     assert version(lab, "htest", "pd-broken").startswith("1.1-1 i")
     assert version(lab, "hprod", "pd-broken") == "1.0-1 ii"
     asked: list[int] = []
-    monkeypatch.setattr(deploy_wizard, "confirm_rollback",
+    monkeypatch.setattr(questions, "confirm_rollback",
                         lambda _parent, dep: asked.append(dep.id) or True)
     page.rollback_button.click()
     qtbot.waitUntil(lambda: wizard.dep is not None
@@ -478,7 +478,7 @@ def test_failed_preflight_offers_override_and_retry(
     page.table.selectRow(0)
     assert page.override_button.isEnabled()
     reasons: list[str] = []
-    monkeypatch.setattr(deploy_wizard, "ask_override_reason",
+    monkeypatch.setattr(questions, "ask_override_reason",
                         lambda _parent, target: reasons.append(target.label) or "known good")
     page.override_button.click()
     qtbot.waitUntil(lambda: wizard.dep is not None and wizard.dep.targets[0].override != ""
@@ -496,3 +496,40 @@ def test_failed_preflight_offers_override_and_retry(
     assert wizard.button(QWizard.WizardButton.CommitButton).isEnabled()  # on to the summary
     wizard.reject()  # nothing running: closes without asking
     assert not wizard.isVisible()
+
+
+@pytest.mark.lab
+def test_a_preflight_that_leaves_hosts_out_pauses_before_installing(
+        qtbot, lab, lab_host, lab_site: SiteService, runner: TaskRunner) -> None:
+    # The wizard asks the engine to stop right after pre-flight when hosts were left out
+    # (``pause_after_preflight``): nothing is installed until the user goes on without them.
+    names = ["qtest", "qprod", "qgone"]
+    add_hosts(lab_host, lab_site, names)
+    lab_site.assess_assets()
+    wizard = open_wizard(qtbot, lab_site, runner)
+    wizard.patches_page.check_package("pd-openssl")
+    click_next(qtbot, wizard)
+    for label, stage in (("qtest", Stage.TEST), ("qprod", Stage.PRODUCTION),
+                         ("qgone", Stage.PRODUCTION)):
+        wizard.targets_page.set_stage(label, stage)
+    click_next(qtbot, wizard)
+    wizard.schedule_page.window_radio.setChecked(True)  # wait, to change the site first
+    click_next(qtbot, wizard)
+    qtbot.waitUntil(lambda: wizard.test_page.wait_box.isVisible(), timeout=20_000)
+    gone = next(a for a in lab_site.assets() if a.label == "qgone")
+    lab_site.delete_assets([int(gone.id or 0)])  # pre-flight: "the asset was deleted"
+    page = wizard.test_page
+    page.start_now_button.click()
+    qtbot.waitUntil(lambda: wizard.paused_for_preflight and not wizard.busy, timeout=120_000)
+    dep = lab_site.deployment(wizard.dep.id)
+    assert dep.phase is Phase.TEST_RING
+    assert [t.label for t in dep.targets if t.excluded] == ["qgone"]
+    assert version(lab, "qtest", "pd-openssl") == "1.0-1 ii"  # nothing installed yet
+    assert page.continue_button.isVisible()
+    assert page.continue_button.text() == "&Continue without them"
+    assert not wizard.button(QWizard.WizardButton.CommitButton).isEnabled()
+    page.continue_button.click()
+    qtbot.waitUntil(lambda: wizard.currentId() == P_REVIEW, timeout=300_000)
+    assert not wizard.paused_for_preflight
+    assert version(lab, "qtest", "pd-openssl") == "1.0-2 ii"
+    wizard.reject()

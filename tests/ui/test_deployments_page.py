@@ -110,7 +110,7 @@ def test_drill_down_resume_and_new(qtbot, service: SiteService, runner: TaskRunn
     with qtbot.waitSignal(page.open_wizard_requested):
         page.new_button.click()
     # A refresh keeps the selection.
-    page.refresh()
+    page.load()
     qtbot.waitUntil(lambda: runner.active == 0, timeout=10_000)
     assert page.selected_deployment().id == first.id  # type: ignore[union-attr]
 

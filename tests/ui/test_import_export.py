@@ -10,6 +10,7 @@ import pytest
 from app.core.records import asset_to_record
 from app.services import SiteService
 from app.ui import dialogs
+from app.ui.actions import MainAction
 from app.ui.import_dialog import ImportDialog
 from app.ui.mainwindow import MainWindow
 from app.ui.qt import Qt
@@ -110,7 +111,8 @@ def test_export_then_reimport_into_fresh_site_gives_equal_assets(
     out = tmp_path / f"export{suffix}"
     monkeypatch.setattr(dialogs, "ask_save_file", lambda *a, **k: str(out))
     with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
-        (window.export_csv_action if suffix == ".csv" else window.export_json_action).trigger()
+        window.action(MainAction.EXPORT_CSV if suffix == ".csv"
+                      else MainAction.EXPORT_JSON).trigger()
     assert out.exists()
     if suffix == ".json":  # JSON is not importable; check it holds every asset
         data = json.loads(out.read_text(encoding="utf-8"))

@@ -10,6 +10,7 @@ import pytest
 from app.core.models import Asset
 from app.services import SiteService
 from app.ui import dialogs
+from app.ui.actions import MainAction
 from app.ui.asset_dialog import AssetDialog
 from app.ui.mainwindow import PAGES, MainWindow
 from app.ui.pages import PlaceholderPage
@@ -101,7 +102,7 @@ def test_add_asset_through_dialog_then_find_it(
 
     drive_asset_dialog(qtbot, monkeypatch, fill)
     with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
-        window.add_action.trigger()
+        window.action(MainAction.ADD).trigger()
     assert window.inventory.model.rowCount() == 4
     assert window.count_label.text() == "4 assets"
     new = next(a for a in stored(site_path) if a.hostname == "db-server")
@@ -120,7 +121,7 @@ def test_add_asset_through_dialog_then_find_it(
     assert window.inventory.details.values["owner"].text() == "Database team"
 
     # Find it with the filter box (Edit ▸ Find focuses it).
-    window.find_action.trigger()
+    window.action(MainAction.FIND).trigger()
     assert window.focusWidget() is window.inventory.search
     qtbot.keyClicks(window.inventory.search, "PCI")  # type: ignore[attr-defined]
     qtbot.waitUntil(  # type: ignore[attr-defined]
@@ -144,7 +145,7 @@ def test_edit_asset_and_change_log(
 
     drive_asset_dialog(qtbot, monkeypatch, fill)
     with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
-        window.edit_action.trigger()
+        window.action(MainAction.EDIT).trigger()
     web = next(a for a in stored(site_path) if a.hostname == "web01")
     assert (web.os_version, web.owner) == ("24.04", "Web team")
     assert window.inventory.model.rowCount() == 3
@@ -170,7 +171,7 @@ def test_bad_ip_and_mac_are_shown_inline_and_nothing_is_saved(
         assert "not a valid MAC" in d.error_text("macs")
 
     dialogs_opened = drive_asset_dialog(qtbot, monkeypatch, fill, cancel_after=True)
-    window.add_action.trigger()
+    window.action(MainAction.ADD).trigger()
     dialog = dialogs_opened[0]
     assert dialog.error_text("ips") == \
         "'10.0.0.300' is not a valid IPv4 or IPv6 address"
@@ -199,27 +200,27 @@ def test_delete_cancel_confirm_and_undo(
     printer = next(a for a in window.inventory.model.assets() if a.hostname == "printer-2f")
     assert web.id is not None and printer.id is not None
     window.inventory.select_ids({web.id, printer.id})
-    assert window.delete_action.isEnabled()
+    assert window.action(MainAction.DELETE).isEnabled()
 
-    window.delete_action.trigger()  # cancelled
+    window.action(MainAction.DELETE).trigger()  # cancelled
     wait_idle(qtbot, window)
     assert sorted(asked[0]) == ["printer-2f", "web01"]
     assert len(stored(site_path)) == 3
 
     answer[0] = True
     with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
-        window.delete_action.trigger()
+        window.action(MainAction.DELETE).trigger()
     assert visible_hostnames(window) == ["acct-pc"]
     assert [a.hostname for a in stored(site_path)] == ["acct-pc"]
-    assert window.undo_action.isEnabled()
+    assert window.action(MainAction.UNDO).isEnabled()
     assert window.undo_button.isVisible()
-    assert "2 assets" in window.undo_action.text()
+    assert "2 assets" in window.action(MainAction.UNDO).text()
 
     with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
         qtbot.keySequence(window, QKeySequence("Ctrl+Z"))  # type: ignore[attr-defined]
     assert visible_hostnames(window) == ["acct-pc", "printer-2f", "web01"]
     assert sorted(a.hostname for a in stored(site_path)) == ["acct-pc", "printer-2f", "web01"]
-    assert not window.undo_action.isEnabled()
+    assert not window.action(MainAction.UNDO).isEnabled()
 
 
 def test_audit_page_lists_events_and_verifies(qtbot: object, window: MainWindow) -> None:
@@ -284,7 +285,7 @@ def test_open_new_and_recent_sites(
     monkeypatch.setattr(dialogs.NewSiteDialog, "ask", classmethod(
         lambda cls, parent, folder="": (new_path.with_suffix(".pdsite"), "Client B", "B Ltd")))
     with qtbot.waitSignal(window.assets_loaded, timeout=5000):  # type: ignore[attr-defined]
-        window.new_site_action.trigger()
+        window.action(MainAction.NEW_SITE).trigger()
     assert window.site_label.text() == "Site: Client B"
     assert window.inventory.model.rowCount() == 0
     assert window.inventory.table_stack.currentWidget() is window.inventory.empty
@@ -294,7 +295,7 @@ def test_open_new_and_recent_sites(
     junk = tmp_path / "notes.txt"
     junk.write_text("hello")
     monkeypatch.setattr(dialogs, "ask_open_file", lambda *a, **k: str(junk))
-    window.open_site_action.trigger()
+    window.action(MainAction.OPEN_SITE).trigger()
     assert shown_errors and "not a PatchDesk site" in shown_errors[-1][1]
     assert window.site_label.text() == "Site: Client B"
 
@@ -376,7 +377,7 @@ def test_about_names_version_and_licences(
 
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "about", lambda _p, _t, text: shown.append(text))
-    window.about_action.trigger()
+    window.action(MainAction.ABOUT).trigger()
     assert "0.1.0" in shown[0] and "LGPL" in shown[0] and "paramiko" in shown[0]
 
 

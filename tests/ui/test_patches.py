@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.core.models import Asset, AssetPatch, Classification, Severity
+from app.ui.actions import MainAction
 from app.ui.mainwindow import MainWindow
 from app.ui.patches import (
     HostTableModel,
@@ -229,7 +230,7 @@ def test_double_click_opens_the_host_in_the_inventory(qtbot: Any,
 
 def test_ctrl_f_filters_the_patches(qtbot: Any, assessed_window: MainWindow) -> None:
     window = assessed_window
-    window.find_action.trigger()
+    window.action(MainAction.FIND).trigger()
     assert window.patches.search.hasFocus()
     assert window.current_page() == "patches"
 

@@ -25,3 +25,41 @@ def test_registered_fonts_are_the_shipped_unicode_family() -> None:
     # the arrow and Cyrillic/Greek letters that a Helvetica fallback prints as "?" have glyphs
     widths = face.charWidths
     assert all(ord(ch) in widths for ch in "→ЖΩ€")
+
+
+def test_a_logo_url_is_never_fetched(tmp_path: Path) -> None:
+    """[12].11: `site set --logo http://...` made the report run fetch a URL."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/logo.png"
+        assert pdf.load_logo(url) is None
+        assert pdf.load_logo(f"ftp://127.0.0.1:{server.server_port}/x.png") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert hits == []
+
+
+def test_a_local_logo_loads_and_a_huge_one_is_refused(tmp_path: Path) -> None:
+    logo = ROOT / "docs" / "report-page-1.png"
+    assert pdf.load_logo(str(logo)) is not None
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(logo.read_bytes() + b"\0" * (pdf.MAX_LOGO_BYTES + 1))
+    assert pdf.load_logo(str(huge)) is None
+    assert pdf.load_logo(str(tmp_path / "missing.png")) is None

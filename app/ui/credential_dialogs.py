@@ -1,0 +1,422 @@
+"""The Credentials page's dialogs: adding an SSH credential (login, sudo, port, scope) and
+choosing the asset to test one on. Secrets stay in the dialog until it is accepted; the
+fields are cleared when it closes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.credentials import Scope, ScopeKind, SudoMode
+from app.core.models import Asset, Ring
+from app.ui import dialogs
+from app.ui.qt import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QKeySequence,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QShortcut,
+    QSpinBox,
+    QStackedWidget,
+    Qt,
+    QVBoxLayout,
+    QWidget,
+)
+from app.ui.widgets import plain_label
+
+KEY_FILTER = "SSH private keys (id_* *.pem *.key);;All files (*)"
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredential:
+    """What the add dialog collected; the secrets never appear in a repr."""
+
+    name: str
+    username: str
+    password: str | None = field(default=None, repr=False)
+    key_file: str | None = None
+    key_passphrase: str | None = field(default=None, repr=False)
+    sudo_mode: SudoMode = SudoMode.PASSWORD
+    sudo_password: str | None = field(default=None, repr=False)
+    port: int | None = None
+    scopes: tuple[Scope, ...] = ()
+
+
+def _error_label(name: str) -> QLabel:
+    return plain_label(name=name, role="field-error", hidden=True)
+
+
+def _secret_edit(name: str, accessible: str) -> QLineEdit:
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setAccessibleName(accessible)
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    return edit
+
+
+class CredentialDialog(QDialog):
+    """Add an SSH credential: login, sudo, port and what it is assigned to. Use :meth:`ask`."""
+
+    SCOPES = (("Whole site", ScopeKind.ALL), ("Assets with a tag", ScopeKind.TAG),
+              ("A deployment ring", ScopeKind.RING), ("One asset", ScopeKind.ASSET))
+
+    def __init__(self, parent: QWidget | None = None, *, taken: Sequence[str] = (),
+                 assets: Sequence[Asset] = (), tags: Sequence[str] = ()) -> None:
+        super().__init__(parent)
+        self.setObjectName("credentialDialog")
+        self.setWindowTitle("Add SSH credential")
+        self.taken = {n.lower() for n in taken}
+        self.result_credential: NewCredential | None = None
+        self.errors: dict[str, QLabel] = {}
+
+        self.name = QLineEdit()
+        self.name.setObjectName("credName")
+        self.name.setAccessibleName("Credential name")
+        self.name.setPlaceholderText("e.g. office-linux")
+        self.username = QLineEdit()
+        self.username.setObjectName("credUser")
+        self.username.setAccessibleName("User name")
+        self.username.setPlaceholderText("e.g. admin")
+        self.use_password = QRadioButton("&Password")
+        self.use_password.setObjectName("credUsePassword")
+        self.use_key = QRadioButton("SSH &key file")
+        self.use_key.setObjectName("credUseKey")
+        self.auth_group = QButtonGroup(self)
+        self.auth_group.addButton(self.use_password)
+        self.auth_group.addButton(self.use_key)
+        self.use_password.setChecked(True)
+        self.password = _secret_edit("credPassword", "Password")
+        self.key_file = QLineEdit()
+        self.key_file.setObjectName("credKeyFile")
+        self.key_file.setAccessibleName("Private key file")
+        self.key_file.setPlaceholderText("e.g. ~/.ssh/id_ed25519")
+        self.browse = QPushButton("&Browse…")
+        self.browse.clicked.connect(self._on_browse_clicked)
+        self.passphrase = _secret_edit("credPassphrase", "Key passphrase")
+        self.passphrase.setPlaceholderText("only if the key is encrypted")
+        self.sudo_mode = QComboBox()
+        self.sudo_mode.setObjectName("credSudoMode")
+        self.sudo_mode.setAccessibleName("Sudo mode")
+        # Item data are plain strings: Qt keeps a str, while a Python enum would be an
+        # opaque object that findData() cannot match.
+        self.sudo_mode.addItem("sudo with a password", str(SudoMode.PASSWORD))
+        self.sudo_mode.addItem("sudo without a password (NOPASSWD)", str(SudoMode.NOPASSWD))
+        self.sudo_mode.addItem("the user is root already", str(SudoMode.ROOT))
+        self.sudo_password = _secret_edit("credSudoPassword", "Sudo password")
+        self.sudo_password.setPlaceholderText("empty: the login password")
+        self.port = QSpinBox()
+        self.port.setObjectName("credPort")
+        self.port.setAccessibleName("SSH port")
+        self.port.setRange(0, 65535)
+        self.port.setSpecialValueText("22 (default)")
+        self.scope_kind = QComboBox()
+        self.scope_kind.setObjectName("credScopeKind")
+        self.scope_kind.setAccessibleName("Assigned to")
+        for label, kind in self.SCOPES:
+            self.scope_kind.addItem(label, str(kind))
+        self.scope_tag = QComboBox()
+        self.scope_tag.setObjectName("credScopeTag")
+        self.scope_tag.setAccessibleName("Tag")
+        self.scope_tag.setEditable(True)
+        self.scope_tag.addItems(sorted(set(tags), key=str.lower))
+        self.scope_tag.setCurrentText("")
+        self.scope_ring = QComboBox()
+        self.scope_ring.setObjectName("credScopeRing")
+        self.scope_ring.setAccessibleName("Ring")
+        for ring in Ring:
+            if ring is not Ring.NONE:
+                self.scope_ring.addItem(str(ring).capitalize(), str(ring))
+        self.scope_asset = QComboBox()
+        self.scope_asset.setObjectName("credScopeAsset")
+        self.scope_asset.setAccessibleName("Asset")
+        for asset in sorted(assets, key=lambda a: a.label.lower()):
+            if asset.id is not None:
+                text = asset.label + (f"  ({asset.primary_ip})" if asset.hostname and
+                                      asset.primary_ip else "")
+                self.scope_asset.addItem(text, asset.id)
+        self.scope_value = QStackedWidget()
+        self.scope_value.addWidget(QWidget())
+        self.scope_value.addWidget(self.scope_tag)
+        self.scope_value.addWidget(self.scope_ring)
+        self.scope_value.addWidget(self.scope_asset)
+        self.scope_kind.currentIndexChanged.connect(self.scope_value.setCurrentIndex)
+
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_file, 1)
+        key_row.addWidget(self.browse)
+        auth_row = QHBoxLayout()
+        auth_row.addWidget(self.use_password)
+        auth_row.addWidget(self.use_key)
+        auth_row.addStretch(1)
+        self.password_row = QWidget()
+        pw_layout = QVBoxLayout(self.password_row)
+        pw_layout.setContentsMargins(0, 0, 0, 0)
+        pw_layout.addWidget(self.password)
+        self.key_row = QWidget()
+        key_layout = QFormLayout(self.key_row)
+        key_layout.setContentsMargins(0, 0, 0, 0)
+        key_layout.addRow("File", key_row)
+        key_layout.addRow("Passphrase", self.passphrase)
+        self.secret_stack = QStackedWidget()
+        self.secret_stack.addWidget(self.password_row)
+        self.secret_stack.addWidget(self.key_row)
+        self.use_key.toggled.connect(self._on_auth_toggled)
+        self.sudo_mode.currentIndexChanged.connect(self._on_sudo_changed)
+        scope_row = QHBoxLayout()
+        scope_row.addWidget(self.scope_kind)
+        scope_row.addWidget(self.scope_value, 1)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._row(form, "&Name", self.name, "name")
+        self._row(form, "&User", self.username, "username")
+        form.addRow("Log in with", auth_row)
+        self._row(form, "", self.secret_stack, "auth")
+        self._row(form, "&Sudo", self.sudo_mode, "sudo_mode")
+        self._row(form, "Sudo pass&word", self.sudo_password, "sudo")
+        self._row(form, "P&ort", self.port, "port")
+        self._row(form, "&Assigned to", scope_row, "scope")
+
+        note = QLabel("Secrets are encrypted into the site file with the vault key; a key "
+                      "file's content is stored too, so the site stays portable. The most "
+                      "specific assignment wins: asset, then tag, then ring, then site.")
+        note.setWordWrap(True)
+        note.setProperty("role", "muted")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add credential")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.buttons)
+        self.resize(560, 0)
+        self._on_auth_toggled(False)
+        self._on_sudo_changed(0)
+
+    def _row(self, form: QFormLayout, label: str, widget: Any, key: str) -> None:
+        error = _error_label(f"credError_{key}")
+        self.errors[key] = error
+        box = QVBoxLayout()
+        box.setSpacing(2)
+        if isinstance(widget, QWidget):
+            box.addWidget(widget)
+        else:
+            box.addLayout(widget)
+        box.addWidget(error)
+        form.addRow(label, box)
+
+    def _on_auth_toggled(self, use_key: bool) -> None:
+        self.secret_stack.setCurrentIndex(1 if use_key else 0)
+        self.secret_stack.setFixedHeight(self.secret_stack.currentWidget().sizeHint().height())
+        self.sudo_password.setPlaceholderText(
+            "required with a key" if use_key else "empty: the login password")
+
+    def _on_sudo_changed(self, _index: int) -> None:
+        self.sudo_password.setEnabled(self._sudo_mode() is SudoMode.PASSWORD)
+
+    def _sudo_mode(self) -> SudoMode:
+        return SudoMode(self.sudo_mode.currentData() or SudoMode.PASSWORD)
+
+    def _on_browse_clicked(self) -> None:
+        start = str(Path.home() / ".ssh")
+        path = dialogs.ask_open_file(self, "Choose SSH private key", KEY_FILTER, start)
+        if path:
+            self.key_file.setText(path)
+
+    def _scopes(self) -> tuple[tuple[Scope, ...], str]:
+        kind = ScopeKind(self.scope_kind.currentData() or ScopeKind.ALL)
+        if kind is ScopeKind.ALL:
+            return (Scope(ScopeKind.ALL),), ""
+        if kind is ScopeKind.TAG:
+            tag = self.scope_tag.currentText().strip()
+            return ((Scope(ScopeKind.TAG, tag),), "") if tag else ((), "Enter a tag.")
+        if kind is ScopeKind.RING:
+            return (Scope(ScopeKind.RING, str(self.scope_ring.currentData())),), ""
+        asset_id = self.scope_asset.currentData()
+        if asset_id is None:
+            return (), "The inventory has no asset to choose."
+        return (Scope(ScopeKind.ASSET, str(asset_id)),), ""
+
+    def validate(self) -> dict[str, str]:
+        """Problems per field (empty when the credential can be stored)."""
+        problems: dict[str, str] = {}
+        name = self.name.text().strip()
+        if not name:
+            problems["name"] = "Give the credential a name."
+        elif len(name) > 64:
+            problems["name"] = "Use at most 64 characters."
+        elif name.lower() in self.taken:
+            problems["name"] = "A credential with this name exists already."
+        user = self.username.text().strip()
+        if not user:
+            problems["username"] = "Enter the user to log in as."
+        elif any(c.isspace() for c in user):
+            problems["username"] = "A user name has no spaces."
+        mode = self._sudo_mode()
+        if self.use_key.isChecked():
+            key = self.key_file.text().strip()
+            if not key:
+                problems["auth"] = "Choose the private key file."
+            elif not Path(key).expanduser().is_file():
+                problems["auth"] = f"There is no file {key}."
+            if mode is SudoMode.PASSWORD and not self.sudo_password.text():
+                problems["sudo"] = ("With a key, sudo needs its password here (or "
+                                             "choose NOPASSWD / already root).")
+        elif not self.password.text():
+            problems["auth"] = "Enter the password."
+        _scopes, scope_problem = self._scopes()
+        if scope_problem:
+            problems["scope"] = scope_problem
+        return problems
+
+    def accept(self) -> None:
+        """Close only with a credential that can be stored; show each problem in place."""
+        problems = self.validate()
+        for key, label in self.errors.items():
+            label.setText(problems.get(key, ""))
+            label.setVisible(key in problems)
+        if problems:
+            first = next(iter(problems))
+            focus = {"name": self.name, "username": self.username,
+                     "auth": self.key_file if self.use_key.isChecked() else self.password,
+                     "sudo": self.sudo_password}.get(first)
+            if focus is not None:
+                focus.setFocus()
+            return
+        scopes, _ = self._scopes()
+        mode = self._sudo_mode()
+        use_key = self.use_key.isChecked()
+        sudo_password = self.sudo_password.text() if mode is SudoMode.PASSWORD else ""
+        self.result_credential = NewCredential(
+            name=self.name.text().strip(),
+            username=self.username.text().strip(),
+            password=None if use_key else self.password.text(),
+            key_file=self.key_file.text().strip() if use_key else None,
+            key_passphrase=(self.passphrase.text() or None) if use_key else None,
+            sudo_mode=mode,
+            sudo_password=sudo_password or None,
+            port=self.port.value() or None,
+            scopes=scopes,
+        )
+        super().accept()
+
+    def done(self, result: int) -> None:
+        """Clear every secret field however the dialog closes."""
+        for edit in (self.password, self.passphrase, self.sudo_password):
+            edit.clear()
+        super().done(result)
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, *, taken: Sequence[str] = (),
+            assets: Sequence[Asset] = (), tags: Sequence[str] = ()) -> NewCredential | None:
+        """The credential to add, or None if cancelled (tests monkeypatch this)."""
+        dialog = cls(parent, taken=taken, assets=assets, tags=tags)
+        try:
+            dialog.exec()
+            return dialog.result_credential
+        finally:
+            dialog.deleteLater()
+
+
+class ChooseAssetDialog(QDialog):
+    """Pick one asset from a filterable list. Use :meth:`ask`."""
+
+    def __init__(self, parent: QWidget | None, title: str, assets: Sequence[Asset],
+                 current: int | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chooseAssetDialog")
+        self.setWindowTitle(title)
+        self.filter = QLineEdit()
+        self.filter.setObjectName("assetFilter")
+        self.filter.setAccessibleName("Filter assets")
+        self.filter.setPlaceholderText("Filter by host name or IP")
+        self.filter.setClearButtonEnabled(True)
+        self.list = QListWidget()
+        self.list.setObjectName("assetList")
+        self.list.setAccessibleName("Assets")
+        for asset in sorted(assets, key=lambda a: a.label.lower()):
+            if asset.id is None or not (asset.primary_ip or asset.hostname):
+                continue
+            item = QListWidgetItem(
+                asset.label + (f"   {asset.primary_ip}" if asset.hostname else ""))
+            item.setData(Qt.ItemDataRole.UserRole, asset)
+            self.list.addItem(item)
+            if asset.id == current:
+                self.list.setCurrentItem(item)
+        if self.list.currentRow() < 0 and self.list.count():
+            self.list.setCurrentRow(0)
+        self.filter.textChanged.connect(self._on_filter_text_changed)
+        self.list.itemDoubleClicked.connect(lambda _item: self.accept())
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Test")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(buttons)
+        self.resize(420, 420)
+        # Up/Down in the filter box move through the list.
+        for key in ("Up", "Down"):
+            QShortcut(QKeySequence(key), self.filter,
+                      lambda k=key: self._move(-1 if k == "Up" else 1),
+                      Qt.ShortcutContext.WidgetShortcut)
+
+    def _move(self, step: int) -> None:
+        rows = [r for r in range(self.list.count()) if not self.list.item(r).isHidden()]
+        if not rows:
+            return
+        current = self.list.currentRow()
+        later = [r for r in rows if (r > current if step > 0 else r < current)]
+        target = (later[0] if step > 0 else later[-1]) if later else current
+        self.list.setCurrentRow(target)
+
+    def _on_filter_text_changed(self, text: str) -> None:
+        words = text.lower().split()
+        first_visible = -1
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            hidden = not all(w in item.text().lower() for w in words)
+            item.setHidden(hidden)
+            if not hidden and first_visible < 0:
+                first_visible = row
+        current = self.list.currentItem()
+        if (current is None or current.isHidden()) and first_visible >= 0:
+            self.list.setCurrentRow(first_visible)
+
+    def chosen(self) -> Asset | None:
+        """The selected asset."""
+        item = self.list.currentItem()
+        if item is None or item.isHidden():
+            return None
+        asset: Asset = item.data(Qt.ItemDataRole.UserRole)
+        return asset
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, title: str, assets: Sequence[Asset],
+            current: int | None = None) -> Asset | None:
+        """The chosen asset, or None if cancelled (tests monkeypatch this)."""
+        dialog = cls(parent, title, assets, current)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.chosen()
+        finally:
+            dialog.deleteLater()
+
+
+# -- the page -------------------------------------------------------------------------------
