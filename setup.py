@@ -11,8 +11,10 @@ setup(
         "app.resources.icons",
         "app.resources.data",
         "app.resources.fonts",
+        "app.resources.frameworks",
     ],
     package_dir={"app.resources": "resources"},
     package_data={"": ["*.sh", "*.ps1", "*.svg", "*.md", "*.json", "*.txt"],
-                  "app.resources": ["data/*.json", "fonts/*.ttf", "fonts/*.txt"]},
+                  "app.resources": ["data/*.json", "fonts/*.ttf", "fonts/*.txt",
+                                    "frameworks/*.json"]},
 )

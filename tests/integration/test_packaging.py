@@ -25,3 +25,6 @@ def test_wheel_contains_resources_and_scripts(tmp_path: Path) -> None:
     fonts = {p.name for p in (ROOT / "resources" / "fonts").iterdir()}
     assert {"DejaVuSans.ttf", "DejaVuSansCondensed-Bold.ttf", "LICENSE-DejaVu.txt"} <= fonts
     assert {f"app/resources/fonts/{name}" for name in fonts} <= names  # report fonts + licence
+    frameworks = {p.name for p in (ROOT / "resources" / "frameworks").glob("*.json")}
+    assert {"pci-dss.json", "cyber-essentials.json", "essential-eight.json"} <= frameworks
+    assert {f"app/resources/frameworks/{name}" for name in frameworks} <= names  # [16]
