@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from app import APP_NAME, __version__
-from app.core.assessment import Assessment, HostFacts
+from app.core.assessment import Assessment, HostFacts, LookupStats
 from app.core.audit import ChainProblem
 from app.core.deployment import Deployment, Gates
 from app.core.errors import FieldError, NotFoundError, UserError, ValidationError
@@ -725,7 +725,9 @@ class SiteService:
         """
         from concurrent.futures import ThreadPoolExecutor
 
+        from app.drivers.changelogs import ChangelogBroker
         from app.drivers.registry import assess_host
+        from app.store.changelogs import ChangelogCache
 
         remote = self.remote
         if not remote.unlocked:
@@ -742,6 +744,9 @@ class SiteService:
         done = 0
         lock = threading.Lock()
         outcomes: list[HostOutcome] = []
+        # One broker per run: changelogs come from the site's cache, and a changelog two
+        # hosts need is fetched by one of them only.
+        changelogs = ChangelogBroker(ChangelogCache(self.store))
 
         def one(asset: Asset) -> None:
             nonlocal done
@@ -753,7 +758,8 @@ class SiteService:
             else:
                 try:
                     transport = remote.transport_for(asset)
-                    result = assess_host(transport, refresh=refresh)
+                    result = assess_host(transport, refresh=refresh,
+                                         changelogs=changelogs)
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (
@@ -1220,6 +1226,7 @@ class HostOutcome:
     security_updates: int = 0
     reboot_required: bool | None = None
     duration: float = 0.0
+    lookups: LookupStats | None = None  # changelog/CVE lookups of the assessment
 
     @property
     def summary(self) -> str:
@@ -1240,7 +1247,8 @@ class HostOutcome:
         security = sum(1 for u in result.updates if u.classification is Classification.SECURITY)
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
-                   reboot_required=result.reboot.required, duration=duration)
+                   reboot_required=result.reboot.required, duration=duration,
+                   lookups=result.lookups)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -1248,7 +1256,8 @@ class HostOutcome:
                 "error_kind": self.kind or None, "error": self.message or None,
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
-                "duration_s": round(self.duration, 3)}
+                "duration_s": round(self.duration, 3),
+                "cve_lookups": self.lookups.to_dict() if self.lookups else None}
 
 
 def _error_kind(exc: BaseException) -> str:

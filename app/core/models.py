@@ -353,6 +353,7 @@ class AssetPatch:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     id: int | None = None
+    evidence: tuple[str, ...] = ()  # why it is classified as it is
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
 from app.drivers.base import Assessment, Driver, DriverError, Transport
+from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers.osrelease import package_family
@@ -13,8 +14,9 @@ from app.drivers.zypper import zypper_driver
 
 
 def _apt(facts: LinuxFacts) -> Driver:
-    return Driver("apt", facts=facts, inventory=DpkgInventory(), updates=AptUpdates(),
-                  reboot=AptReboot(facts))
+    inventory = DpkgInventory()
+    return Driver("apt", facts=facts, inventory=inventory,
+                  updates=AptUpdates(inventory), reboot=AptReboot(facts))
 
 
 #: Package-manager family (from os-release ID / ID_LIKE) → driver factory. A factory is
@@ -48,8 +50,13 @@ def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
     return factory(facts), facts
 
 
-def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
+def assess_host(transport: Transport, *, refresh: bool = True,
+                changelogs: ChangelogBroker | None = None) -> Assessment:
     """A full deep scan: facts, installed software, missing updates, reboot state.
+
+    Args:
+        changelogs: the run's changelog broker (site cache, shared by all hosts), for
+            drivers that read changelogs; None gives each host a private one.
 
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
@@ -59,8 +66,11 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     result.facts = host_facts(facts.sections)
     result.packages = driver.require("inventory").installed(transport)
     updates = driver.require("updates")
+    if changelogs is not None and hasattr(updates, "changelogs"):
+        updates.changelogs = changelogs
     result.updates = updates.missing(transport, refresh=refresh)
     # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
     result.warnings.extend(getattr(updates, "warnings", ()))
+    result.lookups = getattr(updates, "lookups", None)
     result.reboot = driver.require("reboot").reboot_state(transport)
     return result

@@ -410,6 +410,26 @@ def m0007_risk_policy(db: Database) -> None:
     db.execute("CREATE INDEX idx_urgency_reviews_package ON urgency_reviews(package)")
 
 
+@migrations(name="0010_changelog_cache")
+def m0010_changelog_cache(db: Database) -> None:
+    """Changelog/CVE cache (one row per source package and candidate version, shared by
+    every host of the site), each assessment's lookup figures, classification evidence."""
+    db.execute(
+        """
+        CREATE TABLE changelog_cache (
+            package TEXT NOT NULL,
+            version TEXT NOT NULL,
+            status TEXT NOT NULL,
+            entries TEXT NOT NULL DEFAULT '[]',
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (package, version)
+        )
+        """
+    )
+    db.execute("ALTER TABLE assessments ADD COLUMN lookups TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE asset_patches ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]'")
+
+
 def known_migration_names() -> list[str]:
     """Names of every migration this build knows, in order."""
     return [m.name for m in migrations._migrations]

@@ -49,6 +49,7 @@ def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
                 check: tuple[int, str, str] = (0, "Reading package lists...\n", "")
                 ) -> ScriptedTransport:
     t = ScriptedTransport()
+    t.on(contains("changelogs"), 0, "\n@@pd:end@@\n")  # no changelog could be read
     t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
     t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
     t.on(starts("apt-get", "check"), *check)
@@ -133,9 +134,14 @@ def test_security_updates_get_cves_from_their_own_changelog() -> None:
         "Conf libssl3 (3.0.19-1~deb12u2 Debian-Security:12/stable-security [amd64])\n")
     transport = debian_host(simulation=simulation)
     transport.rules.insert(0, (contains("changelogs"), (
-        0, f"\n@@pd:libssl3@@\n{changelog}\n@@pd:end@@\n", "")))
-    [update] = assess_host(transport).updates
+        0, f"\n@@pd:0@@\n{changelog}\n@@pd:end@@\n", "")))
+    result = assess_host(transport)
+    [update] = result.updates
     assert update.cves == ("CVE-2026-28387", "CVE-2026-28389", "CVE-2026-28390",
                            "CVE-2026-31789", "CVE-2026-31790")
+    assert update.evidence[0] == "security archive Debian-Security:12/stable-security"
+    assert update.evidence[1].startswith("changelog names CVE-2026-28387, ")
     call = next(argv for argv, _ in transport.calls if "changelogs" in argv)
-    assert call[-1] == "libssl3=3.0.19-1~deb12u2"
+    assert call[-2:] == ("0", "libssl3=3.0.19-1~deb12u2")
+    assert result.lookups is not None
+    assert (result.lookups.fetched, result.lookups.cached, result.lookups.failed) == (1, 0, 0)
