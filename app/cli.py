@@ -723,6 +723,12 @@ def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
                  {True: "yes", False: "no", None: "?"}[o.reboot_required] if o.ok else "",
                  "" if o.ok else o.message] for o in outcomes],
                ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"], out)
+        lookups = [o.lookups for o in outcomes if o.lookups]
+        if lookups:
+            out.write(f"changelog lookups: {sum(x.cached for x in lookups)} cached, "
+                      f"{sum(x.fetched for x in lookups)} fetched, "
+                      f"{sum(x.failed for x in lookups)} failed "
+                      f"({sum(x.seconds for x in lookups):.1f} s over all hosts)\n")
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
@@ -751,6 +757,7 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
             "source": p.source,
             "cves": list(p.cves),
             "advisories": list(p.advisories),
+            "evidence": list(p.evidence),
             "reboot_required": p.reboot_required,
             "first_seen": p.first_seen.isoformat() if p.first_seen else None,
         })

@@ -92,8 +92,9 @@ def test_internal_mirror_update_naming_a_kev_cve_is_security_and_ranks_first(
 
 def test_lab_hosts_sharing_updates_fetch_each_changelog_once(lab: Lab, site: SiteService
                                                              ) -> None:
-    """50 real hosts (sshd, apt; the number [11] names) offered the same updates, assessed 8 at a time: each
-    (package, version) changelog is fetched from one host only; a repeat fetches none."""
+    """50 real hosts (sshd, apt; the number [11] names) offered the same updates, assessed
+    8 at a time: each (package, version) changelog is fetched from one host only; a repeat
+    fetches none."""
     n = 50
     infos = lab.add_hosts([HostSpec(name=f"share{i}") for i in range(n)], timeout=180)
     try:
@@ -111,6 +112,13 @@ def test_lab_hosts_sharing_updates_fetch_each_changelog_once(lab: Lab, site: Sit
         assert fetched == len(keys)
         assert sum(s.cached for s in stats if s) == n * len(keys) - len(keys)
         assert ChangelogCache(site.store).count() == len(keys)
+        # What `patchdesk assess --json` prints, and the stored assessment, carry them.
+        shown = [o.to_dict()["cve_lookups"] for o in outcomes]
+        assert sum(d["fetched"] for d in shown) == len(keys)
+        assert all(set(d) == {"cached", "fetched", "failed", "deferred", "seconds"}
+                   for d in shown)
+        stored = [site.assessment(o.asset_id) for o in outcomes]
+        assert sum(r.lookups.fetched for r in stored if r and r.lookups) == len(keys)
 
         clock = time.monotonic()
         again = site.assess_assets(concurrency=8)
