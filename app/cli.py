@@ -739,16 +739,21 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
         if args.host:
             asset_id = _one(service, args.host).id
         patches = service.patches(asset_id)
+        records = service.assessments()
     if args.security:
         patches = [p for p in patches if str(p.classification) == "security"]
     rows: list[dict[str, Any]] = []
     for p in patches:
         asset = assets.get(p.asset_id)
+        record = records.get(p.asset_id)
+        host_arch = str((record.facts if record else {}).get("arch") or "")
         rows.append({
             "asset_id": p.asset_id,
             "host": asset.label if asset else "",
             "ip": asset.primary_ip if asset else "",
             "package": p.package,
+            "arch": p.arch,
+            "name": p.label(host_arch),  # libc6:i386 when not the host's own architecture
             "kb": p.kb or None,
             "installed_version": p.installed_version,
             "candidate_version": p.candidate_version,
@@ -760,11 +765,13 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
             "evidence": list(p.evidence),
             "reboot_required": p.reboot_required,
             "first_seen": p.first_seen.isoformat() if p.first_seen else None,
+            # What the host's last assessment could not fully read (see `assess --json`).
+            "assessment_warnings": list(record.warnings) if record else [],
         })
     if args.json:
         _emit_json(rows, out)
     else:
-        _table([[str(r[k]) for k in ("host", "ip", "package", "installed_version",
+        _table([[str(r[k]) for k in ("host", "ip", "name", "installed_version",
                                      "candidate_version", "classification", "source")]
                 for r in rows],
                ["HOST", "IP", "PACKAGE", "INSTALLED", "CANDIDATE", "CLASS", "SOURCE"], out)

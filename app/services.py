@@ -1227,6 +1227,7 @@ class HostOutcome:
     reboot_required: bool | None = None
     duration: float = 0.0
     lookups: LookupStats | None = None  # changelog/CVE lookups of the assessment
+    warnings: tuple[str, ...] = ()  # what the scan could not fully read (result stands)
 
     @property
     def summary(self) -> str:
@@ -1248,7 +1249,7 @@ class HostOutcome:
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
                    reboot_required=result.reboot.required, duration=duration,
-                   lookups=result.lookups)
+                   lookups=result.lookups, warnings=tuple(result.warnings))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -1256,7 +1257,7 @@ class HostOutcome:
                 "error_kind": self.kind or None, "error": self.message or None,
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
-                "duration_s": round(self.duration, 3),
+                "duration_s": round(self.duration, 3), "warnings": list(self.warnings),
                 "cve_lookups": self.lookups.to_dict() if self.lookups else None}
 
 

@@ -354,6 +354,24 @@ class AssetPatch:
     last_seen: datetime | None = None
     id: int | None = None
     evidence: tuple[str, ...] = ()  # why it is classified as it is
+    arch: str = ""  # the package's architecture (amd64, i386, x86_64, i686, all, noarch...)
+
+    def label(self, host_arch: str) -> str:
+        """The package name as shown: qualified ``libc6:i386`` when its architecture is
+        not the host's own (``host_arch`` from uname -m or dpkg, either spelling) nor
+        architecture-independent."""
+        if not self.arch or self.arch in _ARCH_INDEPENDENT:
+            return self.package
+        if host_arch and _ARCH_ALIASES.get(host_arch, host_arch) == _ARCH_ALIASES.get(
+                self.arch, self.arch):
+            return self.package
+        return f"{self.package}:{self.arch}"
+
+
+_ARCH_INDEPENDENT = frozenset({"all", "noarch", "any"})
+#: uname -m / rpm spellings → dpkg's, so "x86_64" and "amd64" are the same machine.
+_ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "i586": "i386",
+                 "armv7l": "armhf", "ppc64le": "ppc64el"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
+    AptSummaryMismatchError,
     parse_apt_simulation,
     parse_dpkg_query,
 )
@@ -59,6 +60,10 @@ def _lock_error(host: str, text: str) -> DriverError | None:
 class AptUpdates:
     """Missing updates from an ``apt-get -s dist-upgrade`` simulation, classified from
     their archive and their own changelogs.
+
+    ``warnings`` (reset by each :meth:`missing`) carries what degraded the result without
+    making it wrong: apt-get update's ``W:``/``E:`` lines (stale lists), simulation lines
+    the parser did not understand while apt's summary still agreed, deferred changelogs.
 
     Args:
         inventory: this host's inventory capability (its source-package names key the
@@ -110,8 +115,9 @@ class AptUpdates:
         Raises:
             DriverError: ``apt_lock``, ``apt_update_failed`` or ``parse_failed``.
         """
+        self.warnings = []
         if refresh:
-            self.refresh(transport)
+            self.warnings.extend(f"apt-get update: {w}" for w in self.refresh(transport))
         self.check_lock(transport)
         result = transport.run(
             ["apt-get", "-s", "-o", "APT::Get::Always-Include-Phased-Updates=true",
@@ -122,6 +128,9 @@ class AptUpdates:
                               f"apt-get -s dist-upgrade failed: {_tail(result.stderr)}")
         try:
             simulation = parse_apt_simulation(result.stdout)
+        except AptSummaryMismatchError as exc:
+            raise DriverError(transport.host, "apt_output_mismatch",
+                              f"apt's simulation cannot be trusted: {exc}") from None
         except ParseError as exc:
             raise DriverError(transport.host, "parse_failed",
                               f"apt's simulation output was not understood: {exc}") from None
@@ -139,7 +148,7 @@ class AptUpdates:
                                   f"apt reported an unsafe package name or version: {exc}"
                                   ) from None
             updates.append(Update(
-                package=upgrade.name.split(":")[0],
+                package=upgrade.package,
                 installed_version=upgrade.installed_version or "",
                 candidate_version=upgrade.candidate_version,
                 arch=upgrade.arch,
@@ -147,6 +156,8 @@ class AptUpdates:
                                 else Classification.OTHER),
                 source=", ".join(upgrade.origins),
             ))
+        self.warnings.extend(f"apt-get -s dist-upgrade: {w}"
+                             for w in (*simulation.unreadable, *simulation.warnings))
         return self.classify(transport, updates)
 
     def classify(self, transport: Transport, updates: list[Update]) -> list[Update]:

@@ -85,35 +85,44 @@ class AssessmentRepo:
             "INSERT INTO software (asset_id, name, version, arch, source, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(asset_id, p.name, p.version, p.arch, p.source, now) for p in result.packages])
-        existing = {r[0]: r[1] for r in self.db.execute(
-            "SELECT package, status FROM asset_patches WHERE asset_id = ?", [asset_id])}
-        missing = set()
+        # One row per (package, architecture): a multilib/multiarch pair is two rows.
+        existing = {(r[0], r[1]): r[2] for r in self.db.execute(
+            "SELECT package, arch, status FROM asset_patches WHERE asset_id = ?", [asset_id])}
+        missing: set[tuple[str, str]] = set()
         for u in result.updates:
-            missing.add(u.package)
+            key = (u.package, u.arch)
+            if key in missing:
+                continue  # a driver listing the same package and arch twice
+            if key not in existing and (u.package, "") in existing and u.arch:
+                # A row stored before architectures were recorded: it is this one.
+                self.db.execute("UPDATE asset_patches SET arch=? WHERE asset_id=? AND "
+                                "package=? AND arch=''", [u.arch, asset_id, u.package])
+                existing[key] = existing.pop((u.package, ""))
+            missing.add(key)
             row = [u.kb, u.installed_version, u.candidate_version, str(u.classification),
                    str(u.severity), u.source, json.dumps(list(u.cves)),
-                   json.dumps(list(u.advisories)), int(u.reboot_required), u.arch,
+                   json.dumps(list(u.advisories)), int(u.reboot_required),
                    json.dumps(list(u.evidence))]
-            if u.package in existing:
+            if key in existing:
                 self.db.execute(
                     "UPDATE asset_patches SET kb=?, installed_version=?, candidate_version=?, "
                     "classification=?, severity=?, source=?, cves=?, advisories=?, "
-                    "reboot_required=?, arch=?, evidence=?, status='missing', last_seen=?, "
+                    "reboot_required=?, evidence=?, status='missing', last_seen=?, "
                     "first_seen=CASE WHEN status='missing' THEN first_seen ELSE ? END "
-                    "WHERE asset_id=? AND package=?",
-                    [*row, now, now, asset_id, u.package])
+                    "WHERE asset_id=? AND package=? AND arch=?",
+                    [*row, now, now, asset_id, u.package, u.arch])
             else:
                 self.db.execute(
                     "INSERT INTO asset_patches (kb, installed_version, candidate_version, "
                     "classification, severity, source, cves, advisories, reboot_required, "
-                    "arch, evidence, asset_id, package, status, first_seen, last_seen) "
+                    "evidence, arch, asset_id, package, status, first_seen, last_seen) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'missing', ?, ?)",
-                    [*row, asset_id, u.package, now, now])
-        for package, status in existing.items():
-            if package not in missing and status == PatchStatus.MISSING.value:
+                    [*row, u.arch, asset_id, u.package, now, now])
+        for (package, arch), status in existing.items():
+            if (package, arch) not in missing and status == PatchStatus.MISSING.value:
                 self.db.execute(
                     "UPDATE asset_patches SET status='installed', last_seen=? "
-                    "WHERE asset_id=? AND package=?", [now, asset_id, package])
+                    "WHERE asset_id=? AND package=? AND arch=?", [now, asset_id, package, arch])
 
     def latest(self, asset_id: int) -> AssessmentRecord | None:
         """The newest deep scan of an asset."""
@@ -150,7 +159,7 @@ class AssessmentRepo:
         sql = "SELECT * FROM asset_patches"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY asset_id, package"
+        sql += " ORDER BY asset_id, package, arch"
         return [_patch(r) for r in self.db.query(sql, params)]
 
 
@@ -193,5 +202,6 @@ def _patch(row: dict[str, Any]) -> AssetPatch:
         status=PatchStatus(row["status"]),
         first_seen=datetime.fromisoformat(row["first_seen"]) if row["first_seen"] else None,
         last_seen=datetime.fromisoformat(row["last_seen"]) if row["last_seen"] else None,
+        arch=row["arch"],
         evidence=tuple(json.loads(row.get("evidence") or "[]")),
     )

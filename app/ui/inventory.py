@@ -218,9 +218,14 @@ class MissingUpdatesModel(RowTableModel):
     COLUMNS = ("Package", "Installed → candidate", "Classification", "Severity",
                "Source", "CVEs")
 
+    #: The host's architecture (facts, uname -m): packages of another one show as
+    #: ``libc6:i386``.
+    host_arch = ""
+
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         p: AssetPatch = obj
-        cells = (p.package, f"{p.installed_version or '?'} → {p.candidate_version}",
+        cells = (p.label(self.host_arch),
+                 f"{p.installed_version or '?'} → {p.candidate_version}",
                  enum_label(p.classification),
                  "" if str(p.severity) == "unknown" else enum_label(p.severity), p.source,
                  ", ".join(p.cves))
@@ -240,7 +245,8 @@ class MissingUpdatesModel(RowTableModel):
             return _RED
         if role == Qt.ItemDataRole.ToolTipRole:
             refs = [*p.cves, *p.advisories]
-            notes = [f"{p.package} {p.installed_version} → {p.candidate_version}"]
+            notes = [f"{p.label(self.host_arch)} {p.installed_version} → "
+                     f"{p.candidate_version}" + (f" ({p.arch})" if p.arch else "")]
             if refs:
                 notes.append(", ".join(refs))
             if p.reboot_required:
@@ -301,7 +307,7 @@ class AssetDetails(QFrame):
         ("Scanned", "when"), ("Result", "result"), ("OS", "os"), ("Kernel", "kernel"),
         ("Uptime", "uptime"), ("CPU", "cpu"), ("Memory", "memory"), ("Disks", "disks"),
         ("Interfaces", "interfaces"), ("Hardware", "hardware"), ("Logged in", "users"),
-        ("Reboot", "reboot"),
+        ("Reboot", "reboot"), ("Warnings", "warnings"),
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -504,6 +510,10 @@ class AssetDetails(QFrame):
                 texts["reboot"] = "required" + (f"\n{reasons}" if reasons else "")
             else:
                 texts["reboot"] = "not required"
+            if record.warnings:
+                # Output the scan could not fully read: the result stands (apt's own summary
+                # agreed) but a person should look.
+                texts["warnings"] = "\n".join(f"  • {w}" for w in record.warnings)
         else:
             texts["result"] = f"failed — {error_kind_label(record.error_kind)}: {record.error}"
             if software or patches:
@@ -514,10 +524,12 @@ class AssetDetails(QFrame):
             label.setText(text)
             self.scan_form.setRowVisible(label, bool(text))
             self._set_error(label, (key == "result" and not record.ok)
-                            or (key == "reboot" and bool(record.reboot_required)))
+                            or (key == "reboot" and bool(record.reboot_required))
+                            or key == "warnings")
         # The form's height-for-width is computed before the new texts are laid out; one more
         # pass once the event loop has settled gives multi-line rows their full height.
         QTimer.singleShot(0, self, self.scan_form.invalidate)
+        self.updates_model.host_arch = str((record.facts or {}).get("arch") or "")
         for model, view, rows in ((self.software_model, self.software_view, software),
                                   (self.updates_model, self.updates_view, patches)):
             model.set_objects(rows)

@@ -145,3 +145,83 @@ def test_security_updates_get_cves_from_their_own_changelog() -> None:
     assert call[-2:] == ("0", "libssl3=3.0.19-1~deb12u2")
     assert result.lookups is not None
     assert (result.lookups.fetched, result.lookups.cached, result.lookups.failed) == (1, 0, 0)
+
+
+def _no_changelogs(transport: ScriptedTransport) -> ScriptedTransport:
+    transport.rules.insert(0, (contains("changelogs"), (0, "\n@@pd:end@@\n", "")))
+    return transport
+
+
+def test_real_debian12_backlog_is_assessed_whole() -> None:
+    """This machine's own simulation (tests/data/apt/debian-12-realhost): 144 upgrades with
+    ordering hints on Inst/Conf lines, Debian 12 as "oldstable"."""
+    simulation = read("apt/debian-12-realhost/apt-get-s-dist-upgrade.txt")
+    result = assess_host(_no_changelogs(debian_host(simulation=simulation)))
+    assert len(result.updates) == 144
+    by_name = {u.package: u for u in result.updates}
+    pam = by_name["libpam-modules-bin"]
+    assert (pam.installed_version, pam.candidate_version, pam.arch) == (
+        "1.5.2-6+deb12u1", "1.5.2-6+deb12u3", "amd64")
+    assert pam.classification is Classification.SECURITY
+    assert by_name["systemd-timesyncd"].classification is Classification.OTHER
+    assert result.warnings == []
+
+
+def test_zero_backlog_is_an_empty_result_not_an_error() -> None:
+    simulation = ("Reading package lists...\nBuilding dependency tree...\n"
+                  "Reading state information...\nCalculating upgrade...\n"
+                  "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n")
+    transport = debian_host(simulation=simulation)
+    result = assess_host(transport)
+    assert result.updates == [] and result.warnings == []
+    assert not any("changelogs" in argv for argv, _ in transport.calls)
+
+
+def test_multiarch_pair_gives_one_update_per_architecture() -> None:
+    simulation = (
+        "Reading package lists...\nBuilding dependency tree...\nCalculating upgrade...\n"
+        "The following packages will be upgraded:\n  libc6 libc6:i386\n"
+        "2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        "Inst libc6:i386 [2.36-9+deb12u7] (2.36-9+deb12u13 Debian-Security:12/"
+        "oldstable-security [i386]) [libc6:amd64 on libc6:i386]\n"
+        "Inst libc6 [2.36-9+deb12u7] (2.36-9+deb12u13 Debian-Security:12/oldstable-security "
+        "[amd64]) [libc6:amd64 on libc6:i386] [libc6:i386 on libc6:amd64]\n"
+        "Conf libc6:i386 (2.36-9+deb12u13 Debian-Security:12/oldstable-security [i386]) []\n"
+        "Conf libc6 (2.36-9+deb12u13 Debian-Security:12/oldstable-security [amd64]) []\n")
+    transport = _no_changelogs(debian_host(simulation=simulation))
+    result = assess_host(transport)
+    assert sorted((u.package, u.arch, u.candidate_version) for u in result.updates) == [
+        ("libc6", "amd64", "2.36-9+deb12u13"), ("libc6", "i386", "2.36-9+deb12u13")]
+    call = next(argv for argv, _ in transport.calls if "changelogs" in argv)
+    assert call.count("libc6=2.36-9+deb12u13") == 1  # one changelog per package and version
+
+
+def test_unreadable_lines_and_apt_warnings_become_assessment_warnings() -> None:
+    simulation = (
+        "Reading package lists...\n"
+        "Some line a future apt prints\n"
+        "1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        "Inst pd-tools [2.0-1] (2.1-1 PatchDesk Lab:12/bookworm [all])\n"
+        "Conf pd-tools {2.1-1 in a shape nobody knows}\n")
+    transport = debian_host(simulation=simulation)
+    transport.rules.insert(0, (starts("apt-get", "-q", "update"), (
+        0, "Reading package lists...\n",
+        "W: Failed to fetch http://10.0.0.1/debian/dists/bookworm/InRelease  "
+        "Could not connect\n")))
+    result = assess_host(transport)
+    assert [u.package for u in result.updates] == ["pd-tools"]
+    assert len(result.warnings) == 3
+    assert "Failed to fetch" in result.warnings[0]
+    assert "line 2" in result.warnings[1] and "Some line a future apt prints" in result.warnings[1]
+    assert "Conf pd-tools {2.1-1" in result.warnings[2]
+
+
+def test_an_unreadable_operation_fails_the_host_clearly() -> None:
+    simulation = (
+        "1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+        "Inst pd-tools <2.0-1> (2.1-1)\n")
+    with pytest.raises(DriverError) as caught:
+        assess_host(debian_host(simulation=simulation))
+    assert caught.value.kind == "apt_output_mismatch"
+    assert "Inst pd-tools <2.0-1>" in str(caught.value)
+    assert "summary says 1 upgraded" in str(caught.value)

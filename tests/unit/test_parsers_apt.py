@@ -159,17 +159,29 @@ def test_missing_summary_raises() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "Inst foo 1.0",  # malformed operation
-        "Installing foo",  # unknown line that looks like data
-        "The following packages have unmet dependencies:",
+        "Inst foo 1.0",  # an operation line that cannot be read: what would foo become?
+        "Remv",
         "E: Could not get lock /var/lib/dpkg/lock-frontend",
-        "Die folgenden Pakete werden aktualisiert:",  # wrong locale
     ],
 )
-def test_unknown_lines_raise(line: str) -> None:
+def test_unreadable_operations_and_errors_raise(line: str) -> None:
     text = f"{line}\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
     with pytest.raises(ParseError):
         parse_apt_simulation(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Installing foo",  # unknown line that looks like data
+        "The following packages have unmet dependencies:",
+        "Die folgenden Pakete werden aktualisiert:",  # wrong locale
+    ],
+)
+def test_unknown_lines_are_kept_as_unreadable(line: str) -> None:
+    text = f"{line}\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"
+    sim = parse_apt_simulation(text)
+    assert len(sim.unreadable) == 1 and line in sim.unreadable[0]
 
 
 def test_garbage_raises() -> None:
@@ -437,3 +449,132 @@ def test_compare_agrees_with_dpkg(a: str, b: str) -> None:
     op = "lt" if ours < 0 else ("eq" if ours == 0 else "gt")
     proc = subprocess.run(["dpkg", "--compare-versions", a, op, b], check=False)
     assert proc.returncode == 0, (a, op, b)
+
+
+# ---------------------------------------------------------------- real-host apt lines ([7], [11])
+# Lines exactly as apt 2.6 printed them on a real Debian 12 machine (issue [7]) and the
+# multiarch ordering hint of issue [11].
+CONF_PERL_BASE = ("Conf perl-base (5.36.0-7+deb12u4 Debian-Security:12/oldstable-security "
+                  "[amd64]) []")
+INST_PAM_BIN = ("Inst libpam-modules-bin [1.5.2-6+deb12u1] (1.5.2-6+deb12u3 "
+                "Debian-Security:12/oldstable-security [amd64]) [libpam-modules:amd64 on "
+                "libpam-modules-bin:amd64] [libpam-modules:amd64 ]")
+INST_LIBC6_MULTIARCH = ("Inst libc6 [2.36-9+deb12u7] (2.36-9+deb12u13 "
+                        "Debian-Security:12/oldstable-security [amd64]) "
+                        "[libc6:amd64 on libc6:i386] [libc6:i386 on libc6:amd64] "
+                        "[libc6:amd64 libc6:i386 ]")
+
+
+def _sim(*lines: str, summary: str) -> str:
+    return "\n".join(["Reading package lists...", *lines, summary, ""])
+
+
+def test_conf_line_with_empty_trailing_group_is_read() -> None:
+    sim = parse_apt_simulation(_sim(
+        "Inst perl-base [5.36.0-7+deb12u1] (5.36.0-7+deb12u4 "
+        "Debian-Security:12/oldstable-security [amd64]) []",
+        CONF_PERL_BASE,
+        summary="1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."))
+    assert sim.configures == ("perl-base",)
+    assert sim.unreadable == ()
+    (u,) = sim.upgrades
+    assert (u.name, u.candidate_version, u.arch, u.is_security) == (
+        "perl-base", "5.36.0-7+deb12u4", "amd64", True)
+
+
+def test_inst_line_with_several_ordering_groups_is_read() -> None:
+    sim = parse_apt_simulation(_sim(
+        INST_PAM_BIN, summary="1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."))
+    (u,) = sim.upgrades
+    assert (u.name, u.installed_version, u.candidate_version, u.arch) == (
+        "libpam-modules-bin", "1.5.2-6+deb12u1", "1.5.2-6+deb12u3", "amd64")
+    assert u.origins == ("Debian-Security:12/oldstable-security",)
+    assert u.is_security
+
+
+def test_multiarch_pair_is_two_upgrades_one_per_architecture() -> None:
+    sim = parse_apt_simulation("\n".join([
+        "The following packages will be upgraded:",
+        "  libc6 libc6:i386",
+        "2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.",
+        "Inst libc6:i386 [2.36-9+deb12u7] (2.36-9+deb12u13 "
+        "Debian-Security:12/oldstable-security [i386]) [libc6:amd64 on libc6:i386]",
+        INST_LIBC6_MULTIARCH,
+        "Conf libc6:i386 (2.36-9+deb12u13 Debian-Security:12/oldstable-security [i386]) []",
+        "Conf libc6 (2.36-9+deb12u13 Debian-Security:12/oldstable-security [amd64]) []",
+        ""]))
+    assert [(u.name, u.arch, u.candidate_version) for u in sim.upgrades] == [
+        ("libc6:i386", "i386", "2.36-9+deb12u13"), ("libc6", "amd64", "2.36-9+deb12u13")]
+    assert [(u.package, u.arch) for u in sim.upgrades] == [("libc6", "i386"), ("libc6", "amd64")]
+    assert sim.configures == ("libc6:i386", "libc6")
+
+
+def test_remv_line_with_several_groups_is_read() -> None:
+    sim = parse_apt_simulation(_sim(
+        "Remv libfoo1:i386 [1.0-1] [libbar:i386 ] [libbaz:i386 ]",
+        summary="0 upgraded, 0 newly installed, 1 to remove and 0 not upgraded."))
+    assert [(r.name, r.installed_version) for r in sim.removals] == [("libfoo1:i386", "1.0-1")]
+
+
+def test_oldstable_and_stable_suites_are_security_or_not_by_origin() -> None:
+    assert is_security_origin("Debian-Security:12/oldstable-security")
+    assert is_security_origin("Debian-Security:13/stable-security")
+    assert not is_security_origin("Debian:12.15/oldstable")
+    assert not is_security_origin("Debian:13.2/stable")
+
+
+def test_an_unreadable_line_is_a_warning_when_the_summary_still_agrees() -> None:
+    sim = parse_apt_simulation(_sim(
+        INST_PAM_BIN,
+        "Conf libpam-modules-bin {something apt 3 may print}",
+        "The following frobnicated packages are new in apt 9:",
+        "  foo bar",
+        "Something no apt prints today",
+        summary="1 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."))
+    assert len(sim.upgrades) == 1
+    assert len(sim.unreadable) == 3
+    assert "line 3" in sim.unreadable[0] and "{something apt 3 may print}" in sim.unreadable[0]
+    assert "frobnicated" in sim.unreadable[1]
+    assert "Something no apt prints today" in sim.unreadable[2]
+
+
+def test_an_unreadable_inst_line_breaks_the_summary_cross_check_clearly() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_apt_simulation(_sim(
+            INST_PAM_BIN,
+            "Inst libfoo {version 2.0 in a shape no apt prints}",
+            summary="2 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."))
+    message = str(caught.value)
+    assert "summary says 2 upgraded" in message
+    assert "libfoo {version 2.0" in message  # the line that could not be read is named
+
+
+def test_held_phased_esm_and_notice_lines() -> None:
+    sim = parse_apt_simulation("\n".join([
+        "Reading package lists...",
+        "Building dependency tree...",
+        "Reading state information...",
+        "Calculating upgrade...",
+        "The following upgrades have been deferred due to phasing:",
+        "  libgtk-4-1",
+        "The following packages have been kept back:",
+        "  pd-held",
+        "The following security updates require Ubuntu Pro with 'esm-apps' enabled:",
+        "  imagemagick",
+        "Learn more about Ubuntu Pro at https://ubuntu.com/pro",
+        "The following packages will be upgraded:",
+        "  curl",
+        "1 upgraded, 0 newly installed, 0 to remove and 2 not upgraded.",
+        "1 standard LTS security update",
+        "W: Target Packages (main/binary-amd64/Packages) is configured multiple times",
+        "N: Skipping acquire of configured file 'main/binary-i386/Packages'",
+        "Inst curl [8.5.0-2ubuntu10.1] (8.5.0-2ubuntu10.6 Ubuntu:24.04/noble-updates, "
+        "Ubuntu:24.04/noble-security [amd64])",
+        "Conf curl (8.5.0-2ubuntu10.6 Ubuntu:24.04/noble-updates, "
+        "Ubuntu:24.04/noble-security [amd64])",
+        "",
+    ]))
+    assert sim.phased == ("libgtk-4-1",)
+    assert sim.held_back == ("pd-held", "libgtk-4-1")
+    assert [u.name for u in sim.security_upgrades] == ["curl"]
+    assert len(sim.warnings) == 2 and sim.unreadable == ()

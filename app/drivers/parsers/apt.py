@@ -20,18 +20,30 @@ from app.drivers.parsers.debversion import compare_versions
 #   Conf pd-tools (2.2-1 PatchDesk Lab:12/bookworm [all])
 #   Remv pd-tools [2.0-1]
 # Several origins are separated by ", " (Ubuntu: "Ubuntu:22.04/jammy-updates,
-# Ubuntu:22.04/jammy-security"); apt may append "[dep:arch ]" after an Inst line when it
-# breaks a dependency loop. The Azure patch extension's regex reads the same shape
-# (AptitudePackageManager.py, extract_packages_and_versions).
+# Ubuntu:22.04/jammy-security"). After the parenthesised candidate apt appends any number
+# of bracketed ordering hints whenever dpkg must be told about essential, pre-depended or
+# multi-arch packages (apt-pkg/algorithms.cc pkgSimulate::ShortBreaks / Describe), e.g.
+#   Conf perl-base (5.36.0-7+deb12u4 Debian-Security:12/oldstable-security [amd64]) []
+#   Inst libpam-modules-bin [1.5.2-6+deb12u1] (1.5.2-6+deb12u3 Debian-Security:12/
+#        oldstable-security [amd64]) [libpam-modules:amd64 on libpam-modules-bin:amd64]
+#        [libpam-modules:amd64 ]
+#   Inst libc6 [..] (..) [libc6:amd64 on libc6:i386] ...
+# A package of a foreign architecture is named "pkg:arch" (pkgCache FullName(Pretty)); the
+# native architecture's and "all" packages are not qualified. The Azure patch extension's
+# regex reads the same shape (AptitudePackageManager.py, extract_packages_and_versions).
 
+_TRAILING_GROUPS = r"(?: \[[^\]]*\])*"
 _INST = re.compile(
     r"Inst (?P<name>\S+)(?: \[(?P<old>[^\]]+)\])? "
-    r"\((?P<new>\S+)(?: (?P<origins>.+?))? \[(?P<arch>[^\]]+)\]\)(?: \[[^\]]*\])?"
+    r"\((?P<new>\S+)(?: (?P<origins>.+?))? \[(?P<arch>[^\]]+)\]\)" + _TRAILING_GROUPS
 )
 _CONF = re.compile(
     r"Conf (?P<name>\S+) \((?P<new>\S+)(?: (?P<origins>.+?))? \[(?P<arch>[^\]]+)\]\)"
+    + _TRAILING_GROUPS
 )
-_REMV = re.compile(r"(?P<op>Remv|Purg) (?P<name>\S+)(?: \[(?P<old>[^\]]*)\])?(?: \[[^\]]*\])?")
+_REMV = re.compile(
+    r"(?P<op>Remv|Purg) (?P<name>\S+)(?: \[(?P<old>[^\]\s]*)\])?" + _TRAILING_GROUPS
+)
 _SUMMARY = re.compile(
     r"(?P<up>\d+) upgraded, (?P<new>\d+) newly installed, (?:(?P<down>\d+) downgraded, )?"
     r"(?P<rm>\d+) to remove and (?P<kept>\d+) not upgraded\."
@@ -56,9 +68,11 @@ _BLOCKS: dict[str, str] = {
     # Ubuntu Pro advertisement (Ubuntu 22.04+): names of packages ESM would update.
     "Get more security updates through Ubuntu Pro with 'esm-apps' enabled:": "esm_apps",
     "Get more security updates through Ubuntu Pro with 'esm-infra' enabled:": "esm_infra",
+    "The following security updates require Ubuntu Pro with 'esm-apps' enabled:": "esm_apps",
+    "The following security updates require Ubuntu Pro with 'esm-infra' enabled:": "esm_infra",
 }
 # Lines that carry no data, in the C locale. Anything else that is not an operation,
-# a block header/item or the summary raises ParseError.
+# a block header/item or the summary is kept in AptSimulation.unreadable (a warning).
 _NOISE = (
     re.compile(r"Reading package lists\.\.\.(?: Done)?"),
     re.compile(r"Building dependency tree\.\.\.(?: Done)?"),
@@ -80,6 +94,11 @@ _NOISE = (
 )
 
 
+class AptSummaryMismatchError(ParseError):
+    """What the Inst/Remv lines say disagrees with apt's own summary line (or an
+    operation line could not be read): the list of changes cannot be trusted."""
+
+
 @dataclass(frozen=True)
 class Upgrade:
     """One ``Inst`` line: a package apt would install or upgrade.
@@ -98,6 +117,11 @@ class Upgrade:
     candidate_version: str
     origins: tuple[str, ...]
     arch: str
+
+    @property
+    def package(self) -> str:
+        """The package name without a ``:arch`` qualifier (the arch is :attr:`arch`)."""
+        return self.name.partition(":")[0]
 
     @property
     def is_new(self) -> bool:
@@ -148,6 +172,8 @@ class AptSimulation:
         phased: the subset of ``held_back`` deferred by Ubuntu phasing.
         summary: the summary-line counts.
         warnings: ``W:``/``N:`` lines, verbatim.
+        unreadable: lines this parser did not understand that do not change what apt
+            would do (the summary cross-check still agrees), as ``line N: ...`` texts.
     """
 
     installs: tuple[Upgrade, ...]
@@ -157,6 +183,7 @@ class AptSimulation:
     phased: tuple[str, ...]
     summary: AptSummary
     warnings: tuple[str, ...]
+    unreadable: tuple[str, ...] = ()
 
     @property
     def upgrades(self) -> tuple[Upgrade, ...]:
@@ -207,6 +234,12 @@ def parse_apt_simulation(text: str) -> AptSimulation:
     "will be upgraded"/"NEW" blocks must be the same packages (Vuls does the same
     cross-check, scanner/debian.go parseAptGetUpgrade).
 
+    A line this parser does not know never fails the parse by itself: it is kept in
+    :attr:`AptSimulation.unreadable`. What decides whether the result can be trusted is
+    the cross-check: an operation line (Inst/Remv/Purg) that cannot be read, or counts
+    that disagree with the summary, mean a package's fate is unknown, and that raises —
+    a partial list of missing updates must never pass for the whole one.
+
     Args:
         text: stdout of apt-get (stderr may be appended; ``W:`` lines are kept as warnings).
 
@@ -214,14 +247,17 @@ def parse_apt_simulation(text: str) -> AptSimulation:
         The parsed simulation.
 
     Raises:
-        ParseError: on an unknown line or block header, an ``E:`` line, a missing or
-            repeated summary line, or counts that disagree.
+        ParseError: on an ``E:`` line, a missing or repeated summary line, an unreadable
+            operation line, or counts that disagree (the message names the lines that
+            could not be read).
     """
     installs: list[Upgrade] = []
     removals: list[Removal] = []
     configures: list[str] = []
     blocks: dict[str, list[str]] = {}
     warnings: list[str] = []
+    unreadable: list[str] = []
+    bad_ops: list[str] = []
     summary: AptSummary | None = None
     block: str | None = None
     for lineno, line in numbered_lines(text):
@@ -238,20 +274,23 @@ def parse_apt_simulation(text: str) -> AptSimulation:
         if line.startswith("Inst "):
             m = _INST.fullmatch(line)
             if m is None:
-                raise ParseError("apt: unreadable Inst line", line, lineno)
+                bad_ops.append(_unreadable("Inst line", line, lineno))
+                continue
             origins = _split_origins(m["origins"])
             installs.append(Upgrade(m["name"], m["old"], m["new"], origins, m["arch"]))
             continue
         if line.startswith("Conf "):
             m = _CONF.fullmatch(line)
             if m is None:
-                raise ParseError("apt: unreadable Conf line", line, lineno)
+                unreadable.append(_unreadable("Conf line", line, lineno))
+                continue
             configures.append(m["name"])
             continue
-        if line.startswith(("Remv ", "Purg ")):
+        if line.startswith(("Remv", "Purg")):
             m = _REMV.fullmatch(line)
             if m is None:
-                raise ParseError("apt: unreadable Remv/Purg line", line, lineno)
+                bad_ops.append(_unreadable("Remv/Purg line", line, lineno))
+                continue
             removals.append(Removal(m["name"], m["old"] or None, m["op"] == "Purg"))
             continue
         m = _SUMMARY.fullmatch(line)
@@ -269,11 +308,14 @@ def parse_apt_simulation(text: str) -> AptSimulation:
                 warnings.append(line)
             continue
         if line.startswith("The following") or line.endswith(":"):
-            raise ParseError("apt: unknown block header", line, lineno)
-        raise ParseError("apt: unexpected line", line, lineno)
+            # An unknown block: its indented names are skipped with it.
+            block = "unknown"
+            unreadable.append(_unreadable("block header", line, lineno))
+            continue
+        unreadable.append(_unreadable("line", line, lineno))
     if summary is None:
         raise ParseError("apt: no 'N upgraded, M newly installed, ...' summary line")
-    _cross_check(summary, installs, removals, blocks)
+    _cross_check(summary, installs, removals, blocks, bad_ops)
     phased = tuple(blocks.get("phased", ()))
     return AptSimulation(
         installs=tuple(installs),
@@ -283,7 +325,12 @@ def parse_apt_simulation(text: str) -> AptSimulation:
         phased=phased,
         summary=summary,
         warnings=tuple(warnings),
+        unreadable=tuple(unreadable),
     )
+
+
+def _unreadable(what: str, line: str, lineno: int) -> str:
+    return f"line {lineno}: unreadable {what}: {truncate(line, 200)!r}"
 
 
 def _bare(name: str) -> str:
@@ -295,38 +342,52 @@ def _cross_check(
     installs: list[Upgrade],
     removals: list[Removal],
     blocks: dict[str, list[str]],
+    bad_ops: list[str],
 ) -> None:
+    told = (f"the summary says {summary.upgraded} upgraded, {summary.newly_installed} newly "
+            f"installed, {summary.downgraded} downgraded, {summary.to_remove} to remove")
+    if bad_ops:
+        raise AptSummaryMismatchError(
+            f"apt: {len(bad_ops)} operation line(s) could not be read, so what apt would do "
+            f"is not known ({told}): " + "; ".join(bad_ops[:5])
+        )
     old = [u for u in installs if u.installed_version is not None]
     new = [u for u in installs if u.installed_version is None]
     if len(old) != summary.upgraded + summary.downgraded:
-        raise ParseError(
+        raise AptSummaryMismatchError(
             f"apt: {len(old)} Inst lines upgrade an installed package but the summary says "
             f"{summary.upgraded} upgraded + {summary.downgraded} downgraded"
         )
     if len(new) != summary.newly_installed:
-        raise ParseError(
+        raise AptSummaryMismatchError(
             f"apt: {len(new)} Inst lines install a NEW package but the summary says "
             f"{summary.newly_installed} newly installed"
         )
     if len(removals) != summary.to_remove:
-        raise ParseError(
+        raise AptSummaryMismatchError(
             f"apt: {len(removals)} Remv/Purg lines but the summary says "
             f"{summary.to_remove} to remove"
         )
+    # Names as apt prints them ("libc6:i386" for a foreign architecture); an apt that
+    # qualified one side only still agrees on the bare names.
     downgraded = set(blocks.get("downgraded", ()))
     expected = {
-        "upgraded": sorted(_bare(u.name) for u in old if _bare(u.name) not in downgraded),
-        "new": sorted(_bare(u.name) for u in new),
+        "upgraded": [u.name for u in old if u.name not in downgraded],
+        "new": [u.name for u in new],
     }
     for key, names in expected.items():
-        if key in blocks and sorted(blocks[key]) != names:
-            raise ParseError(
-                f"apt: the '{key}' block lists {truncate(' '.join(blocks[key]), 60)!r} "
+        if key not in blocks:
+            continue
+        listed = blocks[key]
+        if sorted(listed) != sorted(names) and \
+                sorted(map(_bare, listed)) != sorted(map(_bare, names)):
+            raise AptSummaryMismatchError(
+                f"apt: the '{key}' block lists {truncate(' '.join(listed), 60)!r} "
                 f"but the Inst lines say {truncate(' '.join(names), 60)!r}"
             )
     held = len(blocks.get("kept_back", ())) + len(blocks.get("phased", ()))
     if held > summary.not_upgraded:
-        raise ParseError(
+        raise AptSummaryMismatchError(
             f"apt: {held} packages are kept back/deferred but the summary says "
             f"{summary.not_upgraded} not upgraded"
         )
