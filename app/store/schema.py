@@ -410,6 +410,20 @@ def m0007_risk_policy(db: Database) -> None:
     db.execute("CREATE INDEX idx_urgency_reviews_package ON urgency_reviews(package)")
 
 
+def known_migration_names() -> list[str]:
+    """Names of every migration this build knows, in order."""
+    return [m.name for m in migrations._migrations]
+
+
+@migrations(name="0008_patches_per_arch")
+def m0008_patches_per_arch(db: Database) -> None:
+    """A missing update is keyed by (asset, package, architecture): a multilib/multiarch
+    pair (glibc.x86_64 + glibc.i686, libc6:amd64 + libc6:i386) is two rows, not a clash."""
+    db.execute("DROP INDEX idx_asset_patches_key")
+    db.execute("CREATE UNIQUE INDEX idx_asset_patches_key "
+               "ON asset_patches(asset_id, package, arch)")
+
+
 @migrations(name="0010_changelog_cache")
 def m0010_changelog_cache(db: Database) -> None:
     """Changelog/CVE cache (one row per source package and candidate version, shared by
@@ -428,17 +442,3 @@ def m0010_changelog_cache(db: Database) -> None:
     )
     db.execute("ALTER TABLE assessments ADD COLUMN lookups TEXT NOT NULL DEFAULT '{}'")
     db.execute("ALTER TABLE asset_patches ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]'")
-
-
-def known_migration_names() -> list[str]:
-    """Names of every migration this build knows, in order."""
-    return [m.name for m in migrations._migrations]
-
-
-@migrations(name="0008_patches_per_arch")
-def m0008_patches_per_arch(db: Database) -> None:
-    """A missing update is keyed by (asset, package, architecture): a multilib/multiarch
-    pair (glibc.x86_64 + glibc.i686, libc6:amd64 + libc6:i386) is two rows, not a clash."""
-    db.execute("DROP INDEX idx_asset_patches_key")
-    db.execute("CREATE UNIQUE INDEX idx_asset_patches_key "
-               "ON asset_patches(asset_id, package, arch)")
