@@ -50,9 +50,9 @@ def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
                 ) -> ScriptedTransport:
     t = ScriptedTransport()
     t.on(contains("changelogs"), 0, "\n@@pd:end@@\n")  # no changelog could be read
+    t.on(contains("pd-lockprobe"), *check)  # /proc/locks, then apt-get check if needed
     t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
     t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
-    t.on(starts("apt-get", "check"), *check)
     t.on(starts("dpkg-query", "-W", "-f=${Package} ${Status}\\n"), 1, "")
     t.on(starts("dpkg-query", "-W"), 0, read("apt/debian-12/dpkg-query-before.txt"))
     t.on(contains("dist-upgrade"), 0,
@@ -79,7 +79,8 @@ def test_assessment_of_a_captured_debian_host() -> None:
     assert {p.name for p in result.packages} >= {"pd-openssl", "pd-tools", "bash"}
     # Refresh and lock check run as root; parsing commands ran without sudo.
     sudo = {argv[1] for argv, as_root in transport.calls if argv[0] == "apt-get" and as_root}
-    assert sudo == {"-q", "check"}
+    assert sudo == {"-q"}
+    assert any("pd-lockprobe" in argv for argv, as_root in transport.calls if as_root)
 
 
 def test_missing_reboot_file_alone_proves_nothing() -> None:

@@ -2,11 +2,14 @@
 # urgency and security wording of their entries can be read (apt-get -s gives none).
 # Run as root. Usage: sh -c "$this" changelogs MAXBYTES N1 PINS1 N2 PINS2 ...
 # Each PINS is a comma-separated list of name=version binaries built from one source; the
-# first that carries /usr/share/doc/*/changelog.Debian.gz answers for its group N. Per
-# round, one `apt-get download` fetches one binary of every open group (the smallest by
-# apt's Size first; a pin apt does not know is skipped, as it would fail the whole batch), the .debs are unpacked in parallel and deleted. Output per group:
-# "@@pd:N@@" then the changelog (at most MAXBYTES), "@@pd-nochangelog@@" or "@@pd-absent@@"
-# (download failed); "@@pd:end@@" last.
+# first that carries /usr/share/doc/*/changelog.Debian.gz (changelog.gz for a native
+# package) answers for its group N.
+# One `apt-get download --print-uris` gives every pin's URI, size and hash from the host's
+# own repositories (a pin apt does not know is left out). Per round, one binary of every
+# open group (the smallest first) is fetched in one batch (apt's helper checks each hash;
+# `apt-get download` where the helper is missing), the .debs are unpacked in parallel and
+# deleted. Output per group: "@@pd:N@@" then the changelog (at most MAXBYTES),
+# "@@pd-nochangelog@@" or "@@pd-absent@@" (nothing could be downloaded); "@@pd:end@@" last.
 set -u
 max=$1; shift
 dir=/var/cache/patchdesk/changelogs
@@ -16,73 +19,86 @@ work=$(mktemp -d "$dir/work.XXXXXX") && cd "$work" || exit 1
 trap 'cd "$dir"; rm -rf "$work"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt 4 ] && jobs=4
-# sizes: "name=version size" of every pin, from the local package lists (one apt-cache).
+helper=/usr/lib/apt/apt-helper
+[ -x "$helper" ] || helper=""
+
+: > "$work/groups"
 pins=""
 groups=""
 while [ $# -ge 2 ]; do
   groups="$groups $1"
-  echo "$2" > "$work/pins.$1"
-  pins="$pins $(echo "$2" | tr ',' ' ')"
+  printf '%s %s\n' "$1" "$2" >> "$work/groups"
+  pins="$pins $(printf '%s' "$2" | tr ',' ' ')"
   shift 2
 done
+# uris: "name uri file size hash" per known pin.
 # shellcheck disable=SC2086
-LANG=C apt-cache show $pins 2>/dev/null | awk '
-  /^Package: /{p=$2} /^Version: /{v=$2} /^Size: /{s=$2}
-  /^$/{ if (p != "" && v != "") print p "=" v, (s == "" ? 0 : s); p=""; v=""; s="" }
-  END{ if (p != "" && v != "") print p "=" v, (s == "" ? 0 : s) }' | sort -u > "$work/sizes"
-echo "@@pd 0" >> "$work/sizes"  # never empty: awk reads it as the first file
-for n in $groups; do
-  tr ',' '\n' < "$work/pins.$n" | awk -v n="$n" 'NR==FNR{size[$1]=$2; next}
-    ($1 in size) {print size[$1], $1}' "$work/sizes" - \
-    | sort -n -k1,1 -s | awk '{print $2}' > "$work/order.$n"
-done
+LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+  NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
+            if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
+if [ ! -s "$work/uris" ]; then
+  # One pin apt does not know fails the whole batch: ask pin by pin.
+  for pin in $pins; do
+    LANG=C apt-get download --print-uris -q "$pin" 2>/dev/null | awk '
+      NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
+                if (file !~ /\//) print name, uri, file, $3, $4 }' >> "$work/uris"
+  done
+fi
+# order: "N rank name pin" — each group's known binaries, smallest download first.
+awk 'NR == FNR { size[$1] = $4; next }
+     { n = split($2, p, ","); for (i = 1; i <= n; i++) { name = p[i]; sub("=.*", "", name)
+         if (name in size) print $1, size[name], name, p[i] } }' "$work/uris" "$work/groups" \
+  | sort -k1,1n -k2,2n | awk '{ rank[$1]++; print $1, rank[$1], $3, $4 }' > "$work/order"
 
 extract() { # $1 group, $2 name, $3 deb
   x="$work/x.$1"
   mkdir -p "$x"
-  dpkg-deb --fsys-tarfile "$3" 2>/dev/null \
-    | tar -xf - -C "$x" --wildcards './usr/share/doc/*/changelog.Debian.gz' 2>/dev/null
-  f="$x/usr/share/doc/$2/changelog.Debian.gz"
-  if [ ! -f "$f" ] || [ -h "$f" ]; then
-    f=$(find "$x/usr/share/doc" -mindepth 2 -maxdepth 2 -type f -name changelog.Debian.gz \
-        2>/dev/null | head -n 1)
-  fi
-  if [ -n "$f" ] && [ -f "$f" ] && [ ! -h "$f" ]; then
-    gzip -dc "$f" 2>/dev/null | head -c "$max" > "$work/out.$1"
-  fi
+  dpkg-deb --fsys-tarfile "$3" 2>/dev/null | tar -xf - -C "$x" --wildcards \
+    './usr/share/doc/*/changelog.Debian.gz' './usr/share/doc/*/changelog.gz' 2>/dev/null
+  for f in "$x/usr/share/doc/$2/changelog.Debian.gz" \
+           "$(find "$x/usr/share/doc" -mindepth 2 -maxdepth 2 -type f \
+              -name changelog.Debian.gz 2>/dev/null | head -n 1)" \
+           "$x/usr/share/doc/$2/changelog.gz"; do
+    if [ -n "$f" ] && [ -f "$f" ] && [ ! -h "$f" ]; then
+      gzip -dc "$f" 2>/dev/null | head -c "$max" > "$work/out.$1"
+      break
+    fi
+  done
   rm -rf "$x" "$3"
 }
 
 open=$groups
 round=1
 while [ -n "$open" ] && [ "$round" -le 3 ]; do
-  want=""
-  for n in $open; do
-    pin=$(sed -n "${round}p" "$work/order.$n")
-    [ -n "$pin" ] && want="$want $pin" && echo "$pin" > "$work/try.$n"
-  done
-  [ -z "$want" ] && break
-  # shellcheck disable=SC2086
-  LANG=C apt-get download -q $want >/dev/null 2>&1
+  # this round's binary of every open group: "N name pin uri file hash"
+  printf '%s\n' $open | awk -v r="$round" 'FILENAME == ARGV[1] { u[$1] = $2 " " $3 " " $5; next }
+    FILENAME == ARGV[2] { if ($2 == r) { pick[$1] = $3; pin[$1] = $4 }; next }
+    ($1 in pick) && (pick[$1] in u) { print $1, pick[$1], pin[$1], u[pick[$1]] }' \
+    "$work/uris" "$work/order" - > "$work/round"
+  [ -s "$work/round" ] || break
+  if [ -n "$helper" ]; then
+    # shellcheck disable=SC2046
+    LANG=C "$helper" download-file $(awk '{ print $4, $5, $6 }' "$work/round") \
+      >/dev/null 2>&1
+  else
+    # shellcheck disable=SC2046
+    LANG=C apt-get download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
+  fi
   running=0
-  for n in $open; do
-    [ -f "$work/try.$n" ] || continue
-    pin=$(cat "$work/try.$n"); rm -f "$work/try.$n"
-    name=${pin%%=*}; version=${pin#*=}
-    file_version=$(printf '%s' "$version" | sed 's/:/%3a/')
-    deb=$(ls "$work"/"${name}_${file_version}"_*.deb 2>/dev/null | head -n 1)
-    if [ -z "$deb" ]; then
-      echo absent > "$work/state.$n"; continue
+  while read -r n name pin uri file hash; do
+    if [ ! -f "$work/$file" ]; then
+      [ -f "$work/state.$n" ] || echo absent > "$work/state.$n"
+      continue
     fi
     echo tried > "$work/state.$n"
-    extract "$n" "$name" "$deb" &
+    extract "$n" "$name" "$work/$file" &
     running=$((running + 1))
     if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
-  done
+  done < "$work/round"
   wait
   next=""
   for n in $open; do
-    if [ ! -s "$work/out.$n" ]; then next="$next $n"; fi
+    [ -s "$work/out.$n" ] || next="$next $n"
   done
   open=$next
   round=$((round + 1))
