@@ -9,6 +9,7 @@ updates so pilot and production see the same versions (tech-notes §0.6, §1.1).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
 
 from app.core.assessment import LookupStats
@@ -42,6 +43,8 @@ from app.drivers.parsers.reboot import combine_reboot_signals, signal_from_kerne
 #: Changelogs read from one host in one assessment (the rest: on the next ones).
 MAX_CHANGELOG_FETCHES = 300
 NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
+#: How long the changelog lookup waits for the inventory running beside it (seconds).
+INVENTORY_WAIT = 300.0
 #: How long apt waits for the dpkg lock before giving up (seconds).
 LOCK_TIMEOUT = 10
 _LOCK_HOLDER = re.compile(r"held by process (\d+) \(([^)]*)\)")
@@ -77,6 +80,10 @@ def _lock_error(host: str, text: str) -> DriverError | None:
 
 
 class AptUpdates:
+    #: The host's inventory, updates and reboot state may be read at the same time
+    #: (registry.assess_host); ``classify`` waits for the inventory's source names.
+    concurrent_reads = True
+
     """Missing updates from an ``apt-get -s dist-upgrade`` simulation, classified from
     their archive and their own changelogs.
 
@@ -195,6 +202,10 @@ class AptUpdates:
         :data:`MAX_CHANGELOG_FETCHES` are read per assessment, security-archive updates
         first; the rest are read by the next assessments.
         """
+        if self.inventory is not None and self.inventory.asked:
+            # The inventory may be running beside this (registry.assess_host): wait for
+            # its source-package names, which key the cache.
+            self.inventory.answered.wait(INVENTORY_WAIT)
         sources = self.inventory.sources if self.inventory is not None else {}
         groups: dict[ChangelogKey, list[str]] = {}
         order = sorted((u for u in updates if u.installed_version),
@@ -252,6 +263,8 @@ class DpkgInventory:
 
     def __init__(self) -> None:
         self.sources: dict[str, str] = {}
+        self.asked = False
+        self.answered = threading.Event()  # set when installed() has finished, either way
 
     def installed(self, transport: Transport) -> list[InstalledPackage]:
         """Fully installed packages (``ii``/``hi``).
@@ -259,6 +272,13 @@ class DpkgInventory:
         Raises:
             DriverError: kind ``parse_failed`` or ``dpkg_failed``.
         """
+        self.asked = True
+        try:
+            return self._installed(transport)
+        finally:
+            self.answered.set()
+
+    def _installed(self, transport: Transport) -> list[InstalledPackage]:
         result = transport.run(["dpkg-query", "-W", f"-f={DPKG_QUERY_FORMAT}"], timeout=120)
         if result.exit_code != 0:
             raise DriverError(transport.host, "dpkg_failed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
 from app.drivers.base import Assessment, Driver, DriverError, Transport
@@ -64,13 +65,26 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     driver, facts = detect(transport)
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections)
-    result.packages = driver.require("inventory").installed(transport)
+    inventory = driver.require("inventory")
     updates = driver.require("updates")
+    reboot = driver.require("reboot")
     if changelogs is not None and hasattr(updates, "changelogs"):
         updates.changelogs = changelogs
-    result.updates = updates.missing(transport, refresh=refresh)
+    if getattr(updates, "concurrent_reads", False):
+        # Independent reads over one SSH connection (one channel each): the package list
+        # and the reboot state come while apt refreshes and simulates.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="host") as pool:
+            packages = pool.submit(inventory.installed, transport)
+            missing = pool.submit(updates.missing, transport, refresh=refresh)
+            state = pool.submit(reboot.reboot_state, transport)
+            result.packages = packages.result()
+            result.updates = missing.result()
+            result.reboot = state.result()
+    else:
+        result.packages = inventory.installed(transport)
+        result.updates = updates.missing(transport, refresh=refresh)
+        result.reboot = reboot.reboot_state(transport)
     # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
     result.warnings.extend(getattr(updates, "warnings", ()))
     result.lookups = getattr(updates, "lookups", None)
-    result.reboot = driver.require("reboot").reboot_state(transport)
     return result
