@@ -47,6 +47,7 @@ NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND
 INVENTORY_WAIT = 300.0
 #: How long apt waits for the dpkg lock before giving up (seconds).
 LOCK_TIMEOUT = 10
+_ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 _LOCK_HOLDER = re.compile(r"held by process (\d+) \(([^)]*)\)")
 
 
@@ -212,7 +213,9 @@ class AptUpdates:
                        key=lambda u: u.classification is not Classification.SECURITY)
         for u in order:
             key = ChangelogKey(sources.get(u.package) or u.package, u.candidate_version)
-            pin = f"{u.package}={u.candidate_version}"
+            # Arch-qualified: a foreign-architecture package (libc6:i386 alone) is found.
+            arch = f":{u.arch}" if _ARCH.fullmatch(u.arch) and u.arch != "all" else ""
+            pin = f"{u.package}{arch}={u.candidate_version}"
             if pin not in groups.setdefault(key, []):
                 groups[key].append(pin)
         broker = self.changelogs or ChangelogBroker()

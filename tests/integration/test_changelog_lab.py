@@ -129,3 +129,36 @@ def test_lab_hosts_sharing_updates_fetch_each_changelog_once(lab: Lab, site: Sit
     finally:
         for info in infos:
             lab.remove_host(info.name)
+
+
+def test_changelog_script_on_a_real_host(lab: Lab, lab_host, site: SiteService) -> None:
+    """The changelog command on a lab host (real apt, apt's download helper, dpkg-deb): a
+    group whose smallest binary ships no changelog is answered by its next one; a package
+    without any changelog is 'none'; a pin apt does not know is left out without failing
+    the others (apt refuses a batch with one unknown pin)."""
+    from app.core.changelogs import ChangelogKey
+    from app.drivers.changelogs import FetchGroup, fetch_changelogs
+
+    lab.add_package_version("pd-nodoc", "1.0-2")
+    lab.add_package_version("pd-withdoc", "1.0-2", changelog=NEW_ENTRY.replace(
+        "pd-mirrorlib", "pd-withdoc").replace("internal-mirror;", "bookworm;"))
+    info = lab_host(name="clhost")
+    lab.exec("clhost", "apt-get -q update >/dev/null", check=True, timeout=120)
+    asset = site.add_asset(Asset(hostname="clhost", ips=(info.ip,)))
+    keys = [ChangelogKey("pd-doc", "1.0-2"), ChangelogKey("pd-openssl", "1.0-2"),
+            ChangelogKey("pd-ghost", "9.9")]
+    groups = [FetchGroup(keys[0], ("pd-withdoc=1.0-2", "pd-nodoc=1.0-2")),
+              FetchGroup(keys[1], ("pd-openssl=1.0-2",)),
+              FetchGroup(keys[2], ("pd-ghost=9.9",))]
+    transport = site.remote.transport_for(asset)
+    try:
+        found = fetch_changelogs(transport, groups)
+    finally:
+        site.remote.close_all()
+    assert set(found) == {keys[0], keys[1]}  # pd-ghost: absent, retried next time
+    assert found[keys[0]].status == "ok"
+    assert [(e.version, e.cves) for e in found[keys[0]].entries] == [("1.0-2", (KEV_CVE,))]
+    assert (found[keys[1]].status, found[keys[1]].entries) == ("none", ())
+    # Nothing is left behind on the host.
+    left = lab.exec("clhost", "ls -A /var/cache/patchdesk/changelogs", check=True).stdout
+    assert left.strip() == ""

@@ -203,7 +203,7 @@ def test_binaries_of_one_source_share_one_fetch() -> None:
                        (0, f"\n@@pd:0@@\n{text}\n@@pd:end@@\n", "")))
     result = assess_host(t)
     [call] = [argv for argv, _ in t.calls if "changelogs" in argv]
-    assert call[-2:] == ("0", "libssl3=3.0.2-1,openssl=3.0.2-1")
+    assert call[-2:] == ("0", "libssl3:amd64=3.0.2-1,openssl:amd64=3.0.2-1")
     assert {u.package: u.cves for u in result.updates} == {
         "libssl3": ("CVE-2026-0001",), "openssl": ("CVE-2026-0001",)}
 

@@ -1,7 +1,7 @@
 # PatchDesk: print the Debian changelog shipped in given package versions, so the CVE ids,
 # urgency and security wording of their entries can be read (apt-get -s gives none).
 # Run as root. Usage: sh -c "$this" changelogs MAXBYTES N1 PINS1 N2 PINS2 ...
-# Each PINS is a comma-separated list of name=version binaries built from one source; the
+# Each PINS is a comma-separated list of name[:arch]=version binaries of one source; the
 # first that carries /usr/share/doc/*/changelog.Debian.gz (changelog.gz for a native
 # package) answers for its group N.
 # One `apt-get download --print-uris` gives every pin's URI, size and hash from the host's
@@ -37,16 +37,22 @@ LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
   NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
             if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 if [ ! -s "$work/uris" ]; then
-  # One pin apt does not know fails the whole batch: ask pin by pin.
-  for pin in $pins; do
-    LANG=C apt-get download --print-uris -q "$pin" 2>/dev/null | awk '
-      NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
-                if (file !~ /\//) print name, uri, file, $3, $4 }' >> "$work/uris"
-  done
+  # One pin apt does not know (lists changed since the simulation) fails the whole batch:
+  # keep the pins apt-cache knows and ask again.
+  # shellcheck disable=SC2086
+  known=$(LANG=C apt-cache show $pins 2>/dev/null | awk '
+    /^Package: /{p=$2} /^Version: /{v=$2} /^Architecture: /{a=$2}
+    /^$/{ if (p != "") { print p "=" v; print p ":" a "=" v }; p="" }
+    END{ if (p != "") { print p "=" v; print p ":" a "=" v } }' | sort -u)
+  pins=$(for pin in $pins; do printf '%s\n' "$known" | grep -qxF "$pin" && echo "$pin"; done)
+  # shellcheck disable=SC2086
+  [ -n "$pins" ] && LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+    NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
+              if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 fi
 # order: "N rank name pin" — each group's known binaries, smallest download first.
 awk 'NR == FNR { size[$1] = $4; next }
-     { n = split($2, p, ","); for (i = 1; i <= n; i++) { name = p[i]; sub("=.*", "", name)
+     { n = split($2, p, ","); for (i = 1; i <= n; i++) { name = p[i]; sub("[:=].*", "", name)
          if (name in size) print $1, size[name], name, p[i] } }' "$work/uris" "$work/groups" \
   | sort -k1,1n -k2,2n | awk '{ rank[$1]++; print $1, rank[$1], $3, $4 }' > "$work/order"
 
