@@ -50,10 +50,18 @@ if [ ! -s "$work/uris" ]; then
     NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
               if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 fi
+# Binaries whose installed doc directory is a link to another package's ship no changelog
+# of their own (openjdk-17-jre -> openjdk-17-jre-headless): tried last.
+for name in $(awk '{ print $1 }' "$work/uris"); do
+  [ -h "/usr/share/doc/$name" ] && echo "$name"
+done > "$work/linked"
+echo "@@pd" >> "$work/linked"  # never empty: awk reads it as the first file
 # order: "N rank name pin" — each group's known binaries, smallest download first.
-awk 'NR == FNR { size[$1] = $4; next }
+awk 'FILENAME == ARGV[1] { linked[$1] = 1; next }
+     FILENAME == ARGV[2] { size[$1] = $4 + (($1 in linked) ? 1e12 : 0); next }
      { n = split($2, p, ","); for (i = 1; i <= n; i++) { name = p[i]; sub("[:=].*", "", name)
-         if (name in size) print $1, size[name], name, p[i] } }' "$work/uris" "$work/groups" \
+         if (name in size) printf "%s %.0f %s %s\n", $1, size[name], name, p[i] } }' \
+  "$work/linked" "$work/uris" "$work/groups" \
   | sort -k1,1n -k2,2n | awk '{ rank[$1]++; print $1, rank[$1], $3, $4 }' > "$work/order"
 
 extract() { # $1 group, $2 name, $3 deb
@@ -90,18 +98,26 @@ while [ -n "$open" ] && [ "$round" -le 3 ]; do
     # shellcheck disable=SC2046
     LANG=C apt-get download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
   fi
-  running=0
+  # Unpack in $jobs workers, the biggest .debs dealt first so they do not end up last.
+  for n in $(awk '{ print $1 }' "$work/round"); do
+    [ -f "$work/state.$n" ] || echo absent > "$work/state.$n"
+  done
   while read -r n name pin uri file hash; do
-    if [ ! -f "$work/$file" ]; then
-      [ -f "$work/state.$n" ] || echo absent > "$work/state.$n"
-      continue
+    [ -f "$work/$file" ] && printf '%s %s %s %s\n' "$(wc -c < "$work/$file")" "$n" "$name" "$file"
+  done < "$work/round" | sort -k1,1nr | awk -v j="$jobs" -v w="$work/worker" \
+    '{ print $2, $3, $4 > (w "." (NR - 1) % j) }'
+  k=0
+  while [ "$k" -lt "$jobs" ]; do
+    if [ -f "$work/worker.$k" ]; then
+      while read -r n name file; do
+        echo tried > "$work/state.$n"
+        extract "$n" "$name" "$work/$file"
+      done < "$work/worker.$k" &
     fi
-    echo tried > "$work/state.$n"
-    extract "$n" "$name" "$work/$file" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then wait; running=0; fi
-  done < "$work/round"
+    k=$((k + 1))
+  done
   wait
+  rm -f "$work"/worker.*
   next=""
   for n in $open; do
     [ -s "$work/out.$n" ] || next="$next $n"
