@@ -77,18 +77,24 @@ def os_release(sections: dict[str, str | None], host: str) -> OsRelease:
         raise DriverError(host, "unknown_os", f"unreadable /etc/os-release ({exc})") from None
 
 
-def host_facts(sections: dict[str, str | None]) -> HostFacts:
-    """Build :class:`HostFacts` from the sections (missing pieces stay empty)."""
+def host_facts(sections: dict[str, str | None],
+               warnings: list[str] | None = None) -> HostFacts:
+    """Build :class:`HostFacts` from the sections (missing pieces stay empty).
+
+    A section the host gave but this parser could not read stays empty too, and says so
+    in ``warnings`` (when given): the assessment carries it rather than hiding it.
+    """
     release = parse_os_release(sections["os-release"] or "")
-    mem = _try(pf.parse_meminfo, sections.get("meminfo"))
-    cpu = _try(pf.parse_cpuinfo, sections.get("cpuinfo"))
-    disks = _try(pf.parse_df, sections.get("df")) or ()
-    ifaces = _try(pf.parse_ip_addr_json, sections.get("ip-addr")) or ()
-    who = _try(pf.parse_who, sections.get("who")) or ()
+    sink = warnings
+    mem = _try(pf.parse_meminfo, sections.get("meminfo"), "meminfo", sink)
+    cpu = _try(pf.parse_cpuinfo, sections.get("cpuinfo"), "cpuinfo", sink)
+    disks = _try(pf.parse_df, sections.get("df"), "df", sink) or ()
+    ifaces = _try(pf.parse_ip_addr_json, sections.get("ip-addr"), "ip -j addr", sink) or ()
+    who = _try(pf.parse_who, sections.get("who"), "who", sink) or ()
     dmi = pf.parse_dmi(sections.get("dmi-sys_vendor"), sections.get("dmi-product_name"),
                        sections.get("dmi-product_serial"))
-    uptime = _try(pf.parse_uptime, sections.get("uptime"))
-    boot_id = _try(pf.parse_boot_id, sections.get("boot-id")) or ""
+    uptime = _try(pf.parse_uptime, sections.get("uptime"), "uptime", sink)
+    boot_id = _try(pf.parse_boot_id, sections.get("boot-id"), "boot_id", sink) or ""
     return HostFacts(
         os_id=release.id,
         os_name=release.name,
@@ -168,11 +174,15 @@ class LinuxFacts:
         return (self._sections.get("kernel") or "").strip()
 
 
-def _try(parse: Callable[[str], T], text: str | None) -> T | None:
-    """Parse an optional section; a section the host could not give is just missing."""
-    if not text:
+def _try(parse: Callable[[str], T], text: str | None, what: str = "",
+         warnings: list[str] | None = None) -> T | None:
+    """Parse an optional section; a section the host could not give is just missing, one
+    it gave but that could not be read is missing with a warning."""
+    if not text or not text.strip() or text.strip() == "@@pd-absent@@":
         return None
     try:
         return parse(text)
-    except ParseError:
+    except ParseError as exc:
+        if warnings is not None:
+            warnings.append(f"facts: {what} output was not understood: {exc}")
         return None

@@ -64,7 +64,7 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     """
     driver, facts = detect(transport)
     result = Assessment(host=transport.host, driver=driver.name)
-    result.facts = host_facts(facts.sections)
+    result.facts = host_facts(facts.sections, result.warnings)
     inventory = driver.require("inventory")
     updates = driver.require("updates")
     reboot = driver.require("reboot")

@@ -156,9 +156,16 @@ def build_rows(patches: Iterable[AssetPatch], assessments: dict[int, Any],
             error="" if record.ok else str(record.error or ""),
             classes=frozenset(str(p.classification) for p in items),
             severity_rank=max((SEVERITY_RANK.get(p.severity, 0) for p in items), default=0),
-            packages=tuple(sorted(p.package for p in items)),
+            packages=tuple(sorted(p.label(_host_arch(record)) for p in items)),
         ))
     return groups, hosts
+
+
+def _host_arch(record: Any) -> str:
+    """The host's architecture from its last scan's facts ("" when unknown), so a
+    package of another architecture shows as ``libc6:i386``."""
+    facts = getattr(record, "facts", None) or {}
+    return str(facts.get("arch") or "")
 
 
 def patch_counts(service: Any) -> dict[str, int]:

@@ -173,3 +173,36 @@ def test_dmi_real_values_and_lab_capture() -> None:
     values = dict(line.split("=", 1) for line in (D / "dmi.txt").read_text().splitlines())
     lab = parse_dmi(values["sys_vendor"], values["product_name"], values["product_serial"])
     assert (lab.vendor, lab.product, lab.serial) == (None, None, None)
+
+
+def test_df_device_with_spaces_and_a_second_table() -> None:
+    """A CIFS share's device has a space (``//nas/My Share``); and the facts script's
+    fallback ``df`` (after the filtered one failed part-way) prints a second table: both
+    are read, each mount once."""
+    text = (
+        "Filesystem         1-blocks        Used   Available Capacity Mounted on\n"
+        "/dev/vda       270553174016 24817770496 84126523392      23% /\n"
+        "//nas/My Share   1000000000   500000000   500000000      50% /mnt/my share\n"
+        "Filesystem         1-blocks        Used   Available Capacity Mounted on\n"
+        "/dev/vda       270553174016 24817770496 84126523392      23% /\n"
+        "tmpfs             104857600           0   104857600       0% /run\n"
+    )
+    fs = parse_df(text)
+    assert [(f.device, f.mount) for f in fs] == [
+        ("/dev/vda", "/"), ("//nas/My Share", "/mnt/my share"), ("tmpfs", "/run")]
+    assert fs[1].size == 1000000000
+
+
+def test_unreadable_facts_sections_become_warnings() -> None:
+    from app.drivers.linux import host_facts, split_sections
+
+    real = (Path(__file__).parents[1] / "data" / "facts" / "debian-12-realhost" /
+            "linux_facts.txt").read_text()
+    broken = real.replace("@@pd:df@@\nFilesystem", "@@pd:df@@\nDateisystem").replace(
+        "@@pd:who@@\n", "@@pd:who@@\nroot pts/0 Dec  5 08:00\n")
+    warnings: list[str] = []
+    facts = host_facts(split_sections(broken), warnings)
+    assert facts.disks == () and facts.logged_in_users == ()
+    assert len(warnings) == 2
+    assert warnings[0].startswith("facts: df output was not understood")
+    assert "who" in warnings[1] and "Dec  5 08:00" in warnings[1]

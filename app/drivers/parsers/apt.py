@@ -61,6 +61,8 @@ _BLOCKS: dict[str, str] = {
     "The following upgrades have been deferred due to phasing:": "phased",
     "The following held packages will be changed:": "held_changed",
     "The following additional packages will be installed:": "additional",
+    # apt < 1.1 (Ubuntu 14.04, Debian 8) said "extra" for "additional".
+    "The following extra packages will be installed:": "additional",
     "The following packages were automatically installed and are no longer required:": "autoremove",
     "The following package was automatically installed and is no longer required:": "autoremove",
     "Suggested packages:": "suggested",
@@ -75,7 +77,8 @@ _BLOCKS: dict[str, str] = {
 # a block header/item or the summary is kept in AptSimulation.unreadable (a warning).
 _NOISE = (
     re.compile(r"Reading package lists\.\.\.(?: Done)?"),
-    re.compile(r"Building dependency tree\.\.\.(?: Done)?"),
+    # apt < 2.0 printed "Building dependency tree" without dots (Ubuntu 12.04-18.04).
+    re.compile(r"Building dependency tree(?:\.\.\.(?: Done)?)?"),
     re.compile(r"Reading state information\.\.\.(?: Done)?"),
     re.compile(r"Calculating upgrade\.\.\.(?: Done)?"),
     re.compile(r"\d+ not fully installed or removed\."),
@@ -261,12 +264,12 @@ def parse_apt_simulation(text: str) -> AptSimulation:
     summary: AptSummary | None = None
     block: str | None = None
     for lineno, line in numbered_lines(text):
-        if block is not None and line.startswith("  ") and line.strip():
+        if not line.strip():
+            continue  # (a blank line does not end a block of names)
+        if block is not None and line.startswith("  "):
             blocks.setdefault(block, []).extend(line.split())
             continue
         block = None
-        if not line.strip():
-            continue
         if line in _BLOCKS:
             block = _BLOCKS[line]
             blocks.setdefault(block, [])
@@ -368,22 +371,22 @@ def _cross_check(
             f"apt: {len(removals)} Remv/Purg lines but the summary says "
             f"{summary.to_remove} to remove"
         )
-    # Names as apt prints them ("libc6:i386" for a foreign architecture); an apt that
-    # qualified one side only still agrees on the bare names.
+    # Every name a block lists must have its Inst line (names as apt prints them,
+    # "libc6:i386" for a foreign architecture; an apt that qualified one side only still
+    # agrees on the bare names). A block cut short by a line this parser did not know is
+    # not a contradiction: completeness is the summary count's job, checked above.
     downgraded = set(blocks.get("downgraded", ()))
     expected = {
         "upgraded": [u.name for u in old if u.name not in downgraded],
         "new": [u.name for u in new],
     }
     for key, names in expected.items():
-        if key not in blocks:
-            continue
-        listed = blocks[key]
-        if sorted(listed) != sorted(names) and \
-                sorted(map(_bare, listed)) != sorted(map(_bare, names)):
+        listed = blocks.get(key, [])
+        stray = [n for n in listed if n not in names and _bare(n) not in map(_bare, names)]
+        if stray:
             raise AptSummaryMismatchError(
-                f"apt: the '{key}' block lists {truncate(' '.join(listed), 60)!r} "
-                f"but the Inst lines say {truncate(' '.join(names), 60)!r}"
+                f"apt: the '{key}' block lists {truncate(' '.join(stray), 60)!r} "
+                f"but no Inst line installs them"
             )
     held = len(blocks.get("kept_back", ())) + len(blocks.get("phased", ()))
     if held > summary.not_upgraded:

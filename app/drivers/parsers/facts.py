@@ -49,6 +49,10 @@ def parse_meminfo(text: str) -> MemInfo:
 _DF_HEADER = re.compile(
     r"Filesystem\s+(?P<bs>\d+)-blocks\s+Used\s+Available\s+Capacity\s+Mounted on"
 )
+_DF_ROW = re.compile(
+    r"(?P<device>\S.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+"
+    r"(?P<cap>\d+%|-)\s+(?P<mount>/.*)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,25 +77,26 @@ def parse_df(text: str) -> tuple[Filesystem, ...]:
     if not lines or not (h := _DF_HEADER.fullmatch(lines[0][1].strip())):
         raise ParseError("df: missing POSIX header (run df -P)", lines[0][1] if lines else None)
     block = int(h["bs"])
-    out: list[Filesystem] = []
+    out: dict[str, Filesystem] = {}
     for lineno, line in lines[1:]:
-        parts = line.split(None, 5)
-        if len(parts) != 6 or not all(p.isdigit() for p in parts[1:4]):
+        if header := _DF_HEADER.fullmatch(line.strip()):
+            block = int(header["bs"])  # a second df's table (the script's fallback)
+            continue
+        # Read from the right: the device may hold spaces ("//nas/My Share"), the mount
+        # point too, and the mount point starts with "/".
+        m = _DF_ROW.fullmatch(line)
+        if m is None:
             raise ParseError("df: unreadable row", line, lineno)
-        cap = parts[4]
-        if not (cap == "-" or (cap.endswith("%") and cap[:-1].isdigit())):
-            raise ParseError("df: bad capacity column", line, lineno)
-        out.append(
-            Filesystem(
-                parts[0],
-                int(parts[1]) * block,
-                int(parts[2]) * block,
-                int(parts[3]) * block,
-                None if cap == "-" else int(cap[:-1]),
-                parts[5],
-            )
-        )
-    return tuple(out)
+        cap = m["cap"]
+        out.setdefault(m["mount"], Filesystem(
+            m["device"],
+            int(m["size"]) * block,
+            int(m["used"]) * block,
+            int(m["avail"]) * block,
+            None if cap == "-" else int(cap[:-1]),
+            m["mount"],
+        ))
+    return tuple(out.values())
 
 
 # --------------------------------------------------------------------------- ip -j addr

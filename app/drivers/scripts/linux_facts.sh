@@ -12,7 +12,11 @@ sec uptime; cat /proc/uptime
 sec boot-id; cat /proc/sys/kernel/random/boot_id
 sec meminfo; cat /proc/meminfo
 sec cpuinfo; cat /proc/cpuinfo
-sec df; df -P -B1 -x tmpfs -x devtmpfs -x squashfs -x overlay 2>/dev/null || df -P -B1
+# df stats every mount: a hung network mount would hang it, so it gets 20 s (coreutils'
+# timeout, where there is one). The unfiltered fallback (a host whose filesystems are all
+# overlay/tmpfs) may follow a partial first table; the parser reads both.
+lim() { if command -v timeout >/dev/null 2>&1; then timeout 20 "$@"; else "$@"; fi; }
+sec df; lim df -P -B1 -x tmpfs -x devtmpfs -x squashfs -x overlay 2>/dev/null || lim df -P -B1
 sec ip-addr; ip -j addr 2>/dev/null
 sec who; who 2>/dev/null
 sec dmi-sys_vendor; show /sys/class/dmi/id/sys_vendor
