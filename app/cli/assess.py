@@ -15,6 +15,7 @@ from app.cli.common import (
     one_asset,
     opened,
     run_job,
+    table,
     unlock,
 )
 
@@ -31,12 +32,20 @@ def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
         outcomes = run_job("assess ", lambda bar, cancel: service.assess.assess_assets(
             ids, refresh=not args.no_refresh, concurrency=args.concurrency, progress=bar,
             cancel=cancel))
-    emit(args, out, [o.to_dict() for o in outcomes],
-         Table([[o.label, o.ip, "ok" if o.ok else o.kind, str(o.updates) if o.ok else "",
-                 str(o.security_updates) if o.ok else "",
-                 {True: "yes", False: "no", None: "?"}[o.reboot_required] if o.ok else "",
-                 "" if o.ok else o.message] for o in outcomes],
-               ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"]))
+    def text(out: TextIO) -> None:
+        table([[o.label, o.ip, "ok" if o.ok else o.kind, str(o.updates) if o.ok else "",
+                str(o.security_updates) if o.ok else "",
+                {True: "yes", False: "no", None: "?"}[o.reboot_required] if o.ok else "",
+                "" if o.ok else o.message] for o in outcomes],
+              ["HOST", "IP", "RESULT", "MISSING", "SECURITY", "REBOOT", "ERROR"], out)
+        lookups = [o.lookups for o in outcomes if o.lookups]
+        if lookups:
+            out.write(f"changelog lookups: {sum(x.cached for x in lookups)} cached, "
+                      f"{sum(x.fetched for x in lookups)} fetched, "
+                      f"{sum(x.failed for x in lookups)} failed "
+                      f"({sum(x.seconds for x in lookups):.1f} s over all hosts)\n")
+
+    emit(args, out, [o.to_dict() for o in outcomes], text)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
@@ -70,6 +79,7 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
             "source": p.source,
             "cves": list(p.cves),
             "advisories": list(p.advisories),
+            "evidence": list(p.evidence),
             "reboot_required": p.reboot_required,
             "first_seen": p.first_seen.isoformat() if p.first_seen else None,
             # What the host's last assessment could not fully read (see `assess --json`).

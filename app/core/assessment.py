@@ -99,6 +99,9 @@ class Update:
     cves: tuple[str, ...] = ()
     advisories: tuple[str, ...] = ()
     reboot_required: bool = False
+    # Why it is classified as it is: "archive Debian-Security:12/bookworm-security",
+    # "changelog names CVE-2024-1234", ...
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,34 @@ class RebootState:
 
     required: bool | None  # None: no reliable signal
     reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LookupStats:
+    """What the changelog/CVE lookups of one assessment cost.
+
+    ``cached``: answered from the site's cache (or by another host's fetch in the same
+    run); ``fetched``: read from the host now; ``failed``: could not be read (retried next
+    time); ``deferred``: over this assessment's fetch limit, read on a later one.
+    """
+
+    cached: int = 0
+    fetched: int = 0
+    failed: int = 0
+    deferred: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"cached": self.cached, "fetched": self.fetched, "failed": self.failed,
+                "deferred": self.deferred, "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LookupStats:
+        """Inverse of :meth:`to_dict` (missing keys are 0)."""
+        return cls(int(data.get("cached", 0)), int(data.get("fetched", 0)),
+                   int(data.get("failed", 0)), int(data.get("deferred", 0)),
+                   float(data.get("seconds", 0.0)))
 
 
 @dataclass(slots=True)
@@ -120,3 +151,4 @@ class Assessment:
     updates: list[Update] = field(default_factory=list)
     reboot: RebootState = field(default_factory=lambda: RebootState(None))
     warnings: list[str] = field(default_factory=list)
+    lookups: LookupStats | None = None  # changelog/CVE lookups, when the driver makes any

@@ -353,6 +353,7 @@ class AssetPatch:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     id: int | None = None
+    evidence: tuple[str, ...] = ()  # why it is classified as it is
     arch: str = ""  # the package's architecture (amd64, i386, x86_64, i686, all, noarch...)
 
     def label(self, host_arch: str) -> str:

@@ -9,9 +9,11 @@ updates so pilot and production see the same versions (tech-notes §0.6, §1.1).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
-from importlib import resources
 
+from app.core.assessment import LookupStats
+from app.core.changelogs import ChangelogInfo, ChangelogKey
 from app.core.models import Classification
 from app.drivers.base import (
     DriverError,
@@ -20,24 +22,52 @@ from app.drivers.base import (
     Transport,
     Update,
 )
+from app.drivers.changelogs import (
+    HIGH_URGENCIES,
+    ChangelogBroker,
+    FetchGroup,
+    fetch_changelogs,
+    relevant,
+)
 from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     DPKG_QUERY_FORMAT,
     AptSummaryMismatchError,
-    changelog_cves,
     parse_apt_simulation,
     parse_dpkg_query,
 )
 from app.drivers.parsers.quote import UnsafeValueError, ensure_package_name, ensure_version
 from app.drivers.parsers.reboot import combine_reboot_signals, signal_from_kernel
 
-#: Security updates whose changelogs are read for CVE ids in one assessment.
-MAX_CHANGELOGS = 60
+#: Changelogs read from one host in one assessment (the rest: on the next ones).
+MAX_CHANGELOG_FETCHES = 300
 NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
+#: How long the changelog lookup waits for the inventory running beside it (seconds).
+INVENTORY_WAIT = 300.0
 #: How long apt waits for the dpkg lock before giving up (seconds).
 LOCK_TIMEOUT = 10
+_ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 _LOCK_HOLDER = re.compile(r"held by process (\d+) \(([^)]*)\)")
+
+
+# Usage: sh -c "$this" pd-lockprobe TIMEOUT. Prints "pd-lock-free" when no lock in
+# /proc/locks is on the inode of one of dpkg's lock files (any device: overlay and
+# container file systems may show another device number); otherwise runs apt-get check,
+# which waits up to TIMEOUT seconds for the lock and names its holder.
+_LOCK_PROBE = r"""
+inodes=$(stat -c %i /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock 2>/dev/null)
+if [ -z "$inodes" ] || [ ! -r /proc/locks ]; then
+  exec apt-get check -q -o "DPkg::Lock::Timeout=$1"
+fi
+if awk -v want=" $(echo $inodes) " '
+    { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) {
+        split($i, p, ":"); if (index(want, " " p[3] " ")) found = 1 } }
+    END { exit !found }' /proc/locks; then
+  exec apt-get check -q -o "DPkg::Lock::Timeout=$1"
+fi
+echo pd-lock-free
+"""
 
 
 def _lock_error(host: str, text: str) -> DriverError | None:
@@ -51,14 +81,28 @@ def _lock_error(host: str, text: str) -> DriverError | None:
 
 
 class AptUpdates:
-    """Missing updates from an ``apt-get -s dist-upgrade`` simulation.
+    #: The host's inventory, updates and reboot state may be read at the same time
+    #: (registry.assess_host); ``classify`` waits for the inventory's source names.
+    concurrent_reads = True
+
+    """Missing updates from an ``apt-get -s dist-upgrade`` simulation, classified from
+    their archive and their own changelogs.
 
     ``warnings`` (reset by each :meth:`missing`) carries what degraded the result without
-    making it wrong: apt-get update's ``W:``/``E:`` lines (stale lists) and simulation
-    lines the parser did not understand while apt's summary still agreed.
+    making it wrong: apt-get update's ``W:``/``E:`` lines (stale lists), simulation lines
+    the parser did not understand while apt's summary still agreed, deferred changelogs.
+
+    Args:
+        inventory: this host's inventory capability (its source-package names key the
+            changelog cache: binaries of one source share one changelog).
+        changelogs: the run's shared changelog broker (None: a private one, no cache).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, inventory: DpkgInventory | None = None,
+                 changelogs: ChangelogBroker | None = None) -> None:
+        self.inventory = inventory
+        self.changelogs = changelogs
+        self.lookups: LookupStats | None = None
         self.warnings: list[str] = []
 
     def refresh(self, transport: Transport) -> list[str]:
@@ -82,11 +126,15 @@ class AptUpdates:
     def check_lock(self, transport: Transport) -> None:
         """Fail when another package operation holds dpkg's lock (its state is in flux).
 
+        A lock on dpkg's lock files shows in ``/proc/locks`` (by inode): when none does,
+        that is the answer (no apt run: building apt's cache costs about a second on a
+        real host); when one might, ``apt-get check`` decides and names the holder.
+
         Raises:
             DriverError: kind ``apt_lock``.
         """
         result = transport.run(
-            ["apt-get", "check", "-q", "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"],
+            ["sh", "-c", _LOCK_PROBE, "pd-lockprobe", str(LOCK_TIMEOUT)],
             sudo=True, timeout=LOCK_TIMEOUT + 60, env=NONINTERACTIVE)
         lock = _lock_error(transport.host, result.stdout + result.stderr)
         if lock:
@@ -141,38 +189,85 @@ class AptUpdates:
             ))
         self.warnings.extend(f"apt-get -s dist-upgrade: {w}"
                              for w in (*simulation.unreadable, *simulation.warnings))
-        return self.with_changelog_cves(transport, updates)
+        return self.classify(transport, updates)
 
-    def with_changelog_cves(self, transport: Transport, updates: list[Update]) -> list[Update]:
-        """Add the CVE ids that each security update's own changelog names for versions
-        newer than the installed one (apt's simulation carries none; KEV matching needs
-        them). At most :data:`MAX_CHANGELOGS` packages; a package whose changelog cannot be
-        read just gets no CVEs."""
-        # One changelog per package and version: a multi-arch pair shares it.
-        wanted = list({(u.package, u.candidate_version): u for u in updates
-                       if u.classification is Classification.SECURITY}.values())
-        wanted = wanted[:MAX_CHANGELOGS]
-        if not wanted:
-            return updates
-        result = transport.run(
-            ["sh", "-c", _script("changelogs.sh"), "changelogs",
-             *(f"{u.package}={u.candidate_version}" for u in wanted)],
-            sudo=True, timeout=300, env=NONINTERACTIVE)
-        texts = _changelog_sections(result.stdout)
-        found: dict[str, tuple[str, ...]] = {}
-        for update in wanted:
-            text = texts.get(update.package)
-            if text:
-                try:
-                    found[update.package] = changelog_cves(text, update.installed_version)
-                except ParseError:
-                    continue
-        return [replace(u, cves=found[u.package]) if found.get(u.package) else u
-                for u in updates]
+    def classify(self, transport: Transport, updates: list[Update]) -> list[Update]:
+        """Classify each update from every signal and record the evidence: the archive it
+        comes from (security archive or not) and its own changelog entries newer than the
+        installed version (CVE ids, security wording, urgency). An update whose changelog
+        names CVE ids or a security fix is a security update whatever its archive is
+        called.
+
+        Changelogs come from the broker (the site's cache first; what is missing is read
+        from this host in one command, each (source, version) once per site). At most
+        :data:`MAX_CHANGELOG_FETCHES` are read per assessment, security-archive updates
+        first; the rest are read by the next assessments.
+        """
+        if self.inventory is not None and self.inventory.asked:
+            # The inventory may be running beside this (registry.assess_host): wait for
+            # its source-package names, which key the cache.
+            self.inventory.answered.wait(INVENTORY_WAIT)
+        sources = self.inventory.sources if self.inventory is not None else {}
+        groups: dict[ChangelogKey, list[str]] = {}
+        order = sorted((u for u in updates if u.installed_version),
+                       key=lambda u: u.classification is not Classification.SECURITY)
+        for u in order:
+            key = ChangelogKey(sources.get(u.package) or u.package, u.candidate_version)
+            # Arch-qualified: a foreign-architecture package (libc6:i386 alone) is found.
+            arch = f":{u.arch}" if _ARCH.fullmatch(u.arch) and u.arch != "all" else ""
+            pin = f"{u.package}{arch}={u.candidate_version}"
+            if pin not in groups.setdefault(key, []):
+                groups[key].append(pin)
+        broker = self.changelogs or ChangelogBroker()
+
+        def fetch(keys: list[ChangelogKey]) -> dict[ChangelogKey, ChangelogInfo]:
+            return fetch_changelogs(transport, [FetchGroup(k, tuple(groups[k])) for k in keys])
+
+        found, stats = broker.lookup(groups, fetch, limit=MAX_CHANGELOG_FETCHES)
+        self.lookups = stats
+        if stats.deferred:
+            self.warnings.append(f"{stats.deferred} changelog(s) not read yet (at most "
+                                 f"{MAX_CHANGELOG_FETCHES} per assessment): their CVE ids "
+                                 "come with the next assessments")
+        out = []
+        for u in updates:
+            info = found.get(ChangelogKey(sources.get(u.package) or u.package,
+                                          u.candidate_version))
+            out.append(_classified(u, info))
+        return out
+
+
+def _classified(update: Update, info: ChangelogInfo | None) -> Update:
+    archive_security = update.classification is Classification.SECURITY
+    evidence = [f"{'security archive' if archive_security else 'archive'} "
+                f"{update.source or '(unknown)'}"]
+    cves: tuple[str, ...] = ()
+    changelog_security = False
+    if info is not None and update.installed_version:
+        finding = relevant(info, update.installed_version)
+        cves = finding.cves
+        if cves:
+            shown = ", ".join(cves[:5]) + (f" (+{len(cves) - 5} more)" if len(cves) > 5 else "")
+            evidence.append(f"changelog names {shown}")
+        if finding.security:
+            evidence.append("changelog mentions a security fix")
+        if finding.urgency in HIGH_URGENCIES:
+            evidence.append(f"changelog urgency={finding.urgency}")
+        changelog_security = bool(cves) or finding.security
+    security = archive_security or changelog_security
+    return replace(update, cves=cves or update.cves, evidence=tuple(evidence),
+                   classification=Classification.SECURITY if security
+                   else update.classification)
 
 
 class DpkgInventory:
-    """Installed packages from the dpkg database."""
+    """Installed packages from the dpkg database (the last answer's binary → source
+    package names are kept in ``sources``)."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+        self.asked = False
+        self.answered = threading.Event()  # set when installed() has finished, either way
 
     def installed(self, transport: Transport) -> list[InstalledPackage]:
         """Fully installed packages (``ii``/``hi``).
@@ -180,6 +275,13 @@ class DpkgInventory:
         Raises:
             DriverError: kind ``parse_failed`` or ``dpkg_failed``.
         """
+        self.asked = True
+        try:
+            return self._installed(transport)
+        finally:
+            self.answered.set()
+
+    def _installed(self, transport: Transport) -> list[InstalledPackage]:
         result = transport.run(["dpkg-query", "-W", f"-f={DPKG_QUERY_FORMAT}"], timeout=120)
         if result.exit_code != 0:
             raise DriverError(transport.host, "dpkg_failed",
@@ -189,8 +291,10 @@ class DpkgInventory:
         except ParseError as exc:
             raise DriverError(transport.host, "parse_failed",
                               f"dpkg-query output was not understood: {exc}") from None
-        return [InstalledPackage(p.name, p.version, p.arch, p.source_name)
-                for p in inventory.installed]
+        installed = [InstalledPackage(p.name, p.version, p.arch, p.source_name)
+                     for p in inventory.installed]
+        self.sources = {p.name: p.source for p in installed if p.source}
+        return installed
 
 
 class AptReboot:
@@ -215,20 +319,6 @@ class AptReboot:
             signals.append(signal_from_kernel(running, installed))
         state = combine_reboot_signals(signals)
         return RebootState(state.required, state.reasons)
-
-
-_CHANGELOG_SECTION = re.compile(r"^@@pd:([a-z0-9][a-z0-9+.-]*)@@$", re.MULTILINE)
-
-
-def _changelog_sections(text: str) -> dict[str, str]:
-    parts = _CHANGELOG_SECTION.split(text)
-    return {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)
-            if name != "end" and body.strip() and body.strip() != "@@pd-absent@@"}
-
-
-def _script(name: str) -> str:
-    return resources.files("app.drivers").joinpath(f"scripts/{name}").read_text(
-        encoding="utf-8")
 
 
 def _tail(text: str, limit: int = 300) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
 from app.drivers.base import Assessment, Driver, DriverError, Transport
+from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers.osrelease import package_family
@@ -13,8 +15,9 @@ from app.drivers.zypper import zypper_driver
 
 
 def _apt(facts: LinuxFacts) -> Driver:
-    return Driver("apt", facts=facts, inventory=DpkgInventory(), updates=AptUpdates(),
-                  reboot=AptReboot(facts))
+    inventory = DpkgInventory()
+    return Driver("apt", facts=facts, inventory=inventory,
+                  updates=AptUpdates(inventory), reboot=AptReboot(facts))
 
 
 #: Package-manager family (from os-release ID / ID_LIKE) → driver factory. A factory is
@@ -48,8 +51,13 @@ def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
     return factory(facts), facts
 
 
-def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
+def assess_host(transport: Transport, *, refresh: bool = True,
+                changelogs: ChangelogBroker | None = None) -> Assessment:
     """A full deep scan: facts, installed software, missing updates, reboot state.
+
+    Args:
+        changelogs: the run's changelog broker (site cache, shared by all hosts), for
+            drivers that read changelogs; None gives each host a private one.
 
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
@@ -57,10 +65,26 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     driver, facts = detect(transport)
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections, result.warnings)
-    result.packages = driver.require("inventory").installed(transport)
+    inventory = driver.require("inventory")
     updates = driver.require("updates")
-    result.updates = updates.missing(transport, refresh=refresh)
+    reboot = driver.require("reboot")
+    if changelogs is not None and hasattr(updates, "changelogs"):
+        updates.changelogs = changelogs
+    if getattr(updates, "concurrent_reads", False):
+        # Independent reads over one SSH connection (one channel each): the package list
+        # and the reboot state come while apt refreshes and simulates.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="host") as pool:
+            packages = pool.submit(inventory.installed, transport)
+            missing = pool.submit(updates.missing, transport, refresh=refresh)
+            state = pool.submit(reboot.reboot_state, transport)
+            result.packages = packages.result()
+            result.updates = missing.result()
+            result.reboot = state.result()
+    else:
+        result.packages = inventory.installed(transport)
+        result.updates = updates.missing(transport, refresh=refresh)
+        result.reboot = reboot.reboot_state(transport)
     # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
     result.warnings.extend(getattr(updates, "warnings", ()))
-    result.reboot = driver.require("reboot").reboot_state(transport)
+    result.lookups = getattr(updates, "lookups", None)
     return result

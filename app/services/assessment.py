@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, HostFacts
+from app.core.assessment import Assessment, HostFacts, LookupStats
 from app.core.errors import NotFoundError, UserError
 from app.core.models import Asset, AssetPatch, Classification, OsFamily, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.drivers.changelogs import ChangelogBroker
 from app.drivers.registry import assess_host
 from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
+from app.store.changelogs import ChangelogCache
 from app.store.db import utcnow
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
@@ -39,6 +41,7 @@ class HostOutcome:
     security_updates: int = 0
     reboot_required: bool | None = None
     duration: float = 0.0
+    lookups: LookupStats | None = None  # changelog/CVE lookups of the assessment
     warnings: tuple[str, ...] = ()  # what the scan could not fully read (result stands)
 
     @property
@@ -61,7 +64,7 @@ class HostOutcome:
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
                    reboot_required=result.reboot.required, duration=duration,
-                   warnings=tuple(result.warnings))
+                   lookups=result.lookups, warnings=tuple(result.warnings))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -69,7 +72,8 @@ class HostOutcome:
                 "error_kind": self.kind or None, "error": self.message or None,
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
-                "duration_s": round(self.duration, 3), "warnings": list(self.warnings)}
+                "duration_s": round(self.duration, 3), "warnings": list(self.warnings),
+                "cve_lookups": self.lookups.to_dict() if self.lookups else None}
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -157,6 +161,9 @@ class AssessmentService(ServicePart):
         done = 0
         lock = threading.Lock()
         outcomes: list[HostOutcome] = []
+        # One broker per run: changelogs come from the site's cache, and a changelog two
+        # hosts need is fetched by one of them only.
+        changelogs = ChangelogBroker(ChangelogCache(self.store))
 
         def one(asset: Asset) -> None:
             nonlocal done
@@ -168,7 +175,8 @@ class AssessmentService(ServicePart):
             else:
                 try:
                     transport = remote.transport_for(asset)
-                    result = assess_host(transport, refresh=refresh)
+                    result = assess_host(transport, refresh=refresh,
+                                         changelogs=changelogs)
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from app.core.assessment import Assessment
+from app.core.assessment import Assessment, LookupStats
 from app.core.models import AssetPatch, Classification, PatchStatus, Severity, Software
 
 
@@ -31,6 +31,7 @@ class AssessmentRecord:
     reboot_required: bool | None
     reboot_reasons: tuple[str, ...]
     warnings: tuple[str, ...]
+    lookups: LookupStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -42,6 +43,7 @@ class AssessmentRecord:
             "security_updates": self.security_updates,
             "reboot_required": self.reboot_required,
             "reboot_reasons": list(self.reboot_reasons), "warnings": list(self.warnings),
+            "cve_lookups": self.lookups.to_dict() if self.lookups else None,
             "facts": self.facts,
         }
 
@@ -71,12 +73,13 @@ class AssessmentRepo:
         security = sum(1 for u in result.updates if u.classification is Classification.SECURITY)
         self.db.execute(
             "INSERT INTO assessments (asset_id, started_at, finished_at, ok, driver, facts, "
-            "packages, updates, security_updates, reboot_required, reboot_reasons, warnings) "
-            "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "packages, updates, security_updates, reboot_required, reboot_reasons, warnings, "
+            "lookups) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [asset_id, started.isoformat(), now, result.driver,
              json.dumps(result.facts.to_dict()), len(result.packages), len(result.updates),
              security, None if result.reboot.required is None else int(result.reboot.required),
-             json.dumps(list(result.reboot.reasons)), json.dumps(result.warnings)])
+             json.dumps(list(result.reboot.reasons)), json.dumps(result.warnings),
+             json.dumps(result.lookups.to_dict() if result.lookups else {})])
         self.db.execute("DELETE FROM software WHERE asset_id = ?", [asset_id])
         self.db.conn.executemany(
             "INSERT INTO software (asset_id, name, version, arch, source, seen_at) "
@@ -98,12 +101,13 @@ class AssessmentRepo:
             missing.add(key)
             row = [u.kb, u.installed_version, u.candidate_version, str(u.classification),
                    str(u.severity), u.source, json.dumps(list(u.cves)),
-                   json.dumps(list(u.advisories)), int(u.reboot_required)]
+                   json.dumps(list(u.advisories)), int(u.reboot_required),
+                   json.dumps(list(u.evidence))]
             if key in existing:
                 self.db.execute(
                     "UPDATE asset_patches SET kb=?, installed_version=?, candidate_version=?, "
                     "classification=?, severity=?, source=?, cves=?, advisories=?, "
-                    "reboot_required=?, status='missing', last_seen=?, "
+                    "reboot_required=?, evidence=?, status='missing', last_seen=?, "
                     "first_seen=CASE WHEN status='missing' THEN first_seen ELSE ? END "
                     "WHERE asset_id=? AND package=? AND arch=?",
                     [*row, now, now, asset_id, u.package, u.arch])
@@ -111,8 +115,8 @@ class AssessmentRepo:
                 self.db.execute(
                     "INSERT INTO asset_patches (kb, installed_version, candidate_version, "
                     "classification, severity, source, cves, advisories, reboot_required, "
-                    "arch, asset_id, package, status, first_seen, last_seen) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'missing', ?, ?)",
+                    "evidence, arch, asset_id, package, status, first_seen, last_seen) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'missing', ?, ?)",
                     [*row, u.arch, asset_id, u.package, now, now])
         for (package, arch), status in existing.items():
             if (package, arch) not in missing and status == PatchStatus.MISSING.value:
@@ -176,6 +180,8 @@ def _record(row: dict[str, Any]) -> AssessmentRecord:
         reboot_required=None if reboot is None else bool(reboot),
         reboot_reasons=tuple(json.loads(row["reboot_reasons"])),
         warnings=tuple(json.loads(row["warnings"])),
+        lookups=LookupStats.from_dict(lookups) if (lookups := json.loads(
+            row.get("lookups") or "{}")) else None,
     )
 
 
@@ -197,4 +203,5 @@ def _patch(row: dict[str, Any]) -> AssetPatch:
         first_seen=datetime.fromisoformat(row["first_seen"]) if row["first_seen"] else None,
         last_seen=datetime.fromisoformat(row["last_seen"]) if row["last_seen"] else None,
         arch=row["arch"],
+        evidence=tuple(json.loads(row.get("evidence") or "[]")),
     )

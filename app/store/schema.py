@@ -424,6 +424,26 @@ def m0008_patches_per_arch(db: Database) -> None:
                "ON asset_patches(asset_id, package, arch)")
 
 
+@migrations(name="0010_changelog_cache")
+def m0010_changelog_cache(db: Database) -> None:
+    """Changelog/CVE cache (one row per source package and candidate version, shared by
+    every host of the site), each assessment's lookup figures, classification evidence."""
+    db.execute(
+        """
+        CREATE TABLE changelog_cache (
+            package TEXT NOT NULL,
+            version TEXT NOT NULL,
+            status TEXT NOT NULL,
+            entries TEXT NOT NULL DEFAULT '[]',
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (package, version)
+        )
+        """
+    )
+    db.execute("ALTER TABLE assessments ADD COLUMN lookups TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE asset_patches ADD COLUMN evidence TEXT NOT NULL DEFAULT '[]'")
+
+
 @migrations(name="0011_audit_seal")
 def m0011_audit_seal(db: Database) -> None:
     """Forward-secure seals on the audit log ([12].6): a MAC per row, the current sealing

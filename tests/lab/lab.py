@@ -60,6 +60,11 @@ HERE = Path(__file__).resolve().parent
 
 SUITE = "bookworm"
 SECURITY_SUITE = "bookworm-security"
+# A third archive named like no Debian archive (an internal mirror); published only once a
+# package is added to it; hosts see it after add_internal_mirror_source().
+INTERNAL_SUITE = "internal-mirror"
+ARCHIVE_SUITES = {"debian": SUITE, "debian-security": SECURITY_SUITE,
+                  "internal-mirror": INTERNAL_SUITE}
 DEBIAN_VERSION = "12"
 BASE_PACKAGES: tuple[str, ...] = (
     "iproute2",
@@ -542,7 +547,7 @@ class PackageSpec:
 
     name: str
     version: str
-    archive: str = "debian"  # "debian" (suite bookworm) or "debian-security"
+    archive: str = "debian"  # a key of ARCHIVE_SUITES
     postinst: str | None = None
     description: str = ""
     depends: str | None = None
@@ -555,7 +560,7 @@ class PackageSpec:
 
     @property
     def suite(self) -> str:
-        return SECURITY_SUITE if self.archive == "debian-security" else SUITE
+        return ARCHIVE_SUITES[self.archive]
 
 
 POSTINST_FAIL = """#!/bin/sh
@@ -752,8 +757,10 @@ class AptRepo:
         return self.store / self.specs[(name, version)].filename
 
     def publish(self) -> None:
-        for archive, suite in (("debian", SUITE), ("debian-security", SECURITY_SUITE)):
-            self._publish_archive(archive, suite)
+        used = {s.archive for s in self.specs.values()}
+        for archive, suite in ARCHIVE_SUITES.items():
+            if archive != "internal-mirror" or archive in used:
+                self._publish_archive(archive, suite)
 
     def _publish_archive(self, archive: str, suite: str) -> None:
         aroot = self.root / archive
@@ -791,7 +798,8 @@ class AptRepo:
         security = archive == "debian-security"
         release = [
             "Origin: PatchDesk Lab",
-            f"Label: {'Debian-Security' if security else 'PatchDesk Lab'}",
+            "Label: " + ("Debian-Security" if security else "Internal Mirror"
+                         if archive == "internal-mirror" else "PatchDesk Lab"),
             f"Suite: {suite}",
             f"Version: {DEBIAN_VERSION}",
             f"Codename: {suite}",
@@ -1842,8 +1850,10 @@ class Lab:
         reboot_required: bool = False,
         depends: str | None = None,
         changelog: str | None = None,
+        archive: str | None = None,
     ) -> PackageSpec:
-        """Build and publish a new package version (normal or security archive)."""
+        """Build and publish a new package version (normal or security archive, or
+        ``archive="internal-mirror"``)."""
         assert self.repo
         if fail:
             postinst = POSTINST_FAIL.replace("pd-broken", name)
@@ -1852,7 +1862,7 @@ class Lab:
         spec = PackageSpec(
             name,
             version,
-            archive="debian-security" if security else "debian",
+            archive=archive or ("debian-security" if security else "debian"),
             postinst=postinst,
             depends=depends,
             changelog=changelog,
@@ -1877,6 +1887,12 @@ class Lab:
             yield dict(REAL_UPDATES)
         finally:
             self.republish(drop=keys)
+
+    def add_internal_mirror_source(self, host: str) -> None:
+        """Point a host's apt at the lab's internal-mirror archive too."""
+        self.exec(host, f"echo 'deb [trusted=yes] {self.repo_url}/internal-mirror "
+                        f"{INTERNAL_SUITE} main' > /etc/apt/sources.list.d/pd-internal.list",
+                  check=True)
 
     def indexed_versions(self) -> list[tuple[str, str, str]]:
         assert self.repo

@@ -49,9 +49,10 @@ def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
                 check: tuple[int, str, str] = (0, "Reading package lists...\n", "")
                 ) -> ScriptedTransport:
     t = ScriptedTransport()
+    t.on(contains("changelogs"), 0, "\n@@pd:end@@\n")  # no changelog could be read
+    t.on(contains("pd-lockprobe"), *check)  # /proc/locks, then apt-get check if needed
     t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
     t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
-    t.on(starts("apt-get", "check"), *check)
     t.on(starts("dpkg-query", "-W", "-f=${Package} ${Status}\\n"), 1, "")
     t.on(starts("dpkg-query", "-W"), 0, read("apt/debian-12/dpkg-query-before.txt"))
     t.on(contains("dist-upgrade"), 0,
@@ -78,7 +79,8 @@ def test_assessment_of_a_captured_debian_host() -> None:
     assert {p.name for p in result.packages} >= {"pd-openssl", "pd-tools", "bash"}
     # Refresh and lock check run as root; parsing commands ran without sudo.
     sudo = {argv[1] for argv, as_root in transport.calls if argv[0] == "apt-get" and as_root}
-    assert sudo == {"-q", "check"}
+    assert sudo == {"-q"}
+    assert any("pd-lockprobe" in argv for argv, as_root in transport.calls if as_root)
 
 
 def test_missing_reboot_file_alone_proves_nothing() -> None:
@@ -133,12 +135,17 @@ def test_security_updates_get_cves_from_their_own_changelog() -> None:
         "Conf libssl3 (3.0.19-1~deb12u2 Debian-Security:12/stable-security [amd64])\n")
     transport = debian_host(simulation=simulation)
     transport.rules.insert(0, (contains("changelogs"), (
-        0, f"\n@@pd:libssl3@@\n{changelog}\n@@pd:end@@\n", "")))
-    [update] = assess_host(transport).updates
+        0, f"\n@@pd:0@@\n{changelog}\n@@pd:end@@\n", "")))
+    result = assess_host(transport)
+    [update] = result.updates
     assert update.cves == ("CVE-2026-28387", "CVE-2026-28389", "CVE-2026-28390",
                            "CVE-2026-31789", "CVE-2026-31790")
+    assert update.evidence[0] == "security archive Debian-Security:12/stable-security"
+    assert update.evidence[1].startswith("changelog names CVE-2026-28387, ")
     call = next(argv for argv, _ in transport.calls if "changelogs" in argv)
-    assert call[-1] == "libssl3=3.0.19-1~deb12u2"
+    assert call[-2:] == ("0", "libssl3:amd64=3.0.19-1~deb12u2")
+    assert result.lookups is not None
+    assert (result.lookups.fetched, result.lookups.cached, result.lookups.failed) == (1, 0, 0)
 
 
 def _no_changelogs(transport: ScriptedTransport) -> ScriptedTransport:
@@ -187,7 +194,8 @@ def test_multiarch_pair_gives_one_update_per_architecture() -> None:
     assert sorted((u.package, u.arch, u.candidate_version) for u in result.updates) == [
         ("libc6", "amd64", "2.36-9+deb12u13"), ("libc6", "i386", "2.36-9+deb12u13")]
     call = next(argv for argv, _ in transport.calls if "changelogs" in argv)
-    assert call.count("libc6=2.36-9+deb12u13") == 1  # one changelog per package and version
+    # One changelog per package and version: one group, both architectures may serve it.
+    assert call[-2:] == ("0", "libc6:i386=2.36-9+deb12u13,libc6:amd64=2.36-9+deb12u13")
 
 
 def test_unreadable_lines_and_apt_warnings_become_assessment_warnings() -> None:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.core.changelogs import ChangelogEntry
 from app.drivers.parsers._common import ParseError, numbered_lines, truncate
 from app.drivers.parsers.debversion import compare_versions
 
@@ -843,6 +844,80 @@ _CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.ASCII)
 _CHANGELOG_PROGRESS = re.compile(r"(?:Get:\d+ .*|Fetched .*|Hit:\d+ .*|Ign:\d+ .*)")
 
 
+_URGENCY = re.compile(r"\burgency=(?P<urgency>[A-Za-z]+)")
+# Wording by which Debian/Ubuntu maintainers mark a security fix in an entry (besides CVE
+# ids): "SECURITY UPDATE" (Ubuntu), "security fix/issue/update...", the Security Team's
+# uploads, Debian/Ubuntu advisory ids.
+_SECURITY_WORDING = re.compile(
+    r"SECURITY UPDATE|\bsecurity (?:fix|issue|update|release|problem|bug|vulnerabilit|"
+    r"advisor|flaw|hole|team)|\bSecurity Team\b|\b(?:DSA|DLA|USN)-\d+",
+    re.IGNORECASE,
+)
+
+
+def changelog_entries(text: str) -> tuple[ChangelogEntry, ...]:
+    """The entries of a Debian changelog, newest first, with their CVE ids, urgency and
+    security wording.
+
+    Args:
+        text: a Debian changelog (``/usr/share/doc/PKG/changelog.Debian``, or
+            ``apt-get changelog PKG`` output).
+
+    Raises:
+        ParseError: if the text has no changelog header, text appears before the first,
+            or a header's version is not a Debian version.
+    """
+    entries: list[ChangelogEntry] = []
+    version = urgency = ""
+    cves: dict[str, None] = {}
+    security = False
+
+    def close() -> None:
+        if version:
+            entries.append(ChangelogEntry(version, urgency, tuple(cves), security))
+
+    for lineno, line in numbered_lines(text):
+        if m := _CHANGELOG_HEADER.fullmatch(line):
+            close()
+            try:
+                compare_versions(m["version"], m["version"])
+            except ValueError:
+                raise ParseError("changelog: bad version in header", line, lineno) from None
+            version = m["version"]
+            u = _URGENCY.search(m["meta"])
+            urgency = u["urgency"].lower() if u else ""
+            cves, security = {}, False
+            continue
+        if not version:
+            if not line.strip() or _CHANGELOG_PROGRESS.fullmatch(line):
+                continue
+            raise ParseError("changelog: text before the first entry header", line, lineno)
+        for cve in _CVE.findall(line):
+            cves.setdefault(cve, None)
+        if not security and _SECURITY_WORDING.search(line):
+            security = True
+    close()
+    if not entries:
+        raise ParseError("changelog: no 'package (version) dist; urgency=' header found")
+    return tuple(entries)
+
+
+def newer_entries(entries: tuple[ChangelogEntry, ...] | list[ChangelogEntry],
+                  installed_version: str | None) -> list[ChangelogEntry]:
+    """The entries with a version greater than the installed one (dpkg's comparison);
+    all of them when ``installed_version`` is None. Unreadable versions never count."""
+    if installed_version is None:
+        return list(entries)
+    out = []
+    for entry in entries:
+        try:
+            if compare_versions(entry.version, installed_version) > 0:
+                out.append(entry)
+        except ValueError:
+            continue
+    return out
+
+
 def changelog_cves(text: str, installed_version: str | None) -> tuple[str, ...]:
     """CVE ids mentioned in changelog entries newer than the installed version.
 
@@ -859,26 +934,7 @@ def changelog_cves(text: str, installed_version: str | None) -> tuple[str, ...]:
         ParseError: if the text has no changelog header, or text appears before the first.
     """
     seen: dict[str, None] = {}
-    counting = False
-    headers = 0
-    for lineno, line in numbered_lines(text):
-        if m := _CHANGELOG_HEADER.fullmatch(line):
-            headers += 1
-            try:
-                counting = (
-                    installed_version is None
-                    or compare_versions(m["version"], installed_version) > 0
-                )
-            except ValueError:
-                raise ParseError("changelog: bad version in header", line, lineno) from None
-            continue
-        if headers == 0:
-            if not line.strip() or _CHANGELOG_PROGRESS.fullmatch(line):
-                continue
-            raise ParseError("changelog: text before the first entry header", line, lineno)
-        if counting:
-            for cve in _CVE.findall(line):
-                seen.setdefault(cve, None)
-    if headers == 0:
-        raise ParseError("changelog: no 'package (version) dist; urgency=' header found")
+    for entry in newer_entries(changelog_entries(text), installed_version):
+        for cve in entry.cves:
+            seen.setdefault(cve, None)
     return tuple(seen)
