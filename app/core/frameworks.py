@@ -33,6 +33,7 @@ from typing import Any
 from app.core.deployment import Deployment, Phase, Stage
 from app.core.errors import UserError
 from app.core.models import Asset, Severity, StrEnum
+from app.core.patchgroups import worst_severity
 from app.core.risk import Decision, Review, RiskItem, cvss_severity
 
 FRAMEWORK_DIR = "frameworks"
@@ -505,16 +506,12 @@ class Judgement:
                 "figures": self.figures, "evidence": [str(e) for e in self.evidence]}
 
 
-_SEVERITY_ORDER = (Severity.UNKNOWN, Severity.LOW, Severity.MODERATE, Severity.IMPORTANT,
-                   Severity.CRITICAL)
-
-
 def effective_severity(vendor: Severity, cvss: float | None) -> Severity:
     """The higher of the vendor's severity and the CVSS v3 band of the highest score."""
     if cvss is None:
         return vendor
     band = cvss_severity(cvss)
-    return max(vendor, band, key=_SEVERITY_ORDER.index)
+    return worst_severity((vendor, band))
 
 
 def build_evidence(

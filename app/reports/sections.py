@@ -22,12 +22,12 @@ from reportlab.platypus import TableStyle as GridStyle
 
 from app.core.deployment import Deployment, HostState, Stage
 from app.core.models import Asset, AssetPatch, Classification, Severity
+from app.core.patchgroups import SEVERITY_RANK, group_patches
 from app.core.policy import PolicyVersion, Priority, Role
 from app.core.risk import PRIORITY_ORDER, Decision, RiskItem
 from app.reports import charts
 from app.reports.data import (
     SECTIONS,
-    SEVERITY_RANK,
     ReportData,
     exception_status,
     hours_text,
@@ -422,12 +422,10 @@ def patches(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         f"priority's SLA in policy version {data.policy.version}, counted from when a scan "
         "first found the update missing (or a review's date), in red once it has passed. "
         f"Updates the policy does not cover show \u201c—\u201d. {kev_text}"))
-    groups: dict[tuple[str, str], list[AssetPatch]] = {}
-    for p in data.missing:
-        groups.setdefault((p.package, p.candidate_version), []).append(p)
     by_patch = []
-    for (package, version), items in groups.items():
-        worst = max((p.severity for p in items), key=lambda s: SEVERITY_RANK[s])
+    for group in group_patches(data.missing):
+        package, version, items, worst = group.package, group.version, group.patches, \
+            group.severity
         cves = list(dict.fromkeys(c for p in items for c in p.cves))
         classes = sorted({str(p.classification) for p in items})
         scored = [r for p in items if (r := risk.get((p.asset_id, p.package))) is not None]

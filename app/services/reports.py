@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.clock import utcnow
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
 from app.reports.exports import FORMATS, KINDS, audit_records, check_export, patch_records
 from app.reports.exports import write_export as _write_export
 from app.services.base import ServicePart
-from app.store.db import utcnow
 from app.store.deployments import to_json as deployment_json
 from app.store.reports import ReportRepo, ReportRun
 from app.store.repos import AuditRepo
