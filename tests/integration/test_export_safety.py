@@ -105,6 +105,7 @@ EXPORTERS: dict[str, Exporter] = {
     "wizard-csv": lambda s, d, p: export_deployment(s, d, str(p), "csv"),
     "wizard-json": lambda s, d, p: export_deployment(s, d, str(p), "json"),
     "report-pdf": lambda s, d, p: generate(s, p),
+    "policy-document": lambda s, d, p: s.reports.save_document(p, "# Patch policy\n"),
 }
 
 
