@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from app.core.csvtext import csv_text
 from app.core.errors import UserError
 from app.core.models import StrEnum
 
@@ -83,6 +84,15 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.HALTED}),
     Phase.ROLLED_BACK: frozenset(),
 }
+
+
+#: Phases in which a run has work to do.
+RUNNING_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING, Phase.PILOT,
+                            Phase.PRODUCTION, Phase.VERIFICATION})
+#: Phases a deployment can be resumed from: a run continues it, or it awaits approval.
+RESUMABLE_PHASES = RUNNING_PHASES | {Phase.AWAITING_APPROVAL}
+#: Phases a person should come back to: resumable, or a rollback that was interrupted.
+UNFINISHED_PHASES = RESUMABLE_PHASES | {Phase.ROLLING_BACK}
 
 
 class DeploymentError(UserError):
@@ -418,3 +428,41 @@ def wave_count(targets: Iterable[Target]) -> int:
     """How many production waves there are."""
     waves = {t.wave for t in targets if t.stage is Stage.PRODUCTION}
     return len(waves)
+
+
+def halted_at_preflight(dep: Deployment | None) -> bool:
+    """Halted before anything was installed: overrides and a retry can go on."""
+    return dep is not None and dep.phase is Phase.HALTED and dep.untouched
+
+
+def paused_after_preflight(dep: Deployment) -> bool:
+    """A run started with ``pause_after_preflight`` came back right after pre-flight: hosts
+    were left out, and nothing is installed until someone overrides them or goes on.
+
+    The engine's ``run`` only returns in a phase that still has work when it was cancelled
+    or paused there, so the caller checks its cancel token too.
+    """
+    return dep.phase in RUNNING_PHASES - {Phase.PLANNED, Phase.PREFLIGHT} \
+        and any(t.excluded for t in dep.targets)
+
+
+def versions_text(versions: dict[str, str]) -> str:
+    """``name version`` pairs of a target's before/after record."""
+    return ", ".join(f"{n} {v or 'absent'}" for n, v in sorted(versions.items()))
+
+
+#: Columns of a deployment's hosts as CSV (:func:`targets_csv`).
+TARGET_CSV_COLUMNS = ("deployment", "host", "address", "ring", "wave", "state", "verified",
+                      "before", "after", "reboot", "detail", "preflight", "override",
+                      "started_at", "finished_at")
+
+
+def targets_csv(dep: Deployment) -> str:
+    """The deployment's hosts as CSV text (one row per target, formulas kept as text)."""
+    return csv_text(TARGET_CSV_COLUMNS, ((
+        dep.id, t.label, t.address, t.stage, t.wave + 1, t.state, t.verified,
+        versions_text(t.before), versions_text(t.after), t.reboot, t.detail,
+        "; ".join(t.preflight), t.override,
+        t.started_at.isoformat() if t.started_at else "",
+        t.finished_at.isoformat() if t.finished_at else "") for t in dep.targets),
+        lineterminator="\n")

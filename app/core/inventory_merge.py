@@ -1,4 +1,5 @@
-"""Merging what a network scan saw into the inventory: new, changed and not-seen devices.
+"""Merging what a network scan saw (and what a deep scan learned) into the inventory: new,
+changed and not-seen devices.
 
 Pure functions. A device is matched by MAC first, then by IP when the names and MACs do not
 contradict. A field that a person set by hand (``field_sources[field] == "manual"``) is
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.core.assessment import HostFacts
 from app.core.models import Asset, AssetKind, OsFamily, parse_os
 
 SCAN = "scan"
@@ -170,6 +172,37 @@ def _may_set(asset: Asset, name: str) -> bool:
 
 def _is_blank(asset: Asset, name: str) -> bool:
     return getattr(asset, name) in ("", (), None, OsFamily.UNKNOWN, AssetKind.UNKNOWN)
+
+
+def apply_facts(asset: Asset, facts: HostFacts) -> Asset:
+    """The asset updated with what a deep scan learned (a person's values are kept)."""
+    sources = dict(asset.field_sources)
+    changes: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if value in ("", None) or getattr(asset, name) == value:
+            return
+        if sources.get(name) == "manual" and getattr(asset, name) not in ("", None):
+            return
+        changes[name] = value
+        sources[name] = "assess"
+
+    put("os_family", OsFamily.LINUX)
+    put("os_name", facts.os_name)
+    put("os_version", facts.os_version)
+    put("os_build", facts.kernel)
+    put("manufacturer", facts.manufacturer)
+    put("model", facts.model)
+    put("serial", facts.serial)
+    if not asset.hostname and facts.hostname:
+        put("hostname", facts.hostname)
+    for iface in facts.interfaces:
+        if iface.mac and any(a.split("/")[0] in asset.ips for a in iface.addresses) \
+                and iface.mac not in asset.macs:
+            put("macs", (*asset.macs, iface.mac))
+    if not changes:
+        return asset
+    return asset.with_changes(**changes, field_sources=sources)
 
 
 def apply_observation(asset: Asset | None, obs: Observation, now: datetime) -> Asset:

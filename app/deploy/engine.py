@@ -23,6 +23,7 @@ from functools import partial
 from itertools import repeat
 from typing import Any
 
+from app.core.clock import utcnow
 from app.core.deployment import (
     PHASE_STAGE,
     Deployment,
@@ -37,6 +38,7 @@ from app.core.deployment import (
     Target,
     assign_waves,
     change_set_text,
+    halted_at_preflight,
 )
 from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
@@ -44,7 +46,7 @@ from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
 from app.drivers.base import DriverError
 from app.remote.access import RemoteAccess
-from app.store.db import SiteDB, utcnow
+from app.store.db import SiteDB
 from app.store.deployments import DeploymentRepo, site_job_id
 from app.store.repos import AssetRepo, AuditRepo
 
@@ -184,7 +186,7 @@ class DeployEngine:
         """
         cancel = cancel or CancelToken()
         dep = self._with_uid(self.get(dep_id))
-        if dep.phase is Phase.HALTED and dep.untouched and not dep.preflight_blocker():
+        if halted_at_preflight(dep) and not dep.preflight_blocker():
             # Halted at pre-flight, and overrides have since cleared the way.
             dep = self._save(dep.moved(dep.after_preflight()), "resumed after pre-flight "
                              "overrides", audit="deploy.resume")

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from app.core.models import Classification, Severity
+from app.core.patchgroups import worst_severity
 from app.drivers.base import (
     Driver,
     DriverError,
@@ -115,8 +116,6 @@ KINDS: tuple[tuple[str, Classification], ...] = (
     ("enhancement", Classification.ENHANCEMENT),
     ("newpackage", Classification.ENHANCEMENT),
 )
-_SEVERITY_ORDER = (Severity.UNKNOWN, Severity.LOW, Severity.MODERATE, Severity.IMPORTANT,
-                   Severity.CRITICAL)
 # dnf5 titles the first column "CVE" under --with-cve (ci-dnf-stack updateinfo.feature);
 # the shared parser only knows the "Name" title, so the header is renamed before parsing.
 _DNF5_CVE_HEADER = re.compile(r"^CVE(?=\s+Type\s+Severity\s+Package\s+Issued\s*$)", re.M)
@@ -269,9 +268,8 @@ class DnfUpdates:
         rows = advisories.get(f"{p.name}.{p.arch}", [])
         kinds = {r.kind for r in rows}
         classification = next((c for kind, c in KINDS if kind in kinds), Classification.OTHER)
-        severity = max((SEVERITIES.get(r.severity or "", Severity.UNKNOWN)
-                        for r in rows if r.kind == "security"),
-                       key=_SEVERITY_ORDER.index, default=Severity.UNKNOWN)
+        severity = worst_severity(SEVERITIES.get(r.severity or "", Severity.UNKNOWN)
+                                  for r in rows if r.kind == "security")
         return Update(
             package=p.name,
             installed_version=self._inventory.installed_version(transport, p.name, p.arch),

@@ -24,6 +24,7 @@ import dataclasses
 import re
 
 from app.core.models import Classification, Severity
+from app.core.patchgroups import most_urgent_class, worst_severity
 from app.drivers.base import Driver, DriverError, RebootState, Transport, Update
 from app.drivers.linux import LinuxFacts, reboot_signals
 from app.drivers.parsers import ParseError
@@ -239,10 +240,6 @@ class ZypperUpdates:
         )
 
 
-_CLASS_ORDER = (Classification.SECURITY, Classification.BUGFIX, Classification.ENHANCEMENT,
-                Classification.OTHER)
-_SEVERITY_ORDER = (Severity.UNKNOWN, Severity.LOW, Severity.MODERATE, Severity.IMPORTANT,
-                   Severity.CRITICAL)
 
 
 def _covers(target: PatchTarget, update: Update) -> bool:
@@ -260,9 +257,9 @@ def _covers(target: PatchTarget, update: Update) -> bool:
 
 def _with_patches(update: Update, patches: list[Update]) -> Update:
     """The package update classified by the patches that update it."""
-    classification = min((p.classification for p in patches), key=_CLASS_ORDER.index)
-    severity = max((p.severity for p in patches if p.classification is Classification.SECURITY),
-                   key=_SEVERITY_ORDER.index, default=Severity.UNKNOWN)
+    classification = most_urgent_class(p.classification for p in patches)
+    severity = worst_severity(p.severity for p in patches
+                              if p.classification is Classification.SECURITY)
     return dataclasses.replace(
         update, classification=classification, severity=severity,
         cves=tuple(dict.fromkeys(c for p in patches for c in p.cves)),

@@ -25,9 +25,9 @@ from app.core.models import (
     AssetPatch,
     AuditEvent,
     Classification,
-    Severity,
     Site,
 )
+from app.core.patchgroups import SEVERITY_ORDER
 from app.core.policy import PolicyVersion, Role
 from app.core.risk import PRIORITY_ORDER, Compliance, Decision, Review, RiskItem
 from app.store.assessments import AssessmentRecord
@@ -54,9 +54,8 @@ TOP_RISKS = 10
 #: assessed assets without a missing security update under that key.
 COMPLIANCE_BASIS = "sla"
 
-SEVERITY_ORDER = (Severity.CRITICAL, Severity.IMPORTANT, Severity.MODERATE, Severity.LOW,
-                  Severity.UNKNOWN)
-SEVERITY_RANK = {s: len(SEVERITY_ORDER) - i for i, s in enumerate(SEVERITY_ORDER)}
+#: Severities as the report lists them: the worst first.
+SEVERITIES_WORST_FIRST = tuple(reversed(SEVERITY_ORDER))
 CRITICALITY_FIELDS = ("impact", "data_sensitivity", "critical_operations", "public_facing",
                       "internet_facing")
 
@@ -225,7 +224,7 @@ def compute_figures(assets: Sequence[Asset], assessments: dict[int, AssessmentRe
         missing_security=security,
         hosts_with_missing=len([i for i in per_host if per_host[i]]),
         reboot_required=sum(1 for i in ok if assessments[i].reboot_required),
-        by_severity={str(s): by_sev[str(s)] for s in SEVERITY_ORDER if by_sev[str(s)]},
+        by_severity={str(s): by_sev[str(s)] for s in SEVERITIES_WORST_FIRST if by_sev[str(s)]},
         by_classification=dict(by_class.most_common()),
         by_os=dict(Counter(os_label(a) for a in assets).most_common()),
         sla=sla,

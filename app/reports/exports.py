@@ -2,22 +2,21 @@
 
 Qt-free functions over records the reports service
 (:meth:`app.services.reports.ReportService.export`) collected; each file is written via a
-temporary sibling (never half a file). Recording the export is the service's job.
+temporary file beside it (never half a file, :mod:`app.files`) and every CSV cell goes through
+the formula guard (:mod:`app.core.csvtext`). Recording the export is the service's job.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.core.csvtext import records_csv
 from app.core.errors import UserError
 from app.core.models import Asset, AssetPatch, AuditEvent
+from app.files import atomic_text, write_text
 from app.reports.data import ReportOptions
 
 KINDS = ("inventory", "patches", "deployments", "audit")
@@ -32,19 +31,6 @@ DEPLOYMENT_COLUMNS = ("deployment_id", "phase", "packages", "created_by", "creat
                       "after", "started_at", "finished_at")
 AUDIT_COLUMNS = ("id", "ts", "actor", "action", "object_type", "object_id", "outcome",
                  "details", "prev_hash", "hash")
-
-
-@contextmanager
-def _atomic_text(target: Path) -> Iterator[io.TextIOWrapper]:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            yield fh
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UserError(f"Cannot write {target}: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _ts(value: Any) -> str:
@@ -82,26 +68,14 @@ def audit_records(events: Sequence[AuditEvent],
             for e in reversed(events) if options.in_period(e.ts)]
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return " ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return value
-
-
 def _write_csv(target: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    with _atomic_text(target) as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+    write_text(target, records_csv(columns, rows))
 
 
 def _write_json(target: Path, site: dict[str, Any], key: str,
                 rows: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> None:
     data = {"site": site, **(extra or {}), key: rows}
-    with _atomic_text(target) as fh:
+    with atomic_text(target) as fh:
         json.dump(data, fh, indent=2, ensure_ascii=False, default=str)
         fh.write("\n")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gc
-import os
 from pathlib import Path
 
-from app.core.errors import UserError
 from app.core.progress import CancelToken, ProgressCallback
+from app.files import atomic_binary
 from app.reports.data import ReportData
 from app.reports.pdf import Branding, load_logo, render
 from app.reports.sections import build_story
@@ -24,26 +23,21 @@ def branding_for(data: ReportData) -> Branding:
 
 def write_pdf(data: ReportData, path: Path | str, *, progress: ProgressCallback | None = None,
               cancel: CancelToken | None = None) -> int:
-    """Render collected data to a PDF file (written via a temporary sibling); return pages.
+    """Render collected data to a PDF file (written atomically, :mod:`app.files`); return pages.
 
     Raises:
         UserError: the file cannot be written.
         Cancelled: cancelled; no file is left behind.
     """
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     # The collected data (20,000 scored items on a large site) lives through the whole
     # layout and never forms garbage: keep the cyclic collector from re-scanning it at every
     # full collection (~10% of the layout time at 1,000 hosts). Unfrozen afterwards.
     gc.freeze()
     try:
-        with tmp.open("wb") as fh:
+        with atomic_binary(target) as fh:
             pages = render(build_story(data), fh, branding_for(data), progress=progress,
                            cancel=cancel)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UserError(f"Cannot write {target}: {exc.strerror or exc}") from exc
     finally:
         gc.unfreeze()
-        tmp.unlink(missing_ok=True)
     return pages

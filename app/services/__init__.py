@@ -7,6 +7,7 @@ each. The names the shells used before the split are re-exported here.
 
 from typing import TYPE_CHECKING, Any
 
+from app.core.inventory_merge import apply_facts
 from app.services.discovery import (
     LargeRangeError,
     ScanRecord,
@@ -26,7 +27,7 @@ from app.services.inventory import (
 from app.services.site import SiteInfo, SiteService, current_user, default_site_path
 
 if TYPE_CHECKING:
-    from app.services.assessment import HostOutcome, apply_facts
+    from app.services.assessment import HostOutcome
 
 __all__ = [
     "MAX_CSV_BYTES",
@@ -51,8 +52,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``HostOutcome`` and ``apply_facts`` on first use: their module brings the drivers."""
-    if name in ("HostOutcome", "apply_facts"):
+    """``HostOutcome`` on first use: its module brings the drivers."""
+    if name == "HostOutcome":
         from app.services import assessment
 
         return getattr(assessment, name)

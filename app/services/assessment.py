@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, HostFacts, LookupStats
+from app.core.assessment import Assessment, LookupStats
+from app.core.clock import utcnow
 from app.core.errors import NotFoundError, UserError
-from app.core.models import Asset, AssetPatch, Classification, OsFamily, PatchStatus, Software
+from app.core.inventory_merge import apply_facts
+from app.core.models import Asset, AssetPatch, Classification, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.registry import assess_host
@@ -21,7 +23,6 @@ from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
 from app.store.changelogs import ChangelogCache
-from app.store.db import utcnow
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
 log = logging.getLogger(__name__)
@@ -83,37 +84,6 @@ def _error_kind(exc: BaseException) -> str:
     if isinstance(exc, NotFoundError):
         return "no_credential"
     return "error"
-
-
-def apply_facts(asset: Asset, facts: HostFacts) -> Asset:
-    """The asset updated with what a deep scan learned (a person's values are kept)."""
-    sources = dict(asset.field_sources)
-    changes: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if value in ("", None) or getattr(asset, name) == value:
-            return
-        if sources.get(name) == "manual" and getattr(asset, name) not in ("", None):
-            return
-        changes[name] = value
-        sources[name] = "assess"
-
-    put("os_family", OsFamily.LINUX)
-    put("os_name", facts.os_name)
-    put("os_version", facts.os_version)
-    put("os_build", facts.kernel)
-    put("manufacturer", facts.manufacturer)
-    put("model", facts.model)
-    put("serial", facts.serial)
-    if not asset.hostname and facts.hostname:
-        put("hostname", facts.hostname)
-    for iface in facts.interfaces:
-        if iface.mac and any(a.split("/")[0] in asset.ips for a in iface.addresses) \
-                and iface.mac not in asset.macs:
-            put("macs", (*asset.macs, iface.mac))
-    if not changes:
-        return asset
-    return asset.with_changes(**changes, field_sources=sources)
 
 
 class AssessmentService(ServicePart):

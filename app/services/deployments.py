@@ -3,15 +3,18 @@ reboot, roll back, resume) and to the deployment history."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from app.core.deployment import Deployment, Gates, PackagePin, Stage
+from app.core.deployment import Deployment, Gates, PackagePin, Stage, targets_csv
 from app.core.errors import NotFoundError, UserError
 from app.core.models import Asset
 from app.core.policy import Role
 from app.core.progress import CancelToken, ProgressCallback
 from app.deploy.engine import DeployEngine, EventCallback
+from app.files import write_text
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
 
@@ -186,6 +189,23 @@ class DeploymentService(ServicePart):
         if with_log:
             data["log"] = self.log(dep_id)
         return data
+
+    def export(self, dep_id: int, path: Path | str, fmt: str) -> Path:
+        """Write one deployment as CSV (its hosts, :func:`app.core.deployment.targets_csv`)
+        or JSON (all of it, with its log), atomically; returns the path.
+
+        Raises:
+            UserError: unknown format, or the file cannot be written.
+        """
+        if fmt == "json":
+            text = json.dumps(self.json(dep_id), indent=2, sort_keys=True) + "\n"
+        elif fmt == "csv":
+            text = targets_csv(self.deployment(dep_id))
+        else:
+            raise UserError(f"Unknown export format '{fmt}'; choose csv or json.")
+        target = Path(path)
+        write_text(target, text)
+        return target
 
     def __call__(self) -> list[Deployment]:
         """Every deployment, newest first (``service.deployments()`` as it always was)."""

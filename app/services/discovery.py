@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from app.core.clock import utcnow
 from app.core.errors import FieldError, ValidationError
 from app.core.inventory_merge import Observation, apply_observation, match, plan_merge
 from app.core.models import Asset
 from app.core.progress import CancelToken, ProgressCallback
 from app.services.base import ServicePart
-from app.store.db import utcnow
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 from app.store.scans import ScanRecord, ScanRepo
 

@@ -6,12 +6,12 @@ import contextlib
 import csv
 import io
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.csvtext import records_csv, unguard_cell
 from app.core.errors import FieldError, NotFoundError, UserError, ValidationError
 from app.core.models import EDITABLE_FIELDS, Asset
 from app.core.progress import CancelToken, Progress, ProgressCallback
@@ -24,6 +24,7 @@ from app.core.records import (
     suggest_mapping,
 )
 from app.core.validate import normalize_ip, normalize_mac
+from app.files import atomic_text, write_text
 from app.services.base import ServicePart
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
@@ -89,7 +90,10 @@ def _sniff_rows(text: str) -> list[list[str]]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    # A CSV this product exported keeps formula-like cells behind a "'": read them back as
+    # they were (:func:`app.core.csvtext.unguard_cell`).
+    return [[unguard_cell(c) for c in row] for row in csv.reader(io.StringIO(text), dialect)
+            if any(c.strip() for c in row)]
 
 
 def preview_csv(path: Path | str, max_rows: int = 20) -> CsvPreview:
@@ -331,14 +335,7 @@ class InventoryService(ServicePart):
         """Write assets (all by default) to a CSV file; return how many."""
         items = list(assets) if assets is not None else self.assets()
         target = Path(path)
-        try:
-            with _atomic_write(target) as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(RECORD_COLUMNS))
-                writer.writeheader()
-                for asset in items:
-                    writer.writerow(asset_to_record(asset))
-        except OSError as exc:
-            raise UserError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+        write_text(target, records_csv(RECORD_COLUMNS, (asset_to_record(a) for a in items)))
         self._audit("export.csv", "site", "", {"file": str(target), "assets": len(items)})
         return len(items)
 
@@ -350,12 +347,9 @@ class InventoryService(ServicePart):
             "site": self.site.info().to_dict(),
             "assets": [asset_to_json(a) for a in items],
         }
-        try:
-            with _atomic_write(target) as fh:
-                json.dump(data, fh, indent=2, ensure_ascii=False)
-                fh.write("\n")
-        except OSError as exc:
-            raise UserError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+        with atomic_text(target) as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
         self._audit("export.json", "site", "", {"file": str(target), "assets": len(items)})
         return len(items)
 
@@ -392,22 +386,3 @@ def asset_to_json(asset: Asset) -> dict[str, Any]:
     record["created_at"] = asset.created_at.isoformat() if asset.created_at else None
     record["updated_at"] = asset.updated_at.isoformat() if asset.updated_at else None
     return record
-
-
-class _atomic_write:  # noqa: N801 - used like a function
-    """Write a text file via a temporary sibling and rename, so a crash never leaves half."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-
-    def __enter__(self) -> io.TextIOWrapper:
-        self.fh = self.tmp.open("w", encoding="utf-8", newline="")
-        return self.fh
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.fh.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.target)
-        else:
-            self.tmp.unlink(missing_ok=True)

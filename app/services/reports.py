@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.clock import utcnow
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.files import write_text
 from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
 from app.reports.exports import FORMATS, KINDS, audit_records, check_export, patch_records
 from app.reports.exports import write_export as _write_export
 from app.services.base import ServicePart
-from app.store.db import utcnow
 from app.store.deployments import to_json as deployment_json
 from app.store.reports import ReportRepo, ReportRun
 from app.store.repos import AuditRepo
@@ -156,6 +157,17 @@ class ReportService(ServicePart):
             if options.in_period(dep.created_at):
                 out.append({**deployment_json(dep), "log": deployments.log(dep.id)})
         return out
+
+    def save_document(self, path: Path | str, text: str) -> Path:
+        """Write a document a page composed (the patch policy as Markdown) atomically
+        (:mod:`app.files`); returns the path.
+
+        Raises:
+            UserError: the file cannot be written.
+        """
+        target = Path(path)
+        write_text(target, text)
+        return target
 
     def export(self, kind: str, fmt: str, path: Path | str,
                options: ReportOptions | None = None) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from app.core.clock import utcnow
 from app.core.errors import UserError
 from app.core.kev import KevEntry, parse_kev
 from app.core.models import Asset, Outcome
@@ -22,7 +23,6 @@ from app.core.risk import (
 from app.core.risk import compliance as compliance_figure
 from app.feeds import kev_sample_path, read_source
 from app.services.base import ServicePart
-from app.store.db import utcnow
 from app.store.repos import AuditRepo
 from app.store.risk import KevImport, KevRepo, PolicyRepo, ReviewRepo
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.core.clock import utcnow
 from app.core.credentials import (
     Credential,
     CredentialKind,
@@ -17,7 +18,6 @@ from app.core.credentials import (
     VaultHeader,
 )
 from app.core.errors import NotFoundError, UserError
-from app.store.db import utcnow
 
 
 class CredentialRepo:

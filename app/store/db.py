@@ -16,11 +16,11 @@ import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from app.core.clock import utcnow as utcnow  # the core's clock, kept here for old callers
 from app.core.errors import SiteFileError
 from app.store.schema import APPLICATION_ID, known_migration_names, migrations
 
@@ -54,11 +54,6 @@ def make_private(path: Path) -> None:
         if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
             candidate.chmod(FILE_MODE)
             log.info("made %s private (mode 0600)", candidate)
-
-
-def utcnow() -> datetime:
-    """The current time in UTC, second precision (what the store records)."""
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _readonly_check(path: Path) -> list[str]:

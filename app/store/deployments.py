@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.core.clock import utcnow
 from app.core.deployment import (
     Approval,
     Deployment,
@@ -23,7 +24,6 @@ from app.core.deployment import (
     Target,
 )
 from app.core.errors import NotFoundError
-from app.store.db import utcnow
 from app.store.repos import SiteRepo
 
 _HEX8 = re.compile(r"[0-9a-f]{8}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from app.core.clock import utcnow
 from app.core.hostkeys import PinnedKey, fingerprint
-from app.store.db import SiteDB, utcnow
+from app.store.db import SiteDB
 from app.store.repos import AuditRepo
 
 

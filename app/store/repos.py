@@ -25,6 +25,7 @@ from app.core.audit import (
     verify_chain,
     verify_seals,
 )
+from app.core.clock import utcnow
 from app.core.errors import NotFoundError
 from app.core.models import (
     Asset,
@@ -37,7 +38,6 @@ from app.core.models import (
     Ring,
     Site,
 )
-from app.store.db import utcnow
 
 _LIST_FIELDS = ("ips", "macs", "tags")
 _DATE_FIELDS = ("purchase_date", "warranty_end")

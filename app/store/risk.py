@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.core.clock import utcnow
 from app.core.errors import NotFoundError
 from app.core.kev import KevCatalog, KevEntry
 from app.core.policy import Policy, PolicyVersion
 from app.core.risk import Decision, Review
-from app.store.db import utcnow
 
 
 def _d(value: str | None) -> date | None:

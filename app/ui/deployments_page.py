@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from app.core.deployment import Deployment, HostState, Phase, Target
+from app.core.deployment import (
+    RESUMABLE_PHASES,
+    UNFINISHED_PHASES,
+    Deployment,
+    HostState,
+    Phase,
+    Target,
+    versions_text,
+)
 from app.ui import dialogs
 from app.ui.models import ObjectRole, RowTableModel, local_time
 from app.ui.page import Page
@@ -37,14 +45,6 @@ from app.ui.widgets import make_table_view, page_header, plain_label
 if TYPE_CHECKING:
     from app.services import SiteService
 
-#: Phases a deployment can be resumed from (a run continues it, or it awaits approval).
-RESUMABLE = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
-                       Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
-                       Phase.VERIFICATION})
-#: Deployment phases a person should come back to (interrupted runs, pending approval).
-RESUMABLE_PHASES = frozenset({Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING,
-                              Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.PRODUCTION,
-                              Phase.VERIFICATION, Phase.ROLLING_BACK})
 #: Phases from which the whole deployment may be rolled back.
 WHOLE_ROLLBACK = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLING_BACK})
 
@@ -105,11 +105,6 @@ def host_state_text(target: Target) -> str:
     if target.excluded:
         return "excluded (pre-flight)"
     return str(target.state).replace("_", " ")
-
-
-def versions_text(versions: dict[str, str]) -> str:
-    """``name version`` pairs of a target's before/after record."""
-    return ", ".join(f"{n} {v or 'absent'}" for n, v in sorted(versions.items()))
 
 
 def target_detail(target: Target) -> str:
@@ -399,7 +394,7 @@ class DeploymentsPage(Page):
         (:attr:`unfinished_found` says which)."""
 
         def done(deployments: list[Deployment]) -> None:
-            waiting = [d for d in deployments if d.phase in RESUMABLE_PHASES]
+            waiting = [d for d in deployments if d.phase in UNFINISHED_PHASES]
             if not waiting:
                 return
             dep = waiting[0]
@@ -481,12 +476,12 @@ class DeploymentsPage(Page):
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         dep = self.model.data(index, ObjectRole)
-        if isinstance(dep, Deployment) and dep.phase in RESUMABLE:
+        if isinstance(dep, Deployment) and dep.phase in RESUMABLE_PHASES:
             self.resume_requested.emit(dep.id)
 
     def _on_resume_clicked(self) -> None:
         dep = self.selected_deployment()
-        if dep is not None and dep.phase in RESUMABLE:
+        if dep is not None and dep.phase in RESUMABLE_PHASES:
             self.resume_requested.emit(dep.id)
 
     def _on_rollback_clicked(self) -> None:
@@ -546,7 +541,8 @@ class DeploymentsPage(Page):
     def _update_buttons(self, *_args: object) -> None:
         dep = self.selected_deployment()
         busy = dep is not None and dep.id in self._rolling_back
-        self.resume_button.setEnabled(dep is not None and dep.phase in RESUMABLE and not busy)
+        self.resume_button.setEnabled(dep is not None and dep.phase in RESUMABLE_PHASES
+                                      and not busy)
         self.rollback_button.setEnabled(
             dep is not None and not busy
             and (dep.phase in WHOLE_ROLLBACK

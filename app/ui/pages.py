@@ -48,26 +48,6 @@ if TYPE_CHECKING:
 LOGO_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
 
 
-class PlaceholderPage(QWidget):
-    """An honest page for a workflow that is not built yet."""
-
-    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName(f"placeholder_{title.lower()}")
-        header, _sub = page_header(title)
-        body = plain_label(text)
-        body.setObjectName("placeholderText")
-        body.setMaximumWidth(640)
-        note = plain_label("Not available in this version yet.", role="muted")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 10)
-        layout.addWidget(header)
-        layout.addSpacing(8)
-        layout.addWidget(body)
-        layout.addWidget(note)
-        layout.addStretch(1)
-
-
 def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
     card = QFrame()
     card.setProperty("role", "card")

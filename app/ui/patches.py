@@ -15,6 +15,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.core.models import Asset, AssetPatch, Classification, Severity
+from app.core.patchgroups import (
+    SEVERITY_RANK,
+    PatchGroup,
+    classification_rank,
+    group_patches,
+    severity_rank,
+)
 from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
@@ -51,42 +58,12 @@ from app.ui.widgets import make_table_view, page_header, plain_label
 if TYPE_CHECKING:
     from app.services import SiteService
 
-SEVERITY_RANK = {Severity.UNKNOWN: 0, Severity.LOW: 1, Severity.MODERATE: 2,
-                 Severity.IMPORTANT: 3, Severity.CRITICAL: 4}
-_CLASS_RANK = {Classification.SECURITY: 0, Classification.BUGFIX: 1,
-               Classification.ENHANCEMENT: 2, Classification.OTHER: 3}
 CLASS_LABELS = {Classification.SECURITY: "Security", Classification.BUGFIX: "Bug fix",
                 Classification.ENHANCEMENT: "Enhancement", Classification.OTHER: "Other"}
 _RED = QColor("#b3261e")
 _AMBER = QColor("#9a6700")
 _MUTED = QColor("#6b7785")
 FILTER_DEBOUNCE_MS = 150
-
-
-@dataclass(frozen=True, slots=True)
-class PatchGroup:
-    """One package missing on one or more hosts."""
-
-    package: str
-    candidates: tuple[str, ...]
-    installed: tuple[str, ...]
-    classification: Classification
-    severity: Severity
-    hosts: tuple[tuple[int, str], ...]  # (asset id, label)
-    cves: tuple[str, ...]
-    advisories: tuple[str, ...]
-    sources: tuple[str, ...]
-    reboot_required: bool
-
-    @property
-    def classes(self) -> frozenset[str]:
-        """Classifications for the filter."""
-        return frozenset({str(self.classification)})
-
-    @property
-    def severity_rank(self) -> int:
-        """0 (unknown) … 4 (critical)."""
-        return SEVERITY_RANK.get(self.severity, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +95,11 @@ def build_rows(patches: Iterable[AssetPatch], assessments: dict[int, Any],
         assets: every asset (for names and addresses).
     """
     by_id = {a.id: a for a in assets if a.id is not None}
-    by_package: dict[str, list[AssetPatch]] = defaultdict(list)
+    known = [p for p in patches if p.asset_id in by_id]
     by_asset: dict[int, list[AssetPatch]] = defaultdict(list)
-    for p in patches:
-        if p.asset_id not in by_id:
-            continue
-        by_package[p.package].append(p)
+    for p in known:
         by_asset[p.asset_id].append(p)
-    groups = []
-    for package, items in by_package.items():
-        cls = min((p.classification for p in items), key=lambda c: _CLASS_RANK.get(c, 9))
-        sev = max((p.severity for p in items), key=lambda s: SEVERITY_RANK.get(s, 0))
-        groups.append(PatchGroup(
-            package=package,
-            candidates=tuple(sorted({p.candidate_version for p in items})),
-            installed=tuple(sorted({p.installed_version for p in items if p.installed_version})),
-            classification=cls,
-            severity=sev,
-            hosts=tuple(sorted({(p.asset_id, by_id[p.asset_id].label) for p in items},
-                               key=lambda h: h[1].lower())),
-            cves=tuple(sorted({c for p in items for c in p.cves})),
-            advisories=tuple(sorted({a for p in items for a in p.advisories})),
-            sources=tuple(sorted({p.source for p in items if p.source})),
-            reboot_required=any(p.reboot_required for p in items),
-        ))
+    groups = group_patches(known, {i: a.label for i, a in by_id.items()}, by_version=False)
     hosts = []
     for asset_id, record in assessments.items():
         asset = by_id.get(asset_id)
@@ -160,7 +118,7 @@ def build_rows(patches: Iterable[AssetPatch], assessments: dict[int, Any],
             error_kind="" if record.ok else str(record.error_kind or "error"),
             error="" if record.ok else str(record.error or ""),
             classes=frozenset(str(p.classification) for p in items),
-            severity_rank=max((SEVERITY_RANK.get(p.severity, 0) for p in items), default=0),
+            severity_rank=max((severity_rank(p.severity) for p in items), default=0),
             packages=tuple(sorted(p.label(_host_arch(record)) for p in items)),
         ))
     return groups, hosts
@@ -222,7 +180,7 @@ class PatchTableModel(RowTableModel):
         if column == self.COL_SEVERITY:
             return [g.severity_rank for g in objs].__getitem__
         if column == self.COL_CLASS:
-            return [_CLASS_RANK.get(g.classification, 9) for g in objs].__getitem__
+            return [classification_rank(g.classification) for g in objs].__getitem__
         if column == self.COL_CVES:
             return [len(g.cves) for g in objs].__getitem__
         return None

@@ -638,10 +638,10 @@ class PolicyPage(Page):
         if path.suffix.lower() not in (".md", ".txt"):
             path = path.with_name(f"{path.name}.md")
         text = policy_document(version, markdown=path.suffix.lower() == ".md")
+        reports = self.service.reports
 
         def write() -> Path:
-            path.write_text(text, encoding="utf-8")
-            return path
+            return Path(reports.save_document(path, text))
 
         self.runner.submit(write, name="export policy",
                            on_result=lambda p: self.banner.setText(f"Exported to {p}."),

@@ -21,6 +21,12 @@ simulated reboot (all processes killed, init restarted) is observable only throu
 ``/run/pd-boot-id`` (new on every start, /run is a fresh tmpfs) and the processes' start
 times.
 
+The parts: ``common.py`` (constants, running commands, the network-safety guard),
+``base.py`` (the Debian mirror and the cached debootstrap base), ``repo.py`` (the lab's
+packages and apt repository), ``netns.py`` (namespaces, mounts, locks, cleanup) and
+``pd-init`` (the hosts' init script); this module holds the host specs, the :class:`Lab`
+and the command line, and every name of those modules stays importable from here.
+
 Network safety: no lab namespace has a default route; the bridge has no uplink; the root
 namespace only gets a connected route for the lab subnet. The only outside access is
 debootstrap fetching Debian packages from the machine's configured Debian mirror when the
@@ -33,869 +39,288 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
-import email.utils
 import fcntl
-import gzip
 import hashlib
 import ipaddress
 import json
 import os
-import re
 import secrets
 import select
-import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-
-SUITE = "bookworm"
-SECURITY_SUITE = "bookworm-security"
-# A third archive named like no Debian archive (an internal mirror); published only once a
-# package is added to it; hosts see it after add_internal_mirror_source().
-INTERNAL_SUITE = "internal-mirror"
-ARCHIVE_SUITES = {"debian": SUITE, "debian-security": SECURITY_SUITE,
-                  "internal-mirror": INTERNAL_SUITE}
-DEBIAN_VERSION = "12"
-BASE_PACKAGES: tuple[str, ...] = (
-    "iproute2",
-    "openssh-server",
-    "passwd",
-    "procps",
-    "python3",
-    "python3-apt",  # Ansible's apt module needs it (benchmarks)
-    "sudo",
-)
-BASE_RECIPE_VERSION = "1"
-DEFAULT_CACHE_DIR = "/var/cache/patchdesk-lab"
-DEFAULT_RUN_DIR = "/run/patchdesk-lab"
-DEFAULT_SUBNET = "10.99.0.0/24"
-# subnet=None picks the first free one of these (concurrent labs on one machine)
-AUTO_SUBNETS = tuple(ipaddress.IPv4Network(f"10.99.{i}.0/24") for i in range(64))
-DEFAULT_PASSWORD = "labpass"
-ADMIN_USER = "admin"
-NOPW_USER = "nopw"
-PREFIX_RE = re.compile(r"^pdl[a-z0-9]{1,6}$")
-HOST_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-RESERVED_HOST_NAMES = frozenset({"br", "client", "root"})
-SOURCE_DATE_EPOCH = 1_700_000_000
-HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RPM_KINDS = ("rocky", "opensuse")  # real dnf / zypper over the base (tests/lab/rpmhosts.py)
-KINDS = ("debian", *RPM_KINDS, "printer", "windows", "firewalled", "closed")
-_LINUX_KINDS = ("debian", *RPM_KINDS)  # real hosts: a disk, pd-init and sshd
-_NO_PROCESS_KINDS = ("firewalled", "closed")  # just a netns: DROP everything / RST everything
-
-T = TypeVar("T")
-
-
-class LabError(RuntimeError):
-    """A lab step failed; the message names the step, the command and its output."""
-
-
-def _log(msg: str) -> None:
-    if os.environ.get("PATCHDESK_LAB_QUIET") != "1":
-        print(f"[lab] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _tail(text: str | None, n: int = 30) -> str:
-    lines = (text or "").rstrip().splitlines()
-    return "\n".join(lines[-n:])
-
-
-def _killpg(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def run(
-    argv: Sequence[str],
-    *,
-    input: str | None = None,
-    timeout: float = 60.0,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    what: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command with a hard timeout that kills its whole process group.
-
-    Raises LabError (with the command, exit code and stderr) on failure when check=True,
-    and always on timeout.
-    """
-    argv = [os.fspath(a) for a in argv]
-    label = what or "command"
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise LabError(f"{label}: cannot start `{shlex.join(argv)}`: {exc}") from exc
-    try:
-        out, err = proc.communicate(input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _killpg(proc.pid)
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        raise LabError(
-            f"{label}: timed out after {timeout:g}s: `{shlex.join(argv)}`\n"
-            f"stdout:\n{_tail(out)}\nstderr:\n{_tail(err)}"
-        ) from None
-    cp = subprocess.CompletedProcess(argv, proc.returncode, out, err)
-    if check and proc.returncode != 0:
-        raise LabError(
-            f"{label}: `{shlex.join(argv)}` exited {proc.returncode}\n"
-            f"stdout:\n{_tail(out)}\nstderr:\n{_tail(err)}"
-        )
-    return cp
-
-
-def wait_until(
-    predicate: Callable[[], T], *, timeout: float, what: str, interval: float = 0.01
-) -> T:
-    """Poll predicate until it returns a truthy value; LabError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    delay = interval
-    last_exc: Exception | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            extra = f" (last error: {last_exc})" if last_exc else ""
-            raise LabError(f"timed out after {timeout:g}s waiting for {what}{extra}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
-
-
-# Subnets of the labs running in this process: the socket helpers below refuse any other
-# address (except loopback), so a test can never probe the outside world by mistake.
-_LIVE_SUBNETS: set[ipaddress.IPv4Network] = set()
-
-
-def _guard(ip: str) -> None:
-    addr = ipaddress.ip_address(ip)
-    if addr.is_loopback or any(addr in net for net in _LIVE_SUBNETS):
-        return
-    raise LabError(
-        f"refusing to connect to {ip}: not loopback and not in a running lab subnet "
-        f"({', '.join(map(str, _LIVE_SUBNETS)) or 'no lab running'})"
+try:  # imported as tests.lab.lab (pytest) or as lab (lab.py run as a script)
+    from tests.lab.base import (
+        BASE_CONFIG_SCRIPT,
+        _dpkg_arch,
+        _flock,
+        _parse_deb822,
+        _parse_list_file,
+        _prune_bases,
+        _run_in_chroot,
+        _sources_files,
+        base_key,
+        cache_dir,
+        ensure_base,
+        find_debian_mirror,
+        run_dir,
+    )
+    from tests.lab.common import (
+        _LINUX_KINDS,
+        _LIVE_SUBNETS,
+        _NO_PROCESS_KINDS,
+        ADMIN_USER,
+        ARCHIVE_SUITES,
+        AUTO_SUBNETS,
+        BASE_PACKAGES,
+        BASE_RECIPE_VERSION,
+        DEBIAN_VERSION,
+        DEFAULT_CACHE_DIR,
+        DEFAULT_PASSWORD,
+        DEFAULT_RUN_DIR,
+        DEFAULT_SUBNET,
+        HERE,
+        HOST_NAME_RE,
+        HOST_PATH,
+        INTERNAL_SUITE,
+        KINDS,
+        NOPW_USER,
+        PREFIX_RE,
+        RESERVED_HOST_NAMES,
+        RPM_KINDS,
+        SECURITY_SUITE,
+        SOURCE_DATE_EPOCH,
+        SUITE,
+        LabError,
+        T,
+        _guard,
+        _killpg,
+        _log,
+        _system_python,
+        _tail,
+        _tool,
+        lab_unavailable_reason,
+        run,
+        ssh_banner,
+        tcp_open,
+        wait_until,
+    )
+    from tests.lab.netns import (
+        _destroy_lab,
+        _ip_batch,
+        _lock_lab,
+        _mounts_under,
+        _netns_del,
+        _netns_list,
+        _netns_pids,
+        _parse_subnet,
+        _passwd_entry,
+        _root_conflict,
+        _rpmhosts,
+        _sysctl,
+        _umount_tree,
+        cleanup_stale,
+    )
+    from tests.lab.repo import (
+        DEFAULT_INSTALLED,
+        DEFAULT_PACKAGES,
+        DEFAULT_UPGRADES,
+        POSTINST_FAIL,
+        POSTINST_REBOOT,
+        REAL_DEPENDS,
+        REAL_UPDATES,
+        AptRepo,
+        PackageSpec,
+        _atomic_write,
+        build_deb,
+        fetch_real_debs,
+    )
+except ImportError:  # pragma: no cover - script use
+    from base import (  # type: ignore[no-redef]
+        BASE_CONFIG_SCRIPT,
+        _dpkg_arch,
+        _flock,
+        _parse_deb822,
+        _parse_list_file,
+        _prune_bases,
+        _run_in_chroot,
+        _sources_files,
+        base_key,
+        cache_dir,
+        ensure_base,
+        find_debian_mirror,
+        run_dir,
+    )
+    from common import (  # type: ignore[no-redef]
+        _LINUX_KINDS,
+        _LIVE_SUBNETS,
+        _NO_PROCESS_KINDS,
+        ADMIN_USER,
+        ARCHIVE_SUITES,
+        AUTO_SUBNETS,
+        BASE_PACKAGES,
+        BASE_RECIPE_VERSION,
+        DEBIAN_VERSION,
+        DEFAULT_CACHE_DIR,
+        DEFAULT_PASSWORD,
+        DEFAULT_RUN_DIR,
+        DEFAULT_SUBNET,
+        HERE,
+        HOST_NAME_RE,
+        HOST_PATH,
+        INTERNAL_SUITE,
+        KINDS,
+        NOPW_USER,
+        PREFIX_RE,
+        RESERVED_HOST_NAMES,
+        RPM_KINDS,
+        SECURITY_SUITE,
+        SOURCE_DATE_EPOCH,
+        SUITE,
+        LabError,
+        T,
+        _guard,
+        _killpg,
+        _log,
+        _system_python,
+        _tail,
+        _tool,
+        lab_unavailable_reason,
+        run,
+        ssh_banner,
+        tcp_open,
+        wait_until,
+    )
+    from netns import (  # type: ignore[no-redef]
+        _destroy_lab,
+        _ip_batch,
+        _lock_lab,
+        _mounts_under,
+        _netns_del,
+        _netns_list,
+        _netns_pids,
+        _parse_subnet,
+        _passwd_entry,
+        _root_conflict,
+        _rpmhosts,
+        _sysctl,
+        _umount_tree,
+        cleanup_stale,
+    )
+    from repo import (  # type: ignore[no-redef]
+        DEFAULT_INSTALLED,
+        DEFAULT_PACKAGES,
+        DEFAULT_UPGRADES,
+        POSTINST_FAIL,
+        POSTINST_REBOOT,
+        REAL_DEPENDS,
+        REAL_UPDATES,
+        AptRepo,
+        PackageSpec,
+        _atomic_write,
+        build_deb,
+        fetch_real_debs,
     )
 
-
-def ssh_banner(ip: str, port: int = 22, timeout: float = 1.0) -> str:
-    """Return the first line the server sends (the SSH identification string)."""
-    _guard(ip)
-    with socket.create_connection((ip, port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        data = b""
-        while b"\n" not in data and len(data) < 512:
-            chunk = sock.recv(256)
-            if not chunk:
-                break
-            data += chunk
-    return data.split(b"\n", 1)[0].decode("ascii", "replace").strip()
-
-
-def tcp_open(ip: str, port: int, timeout: float = 0.5) -> bool:
-    """True if a TCP connection to a lab (or loopback) address succeeds."""
-    _guard(ip)
-    try:
-        with socket.create_connection((ip, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if not path:
-        raise LabError(f"required tool `{name}` not found (see tests/lab/apt-packages.txt)")
-    return path
-
-
-def _system_python() -> str:
-    """The machine's python3 (device listeners must not depend on the project venv)."""
-    for cand in ("/usr/bin/python3", shutil.which("python3"), sys.executable):
-        if cand and os.access(cand, os.X_OK):
-            return cand
-    raise LabError("no python3 found for the device listeners")
-
-
-def lab_unavailable_reason() -> str | None:
-    """Why the lab cannot run here, or None if it can."""
-    if sys.platform != "linux":
-        return "the test lab needs Linux"
-    if os.geteuid() != 0:
-        return "the test lab needs root (network namespaces, mounts, chroot)"
-    for tool in ("ip", "unshare", "nsenter", "mount", "umount", "debootstrap", "dpkg-deb"):
-        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
-            return f"`{tool}` is not installed (apt-get install $(cat tests/lab/apt-packages.txt))"
-    probe = f"pdlprobe{os.getpid()}"
-    try:
-        run(["ip", "netns", "add", probe], timeout=10, what="probe ip netns")
-    except LabError as exc:
-        return f"`ip netns` does not work here: {exc}"
-    finally:
-        subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
-    if "overlay" not in Path("/proc/filesystems").read_text():
-        return "the kernel has no overlayfs"
-    return None
-
-
-# --------------------------------------------------------------------------- mirror
-
-
-def _sources_files(etc: Path) -> list[Path]:
-    files = []
-    main = etc / "sources.list"
-    if main.is_file():
-        files.append(main)
-    d = etc / "sources.list.d"
-    if d.is_dir():
-        files += sorted(p for p in d.iterdir() if p.is_file() and p.suffix in (".list", ".sources"))
-    return files
-
-
-def _parse_list_file(text: str) -> Iterator[tuple[str, list[str]]]:
-    line_re = re.compile(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)")
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        m = line_re.match(line)
-        if m:
-            yield m.group(1), [m.group(2)]
-
-
-def _parse_deb822(text: str) -> Iterator[tuple[str, list[str]]]:
-    stanzas: list[dict[str, str]] = []
-    cur: dict[str, str] = {}
-    key = None
-    for raw in [*text.splitlines(), ""]:
-        if raw.startswith("#"):
-            continue
-        if not raw.strip():
-            if cur:
-                stanzas.append(cur)
-            cur, key = {}, None
-            continue
-        if raw[0] in " \t" and key:
-            cur[key] += " " + raw.strip()
-            continue
-        if ":" in raw:
-            k, v = raw.split(":", 1)
-            key = k.strip().lower()
-            cur[key] = v.strip()
-    for st in stanzas:
-        if st.get("enabled", "yes").lower() == "no":
-            continue
-        if "deb" not in st.get("types", "").split():
-            continue
-        suites = st.get("suites", "").split()
-        for uri in st.get("uris", "").split():
-            yield uri, suites
-
-
-def find_debian_mirror(suite: str = SUITE, etc: str | os.PathLike[str] = "/etc/apt") -> str:
-    """The first configured apt URI (http/https/file) whose suites include ``suite``.
-
-    ``PATCHDESK_LAB_MIRROR`` overrides it. No mirror host name is hard-coded anywhere.
-    """
-    override = os.environ.get("PATCHDESK_LAB_MIRROR")
-    if override:
-        return override
-    etc = Path(etc)
-    files = _sources_files(etc)
-    for f in files:
-        text = f.read_text(errors="replace")
-        entries = _parse_deb822(text) if f.suffix == ".sources" else _parse_list_file(text)
-        for uri, suites in entries:
-            if suite in suites and uri.split(":", 1)[0] in ("http", "https", "file"):
-                return uri.rstrip("/")
-    raise LabError(
-        f"no Debian mirror for suite {suite!r} in the apt configuration "
-        f"({', '.join(map(str, files)) or f'no sources files under {etc}'}); "
-        "set PATCHDESK_LAB_MIRROR"
-    )
-
-
-# --------------------------------------------------------------------------- base image
-
-# Runs inside the fresh debootstrap tree (chroot) once, when the base is built.
-BASE_CONFIG_SCRIPT = r"""
-set -eu
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C LC_ALL=C DEBIAN_FRONTEND=noninteractive
-# the hosts must only ever see the lab repository
-rm -f /etc/apt/sources.list
-rm -rf /etc/apt/sources.list.d/*
-# services never auto-start from maintainer scripts (there is no init system anyway)
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 0755 /usr/sbin/policy-rc.d
-# users: admin (sudo asks for the password), nopw (NOPASSWD sudo); root cannot log in
-id admin >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo admin
-id nopw >/dev/null 2>&1 || useradd -m -s /bin/bash nopw
-printf 'admin:labpass\nnopw:labpass\n' | chpasswd
-passwd -l root >/dev/null
-printf 'nopw ALL=(ALL:ALL) NOPASSWD: ALL\n' > /etc/sudoers.d/nopw
-chmod 0440 /etc/sudoers.d/nopw
-mkdir -p /etc/ssh/sshd_config.d
-cat > /etc/ssh/sshd_config.d/patchdesk-lab.conf <<'EOF'
-PermitRootLogin no
-PasswordAuthentication yes
-KbdInteractiveAuthentication no
-UsePAM yes
-UseDNS no
-MaxStartups 100:30:300
-EOF
-# every host generates its own keys on first boot (ssh-keygen -A in pd-init)
-rm -f /etc/ssh/ssh_host_*
-: > /etc/machine-id
-rm -f /var/lib/dbus/machine-id
-printf '' > /etc/resolv.conf
-mkdir -p /var/log
-apt-get clean
-rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/log/bootstrap.log
-"""
-
-
-def base_key() -> str:
-    recipe = {
-        "recipe": BASE_RECIPE_VERSION,
-        "suite": SUITE,
-        "variant": "minbase",
-        "packages": sorted(BASE_PACKAGES),
-        "config": BASE_CONFIG_SCRIPT,
-        "arch": _dpkg_arch(),
-    }
-    blob = json.dumps(recipe, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
-_ARCH: str | None = None
-
-
-def _dpkg_arch() -> str:
-    global _ARCH
-    if _ARCH is None:
-        try:
-            _ARCH = run(["dpkg", "--print-architecture"], timeout=10).stdout.strip()
-        except LabError:
-            _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "amd64")
-    return _ARCH
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("PATCHDESK_LAB_CACHE", DEFAULT_CACHE_DIR))
-
-
-def run_dir() -> Path:
-    return Path(os.environ.get("PATCHDESK_LAB_RUNDIR", DEFAULT_RUN_DIR))
-
-
-@contextlib.contextmanager
-def _flock(path: Path, timeout: float, what: str) -> Iterator[int]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        announced = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LabError(f"timed out after {timeout:g}s waiting for {what}") from None
-                if not announced:
-                    _log(f"waiting for {what} (another run holds {path})")
-                    announced = True
-                time.sleep(0.2)
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def ensure_base(cache: Path | None = None, *, timeout: float = 900.0) -> Path:
-    """Return the cached base rootfs directory, building it with debootstrap if missing.
-
-    Build is atomic (temp dir + rename) and serialised with flock, so concurrent runs build
-    once. Reruns with the same recipe take ~0 s.
-    """
-    cache = cache or cache_dir()
-    key = base_key()
-    final = cache / f"base-{key}"
-    if (final / "etc" / "patchdesk-lab-base").is_file():
-        return final
-    with _flock(cache / ".build.lock", timeout, "the lab base build lock"):
-        if (final / "etc" / "patchdesk-lab-base").is_file():
-            return final
-        for stale in cache.glob(".build-*"):
-            _log(f"removing stale partial build {stale}")
-            shutil.rmtree(stale, ignore_errors=True)
-        mirror = find_debian_mirror()
-        tmp = cache / f".build-{key}-{os.getpid()}"
-        _log(f"building the lab base {final.name} from {mirror} (takes ~1 min)")
-        t0 = time.monotonic()
-        debs = cache / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        try:
-            run(
-                [
-                    _tool("debootstrap"),
-                    "--variant=minbase",
-                    "--include=" + ",".join(BASE_PACKAGES),
-                    "--components=main",
-                    f"--cache-dir={debs}",
-                    SUITE,
-                    str(tmp),
-                    mirror,
-                ],
-                timeout=timeout,
-                what="debootstrap of the lab base",
-                env={**os.environ, "LANG": "C", "LC_ALL": "C"},
-            )
-            _run_in_chroot(tmp, BASE_CONFIG_SCRIPT, what="configuring the lab base")
-            (tmp / "etc" / "patchdesk-lab-base").write_text(
-                json.dumps({"key": key, "packages": BASE_PACKAGES, "suite": SUITE}) + "\n"
-            )
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _log(f"lab base built in {time.monotonic() - t0:.1f}s: {final}")
-        _prune_bases(cache, keep=final)
-    return final
-
-
-def _prune_bases(cache: Path, keep: Path) -> None:
-    """Delete bases of older recipes that no running lab has mounted (they are ~200 MB)."""
-    mountinfo = Path("/proc/self/mountinfo").read_text()
-    for old in cache.glob("base-*"):
-        if old != keep and old.is_dir() and str(old) not in mountinfo:
-            _log(f"removing superseded lab base {old}")
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _run_in_chroot(
-    root: Path,
-    script: str,
-    *,
-    what: str,
-    netns: str | None = None,
-    overlay: tuple[str, Path, Path] | None = None,
-    timeout: float = 300.0,
-) -> subprocess.CompletedProcess[str]:
-    """Run a shell script chrooted into root, with /proc and /dev mounted in a private
-    mount namespace (so every mount disappears with the process, even on a crash).
-
-    overlay=(lowerdirs, upper, work) mounts an overlay on root first (root = mountpoint).
-    """
-    setup = ["set -eu"]
-    if overlay:
-        lower, upper, work = overlay
-        setup.append(
-            "mount -t overlay overlay -o "
-            + shlex.quote(f"lowerdir={lower},upperdir={upper},workdir={work}")
-            + f" {shlex.quote(str(root))}"
-        )
-    r = shlex.quote(str(root))
-    setup += [
-        f"mount -t proc proc {r}/proc",
-        f"mount --rbind /dev {r}/dev",
-        f"mount -t tmpfs tmpfs {r}/run",
-        f"mount -t tmpfs tmpfs {r}/tmp",
-        f"exec chroot {r} /bin/sh -s",
-    ]
-    argv = [_tool("unshare"), "--mount", "--propagation", "private", "--fork"]
-    argv += ["/bin/sh", "-c", "\n".join(setup)]
-    if netns:
-        argv = ["ip", "netns", "exec", netns, *argv]
-    env = {"PATH": HOST_PATH, "LANG": "C", "LC_ALL": "C", "HOME": "/root"}
-    return run(argv, input=script, timeout=timeout, what=what, env=env)
-
-
-# --------------------------------------------------------------------------- packages
-
-
-@dataclasses.dataclass(frozen=True)
-class PackageSpec:
-    """One version of one lab package (Architecture: all)."""
-
-    name: str
-    version: str
-    archive: str = "debian"  # a key of ARCHIVE_SUITES
-    postinst: str | None = None
-    description: str = ""
-    depends: str | None = None
-    changelog: str | None = None  # Debian changelog text shipped in /usr/share/doc
-    deb: str | None = None  # a real Debian .deb file served as is (not built)
-
-    @property
-    def filename(self) -> str:
-        return Path(self.deb).name if self.deb else f"{self.name}_{self.version}_all.deb"
-
-    @property
-    def suite(self) -> str:
-        return ARCHIVE_SUITES[self.archive]
-
-
-POSTINST_FAIL = """#!/bin/sh
-echo "pd-broken: simulated maintainer script failure" >&2
-exit 1
-"""
-
-POSTINST_REBOOT = """#!/bin/sh
-set -e
-if [ "$1" = "configure" ]; then
-    echo '*** System restart required ***' > /var/run/reboot-required
-    echo '{name}' >> /var/run/reboot-required.pkgs
-fi
-exit 0
-"""
-
-DEFAULT_PACKAGES: tuple[PackageSpec, ...] = (
-    PackageSpec("pd-openssl", "1.0-1", description="PatchDesk lab TLS library"),
-    PackageSpec(
-        "pd-openssl",
-        "1.0-2",
-        archive="debian-security",
-        description="PatchDesk lab TLS library (security fix)",
-    ),
-    PackageSpec("pd-tools", "2.0-1", description="PatchDesk lab tools"),
-    PackageSpec("pd-tools", "2.1-1", description="PatchDesk lab tools (normal update)"),
-    PackageSpec("pd-broken", "1.0-1", description="PatchDesk lab package"),
-    PackageSpec(
-        "pd-broken",
-        "1.1-1",
-        postinst=POSTINST_FAIL,
-        description="PatchDesk lab package (its postinst fails)",
-    ),
-    PackageSpec("pd-kernel", "5.0-1", description="PatchDesk lab kernel"),
-    PackageSpec(
-        "pd-kernel",
-        "5.1-1",
-        postinst=POSTINST_REBOOT.format(name="pd-kernel"),
-        description="PatchDesk lab kernel (update requires a reboot)",
-    ),
-)
-
-# What a default debian host has installed at start.
-DEFAULT_INSTALLED: dict[str, str] = {
-    "pd-openssl": "1.0-1",
-    "pd-tools": "2.0-1",
-    "pd-broken": "1.0-1",
-    "pd-kernel": "5.0-1",
-}
-# What `apt-get -s upgrade` offers on a default host.
-DEFAULT_UPGRADES: dict[str, tuple[str, str, str]] = {
-    # name: (installed, candidate, suite)
-    "pd-openssl": ("1.0-1", "1.0-2", SECURITY_SUITE),
-    "pd-tools": ("2.0-1", "2.1-1", SUITE),
-    "pd-broken": ("1.0-1", "1.1-1", SUITE),
-    "pd-kernel": ("5.0-1", "5.1-1", SUITE),
-}
-
-
-# Real Debian packages with a real dependency chain (issue [7]): zlib1g-dev's update pulls
-# the matching zlib1g along (Depends: zlib1g (= same version)). Old: the release's (the
-# lab base has that zlib1g); new: the security update. zlib1g-dev also needs
-# libc6-dev | libc-dev, whose closure is served at the versions matching the base's
-# libraries (value: the base package whose version it must equal; None: the mirror's).
-REAL_UPDATES: dict[str, tuple[str, str]] = {
-    "zlib1g": ("1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"),
-    "zlib1g-dev": ("1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1+deb12u1"),
-}
-REAL_DEPENDS: dict[str, str | None] = {
-    "libc6-dev": "libc6",
-    "libc-dev-bin": "libc6",
-    "libcrypt-dev": "libcrypt1",
-    "libnsl-dev": "libnsl2",
-    "libtirpc-dev": "libtirpc3",
-    "linux-libc-dev": None,
-    "rpcsvc-proto": None,
-}
-
-
-def fetch_real_debs(base: Path, cache: Path | None = None) -> list[PackageSpec]:
-    """The real packages above as lab package specs, their .deb files downloaded ONCE with
-    ``apt-get download`` from this machine's configured Debian mirror into the lab cache."""
-    store = (cache or cache_dir()) / "real-debs"
-    wanted: list[tuple[str, str | None, str]] = []  # name, version (None: candidate), archive
-    for name, (old, new) in REAL_UPDATES.items():
-        wanted += [(name, old, "debian"), (name, new, "debian-security")]
-    for name, match in REAL_DEPENDS.items():
-        version = None
-        if match:
-            version = run([_tool("dpkg-query"), f"--admindir={base}/var/lib/dpkg", "-W",
-                           "-f=${Version}", match], what=f"reading {match}'s version in the base"
-                          ).stdout.strip()
-        wanted.append((name, version, "debian"))
-    specs: list[PackageSpec] = []
-    with _flock(store / ".lock", 600, "the lab's real package download"):
-        for name, version, archive in wanted:
-            pattern = f"{name}_{(version or '*').replace(':', '%3a')}_*.deb"
-            found = sorted(store.glob(pattern))
-            if not found:
-                pin = f"{name}={version}" if version else name
-                run(["apt-get", "download", "-q", pin], cwd=store, timeout=300,
-                    what=f"downloading {pin} from this machine's Debian mirror",
-                    env={**os.environ, "LANG": "C", "LC_ALL": "C"})
-                found = sorted(store.glob(pattern))
-            if not found:
-                raise LabError(f"apt-get download of {name} {version or ''} left no file")
-            deb = found[-1]
-            real_version = version or run([_tool("dpkg-deb"), "-f", str(deb), "Version"],
-                                          what=f"reading {deb.name}").stdout.strip()
-            specs.append(PackageSpec(name, real_version, archive=archive, deb=str(deb)))
-    return specs
-
-
-def build_deb(spec: PackageSpec, outdir: Path, workdir: Path) -> Path:
-    """Build a tiny deterministic .deb installing /usr/share/<name>/VERSION."""
-    root = workdir / f"{spec.name}_{spec.version}"
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "DEBIAN").mkdir(parents=True)
-    share = root / "usr" / "share" / spec.name
-    share.mkdir(parents=True)
-    (share / "VERSION").write_text(spec.version + "\n")
-    if spec.changelog:
-        doc = root / "usr" / "share" / "doc" / spec.name
-        doc.mkdir(parents=True)
-        # mtime=0: the .deb stays byte-for-byte reproducible.
-        (doc / "changelog.Debian.gz").write_bytes(
-            gzip.compress(spec.changelog.encode("utf-8"), mtime=0))
-    desc = spec.description or f"PatchDesk lab package {spec.name}"
-    control = [
-        f"Package: {spec.name}",
-        f"Version: {spec.version}",
-        "Architecture: all",
-        "Maintainer: PatchDesk Lab <lab@patchdesk.invalid>",
-        "Section: admin",
-        "Priority: optional",
-        "Installed-Size: 1",
-    ]
-    if spec.depends:
-        control.append(f"Depends: {spec.depends}")
-    control += [f"Description: {desc}", " Package built by the PatchDesk test lab."]
-    (root / "DEBIAN" / "control").write_text("\n".join(control) + "\n")
-    if spec.postinst:
-        p = root / "DEBIAN" / "postinst"
-        p.write_text(spec.postinst)
-        p.chmod(0o755)
-    for path in [root, *root.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() or path.name == "postinst" else 0o644)
-        os.utime(path, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH), follow_symlinks=False)
-    out = outdir / spec.filename
-    run(
-        [_tool("dpkg-deb"), "--root-owner-group", "-Zgzip", "--build", str(root), str(out)],
-        env={**os.environ, "SOURCE_DATE_EPOCH": str(SOURCE_DATE_EPOCH)},
-        what=f"building {spec.filename}",
-    )
-    shutil.rmtree(root, ignore_errors=True)
-    return out
-
-
-class AptRepo:
-    """The lab's apt repository: two archives (``debian`` with suite ``bookworm``,
-    ``debian-security`` with suite ``bookworm-security``) under one HTTP root.
-
-    Every built .deb stays in a private store; ``publish`` links the *indexed* versions
-    into the served pool and regenerates Packages/Release. Dropping a version removes it
-    from the index and from the served pool.
-    """
-
-    def __init__(self, root: Path, store: Path) -> None:
-        self.root = root
-        self.store = store
-        self.specs: dict[tuple[str, str], PackageSpec] = {}
-        self.indexed: set[tuple[str, str]] = set()
-        self._last_release_mtime = 0.0
-        self.arch = _dpkg_arch()
-
-    def add(self, specs: Iterable[PackageSpec], *, index: bool = True) -> None:
-        specs = list(specs)
-        self.store.mkdir(parents=True, exist_ok=True)
-        work = self.store / ".work"
-        work.mkdir(exist_ok=True)
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda s: build_deb(s, self.store, work),
-                          [s for s in specs if not s.deb]))
-        for s in specs:
-            if s.deb and not (self.store / s.filename).exists():
-                shutil.copy2(s.deb, self.store / s.filename)
-        for s in specs:
-            self.specs[(s.name, s.version)] = s
-            if index:
-                self.indexed.add((s.name, s.version))
-
-    def deb_path(self, name: str, version: str) -> Path:
-        return self.store / self.specs[(name, version)].filename
-
-    def publish(self) -> None:
-        used = {s.archive for s in self.specs.values()}
-        for archive, suite in ARCHIVE_SUITES.items():
-            if archive != "internal-mirror" or archive in used:
-                self._publish_archive(archive, suite)
-
-    def _publish_archive(self, archive: str, suite: str) -> None:
-        aroot = self.root / archive
-        wanted = {
-            s.filename: s
-            for key, s in self.specs.items()
-            if key in self.indexed and s.archive == archive
-        }
-        pool_dirs = set()
-        for fname, s in wanted.items():
-            d = aroot / "pool" / "main" / s.name[0] / s.name
-            d.mkdir(parents=True, exist_ok=True)
-            pool_dirs.add(d)
-            target = d / fname
-            if not target.exists():
-                os.link(self.store / fname, target)
-        (aroot / "pool").mkdir(parents=True, exist_ok=True)
-        for deb in (aroot / "pool").rglob("*.deb"):
-            if deb.name not in wanted:
-                deb.unlink()
-        bdir = aroot / "dists" / suite / "main" / f"binary-{self.arch}"
-        bdir.mkdir(parents=True, exist_ok=True)
-        cp = run(
-            [_tool("dpkg-scanpackages"), "--multiversion", "pool", "/dev/null"],
-            cwd=aroot,
-            what=f"indexing {archive} with dpkg-scanpackages",
-        )
-        packages = cp.stdout.encode()
-        _atomic_write(bdir / "Packages", packages)
-        _atomic_write(bdir / "Packages.gz", gzip.compress(packages, mtime=0))
-        files = {
-            f"main/binary-{self.arch}/Packages": packages,
-            f"main/binary-{self.arch}/Packages.gz": (bdir / "Packages.gz").read_bytes(),
-        }
-        security = archive == "debian-security"
-        release = [
-            "Origin: PatchDesk Lab",
-            "Label: " + ("Debian-Security" if security else "Internal Mirror"
-                         if archive == "internal-mirror" else "PatchDesk Lab"),
-            f"Suite: {suite}",
-            f"Version: {DEBIAN_VERSION}",
-            f"Codename: {suite}",
-            f"Date: {email.utils.formatdate(usegmt=True).replace('GMT', 'UTC')}",
-            f"Architectures: {self.arch}",
-            "Components: main",
-            f"Description: PatchDesk test lab {'security updates' if security else 'archive'}",
-            "No-Support-for-Architecture-all: Packages",
-        ]
-        for field, algo in (("MD5Sum", hashlib.md5), ("SHA256", hashlib.sha256)):
-            release.append(f"{field}:")
-            for rel, data in files.items():
-                release.append(f" {algo(data).hexdigest()} {len(data):>8} {rel}")
-        rpath = aroot / "dists" / suite / "Release"
-        _atomic_write(rpath, ("\n".join(release) + "\n").encode())
-        # http.server answers If-Modified-Since with 1 s resolution: keep Release mtimes
-        # strictly increasing so a republish within the same second is still fetched.
-        mtime = max(float(int(time.time())), self._last_release_mtime + 1)
-        self._last_release_mtime = mtime
-        os.utime(rpath, (mtime, mtime))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-# --------------------------------------------------------------------------- host init
-
-# /sbin/pd-init: PID 1 of every debian host (runs with the host's own python3).
-PD_INIT = r'''#!/usr/bin/python3
-"""PatchDesk lab host init: mounts, hostname, boot marker, host keys, sshd -D."""
-import os, signal, socket, stat, subprocess, sys, time, uuid
-
-name = sys.argv[1]
-
-def mount(fstype, target, opts="", src=None):
-    os.makedirs(target, exist_ok=True)
-    argv = ["mount", "-t", fstype] + (["-o", opts] if opts else []) + [src or fstype, target]
-    subprocess.run(argv, check=True)
-
-os.umask(0o022)
-mount("proc", "/proc", "nosuid,nodev,noexec")
-try:
-    mount("sysfs", "/sys", "ro,nosuid,nodev,noexec")
-except subprocess.CalledProcessError:
-    pass
-mount("tmpfs", "/dev", "mode=0755,size=1m,nosuid,noexec")
-for dev, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
-                          ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)):
-    os.mknod("/dev/" + dev, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-    os.chmod("/dev/" + dev, 0o666)
-mount("devpts", "/dev/pts", "newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec")
-os.symlink("pts/ptmx", "/dev/ptmx")
-mount("tmpfs", "/dev/shm", "mode=1777,nosuid,nodev")
-for src, dst in (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"),
-                 ("/proc/self/fd/1", "stdout"), ("/proc/self/fd/2", "stderr")):
-    os.symlink(src, "/dev/" + dst)
-mount("tmpfs", "/run", "mode=0755,nosuid,nodev,size=64m")
-os.makedirs("/run/lock", mode=0o1777)
-os.chmod("/run/lock", 0o1777)
-os.makedirs("/run/sshd", mode=0o755)
-mount("tmpfs", "/tmp", "mode=1777,nosuid,nodev")
-socket.sethostname(name)
-with open("/run/pd-boot-id", "w") as f:
-    f.write(str(uuid.uuid4()) + "\n")
-open("/run/utmp", "a").close()
-subprocess.run(["ssh-keygen", "-A"], check=True, stdout=subprocess.DEVNULL)
-
-stopping = False
-def on_term(signum, frame):
-    global stopping
-    stopping = True
-signal.signal(signal.SIGTERM, on_term)
-signal.signal(signal.SIGINT, on_term)
-
-def start_sshd():
-    return subprocess.Popen(["/usr/sbin/sshd", "-D", "-e"]).pid
-
-sshd = start_sshd()
-print(f"pd-init: {name} up, sshd pid {sshd}", flush=True)
-while not stopping:
-    try:
-        pid, status = os.waitpid(-1, 0)
-    except ChildProcessError:
-        pid, status = 0, 0
-        time.sleep(0.2)
-    except InterruptedError:
-        continue
-    if pid == sshd and not stopping:
-        print(f"pd-init: sshd exited ({status}), restarting", flush=True)
-        time.sleep(0.2)
-        sshd = start_sshd()
-os.kill(-1, signal.SIGTERM)
-'''
+# /sbin/pd-init: PID 1 of every debian host (runs with the host's own python3); the
+# script is tests/lab/pd-init.
+#: Everything the lab's modules define stays importable from here (tests.lab.lab).
+__all__ = [
+    "ADMIN_USER",
+    "ARCHIVE_SUITES",
+    "AUTO_SUBNETS",
+    "BASE_CONFIG_SCRIPT",
+    "BASE_PACKAGES",
+    "BASE_RECIPE_VERSION",
+    "DEBIAN_VERSION",
+    "DEFAULT_CACHE_DIR",
+    "DEFAULT_INSTALLED",
+    "DEFAULT_PACKAGES",
+    "DEFAULT_PASSWORD",
+    "DEFAULT_RUN_DIR",
+    "DEFAULT_SUBNET",
+    "DEFAULT_UPGRADES",
+    "HERE",
+    "HOLD_LOCK_SCRIPT",
+    "HOST_NAME_RE",
+    "HOST_PATH",
+    "INTERNAL_SUITE",
+    "KINDS",
+    "NOPW_USER",
+    "PD_INIT",
+    "POSTINST_FAIL",
+    "POSTINST_REBOOT",
+    "PREFIX_RE",
+    "REAL_DEPENDS",
+    "REAL_UPDATES",
+    "RESERVED_HOST_NAMES",
+    "RPM_KINDS",
+    "SECURITY_SUITE",
+    "SOURCE_DATE_EPOCH",
+    "SUITE",
+    "_LINUX_KINDS",
+    "_LIVE_SUBNETS",
+    "_NO_PROCESS_KINDS",
+    "AptRepo",
+    "DpkgLockHolder",
+    "HostInfo",
+    "HostSpec",
+    "Lab",
+    "LabError",
+    "PackageSpec",
+    "T",
+    "_atomic_write",
+    "_destroy_lab",
+    "_dpkg_arch",
+    "_flock",
+    "_guard",
+    "_ip_batch",
+    "_killpg",
+    "_lock_lab",
+    "_log",
+    "_mounts_under",
+    "_netns_del",
+    "_netns_list",
+    "_netns_pids",
+    "_parse_deb822",
+    "_parse_list_file",
+    "_parse_subnet",
+    "_passwd_entry",
+    "_prune_bases",
+    "_root_conflict",
+    "_rpmhosts",
+    "_run_in_chroot",
+    "_sources_files",
+    "_sysctl",
+    "_system_python",
+    "_tail",
+    "_tool",
+    "_umount_tree",
+    "base_key",
+    "build_deb",
+    "cache_dir",
+    "cleanup_stale",
+    "default_hosts",
+    "ensure_base",
+    "fetch_real_debs",
+    "find_debian_mirror",
+    "lab_unavailable_reason",
+    "main",
+    "run",
+    "run_dir",
+    "ssh_banner",
+    "tcp_open",
+    "wait_until",
+]
+
+PD_INIT = (Path(__file__).resolve().parent / "pd-init").read_text(encoding="utf-8")
 
 HOLD_LOCK_SCRIPT = r"""
 import fcntl, os, sys
@@ -1933,194 +1358,6 @@ class Lab:
             self.hosts.clear()
         if problems:
             raise LabError(f"teardown of lab {self.prefix} left: " + "; ".join(problems))
-
-
-# --------------------------------------------------------------------------- low level
-
-
-def _parse_subnet(subnet: str) -> ipaddress.IPv4Network:
-    try:
-        net = ipaddress.ip_network(subnet)
-    except ValueError as exc:
-        raise LabError(f"bad lab subnet {subnet!r}: {exc}") from None
-    if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24:
-        raise LabError(f"lab subnet must be an IPv4 /24, not {subnet}")
-    return net
-
-
-def _root_conflict(net: ipaddress.IPv4Network) -> str | None:
-    """Why net cannot be used in the root namespace (an address or a non-default route
-    overlapping it), or None."""
-    cp = run(["ip", "-j", "-4", "addr", "show"], what="listing root addresses")
-    for link in json.loads(cp.stdout or "[]"):
-        for a in link.get("addr_info", []):
-            iface = ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}")
-            if iface.network.overlaps(net):
-                return f"overlaps {iface} on {link['ifname']} (stale lab? tests/lab/cleanup.sh)"
-    cp = run(["ip", "-j", "-4", "route", "show"], what="listing root routes")
-    for route in json.loads(cp.stdout or "[]"):
-        dst = route.get("dst", "default")
-        if dst == "default":
-            continue
-        if ipaddress.ip_network(dst, strict=False).overlaps(net):
-            return f"overlaps the route {dst} dev {route.get('dev', '?')}"
-    return None
-
-
-def _ip_batch(ns: str, commands: Sequence[str]) -> None:
-    run(
-        ["ip", "-n", ns, "-batch", "-"],
-        input="\n".join(commands) + "\n",
-        what=f"configuring netns {ns}",
-    )
-
-
-def _sysctl(ns: str, key: str, value: str) -> None:
-    with contextlib.suppress(LabError):
-        run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}={value}"])
-
-
-def _netns_list() -> list[str]:
-    d = Path("/run/netns")
-    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
-
-
-def _netns_pids(ns: str) -> list[int]:
-    cp = run(["ip", "netns", "pids", ns], check=False, timeout=20)
-    return [int(x) for x in cp.stdout.split()]
-
-
-def _netns_del(ns: str) -> None:
-    if ns not in _netns_list():
-        return
-    for _ in range(3):
-        pids = _netns_pids(ns)
-        if not pids:
-            break
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(LabError):
-            wait_until(lambda: not _netns_pids(ns), timeout=5, what=f"processes in {ns}")
-    run(["ip", "netns", "del", ns], check=False, what=f"deleting netns {ns}")
-
-
-def _mounts_under(path: Path) -> list[str]:
-    prefix = str(path).rstrip("/") + "/"
-    out = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        mnt = line.split()[4].encode().decode("unicode_escape")
-        if mnt.startswith(prefix) or mnt == str(path):
-            out.append(mnt)
-    return out
-
-
-def _umount_tree(path: Path) -> None:
-    for mnt in sorted(_mounts_under(path), key=len, reverse=True):
-        cp = run(["umount", mnt], check=False)
-        if cp.returncode != 0:
-            run(["umount", "-l", mnt], check=False)
-
-
-def _destroy_lab(prefix: str, state_dir: Path | None) -> list[str]:
-    """Kill, delete and unmount everything named for prefix; return what is left."""
-    for ns in _netns_list():
-        if ns.startswith(prefix + "-") and not ns.endswith("-br"):
-            _netns_del(ns)
-    _netns_del(f"{prefix}-br")  # last: its veths go with it
-    link = f"{prefix}-root"
-    if Path(f"/sys/class/net/{link}").exists():
-        run(["ip", "link", "del", link], check=False)
-    if state_dir is not None:
-        _umount_tree(state_dir)
-        if not _mounts_under(state_dir):
-            shutil.rmtree(state_dir, ignore_errors=True)
-    problems = [f"netns {ns}" for ns in _netns_list() if ns.startswith(prefix + "-")]
-    if Path(f"/sys/class/net/{link}").exists():
-        problems.append(f"link {link}")
-    if state_dir is not None:
-        problems += [f"mount {m}" for m in _mounts_under(state_dir)]
-        if state_dir.exists():
-            problems.append(f"dir {state_dir}")
-    return problems
-
-
-def _rpmhosts() -> Any:
-    """tests/lab/rpmhosts.py (imported on first use: only labs with RPM hosts need it)."""
-    try:
-        from tests.lab import rpmhosts
-    except ImportError:  # lab.py run as a script
-        import rpmhosts  # type: ignore[no-redef]
-    return rpmhosts
-
-
-def _passwd_entry(root: Path, user: str) -> tuple[int, int]:
-    for line in (root / "etc" / "passwd").read_text().splitlines():
-        parts = line.split(":")
-        if parts[0] == user:
-            return int(parts[2]), int(parts[3])
-    raise LabError(f"no user {user} in {root}/etc/passwd")
-
-
-def _lock_lab(rundir: Path, prefix: str, *, wait: bool = False) -> int:
-    """flock <rundir>/<prefix>.lock (held for the lab's lifetime: it marks the lab live).
-
-    Re-checks that the locked file is still the one at the path, so a concurrent cleanup
-    that unlinked it cannot leave us holding a lock nobody sees. BlockingIOError if held.
-    """
-    rundir.mkdir(parents=True, exist_ok=True)
-    path = rundir / f"{prefix}.lock"
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return fd
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-
-
-def cleanup_stale(*, force: bool = False, rundir: Path | None = None) -> list[str]:
-    """Remove labs left by killed runs (every `pdl*` netns/link/state dir whose owner no
-    longer holds its lock; with force=True also live ones). Returns the prefixes removed."""
-    rundir = rundir or run_dir()
-    prefixes = set()
-    for ns in _netns_list():
-        m = re.match(r"^(pdl[a-z0-9]{1,6})-", ns)
-        if m:
-            prefixes.add(m.group(1))
-    net = Path("/sys/class/net")
-    for link in net.iterdir() if net.is_dir() else []:
-        m = re.match(r"^(pdl[a-z0-9]{1,6})-root$", link.name)
-        if m:
-            prefixes.add(m.group(1))
-    if rundir.is_dir():
-        for p in rundir.iterdir():
-            if PREFIX_RE.match(p.name.removesuffix(".lock")):
-                prefixes.add(p.name.removesuffix(".lock"))
-    removed = []
-    for prefix in sorted(prefixes):
-        fd = None
-        if not force:
-            try:
-                fd = _lock_lab(rundir, prefix)
-            except BlockingIOError:
-                continue  # a live lab
-        try:
-            problems = _destroy_lab(prefix, rundir / prefix)
-            with contextlib.suppress(FileNotFoundError):
-                (rundir / f"{prefix}.lock").unlink()
-        finally:
-            if fd is not None:
-                os.close(fd)
-        if problems:
-            raise LabError(f"could not clean lab {prefix}: {'; '.join(problems)}")
-        removed.append(prefix)
-    return removed
 
 
 # --------------------------------------------------------------------------- CLI

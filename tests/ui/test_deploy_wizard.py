@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.core.assessment import Assessment, Update
+from app.core.clock import utcnow
 from app.core.deployment import (
     Deployment,
     HostState,
@@ -23,11 +24,12 @@ from app.core.deployment import (
     RebootPolicy,
     Stage,
     Target,
+    targets_csv,
 )
 from app.core.models import Asset, AssetPatch, Classification, Ring, Severity
+from app.core.patchgroups import group_patches
 from app.services import SiteService
 from app.store.assessments import AssessmentRepo
-from app.store.db import utcnow
 from app.store.deployments import DeploymentRepo
 from app.ui.deploy import questions
 from app.ui.deploy.helpers import (
@@ -36,8 +38,6 @@ from app.ui.deploy.helpers import (
     P_SUMMARY,
     P_TARGETS,
     P_TEST,
-    group_patches,
-    targets_csv,
     window_start,
     window_text,
 )

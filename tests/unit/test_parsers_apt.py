@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     changelog_cves,
     is_security_origin,
-    parse_apt_cache_policy,
-    parse_apt_history,
     parse_apt_simulation,
     parse_dpkg_query,
 )
@@ -263,132 +260,7 @@ def test_dpkg_query_other_states() -> None:
 # ---------------------------------------------------------------- history.log
 
 
-def test_history_debian12_transactions() -> None:
-    entries = parse_apt_history(read(DEB12 / "history.log"))
-    assert [e.commandline for e in entries] == [
-        "apt-get install -y pd-tools",
-        "apt-get install -y --allow-downgrades pd-tools=2.1-1",
-        "apt-get install -y pd-openssl pd-kernel",
-        "apt-get purge -y pd-newdep",
-        "apt-get install -y pd-broken",
-    ]
-    first = entries[0]
-    assert first.start == datetime(2026, 11, 26, 18, 42, 26)
-    assert [(c.name, c.arch, c.old, c.new, c.automatic) for c in first.install] == [
-        ("pd-newdep", "amd64", None, "1.0-1", True)
-    ]
-    assert [(c.name, c.old, c.new) for c in first.upgrade] == [("pd-tools", "2.0-1", "2.2-1")]
-    assert [(c.old, c.new) for c in entries[1].downgrade] == [("2.2-1", "2.1-1")]
-    assert [c.name for c in entries[2].upgrade] == ["pd-openssl", "pd-kernel"]
-    assert [(c.name, c.old) for c in entries[3].purge] == [("pd-newdep", "1.0-1")]
-    assert entries[4].error == "Sub-process /usr/bin/dpkg returned an error code (1)"
-    assert all(e.end is not None for e in entries)
-
-
-def test_history_crafted_requested_by_remove_reinstall_and_interrupted() -> None:
-    text = (
-        "Start-Date: 2024-01-02  03:04:05\n"
-        "Commandline: apt-get -y remove foo\n"
-        "Requested-By: admin (1000)\n"
-        "Remove: foo:amd64 (1.0-1), bar (2.0)\n"
-        "Reinstall: baz:all (3.0)\n"
-        "\n"
-        "Start-Date: 2024-01-02  03:05:00\n"
-        "Upgrade: qux:amd64 (1:1.0-1, 1:1.1-1)\n"
-    )
-    a, b = parse_apt_history(text)
-    assert a.requested_by == "admin (1000)"
-    assert [(c.name, c.arch, c.old) for c in a.remove] == [
-        ("foo", "amd64", "1.0-1"),
-        ("bar", None, "2.0"),
-    ]
-    assert a.reinstall[0].new == "3.0"
-    assert b.end is None and b.upgrade[0].new == "1:1.1-1"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Commandline: apt-get install x\nEnd-Date: 2024-01-02  03:04:05\n",  # no Start-Date
-        "Start-Date: 2024-01-02  03:04:05\nFrobnicate: yes\n",  # unknown key
-        "Start-Date: 2024-01-02  03:04:05\nUpgrade: foo:amd64 (1.0)\n",  # one version
-        "Start-Date: 2024-01-02  03:04:05\nInstall: foo:amd64 1.0\n",  # no parentheses
-        "Start-Date: yesterday\n",
-        "Start-Date: 2024-01-02  03:04:05\nStart-Date: 2024-01-02  03:04:06\n",
-        "random garbage\n",
-    ],
-)
-def test_history_bad_input_raises(text: str) -> None:
-    with pytest.raises(ParseError):
-        parse_apt_history(text)
-
-
 # ---------------------------------------------------------------- apt-cache policy
-
-
-def test_policy_debian12_candidate_suite() -> None:
-    pol = parse_apt_cache_policy(read(DEB12 / "apt-cache-policy.txt"))
-    assert [p.name for p in pol.packages] == [
-        "pd-openssl",
-        "pd-tools",
-        "pd-broken",
-        "pd-kernel",
-        "pd-newdep",
-    ]
-    ssl = pol.get("pd-openssl")
-    assert ssl is not None
-    assert (ssl.installed, ssl.candidate) == ("1.0-1", "1.0-2")
-    (src,) = ssl.candidate_sources()
-    assert (src.suite, src.component, src.arch, src.priority) == (
-        "bookworm-security",
-        "main",
-        "amd64",
-        500,
-    )
-    assert [v.installed for v in ssl.versions] == [False, True]
-    assert ssl.versions[1].sources[-1].is_dpkg_status
-    newdep = pol.get("pd-newdep")
-    assert newdep is not None and newdep.installed is None
-    tools = pol.get("pd-tools")
-    assert tools is not None and [v.version for v in tools.versions] == ["2.2-1", "2.1-1", "2.0-1"]
-
-
-def test_policy_ubuntu2404_version_in_two_pockets() -> None:
-    pol = parse_apt_cache_policy(read(UBU2404 / "apt-cache-policy-nginx.txt"))
-    nginx = pol.get("nginx")
-    assert nginx is not None
-    assert [s.suite for s in nginx.candidate_sources()] == ["noble-updates", "noble-security", None]
-
-
-def test_policy_missing_package_and_pin() -> None:
-    text = (
-        "N: Unable to locate package nosuch\n"
-        "foo:\n  Installed: (none)\n  Candidate: 1.0\n  Package pin: 1.0\n  Version table:\n"
-        "     1.0 990\n        990 file:/srv/repo ./ Packages\n"
-    )
-    pol = parse_apt_cache_policy(text)
-    assert pol.missing == ("nosuch",)
-    foo = pol.get("foo")
-    assert foo is not None and foo.pin == "1.0"
-    assert foo.versions[0].sources[0].suite == "."
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "  Installed: 1.0\n",  # outside a block
-        "foo:\n  Candidate: 1.0\n",  # no Installed line
-        # a source line before any version line
-        "foo:\n  Installed: 1.0\n  Candidate: 1.0\n  Version table:\n"
-        "        500 http://x y Packages\n",
-        "foo:\n  Installed: 1.0\n  Candidate: 1.0\n  Frobs: 3\n",
-        "Package files:\n",
-        "",
-    ],
-)
-def test_policy_bad_input_raises(text: str) -> None:
-    with pytest.raises(ParseError):
-        parse_apt_cache_policy(text)
 
 
 # ---------------------------------------------------------------- changelog CVEs

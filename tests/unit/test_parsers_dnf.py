@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.dnf import (
     Nevra,
-    group_advisories,
     parse_check_update,
     parse_evr,
     parse_needs_restarting,
@@ -236,34 +235,6 @@ def test_updateinfo_security_rows() -> None:
         fixture("dnf/fedora-29-ci/updateinfo-list-all-bugfix-dnf4.txt")[0]
     )
     assert bug.installed is False
-
-
-def test_advisories_grouped_with_cves() -> None:
-    advisories = parse_updateinfo_list(
-        "Last metadata expiration check: 0:12:33 ago on Mon 01 Apr 2024.\n"
-        "RHSA-2024:1234 Important/Sec.  kernel-5.14.0-427.13.1.el9_4.x86_64\n"
-        "RHSA-2024:1234 Important/Sec.  kernel-core-5.14.0-427.13.1.el9_4.x86_64\n"
-        "RHSA-2024:1300 Moderate/Sec.   openssl-libs-1:3.0.7-27.el9.x86_64\n"
-        "RHBA-2024:1111 bugfix          tzdata-2024a-1.el9.noarch\n"
-    )
-    cves = parse_updateinfo_list(
-        "CVE-2023-6546  Important/Sec.  kernel-5.14.0-427.13.1.el9_4.x86_64\n"
-        "CVE-2023-6546  Important/Sec.  kernel-core-5.14.0-427.13.1.el9_4.x86_64\n"
-        "CVE-2024-0565  Important/Sec.  kernel-core-5.14.0-427.13.1.el9_4.x86_64\n"
-        "CVE-2023-5678  Moderate/Sec.   openssl-libs-1:3.0.7-27.el9.x86_64\n"
-    )
-    assert all(r.is_cve for r in cves)
-    grouped = {a.id: a for a in group_advisories(advisories, cves)}
-    kernel = grouped["RHSA-2024:1234"]
-    assert (kernel.kind, kernel.severity) == ("security", "Important")
-    assert [p.name for p in kernel.packages] == ["kernel", "kernel-core"]
-    assert kernel.cves == ("CVE-2023-6546", "CVE-2024-0565")
-    assert grouped["RHSA-2024:1300"].cves == ("CVE-2023-5678",)
-    assert grouped["RHBA-2024:1111"].cves == () and grouped["RHBA-2024:1111"].severity is None
-    with pytest.raises(ParseError):
-        group_advisories(cves)
-    with pytest.raises(ParseError):
-        group_advisories(advisories, advisories)
 
 
 @pytest.mark.parametrize(

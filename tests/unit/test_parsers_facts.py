@@ -14,7 +14,6 @@ from app.drivers.parsers.facts import (
     parse_df,
     parse_dmi,
     parse_ip_addr_json,
-    parse_loginctl_sessions,
     parse_meminfo,
     parse_uptime,
     parse_who,
@@ -133,18 +132,6 @@ def test_who() -> None:
     ]
     with pytest.raises(ParseError):
         parse_who("alice pts/0 Mar  1 10:02\n")  # non-C locale time format
-
-
-def test_loginctl() -> None:
-    old = parse_loginctl_sessions("     2 1000 alice seat0 tty2\n     c1  120 gdm   seat0 tty1\n")
-    assert [(x.session, x.user, x.tty) for x in old] == [
-        ("2", "alice", "tty2"),
-        ("c1", "gdm", "tty1"),
-    ]
-    new = parse_loginctl_sessions("3 1000 bob - - user pts/0 no -\n")
-    assert (new[0].user, new[0].tty) == ("bob", "pts/0")
-    with pytest.raises(ParseError):
-        parse_loginctl_sessions("No sessions.\n")
 
 
 @pytest.mark.parametrize(

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app.drivers.parsers.quote import (
     UnsafeValueError,
     ensure_advisory_id,
     ensure_cve_id,
-    ensure_kb_id,
     ensure_package_name,
     ensure_rpm_arch,
     ensure_version,
-    shell_join,
 )
 
 HOSTILE = [
@@ -62,7 +58,7 @@ def test_hostile_versions_refused(value: str) -> None:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_ids_refused(value: str) -> None:
-    for check in (ensure_kb_id, ensure_advisory_id, ensure_cve_id, ensure_rpm_arch):
+    for check in (ensure_advisory_id, ensure_cve_id, ensure_rpm_arch):
         with pytest.raises(UnsafeValueError):
             check(value)
 
@@ -126,7 +122,6 @@ def test_version_family_differences() -> None:
 
 
 def test_ids_accepted() -> None:
-    assert ensure_kb_id("KB5034441") == "KB5034441"
     for adv in (
         "RHSA-2024:1234",
         "FEDORA-2018-318f184000",
@@ -140,66 +135,11 @@ def test_ids_accepted() -> None:
         assert ensure_advisory_id(adv) == adv
     assert ensure_cve_id("CVE-2024-3094") == "CVE-2024-3094"
     assert ensure_rpm_arch("x86_64") == "x86_64"
-    for bad in ("kb5034441", "KB12345", "KB123456789"):
-        with pytest.raises(UnsafeValueError):
-            ensure_kb_id(bad)
 
 
 def test_non_str_refused() -> None:
     with pytest.raises(UnsafeValueError):
         ensure_package_name(b"libc6", "deb")  # type: ignore[arg-type]
-    with pytest.raises(UnsafeValueError):
-        shell_join(["ok", 3])  # type: ignore[list-item]
-
-
-def _sh_roundtrip(words: list[str]) -> list[str]:
-    cmd = "printf '%s\\0' " + shell_join(words)
-    out = subprocess.run(
-        ["/bin/sh", "-c", cmd],
-        capture_output=True,
-        check=True,
-        timeout=10,
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-    )
-    return out.stdout.decode("utf-8", "surrogateescape").split("\0")[:-1]
-
-
-@pytest.mark.parametrize("value", [v for v in HOSTILE if "\x00" not in v])
-def test_shell_join_passes_hostile_value_as_one_literal_word(value: str) -> None:
-    assert _sh_roundtrip(["apt-get", "install", value]) == ["apt-get", "install", value]
-
-
-def test_shell_join_printf_newline_form() -> None:
-    # the brief's exact check: sh -c 'printf "%s\n" <joined>' prints the input back
-    value = "$(reboot); `id` 'x' \"y\" * ?"
-    out = subprocess.run(
-        ["/bin/sh", "-c", 'printf "%s\\n" ' + shell_join([value])],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    )
-    assert out.stdout == value + "\n"
-
-
-def test_shell_join_refuses_nul() -> None:
-    with pytest.raises(UnsafeValueError):
-        shell_join(["printf", "a\x00b"])
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.text(
-            alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
-            max_size=20,
-        ),
-        min_size=1,
-        max_size=4,
-    )
-)
-def test_shell_join_round_trips_any_text(words: list[str]) -> None:
-    assert _sh_roundtrip(words) == words
 
 
 @given(st.text(max_size=30))

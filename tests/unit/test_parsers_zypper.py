@@ -11,7 +11,6 @@ from app.drivers.parsers.zypper import (
     EXIT_CODES,
     exit_code_meaning,
     needs_rebooting,
-    parse_zypper_table,
     parse_zypper_xml,
 )
 
@@ -100,80 +99,6 @@ def test_update_count_cross_check() -> None:
     )
     with pytest.raises(ParseError, match="2 <update> tags"):
         parse_zypper_xml(text)
-
-
-def test_sles12_lp_table() -> None:
-    table = parse_zypper_table((DATA / "sles-12-sp2" / "lp-table.txt").read_text())
-    assert table.header == (
-        "Repository",
-        "Name",
-        "Category",
-        "Severity",
-        "Interactive",
-        "Status",
-        "Summary",
-    )
-    recs = table.records()
-    assert [(r["Name"], r["Category"], r["Severity"], r["Interactive"]) for r in recs] == [
-        ("SUSE-SLE-SERVER-12-SP2-2017-1022", "recommended", "moderate", "restart"),
-        ("SUSE-SLE-SERVER-12-SP2-2017-1252", "security", "important", "restart"),
-    ]
-
-
-def test_leap42_patches_table_statuses() -> None:
-    recs = parse_zypper_table(
-        (DATA / "opensuse-leap-42.2" / "patches-table.txt").read_text()
-    ).records()
-    assert [r["Status"] for r in recs] == ["applied", "not needed"]
-
-
-def test_two_tables_merge_and_summary_with_pipe() -> None:
-    head = "Repository | Name | Category | Severity | Interactive | Status | Summary\n"
-    rule = "-----------+------+----------+----------+-------------+--------+--------\n"
-    text = (
-        "Loading repository data...\nReading installed packages...\n\n"
-        "Needed software management updates will be installed first:\n\n"
-        + head
-        + rule
-        + "R | p1 | security | important | --- | needed | fix a | b\n\n"
-        "The following updates are also available:\n\n"
-        + head
-        + rule
-        + "R | p2 | recommended | low | --- | needed | other\n\n"
-        "Found 2 applicable patches:\n"
-    )
-    recs = parse_zypper_table(text).records()
-    assert [r["Name"] for r in recs] == ["p1", "p2"]
-    assert recs[0]["Summary"] == "fix a | b"
-
-
-def test_lu_table_and_no_updates() -> None:
-    text = (
-        "S | Repository | Name | Current Version | Available Version | Arch\n"
-        "--+------------+------+-----------------+-------------------+-------\n"
-        "v | repo-oss   | gzip | 1.13-1.1        | 1.14-3.1          | x86_64\n"
-    )
-    (rec,) = parse_zypper_table(text).records()
-    assert rec["Available Version"] == "1.14-3.1"
-    empty = parse_zypper_table(
-        "Loading repository data...\nReading installed packages...\nNo updates found.\n"
-    )
-    assert empty.rows == ()
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Repository | Name\n-----------+-----\nonly-one-cell\n",
-        "a | b\n",  # a row-looking line without a header rule
-        "-----+-----\n",  # rule without header
-        "Repository | Name\n-----+-----\nR | x\n\nOther | Cols\n-----+-----\n",
-        "Problem: nothing provides libfoo\n",
-    ],
-)
-def test_bad_tables_raise(text: str) -> None:
-    with pytest.raises(ParseError):
-        parse_zypper_table(text)
 
 
 def test_exit_code_table() -> None:

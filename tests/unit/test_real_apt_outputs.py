@@ -14,7 +14,6 @@ from app.drivers.linux import host_facts, split_sections
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import (
     AptSummaryMismatchError,
-    parse_apt_cache_policy,
     parse_apt_simulation,
     parse_dpkg_query,
 )
@@ -98,14 +97,6 @@ def test_any_inserted_line_is_a_warning_or_a_clear_refusal(at: int, line: str) -
 def test_every_real_dpkg_query_is_read(path: Path) -> None:
     inventory = parse_dpkg_query(path.read_text(encoding="utf-8"))
     assert inventory.installed
-
-
-@pytest.mark.parametrize("path", sorted(APT.glob("*/apt-cache-policy*.txt")), ids=_rel)
-def test_every_real_apt_cache_policy_is_read(path: Path) -> None:
-    policy = parse_apt_cache_policy(path.read_text(encoding="utf-8"))
-    for package in policy.packages:
-        if package.candidate:
-            assert package.candidate_sources(), package.name
 
 
 @pytest.mark.parametrize("name", ["linux_facts.txt", "linux_facts-many-mounts-interfaces.txt"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.drivers.parsers._common import ParseError, numbered_lines
@@ -396,64 +395,6 @@ def parse_updateinfo_list(text: str) -> tuple[UpdateinfoRow, ...]:
                 raise ParseError(f"dnf updateinfo: {exc}", line, lineno) from None
             raise
     return tuple(rows)
-
-
-@dataclass(frozen=True)
-class Advisory:
-    """An advisory with the packages it updates and the CVEs it fixes.
-
-    Attributes:
-        id: advisory id.
-        kind: advisory type.
-        severity: severity or None.
-        packages: the NEVRAs it updates.
-        cves: CVE ids joined in from ``--with-cve`` rows for the same packages.
-    """
-
-    id: str
-    kind: str
-    severity: str | None
-    packages: tuple[Nevra, ...]
-    cves: tuple[str, ...]
-
-
-def group_advisories(
-    rows: Iterable[UpdateinfoRow], cve_rows: Iterable[UpdateinfoRow] = ()
-) -> tuple[Advisory, ...]:
-    """Group advisory rows by id and attach CVEs from a ``--with-cve`` listing.
-
-    dnf4 prints CVE rows with the CVE in place of the advisory id, so the join is on
-    the package NEVRA: every CVE listed for a NEVRA is attached to each advisory that
-    lists that NEVRA (normally exactly one advisory fixes a given NEVRA).
-
-    Args:
-        rows: rows of ``updateinfo list`` (advisory ids).
-        cve_rows: rows of ``updateinfo list --with-cve`` (CVE ids); may be empty.
-
-    Returns:
-        Advisories in first-seen order.
-
-    Raises:
-        ParseError: if ``rows`` contains CVE rows or ``cve_rows`` advisory rows.
-    """
-    cves_by_pkg: dict[str, dict[str, None]] = {}
-    for r in cve_rows:
-        if not r.is_cve:
-            raise ParseError(f"updateinfo: {r.ref} is not a CVE id (pass it in rows)")
-        cves_by_pkg.setdefault(str(r.package), {})[r.ref] = None
-    order: dict[str, tuple[str, str | None, dict[str, None], dict[str, None]]] = {}
-    for r in rows:
-        if r.is_cve:
-            raise ParseError(f"updateinfo: {r.ref} is a CVE id (pass it in cve_rows)")
-        _, _, pkgs, cves = order.setdefault(r.ref, (r.kind, r.severity, {}, {}))
-        pkgs[str(r.package)] = None
-        for cve in cves_by_pkg.get(str(r.package), {}):
-            cves[cve] = None
-    by_str = {str(r.package): r.package for r in rows}
-    return tuple(
-        Advisory(ref, kind, sev, tuple(by_str[p] for p in pkgs), tuple(cves))
-        for ref, (kind, sev, pkgs, cves) in order.items()
-    )
 
 
 # --------------------------------------------------------------------------- rpm -qa

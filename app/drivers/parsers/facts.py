@@ -273,14 +273,12 @@ class Login:
         tty: terminal/line (``pts/0``, ``tty2``, ``seat0``) or None.
         since: login time as printed (``YYYY-MM-DD HH:MM``), or None.
         host: remote host or display from who's comment, or None.
-        session: loginctl session id, or None.
     """
 
     user: str
     tty: str | None
     since: str | None
     host: str | None
-    session: str | None = None
 
 
 def parse_who(text: str) -> tuple[Login, ...]:
@@ -297,28 +295,6 @@ def parse_who(text: str) -> tuple[Login, ...]:
         if m is None:
             raise ParseError("who: unexpected line", line, lineno)
         out.append(Login(m["user"], m["line"], m["time"], m["host"] or None))
-    return tuple(out)
-
-
-def parse_loginctl_sessions(text: str) -> tuple[Login, ...]:
-    """Parse ``loginctl list-sessions --no-legend``.
-
-    Columns differ between systemd versions (SESSION UID USER SEAT TTY up to 253;
-    255 adds STATE/IDLE/SINCE), so only the stable leading SESSION, UID, USER are
-    required; a ``tty``/``pts`` token anywhere after them is taken as the terminal.
-
-    Raises:
-        ParseError: on a row whose first columns are not session id, numeric uid, user.
-    """
-    out: list[Login] = []
-    for lineno, line in numbered_lines(text):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) < 3 or not parts[1].isdigit() or not re.fullmatch(r"[A-Za-z0-9]+", parts[0]):
-            raise ParseError("loginctl: unexpected row", line, lineno)
-        tty = next((p for p in parts[3:] if re.fullmatch(r"(?:tty|pts/)\d+", p)), None)
-        out.append(Login(parts[2], tty, None, None, session=parts[0]))
     return tuple(out)
 
 

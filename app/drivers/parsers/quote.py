@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Iterable
 
 # Everything read from a host is hostile (tech-notes §6.5): validate with strict
 # allow-lists, then quote anyway. All patterns are ASCII-only and used with fullmatch,
@@ -25,7 +23,6 @@ _RPM_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*", re.ASCII)
 # RPM [epoch:]version[-release]; rpm versions also use "~" and "^" (rpm >= 4.15).
 _RPM_VERSION = re.compile(r"(?:[0-9]+:)?[A-Za-z0-9._+~^]+(?:-[A-Za-z0-9._+~^]+)?", re.ASCII)
 _RPM_ARCH = re.compile(r"[a-z0-9_]+", re.ASCII)
-_KB = re.compile(r"KB[0-9]{6,8}", re.ASCII)  # [U] tech-notes §6.5
 # RHSA-2024:1234, FEDORA-2024-1a2b3c4d5e, openSUSE-SU-2024:0001-1, SUSE-SLE-SERVER-12-SP2-
 # 2017-1022, openSUSE-Leap-16.0-112, DSA-5555-1, USN-6000-1, ALSA-2024:1234.
 _ADVISORY = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{2,79}", re.ASCII)
@@ -102,11 +99,6 @@ def ensure_rpm_arch(value: str) -> str:
     return _check("architecture", value, _RPM_ARCH)
 
 
-def ensure_kb_id(value: str) -> str:
-    """Return ``value`` if it is a Windows KB id (``KB5034441``), else raise UnsafeValueError."""
-    return _check("KB id", value, _KB)
-
-
 def ensure_advisory_id(value: str) -> str:
     """Return ``value`` if it looks like an advisory id (RHSA-2024:1234, openSUSE-SU-...).
 
@@ -119,26 +111,3 @@ def ensure_advisory_id(value: str) -> str:
 def ensure_cve_id(value: str) -> str:
     """Return ``value`` if it is a CVE id (``CVE-2024-3094``), else raise UnsafeValueError."""
     return _check("CVE id", value, _CVE)
-
-
-def shell_join(argv: Iterable[str]) -> str:
-    """Join an argv into one POSIX shell command line, every word quoted.
-
-    ``sh -c`` on the result sees exactly ``argv`` again, whatever the words contain,
-    because ``shlex.quote`` wraps anything unsafe in single quotes. A NUL cannot be
-    passed in an argv at all, so it is refused rather than silently truncated.
-
-    Args:
-        argv: the words; validate host-supplied ones with the ``ensure_*`` functions first.
-
-    Returns:
-        The command line.
-
-    Raises:
-        UnsafeValueError: if a word is not a str or contains NUL.
-    """
-    words = list(argv)
-    for word in words:
-        if not isinstance(word, str) or "\x00" in word:
-            raise UnsafeValueError("command word", word)
-    return " ".join(shlex.quote(w) for w in words)

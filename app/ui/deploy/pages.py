@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from app.core.deployment import Gates, RebootPolicy, Stage
 from app.core.models import Severity
+from app.core.patchgroups import PatchGroup
 from app.ui import dialogs
 from app.ui.deploy.helpers import (
     CLASS_LABELS,
     REBOOT_LABELS,
     STAGE_LABELS,
-    PatchGroup,
     default_stage,
 )
 from app.ui.qt import (

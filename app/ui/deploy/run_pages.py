@@ -6,18 +6,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from app.core.deployment import HostState, Phase, Stage, Target
+from app.core.deployment import (
+    RUNNING_PHASES,
+    HostState,
+    Phase,
+    Stage,
+    Target,
+    halted_at_preflight,
+    versions_text,
+)
 from app.services import current_user
 from app.ui.deploy import questions
 from app.ui.deploy.helpers import (
     P_REVIEW,
     P_ROLLOUT,
     P_SUMMARY,
-    RUNNING_PHASES,
-    halted_at_preflight,
 )
 from app.ui.deploy.pages import DeployPage, table_item
-from app.ui.deployments_page import TargetTableModel, phase_label, versions_text
+from app.ui.deployments_page import TargetTableModel, phase_label
 from app.ui.qt import (
     QAbstractItemView,
     QFormLayout,

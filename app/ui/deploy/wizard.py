@@ -18,8 +18,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from app.core.deployment import Deployment, Phase, Stage
+from app.core.deployment import (
+    RUNNING_PHASES,
+    Deployment,
+    Phase,
+    Stage,
+    halted_at_preflight,
+    paused_after_preflight,
+)
 from app.core.models import Asset
+from app.core.patchgroups import PatchGroup, group_patches
 from app.ui import dialogs
 from app.ui.deploy import questions
 from app.ui.deploy.helpers import (
@@ -30,12 +38,7 @@ from app.ui.deploy.helpers import (
     P_SUMMARY,
     P_TARGETS,
     P_TEST,
-    RUNNING_PHASES,
-    PatchGroup,
     export_deployment,
-    group_patches,
-    halted_at_preflight,
-    paused_after_preflight,
     window_start,
     window_text,
 )
