@@ -9,6 +9,7 @@ from app.drivers.base import Assessment, Driver, DriverError, Transport
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers.osrelease import package_family
+from app.drivers.windows.driver import assess_windows
 from app.drivers.zypper import zypper_driver
 
 
@@ -64,3 +65,16 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     result.warnings.extend(getattr(updates, "warnings", ()))
     result.reboot = driver.require("reboot").reboot_state(transport)
     return result
+
+
+def assess_windows_host(transport: Transport, *, refresh: bool = True) -> Assessment:
+    """A full deep scan of a Windows host over WinRM (facts, installed updates and
+    software, missing updates from the Windows Update Agent, pending reboot).
+
+    ``refresh`` does not apply: the Windows Update Agent always asks its update service.
+
+    Raises:
+        DriverError and the WinRM transport's errors.
+    """
+    del refresh
+    return assess_windows(transport)

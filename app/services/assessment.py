@@ -1,4 +1,5 @@
-"""Assessment: deep scans of hosts over SSH (facts, software, missing updates, reboot)."""
+"""Assessment: deep scans of hosts over SSH or WinRM (facts, software, missing updates,
+reboot)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, HostFacts
+from app.core.assessment import Assessment, HostFacts, Update
+from app.core.credentials import CredentialKind
 from app.core.errors import NotFoundError, UserError
 from app.core.models import Asset, AssetPatch, Classification, OsFamily, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
-from app.drivers.registry import assess_host
+from app.drivers.registry import assess_host, assess_windows_host
 from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
@@ -40,6 +42,8 @@ class HostOutcome:
     reboot_required: bool | None = None
     duration: float = 0.0
     warnings: tuple[str, ...] = ()  # what the scan could not fully read (result stands)
+    driver: str = ""
+    missing: tuple[Update, ...] = ()  # the missing updates found
 
     @property
     def summary(self) -> str:
@@ -61,7 +65,8 @@ class HostOutcome:
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
                    reboot_required=result.reboot.required, duration=duration,
-                   warnings=tuple(result.warnings))
+                   warnings=tuple(result.warnings), driver=result.driver,
+                   missing=tuple(result.updates))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -69,7 +74,15 @@ class HostOutcome:
                 "error_kind": self.kind or None, "error": self.message or None,
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
-                "duration_s": round(self.duration, 3), "warnings": list(self.warnings)}
+                "duration_s": round(self.duration, 3), "warnings": list(self.warnings),
+                "driver": self.driver or None,
+                "missing": [{"package": u.package, "kb": u.kb or None, "arch": u.arch,
+                             "installed_version": u.installed_version,
+                             "candidate_version": u.candidate_version,
+                             "classification": str(u.classification),
+                             "severity": str(u.severity), "cves": list(u.cves),
+                             "advisories": list(u.advisories), "source": u.source,
+                             "reboot_required": u.reboot_required} for u in self.missing]}
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -94,7 +107,7 @@ def apply_facts(asset: Asset, facts: HostFacts) -> Asset:
         changes[name] = value
         sources[name] = "assess"
 
-    put("os_family", OsFamily.LINUX)
+    put("os_family", OsFamily.WINDOWS if facts.os_id == "windows" else OsFamily.LINUX)
     put("os_name", facts.os_name)
     put("os_version", facts.os_version)
     put("os_build", facts.kernel)
@@ -167,8 +180,13 @@ class AssessmentService(ServicePart):
                 outcome = HostOutcome.failure(asset, "cancelled", "not started: cancelled", 0.0)
             else:
                 try:
-                    transport = remote.transport_for(asset)
-                    result = assess_host(transport, refresh=refresh)
+                    # Windows hosts (by OS, by open WinRM ports, or by their credential)
+                    # go over WinRM to the Windows driver; the others over SSH.
+                    if remote.access_kind(asset) is CredentialKind.WINRM:
+                        result = assess_windows_host(remote.winrm_transport_for(asset),
+                                                     refresh=refresh)
+                    else:
+                        result = assess_host(remote.transport_for(asset), refresh=refresh)
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (
