@@ -22,6 +22,7 @@ from app.core.assessment import Assessment, HostFacts, InstalledPackage, RebootS
 from app.drivers.base import Driver, DriverError, Transport, UnsupportedOperationError
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.windows import (
+    MAX_DOCUMENT,
     WindowsFacts,
     WindowsUpdate,
     parse_facts,
@@ -55,7 +56,11 @@ def run_script(transport: Transport, name: str, args: dict[str, Any] | None = No
             ``script_failed`` with the script's error text.
     """
     ps = _ps(transport)
-    res = ps.run_ps(with_args(script(name), args), timeout=timeout, name=name)
+    # No document we parse is larger than MAX_DOCUMENT: a host printing more is cut off
+    # there (the transport's OutputTooLargeError) rather than held in memory up to the
+    # transport's general cap.
+    res = ps.run_ps(with_args(script(name), args), timeout=timeout, name=name,
+                    max_output=MAX_DOCUMENT)
     if res.exit_code != 0:
         error = (res.stderr or res.stdout).strip()
         if any(marker in error for marker in _ACCESS_DENIED):
