@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from app.core.assessment import Assessment, HostFacts, Update
 from app.core.models import Asset, AssetKind, Classification, OsFamily, Severity
 from app.services import SiteService
-from app.services.reports import ReportOptions, collect
+from app.services.reports import ReportOptions, collect, generate
 from app.store.assessments import AssessmentRepo
 from app.ui.pages import risk_overview
 
@@ -35,7 +36,7 @@ def site(tmp_path: Path) -> Iterator[SiteService]:
 
 
 def test_a_site_of_windows_hosts_never_assessed_is_not_100_percent(
-        site: SiteService) -> None:
+        site: SiteService, tmp_path: Path) -> None:
     figure = site.compliance(NOW)
     assert figure.percent is None  # unknown, not 100 %
     assert (figure.assets, figure.assessed, figure.not_assessed) == (16, 0, 16)
@@ -50,6 +51,12 @@ def test_a_site_of_windows_hosts_never_assessed_is_not_100_percent(
     report = collect(site, ReportOptions())
     assert report.figures.compliance_pct is None
     assert (report.figures.not_assessed, report.figures.compliant) == (16, 0)
+    generate(site, tmp_path / "report.pdf")
+    text = " ".join(" ".join(page.extract_text() for page in
+                             PdfReader(tmp_path / "report.pdf").pages).split())
+    assert "100.0%" not in text
+    assert "— SLA compliance" in text
+    assert "0 were deep-scanned successfully" in text and "16 have never been scanned" in text
 
 
 def test_failed_deep_scans_are_not_assessed_and_assessed_hosts_count(

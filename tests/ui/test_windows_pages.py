@@ -159,3 +159,29 @@ def test_patches_page_shows_the_windows_kbs(qtbot: Any, tmp_path: Path,
     finally:
         wait_idle(qtbot, window)
         window.close()
+
+
+def test_dashboard_does_not_call_unassessed_windows_hosts_compliant(
+        qtbot: Any, tmp_path: Path, windows_trio: WindowsTrio) -> None:
+    path = tmp_path / "dash.pdsite"
+    windows_site(path, windows_trio, credential=False)  # nobody can log in to them
+    service = SiteService.open(path, actor="tester")
+    service.remote.unlock(MASTER)
+    assert {o.kind for o in service.assess.assess_assets()} == {"no_credential"}
+    window = MainWindow(service)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.dashboard_loaded, timeout=10_000):
+            window.show_page("dashboard")
+        value, detail = window.dashboard.risk_cards["compliance"]
+        assert value.text() == "—"
+        assert detail.text() == "none of 3 covered hosts assessed"
+        coverage, coverage_detail = window.dashboard.risk_cards["coverage"]
+        assert coverage.text() == "3"  # the failed scans assessed nothing
+        assert coverage_detail.text().startswith("3 never")
+        errors, _ = window.dashboard.patch_cards["errors"]
+        assert errors.text() == "3"
+    finally:
+        wait_idle(qtbot, window)
+        window.close()
