@@ -67,14 +67,16 @@ def assess_host(transport: Transport, *, refresh: bool = True) -> Assessment:
     return result
 
 
-def assess_windows_host(transport: Transport, *, refresh: bool = True) -> Assessment:
+def assess_windows_host(transport: Transport, *, refresh: bool = True,
+                        should_stop: Callable[[], bool] | None = None) -> Assessment:
     """A full deep scan of a Windows host over WinRM (facts, installed updates and
     software, missing updates from the Windows Update Agent, pending reboot).
 
     ``refresh`` does not apply: the Windows Update Agent always asks its update service.
+    ``should_stop`` ends a (long) Windows Update search early; its task is still removed.
 
     Raises:
         DriverError and the WinRM transport's errors.
     """
     del refresh
-    return assess_windows(transport)
+    return assess_windows(transport, should_stop=should_stop)

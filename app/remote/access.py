@@ -32,7 +32,7 @@ from app.core.hostkeys import PinnedKey
 from app.core.models import Asset
 from app.remote.ssh import SshCredential, SshTransport
 from app.remote.vault import VaultKey, VaultLockedError, create_vault, unlock_vault
-from app.remote.winrm import WinRMCredential, WinRMTransport
+from app.remote.winrm import InsecureTransportError, WinRMCredential, WinRMTransport
 from app.store.credentials import CredentialRepo
 from app.store.db import SiteDB
 from app.store.remote import HostKeyRepo
@@ -263,9 +263,16 @@ class RemoteAccess:
         settings = WinRMSettings(auth=auth, https=https, ca_sealed=ca_pem is not None,
                                  ca_name=Path(ca_file).name if ca_file else "",
                                  allow_unencrypted=allow_unencrypted, skip_cert_hosts=skip)
-        # The same check the transport makes before connecting, made before storing.
-        WinRMCredential(username.strip(), password, auth=auth, https=https,
-                        allow_unencrypted=allow_unencrypted).check()
+        # The transport's check before connecting, made before storing: Basic without
+        # protection is refused here. (Kerberos without its libraries on this machine is
+        # stored, and refused with the fix when used.)
+        try:
+            WinRMCredential(username.strip(), password, auth=auth, https=https,
+                            allow_unencrypted=allow_unencrypted).check()
+        except InsecureTransportError:
+            raise
+        except UserError:
+            pass
         cred = Credential(
             name=name, kind=CredentialKind.WINRM, username=username.strip(), port=port,
             scopes=scopes or (Scope.parse("all"),), has_password=True,

@@ -183,8 +183,9 @@ class AssessmentService(ServicePart):
                     # Windows hosts (by OS, by open WinRM ports, or by their credential)
                     # go over WinRM to the Windows driver; the others over SSH.
                     if remote.access_kind(asset) is CredentialKind.WINRM:
-                        result = assess_windows_host(remote.winrm_transport_for(asset),
-                                                     refresh=refresh)
+                        result = assess_windows_host(
+                            remote.winrm_transport_for(asset), refresh=refresh,
+                            should_stop=lambda: cancel.cancelled)
                     else:
                         result = assess_host(remote.transport_for(asset), refresh=refresh)
                 except Exception as exc:  # every host failure is recorded, none stops the run

@@ -272,3 +272,24 @@ def test_an_untrusted_certificate_is_refused_before_the_password_is_sent(
     added = [e for e in events if e["action"] == "credential.add" and e["object_id"] == "skip"]
     assert added and added[0]["details"]["skip_cert_validation_for"] == [
         windows_trio.ip(name)]
+
+
+def test_kerberos_without_its_libraries_is_stored_and_refused_with_the_fix(
+        windows_trio: WindowsTrio, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import winrm.transport
+
+    if winrm.transport.HAVE_KERBEROS:
+        pytest.skip("this machine has pywinrm's Kerberos support")
+    site = tmp_path / "krb.pdsite"
+    host = windows_trio.hostname("win11")
+    assert cli(site, "asset", "add", "--hostname", host, "--ip", windows_trio.ip("win11"),
+               "--os", "Windows")[0] == 0
+    code, text = cli(site, "cred", "add", "domain", "--winrm-user", "CORP\\patcher",
+                     "--password-stdin", "--winrm-auth", "kerberos", "--winrm-port",
+                     str(windows_trio.port), "--ca-file", str(windows_trio.ca_file),
+                     stdin="Krb-Passw0rd!\n")
+    assert code == 0 and "Kerberos over HTTPS" in text
+    code, _ = cli(site, "cred", "test", "domain", host)
+    assert code == 1
+    assert "pip install pywinrm[kerberos]" in capsys.readouterr().err
+    assert windows_trio.endpoints["win11"].stats.requests == 0

@@ -6,6 +6,8 @@ in the site file. Against the simulated endpoints on loopback (tests/lab/winrm_f
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 from app.core.credentials import Scope
 from app.core.errors import UserError
 from app.core.models import Asset
+from app.core.progress import CancelToken
 from app.services import SiteService
 from tests.lab.winrm_fixtures import WindowsTrio
 
@@ -119,3 +122,33 @@ def test_a_winrm_credential_changed_in_the_site_file_does_not_open(
             reopened.remote.winrm_credential(cred, windows_trio.ip("win11"))
     finally:
         reopened.close()
+
+
+def test_cancel_during_a_long_search_stops_it_and_removes_the_task(
+        site: SiteService, windows_trio: WindowsTrio) -> None:
+    for ep in windows_trio.endpoints.values():
+        ep.host.polls_until_done = 10_000  # a search that takes "hours"
+    add_credential(site, windows_trio)
+    cancel = CancelToken()
+    polled = threading.Event()
+    host = windows_trio.endpoints["win11"].host
+    original = host._ps_wua_task
+
+    def watch(args: dict[str, Any]) -> Any:
+        if args.get("action") == "poll":
+            polled.set()
+        return original(args)
+
+    host._ps_wua_task = watch  # type: ignore[method-assign]
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.extend(
+        site.assess.assess_assets(cancel=cancel)))
+    started = time.monotonic()
+    worker.start()
+    assert polled.wait(20)
+    cancel.cancel()
+    worker.join(30)
+    assert not worker.is_alive() and time.monotonic() - started < 25
+    assert {o.kind for o in done} == {"cancelled"}
+    for ep in windows_trio.endpoints.values():
+        assert not ep.host.tasks and not ep.host.job_dirs  # every task removed

@@ -83,13 +83,21 @@ def _parsed(host: str, what: str, parse: Callable[[str], Any], text: str) -> Any
         raise DriverError(host, "parse_error", f"unreadable {what}: {exc}") from None
 
 
-def _backoff(first: float = 0.25, cap: float = 5.0) -> Callable[[float], None]:
+def _backoff(host: str, should_stop: Callable[[], bool] | None = None, *,
+             first: float = 0.25, cap: float = 5.0) -> Callable[[float], None]:
     """A sleep for the WUA task's polls: quick at first (a short search answers in
-    seconds), then every ``cap`` seconds."""
+    seconds), then every ``cap`` seconds; it ends the job (whose clean-up then removes the
+    task) once ``should_stop`` says so."""
     state = {"delay": first}
 
     def sleep(_interval: float) -> None:
-        time.sleep(state["delay"])
+        waited = 0.0
+        while waited < state["delay"]:
+            if should_stop is not None and should_stop():
+                raise DriverError(host, "cancelled", "stopped while Windows Update searched")
+            step = min(0.1, state["delay"] - waited)
+            time.sleep(step)
+            waited += step
         state["delay"] = min(cap, state["delay"] * 2)
 
     return sleep
@@ -139,9 +147,11 @@ class WindowsUpdates:
     """Missing updates from the Windows Update Agent, searched by the SYSTEM task."""
 
     def __init__(self, *, timeout: float = SEARCH_TIMEOUT,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.timeout = timeout
         self.sleep = sleep
+        self.should_stop = should_stop
         self.warnings: list[str] = []
         self.found: tuple[WindowsUpdate, ...] = ()
         self.reboot_pending: bool | None = None
@@ -151,7 +161,7 @@ class WindowsUpdates:
         not apply: the agent always asks its update service)."""
         del refresh
         result = run_wua_job(_ps(transport), "search", timeout=self.timeout,
-                             sleep=self.sleep or _backoff())
+                             sleep=self.sleep or _backoff(transport.host, self.should_stop))
         if not result.ok:
             detail = result.error or "the search failed"
             raise DriverError(transport.host, "wua_search_failed",
