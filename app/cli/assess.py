@@ -1,4 +1,5 @@
-"""``patchdesk assess`` and ``patchdesk patches``: deep scans over SSH and what they found."""
+"""``patchdesk assess`` and ``patchdesk patches``: deep scans over SSH or WinRM and what they
+found."""
 
 from __future__ import annotations
 
@@ -85,6 +86,13 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
             # What the host's last assessment could not fully read (see `assess --json`).
             "assessment_warnings": list(record.warnings) if record else [],
         })
+        # What only Windows tells per update (update id, size, reboot, uninstallable).
+        details = ((record.facts if record else {}).get("details") or {}).get("updates")
+        if isinstance(details, dict) and isinstance(details.get(p.package), dict):
+            extra = details[p.package]
+            rows[-1].update({k: extra.get(k) for k in (
+                "title", "update_id", "max_download_size", "reboot_behavior",
+                "uninstallable")})
     emit(args, out, rows,
          Table([[str(r[k]) for k in ("host", "ip", "name", "installed_version",
                                      "candidate_version", "classification", "source")]
@@ -95,7 +103,7 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """Declare this group's sub-commands (``common`` adds ``--json``)."""
-    p = sub.add_parser("assess", parents=[common], help="deep-scan hosts over SSH",
+    p = sub.add_parser("assess", parents=[common], help="deep-scan hosts over SSH or WinRM",
                        description="Facts, installed software, missing updates and reboot "
                                    "state of each host; per-host errors never stop the run.")
     p.add_argument("selectors", nargs="*", metavar="SELECTOR",

@@ -143,11 +143,17 @@ def cmd_risk(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_compliance(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         figure = service.compliance()
-    emit(args, out, figure.to_dict(),
-         f"SLA compliance {figure.percent:.1f}%: {figure.on_time} of {figure.pairs} "
-         f"missing security update(s) within their due date ({figure.overdue} "
-         f"overdue, {figure.excepted} under an exception); {figure.assets_compliant} "
-         f"of {figure.assets} asset(s) with nothing overdue\n")
+    if figure.percent is None:
+        text = (f"SLA compliance unknown: none of the {figure.assets} covered asset(s) has "
+                "been assessed (never deep-scanned, or the scan failed)\n")
+    else:
+        text = (f"SLA compliance {figure.percent:.1f}%: {figure.on_time} of {figure.pairs} "
+                f"missing security update(s) within their due date ({figure.overdue} "
+                f"overdue, {figure.excepted} under an exception); {figure.assets_compliant}"
+                f" of {figure.assets} asset(s) assessed with nothing overdue")
+        text += (f"; {figure.not_assessed} not assessed\n" if figure.not_assessed
+                 else "\n")
+    emit(args, out, figure.to_dict(), text)
     return EXIT_OK
 
 

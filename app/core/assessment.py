@@ -53,6 +53,9 @@ class HostFacts:
     model: str = ""
     serial: str = ""
     logged_in_users: tuple[str, ...] = ()
+    #: Platform-only details as plain JSON values (Windows: edition, build, UBR, domain,
+    #: and per missing update its id, size, reboot behaviour and uninstallable flag).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -71,6 +74,7 @@ class HostFacts:
                            for i in self.interfaces],
             "manufacturer": self.manufacturer, "model": self.model, "serial": self.serial,
             "logged_in_users": list(self.logged_in_users),
+            **({"details": self.details} if self.details else {}),
         }
 
 

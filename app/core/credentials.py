@@ -108,10 +108,107 @@ class Credential:
         }, sort_keys=True, separators=(",", ":"))
 
 
+WINRM_AUTHS = ("ntlm", "kerberos", "basic")
+
+
+@dataclass(frozen=True, slots=True)
+class WinRMSettings:
+    """How a WinRM credential connects, read from its options (all public, all bound to
+    the sealed password through :meth:`Credential.binding`).
+
+    Attributes:
+        auth: ``ntlm``, ``kerberos`` or ``basic``.
+        https: HTTPS (5986, certificate validated) rather than HTTP (5985, NTLM/Kerberos
+            message encryption).
+        ca_sealed: the CA certificate that validates the hosts is sealed in the vault.
+        ca_name: where that CA came from (shown only).
+        allow_unencrypted: the user's explicit choice to let Basic travel without TLS.
+        skip_cert_hosts: hosts (addresses or names) whose certificate is NOT validated —
+            an explicit, audited choice per host.
+    """
+
+    auth: str = "ntlm"
+    https: bool = True
+    ca_sealed: bool = False
+    ca_name: str = ""
+    allow_unencrypted: bool = False
+    skip_cert_hosts: tuple[str, ...] = ()
+
+    def to_options(self) -> dict[str, str]:
+        """The credential options that store these settings."""
+        options = {"auth": self.auth, "transport": "https" if self.https else "http"}
+        if self.ca_sealed:
+            options["ca"] = "sealed"
+            options["ca_name"] = self.ca_name
+        if self.allow_unencrypted:
+            options["allow_unencrypted"] = "true"
+        if self.skip_cert_hosts:
+            options["skip_cert_hosts"] = ",".join(self.skip_cert_hosts)
+        return options
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> WinRMSettings:
+        """Read the settings back (unknown auth falls back to nothing: it is refused)."""
+        return cls(
+            auth=options.get("auth", "ntlm"),
+            https=options.get("transport", "https") != "http",
+            ca_sealed=options.get("ca") == "sealed",
+            ca_name=options.get("ca_name", ""),
+            allow_unencrypted=options.get("allow_unencrypted") == "true",
+            skip_cert_hosts=tuple(h for h in options.get("skip_cert_hosts", "").split(",")
+                                  if h),
+        )
+
+    def skips_cert(self, *hosts: str) -> bool:
+        """Whether certificate validation was explicitly switched off for this host."""
+        wanted = {h.lower() for h in hosts if h}
+        return any(h.lower() in wanted for h in self.skip_cert_hosts)
+
+    def describe(self, port: int | None = None) -> str:
+        """``NTLM over HTTPS port 5986`` and the like."""
+        scheme = "HTTPS" if self.https else "HTTP"
+        return f"{self.auth.upper() if self.auth != 'kerberos' else 'Kerberos'} over " \
+               f"{scheme} port {port or (5986 if self.https else 5985)}"
+
+
+#: Ports that say "this host speaks WinRM" (HTTP, HTTPS).
+WINRM_PORTS = frozenset({5985, 5986})
+
+
+def access_kind(asset: Asset, credentials: Iterable[Credential]) -> CredentialKind:
+    """Which transport (and so which driver) assesses an asset.
+
+    In order: the asset's OS family (Windows → WinRM, anything else known → SSH); then
+    what discovery saw (WinRM open and SSH closed → WinRM); then the credentials assigned
+    (a WinRM one assigned more specifically than any SSH one — say to the asset's tag
+    while SSH is site-wide — → WinRM). Everything else is SSH.
+    """
+    family = str(asset.os_family)
+    if family == "windows":
+        return CredentialKind.WINRM
+    if family not in ("unknown", "other"):
+        return CredentialKind.SSH
+    ports = set(asset.open_ports)
+    if ports & WINRM_PORTS and 22 not in ports:
+        return CredentialKind.WINRM
+    creds = list(credentials)
+    winrm = _best(asset, creds, CredentialKind.WINRM)
+    ssh = _best(asset, creds, CredentialKind.SSH)
+    if winrm is not None and (ssh is None or winrm[0] < ssh[0]):
+        return CredentialKind.WINRM
+    return CredentialKind.SSH
+
+
 def credential_for(asset: Asset, credentials: Iterable[Credential],
                    kind: CredentialKind = CredentialKind.SSH) -> Credential | None:
     """The most specific credential of ``kind`` assigned to the asset (asset > tag > ring >
     site); ties go to the oldest credential."""
+    best = _best(asset, credentials, kind)
+    return best[2] if best else None
+
+
+def _best(asset: Asset, credentials: Iterable[Credential],
+          kind: CredentialKind) -> tuple[int, int, Credential] | None:
     best: tuple[int, int, Credential] | None = None
     for cred in credentials:
         if cred.kind is not kind:
@@ -121,7 +218,7 @@ def credential_for(asset: Asset, credentials: Iterable[Credential],
                 rank = (_SPECIFICITY[scope.kind], cred.id or 0)
                 if best is None or rank < best[:2]:
                     best = (*rank, cred)
-    return best[2] if best else None
+    return best
 
 
 KDF_NAME = "scrypt"

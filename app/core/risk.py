@@ -457,7 +457,7 @@ def prioritise(
 class Compliance:
     """The SLA compliance figure and the counts it is made of (see :func:`compliance`)."""
 
-    percent: float  # rounded to one decimal: what every screen and report shows
+    percent: float | None  # one decimal, what every screen shows; None: nothing assessed
     pairs: int  # missing (asset, security update) pairs on assets the policy covers
     on_time: int  # of those, not overdue (including excepted ones)
     overdue: int
@@ -465,16 +465,28 @@ class Compliance:
     assets: int  # assets the policy covers
     assets_with_overdue: int
     as_of: datetime
+    #: Covered assets whose latest deep scan succeeded (None: the caller did not say, and
+    #: every covered asset is taken as assessed).
+    assessed: int | None = None
+
+    @property
+    def not_assessed(self) -> int:
+        """Covered assets never deep-scanned or whose last deep scan failed."""
+        return 0 if self.assessed is None else max(0, self.assets - self.assessed)
 
     @property
     def assets_compliant(self) -> int:
-        """Covered assets with no overdue security update."""
-        return self.assets - self.assets_with_overdue
+        """Assessed covered assets with no overdue security update (an asset nobody could
+        look at is never compliant)."""
+        known = self.assets if self.assessed is None else self.assessed
+        return max(0, known - self.assets_with_overdue)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"percent": self.percent, "pairs": self.pairs, "on_time": self.on_time,
                 "overdue": self.overdue, "excepted": self.excepted, "assets": self.assets,
+                "assessed": self.assets if self.assessed is None else self.assessed,
+                "not_assessed": self.not_assessed,
                 "assets_with_overdue": self.assets_with_overdue,
                 "assets_compliant": self.assets_compliant, "as_of": self.as_of.isoformat(),
                 "definition": COMPLIANCE_DEFINITION}
@@ -483,11 +495,14 @@ class Compliance:
 COMPLIANCE_DEFINITION = (
     "share of missing (asset, security update) pairs on the assets the patch policy covers "
     "that are not past their SLA due date; an update under an unexpired exception counts "
-    "as on time, one whose exception expired counts as overdue; 100% when none is missing"
+    "as on time, one whose exception expired counts as overdue; 100% when none is missing; "
+    "only assessed assets count (hosts never deep-scanned or whose last scan failed are "
+    "reported as not assessed, never as compliant; no figure when none is assessed)"
 )
 
 
-def compliance(items: Sequence[RiskItem], assets: int, now: datetime) -> Compliance:
+def compliance(items: Sequence[RiskItem], assets: int, now: datetime,
+               assessed: int | None = None) -> Compliance:
     """SLA compliance: the one figure the dashboard and the PDF executive summary show.
 
     Definition: of the missing (asset, security update) pairs on the assets the patch
@@ -495,13 +510,16 @@ def compliance(items: Sequence[RiskItem], assets: int, now: datetime) -> Complia
     as security by the platform, or carrying a CVE listed in the KEV catalogue. An update
     under an unexpired exception counts as on time (and is counted in ``excepted``); one
     whose exception expired is overdue. With nothing missing the figure is 100.0.
-    Unassessed assets have no known missing updates and do not lower the figure; show
-    assessment coverage beside it.
+    Unassessed assets (never deep-scanned, or whose last deep scan failed: no credential,
+    refused, unreachable) have no known missing updates: they are counted as not assessed,
+    never as compliant, and when no covered asset is assessed there is no figure (None)
+    rather than a 100 % nobody measured. Show the coverage beside the figure.
 
     Args:
         items: the output of :func:`prioritise` (all priorities; only security ones count).
         assets: how many assets the policy covers (for ``assets_with_overdue``'s context).
         now: the moment the items were judged at (reported as ``as_of``).
+        assessed: how many of those assets have a successful latest deep scan (None: all).
 
     Returns:
         The figure (rounded to one decimal) and its parts.
@@ -511,7 +529,10 @@ def compliance(items: Sequence[RiskItem], assets: int, now: datetime) -> Complia
     excepted = sum(1 for i in security if i.state is ItemState.EXCEPTED and not i.overdue)
     pairs = len(security)
     on_time = pairs - len(overdue)
-    percent = 100.0 if pairs == 0 else round(100.0 * on_time / pairs, 1)
+    percent: float | None = 100.0 if pairs == 0 else round(100.0 * on_time / pairs, 1)
+    if assessed is not None and assessed == 0 and assets > 0 and pairs == 0:
+        percent = None  # nothing was measured: no figure, never "100 %"
     return Compliance(percent=percent, pairs=pairs, on_time=on_time, overdue=len(overdue),
                       excepted=excepted, assets=assets,
-                      assets_with_overdue=len({i.asset_id for i in overdue}), as_of=now)
+                      assets_with_overdue=len({i.asset_id for i in overdue}), as_of=now,
+                      assessed=assessed)

@@ -166,6 +166,10 @@ RULES: tuple[Rule, ...] = (
     _when("names", _PRINTER_NAMES, _T.PRINTER, None, 3),
     _when("names", _NETWORK_NAMES, _T.NETWORK_DEVICE, None, 2),
     Rule(_T.WINDOWS_HOST, None, 1, field="netbios", note="answers NetBIOS: Windows or Samba"),
+    # A workgroup PC shares files (SMB + NetBIOS) but has no WinRM, RDP or SSH by default;
+    # Samba servers and NAS boxes nearly always show SSH or a web UI beside SMB.
+    Rule(None, "Windows", 2, frozenset({445}), frozenset({22, 80, 443, 548, 5000, 5001, 8080}),
+         field="netbios", note="SMB and NetBIOS without SSH or a web UI"),
 )
 
 _FIELD_LABELS = {

@@ -11,6 +11,7 @@ from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers.osrelease import package_family
+from app.drivers.windows.driver import assess_windows
 from app.drivers.zypper import zypper_driver
 
 
@@ -88,3 +89,18 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     result.warnings.extend(getattr(updates, "warnings", ()))
     result.lookups = getattr(updates, "lookups", None)
     return result
+
+
+def assess_windows_host(transport: Transport, *, refresh: bool = True,
+                        should_stop: Callable[[], bool] | None = None) -> Assessment:
+    """A full deep scan of a Windows host over WinRM (facts, installed updates and
+    software, missing updates from the Windows Update Agent, pending reboot).
+
+    ``refresh`` does not apply: the Windows Update Agent always asks its update service.
+    ``should_stop`` ends a (long) Windows Update search early; its task is still removed.
+
+    Raises:
+        DriverError and the WinRM transport's errors.
+    """
+    del refresh
+    return assess_windows(transport, should_stop=should_stop)

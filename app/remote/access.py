@@ -1,21 +1,30 @@
 """Remote access for one site: the vault session, credentials, pinned keys, transports.
 
 Unlock the vault once per session; then :meth:`RemoteAccess.transport_for` gives an SSH
-transport for an asset with the most specific credential assigned to it. Every change to
-credentials or host keys is audited (names and fingerprints, never secrets).
+transport for an asset with the most specific credential assigned to it, and
+:meth:`RemoteAccess.winrm_transport_for` a WinRM one for a Windows host
+(:meth:`RemoteAccess.access_kind` says which an asset needs). Every change to credentials
+or host keys is audited (names and fingerprints, never secrets).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from app.core.credentials import (
+    WINRM_AUTHS,
     Credential,
     CredentialKind,
     Scope,
     SudoMode,
+    WinRMSettings,
+    access_kind,
     credential_for,
 )
 from app.core.errors import NotFoundError, UserError
@@ -23,10 +32,13 @@ from app.core.hostkeys import PinnedKey
 from app.core.models import Asset
 from app.remote.ssh import SshCredential, SshTransport
 from app.remote.vault import VaultKey, VaultLockedError, create_vault, unlock_vault
+from app.remote.winrm import InsecureTransportError, WinRMCredential, WinRMTransport
 from app.store.credentials import CredentialRepo
 from app.store.db import SiteDB
 from app.store.remote import HostKeyRepo
 from app.store.repos import AuditRepo
+
+log = logging.getLogger(__name__)
 
 #: What the audit log's first sealing key is bound to in the vault.
 _AUDIT_SEAL_BINDING = '{"name":"patchdesk-audit-seal"}'
@@ -42,6 +54,7 @@ class RemoteAccess:
         self._pool: dict[tuple[str, int, str], SshTransport] = {}
         self._pool_lock = threading.Lock()
         self.host_keys = HostKeyRepo(store, actor)
+        self._ca_dir: Path | None = None  # CA files of WinRM credentials, this session only
 
     # vault ---------------------------------------------------------------------------
     @property
@@ -129,6 +142,10 @@ class RemoteAccess:
         """Forget the vault key and close every connection."""
         self._key = None
         self.close_all()
+        with self._pool_lock:
+            ca_dir, self._ca_dir = self._ca_dir, None
+        if ca_dir is not None:
+            shutil.rmtree(ca_dir, ignore_errors=True)
 
     def _require_key(self) -> VaultKey:
         if self._key is None:
@@ -193,6 +210,85 @@ class RemoteAccess:
                 "password": bool(password)})
         return stored
 
+    def add_winrm_credential(
+        self,
+        name: str,
+        username: str,
+        *,
+        password: str,
+        auth: str = "ntlm",
+        https: bool = True,
+        port: int | None = None,
+        ca_file: str | None = None,
+        allow_unencrypted: bool = False,
+        skip_cert_hosts: tuple[str, ...] = (),
+        scopes: tuple[Scope, ...] = (),
+    ) -> Credential:
+        """Store a WinRM credential: the password and the CA certificate's content are
+        sealed into the vault (the site file stays portable, and nobody can swap the CA in
+        the file); the connection settings are public options bound to them.
+
+        Raises:
+            VaultLockedError, UserError (bad name/user/auth/port, unreadable CA file),
+            InsecureTransportError: Basic over plain HTTP without ``allow_unencrypted``
+                (nothing is stored, nothing is sent).
+        """
+        key = self._require_key()
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise UserError("A credential needs a name of 1–64 characters.")
+        if not username.strip():
+            raise UserError("A WinRM credential needs a user name.")
+        if not password:
+            raise UserError("A WinRM credential needs a password.")
+        if auth not in WINRM_AUTHS:
+            raise UserError(f"Unknown WinRM authentication '{auth}' (use "
+                            f"{', '.join(WINRM_AUTHS)}).")
+        if port is not None and not 0 < port < 65536:
+            raise UserError(f"Port {port} is not a TCP port.")
+        if ca_file and not https:
+            raise UserError("A CA file only applies to HTTPS; leave out --winrm-http.")
+        ca_pem = None
+        if ca_file:
+            try:
+                ca_pem = Path(ca_file).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UserError(f"Cannot read the CA file {ca_file}: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from None
+            if "-----BEGIN CERTIFICATE-----" not in ca_pem:
+                raise UserError(f"{ca_file} is not a PEM certificate file.")
+        skip = tuple(dict.fromkeys(h.strip() for h in skip_cert_hosts if h.strip()))
+        if skip and not https:
+            raise UserError("Skipping certificate validation only applies to HTTPS.")
+        settings = WinRMSettings(auth=auth, https=https, ca_sealed=ca_pem is not None,
+                                 ca_name=Path(ca_file).name if ca_file else "",
+                                 allow_unencrypted=allow_unencrypted, skip_cert_hosts=skip)
+        # The transport's check before connecting, made before storing: Basic without
+        # protection is refused here. (Kerberos without its libraries on this machine is
+        # stored, and refused with the fix when used.)
+        try:
+            WinRMCredential(username.strip(), password, auth=auth, https=https,
+                            allow_unencrypted=allow_unencrypted).check()
+        except InsecureTransportError:
+            raise
+        except UserError:
+            pass
+        cred = Credential(
+            name=name, kind=CredentialKind.WINRM, username=username.strip(), port=port,
+            scopes=scopes or (Scope.parse("all"),), has_password=True,
+            options=settings.to_options())
+        with self.store.atomic() as db:
+            stored = CredentialRepo(db).add(cred, key.seal(
+                {"password": password, "ca_pem": ca_pem}, cred.binding()))
+            AuditRepo(db).append(self.actor, "credential.add", "credential", name, {
+                "kind": "winrm", "username": cred.username,
+                "scopes": [str(s) for s in cred.scopes], "auth": auth,
+                "transport": "https" if https else "http", "port": port,
+                "ca": settings.ca_name or None, "allow_unencrypted": allow_unencrypted,
+                # The explicit choice not to validate these hosts' certificates.
+                "skip_cert_validation_for": list(skip)})
+        return stored
+
     def delete_credential(self, name: str) -> None:
         """Remove a credential (audited)."""
         with self.store.atomic() as db:
@@ -214,16 +310,52 @@ class RemoteAccess:
             sudo_password=secrets.get("sudo_password"),
         )
 
-    def credential_for(self, asset: Asset) -> Credential:
-        """The SSH credential assigned to an asset.
+    def winrm_credential(self, cred: Credential, host: str = "",
+                         *names: str) -> WinRMCredential:
+        """Open a WinRM credential's secrets into an in-memory :class:`WinRMCredential` for
+        one host (its CA goes to a session-only file: requests needs a path)."""
+        key = self._require_key()
+        if cred.kind is not CredentialKind.WINRM:
+            raise UserError(f"Credential '{cred.name}' is not a WinRM credential.")
+        sealed = CredentialRepo(self.store.db()).sealed_secret(cred.name)
+        secrets: dict[str, Any] = key.open(sealed, cred.binding()) if sealed else {}
+        settings = WinRMSettings.from_options(cred.options)
+        ca_path = None
+        if secrets.get("ca_pem"):
+            ca_path = self._ca_file(str(secrets["ca_pem"]))
+        return WinRMCredential(
+            username=cred.username, password=str(secrets.get("password") or ""),
+            auth=settings.auth, https=settings.https, port=cred.port, ca_file=ca_path,
+            skip_cert_validation=settings.https and settings.skips_cert(host, *names),
+            allow_unencrypted=settings.allow_unencrypted)
+
+    def _ca_file(self, pem: str) -> str:
+        with self._pool_lock:
+            if self._ca_dir is None:
+                self._ca_dir = Path(tempfile.mkdtemp(prefix="patchdesk-ca-"))
+            path = self._ca_dir / (hashlib.sha256(pem.encode()).hexdigest()[:32] + ".pem")
+            if not path.exists():
+                path.write_text(pem, encoding="utf-8")
+        return str(path)
+
+    def credential_for(self, asset: Asset,
+                       kind: CredentialKind = CredentialKind.SSH) -> Credential:
+        """The credential of ``kind`` assigned to an asset.
 
         Raises:
             NotFoundError: none is assigned.
         """
-        cred = credential_for(asset, self.credentials())
+        cred = credential_for(asset, self.credentials(), kind)
         if cred is None:
-            raise NotFoundError(f"{asset.label}: no SSH credential is assigned to this asset.")
+            what = "WinRM" if kind is CredentialKind.WINRM else "SSH"
+            raise NotFoundError(f"{asset.label}: no {what} credential is assigned to this "
+                                "asset.")
         return cred
+
+    def access_kind(self, asset: Asset) -> CredentialKind:
+        """Whether the asset is reached over SSH or WinRM (see
+        :func:`app.core.credentials.access_kind`)."""
+        return access_kind(asset, self.credentials())
 
     # transports ----------------------------------------------------------------------
     def transport_for(self, asset: Asset, cred: Credential | None = None) -> SshTransport:
@@ -242,6 +374,24 @@ class RemoteAccess:
                 self._pool[pool_key] = transport
         return transport
 
+    def winrm_transport_for(self, asset: Asset, cred: Credential | None = None,
+                            **options: Any) -> WinRMTransport:
+        """A WinRM transport to a Windows asset (a shell per call; nothing is pooled).
+
+        Raises:
+            NotFoundError: no WinRM credential is assigned.
+            InsecureTransportError: the credential would expose the password.
+        """
+        if not asset.primary_ip and not asset.hostname:
+            raise UserError(f"{asset.label}: the asset has no IP or host name to connect to.")
+        cred = cred or self.credential_for(asset, CredentialKind.WINRM)
+        host = asset.primary_ip or asset.hostname
+        winrm_cred = self.winrm_credential(cred, host, asset.hostname, *asset.ips)
+        if winrm_cred.skip_cert_validation:
+            log.warning("%s: the certificate is not validated (credential '%s' skips it "
+                        "for this host by an audited choice)", host, cred.name)
+        return WinRMTransport(host, winrm_cred, **options)
+
     def close_all(self) -> None:
         """Close every pooled connection."""
         with self._pool_lock:
@@ -258,6 +408,8 @@ class RemoteAccess:
         cred = next((c for c in self.credentials() if c.name == name), None)
         if cred is None:
             raise NotFoundError(f"No credential named '{name}'.")
+        if cred.kind is CredentialKind.WINRM:
+            return self._test_winrm(cred, asset)
         transport = SshTransport(asset.primary_ip or asset.hostname, self.ssh_credential(cred),
                                  self.host_keys, port=cred.port or 22, actor=self.actor)
         try:
@@ -271,6 +423,39 @@ class RemoteAccess:
             AuditRepo(db).append(self.actor, "credential.test", "credential", name,
                                  {"asset": asset.label, "login": result["login"],
                                   "sudo": result["sudo"]})
+        return result
+
+    def _test_winrm(self, cred: Credential, asset: Asset) -> dict[str, Any]:
+        """Log in over WinRM and run ``hostname``; says which auth and transport worked."""
+        settings = WinRMSettings.from_options(cred.options)
+        transport = self.winrm_transport_for(asset, cred, retries=0)
+        wc = transport.credential
+        result: dict[str, Any] = {"asset": asset.label, "credential": cred.name, "kind": "winrm",
+                  "auth": wc.auth, "transport": "https" if wc.https else "http",
+                  "port": wc.effective_port,
+                  "encryption": ("TLS" if wc.https else
+                                 "none (Basic, explicitly allowed)" if wc.auth == "basic"
+                                 else f"{wc.auth.upper()} message encryption"),
+                  "certificate": ("not validated (explicit choice for this host)"
+                                  if wc.skip_cert_validation else
+                                  f"validated against {settings.ca_name or 'the system CAs'}"
+                                  if wc.https else "n/a"),
+                  "described": settings.describe(cred.port)}
+        try:
+            res = transport.run(["hostname"], timeout=30)
+        except Exception as exc:
+            with self.store.atomic() as db:
+                AuditRepo(db).append(self.actor, "credential.test", "credential", cred.name,
+                                     {"asset": asset.label, "login": False,
+                                      "error": getattr(exc, "kind", type(exc).__name__)})
+            raise
+        result.update({"login": res.ok, "user": cred.username,
+                       "hostname": res.stdout.strip()[:64], "sudo": None})
+        with self.store.atomic() as db:
+            AuditRepo(db).append(self.actor, "credential.test", "credential", cred.name,
+                                 {"asset": asset.label, "login": res.ok, "auth": wc.auth,
+                                  "transport": result["transport"],
+                                  "certificate": result["certificate"]})
         return result
 
     # host keys -----------------------------------------------------------------------

@@ -83,6 +83,8 @@ class OutputTooLargeError(RemoteError):
         tail: its last bytes before the channel was closed.
     """
 
+    kind = "output_too_large"
+
     def __init__(self, host: str, what: str, cap: int, head: str, tail: str) -> None:
         self.head, self.tail = head, tail
         super().__init__(host, f"output too large: '{what}' printed more than "

@@ -1,4 +1,5 @@
-"""Assessment: deep scans of hosts over SSH (facts, software, missing updates, reboot)."""
+"""Assessment: deep scans of hosts over SSH or WinRM (facts, software, missing updates,
+reboot)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, LookupStats
+from app.core.assessment import Assessment, LookupStats, Update
 from app.core.clock import utcnow
+from app.core.credentials import CredentialKind
 from app.core.errors import NotFoundError, UserError
 from app.core.inventory_merge import apply_facts
 from app.core.models import Asset, AssetPatch, Classification, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.changelogs import ChangelogBroker
-from app.drivers.registry import assess_host
+from app.drivers.registry import assess_host, assess_windows_host
 from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
@@ -44,6 +46,8 @@ class HostOutcome:
     duration: float = 0.0
     lookups: LookupStats | None = None  # changelog/CVE lookups of the assessment
     warnings: tuple[str, ...] = ()  # what the scan could not fully read (result stands)
+    driver: str = ""
+    missing: tuple[Update, ...] = ()  # the missing updates found
 
     @property
     def summary(self) -> str:
@@ -65,7 +69,8 @@ class HostOutcome:
         return cls(int(asset.id or 0), asset.label, asset.primary_ip, True,
                    updates=len(result.updates), security_updates=security,
                    reboot_required=result.reboot.required, duration=duration,
-                   lookups=result.lookups, warnings=tuple(result.warnings))
+                   lookups=result.lookups, warnings=tuple(result.warnings),
+                   driver=result.driver, missing=tuple(result.updates))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,7 +79,15 @@ class HostOutcome:
                 "updates": self.updates, "security_updates": self.security_updates,
                 "reboot_required": self.reboot_required,
                 "duration_s": round(self.duration, 3), "warnings": list(self.warnings),
-                "cve_lookups": self.lookups.to_dict() if self.lookups else None}
+                "cve_lookups": self.lookups.to_dict() if self.lookups else None,
+                "driver": self.driver or None,
+                "missing": [{"package": u.package, "kb": u.kb or None, "arch": u.arch,
+                             "installed_version": u.installed_version,
+                             "candidate_version": u.candidate_version,
+                             "classification": str(u.classification),
+                             "severity": str(u.severity), "cves": list(u.cves),
+                             "advisories": list(u.advisories), "source": u.source,
+                             "reboot_required": u.reboot_required} for u in self.missing]}
 
 
 def _error_kind(exc: BaseException) -> str:
@@ -144,9 +157,15 @@ class AssessmentService(ServicePart):
                 outcome = HostOutcome.failure(asset, "cancelled", "not started: cancelled", 0.0)
             else:
                 try:
-                    transport = remote.transport_for(asset)
-                    result = assess_host(transport, refresh=refresh,
-                                         changelogs=changelogs)
+                    # Windows hosts (by OS, by open WinRM ports, or by their credential)
+                    # go over WinRM to the Windows driver; the others over SSH.
+                    if remote.access_kind(asset) is CredentialKind.WINRM:
+                        result = assess_windows_host(
+                            remote.winrm_transport_for(asset), refresh=refresh,
+                            should_stop=lambda: cancel.cancelled)
+                    else:
+                        result = assess_host(remote.transport_for(asset), refresh=refresh,
+                                             changelogs=changelogs)
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (

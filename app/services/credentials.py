@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.credentials import Credential, Scope, SudoMode
+from app.core.credentials import Credential, CredentialKind, Scope, SudoMode, WinRMSettings
 from app.core.hostkeys import PinnedKey
 from app.core.models import Asset
 from app.remote.access import RemoteAccess
@@ -22,18 +22,23 @@ from app.remote.ssh import (
     fetch_host_key,
 )
 from app.remote.vault import MIN_MASTER_PASSWORD, VaultLockedError, WrongMasterPasswordError
+from app.remote.winrm import CertificateError, InsecureTransportError
 from app.services.base import ServicePart
 
 __all__ = [
     "MIN_MASTER_PASSWORD",
     "AuthenticationError",
+    "CertificateError",
     "CommandTimeoutError",
+    "CredentialKind",
     "CredentialService",
     "HostKeyChangedError",
+    "InsecureTransportError",
     "RemoteError",
     "SudoError",
     "UnreachableError",
     "VaultLockedError",
+    "WinRMSettings",
     "WrongMasterPasswordError",
 ]
 
@@ -104,6 +109,32 @@ class CredentialService(ServicePart):
             name, username, password=password, key_file=key_file,
             key_passphrase=key_passphrase, sudo_mode=sudo_mode, sudo_password=sudo_password,
             port=port, scopes=scopes)
+
+    def add_winrm_credential(
+        self,
+        name: str,
+        username: str,
+        *,
+        password: str,
+        auth: str = "ntlm",
+        https: bool = True,
+        port: int | None = None,
+        ca_file: str | None = None,
+        allow_unencrypted: bool = False,
+        skip_cert_hosts: tuple[str, ...] = (),
+        scopes: tuple[Scope, ...] = (),
+    ) -> Credential:
+        """Store a WinRM credential (see :meth:`RemoteAccess.add_winrm_credential`): HTTPS
+        with certificate validation by default; Basic over HTTP only with
+        ``allow_unencrypted``; ``skip_cert_hosts`` is an audited per-host choice.
+
+        Raises:
+            VaultLockedError, UserError, InsecureTransportError (nothing stored or sent).
+        """
+        return self.access.add_winrm_credential(
+            name, username, password=password, auth=auth, https=https, port=port,
+            ca_file=ca_file, allow_unencrypted=allow_unencrypted,
+            skip_cert_hosts=skip_cert_hosts, scopes=scopes)
 
     def delete_credential(self, name: str) -> None:
         """Remove a credential (audited)."""

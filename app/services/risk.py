@@ -157,8 +157,12 @@ class RiskService(ServicePart):
         now = now or utcnow()
         items = self.risk_items(now)
         policy = self.policy().policy
-        covered = sum(1 for a in self.site.inventory.assets() if policy.in_scope(a))
-        return items, compliance_figure(items, covered, now)
+        covered = [a for a in self.site.inventory.assets() if policy.in_scope(a)]
+        records = self.site.assess.assessments()
+        # Assessed = the latest deep scan succeeded; never scanned or failed (no
+        # credential, refused, unreachable) is "not assessed", never compliant.
+        assessed = sum(1 for a in covered if a.id in records and records[a.id].ok)
+        return items, compliance_figure(items, len(covered), now, assessed)
 
     def add_review(self, decision: Decision, *, reason: str, by: str, package: str = "",
                    cve: str = "", host: str | None = None, until: date | None = None,

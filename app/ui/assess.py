@@ -214,8 +214,9 @@ class AssessDialog(QDialog):
         self._last = ""
         count = len(assets)
         self.intro.setText(
-            f"Deep scan of {count} host{'s' if count != 1 else ''} over SSH: facts, installed "
-            "software, missing updates and reboot state. You can keep working meanwhile.")
+            f"Deep scan of {count} host{'s' if count != 1 else ''} over SSH or WinRM: facts, "
+            "installed software, missing updates and reboot state. You can keep working "
+            "meanwhile.")
         self.model.set_targets(assets)
         self.progress.setRange(0, max(1, count))
         self.progress.setValue(0)

@@ -1,6 +1,7 @@
-"""The Credentials page's dialogs: adding an SSH credential (login, sudo, port, scope) and
-choosing the asset to test one on. Secrets stay in the dialog until it is accepted; the
-fields are cleared when it closes."""
+"""The Credentials page's dialogs: adding an SSH credential (login, sudo, port, scope) or a
+WinRM one (authentication, HTTPS or encrypted HTTP, CA file, the dangerous choices spelled
+out), and choosing the asset to test one on. Secrets stay in the dialog until it is
+accepted; the fields are cleared when it closes."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.credentials import Scope, ScopeKind, SudoMode
+from app.core.credentials import CredentialKind, Scope, ScopeKind, SudoMode
 from app.core.models import Asset, Ring
 from app.ui import dialogs
 from app.ui.qt import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -36,6 +38,14 @@ from app.ui.qt import (
 from app.ui.widgets import plain_label
 
 KEY_FILTER = "SSH private keys (id_* *.pem *.key);;All files (*)"
+CA_FILTER = "CA certificates (*.pem *.crt *.cer);;All files (*)"
+#: Why each dangerous WinRM choice is dangerous (shown in the dialog as it is made).
+BASIC_WARNING = ("Basic sends the password itself with every request. Over HTTP without "
+                 "encryption anyone on the network path can read it and every command and "
+                 "answer; the host must also be set to AllowUnencrypted=true.")
+SKIP_WARNING = ("Without certificate validation anyone on the network path can pose as "
+                "these hosts and receive the password (NTLM) or the session. Recorded in "
+                "the audit log.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,12 @@ class NewCredential:
     sudo_password: str | None = field(default=None, repr=False)
     port: int | None = None
     scopes: tuple[Scope, ...] = ()
+    kind: CredentialKind = CredentialKind.SSH
+    winrm_auth: str = "ntlm"
+    winrm_https: bool = True
+    ca_file: str | None = None
+    allow_unencrypted: bool = False
+    skip_cert_hosts: tuple[str, ...] = ()
 
 
 def _error_label(name: str) -> QLabel:
@@ -66,7 +82,8 @@ def _secret_edit(name: str, accessible: str) -> QLineEdit:
 
 
 class CredentialDialog(QDialog):
-    """Add an SSH credential: login, sudo, port and what it is assigned to. Use :meth:`ask`."""
+    """Add an SSH credential (login, sudo, port) or a WinRM one (authentication, transport,
+    CA), and what it is assigned to. Use :meth:`ask`."""
 
     SCOPES = (("Whole site", ScopeKind.ALL), ("Assets with a tag", ScopeKind.TAG),
               ("A deployment ring", ScopeKind.RING), ("One asset", ScopeKind.ASSET))
@@ -75,11 +92,16 @@ class CredentialDialog(QDialog):
                  assets: Sequence[Asset] = (), tags: Sequence[str] = ()) -> None:
         super().__init__(parent)
         self.setObjectName("credentialDialog")
-        self.setWindowTitle("Add SSH credential")
+        self.setWindowTitle("Add credential")
         self.taken = {n.lower() for n in taken}
         self.result_credential: NewCredential | None = None
         self.errors: dict[str, QLabel] = {}
 
+        self.kind = QComboBox()
+        self.kind.setObjectName("credKind")
+        self.kind.setAccessibleName("Credential type")
+        self.kind.addItem("SSH (Linux, macOS)", str(CredentialKind.SSH))
+        self.kind.addItem("WinRM (Windows)", str(CredentialKind.WINRM))
         self.name = QLineEdit()
         self.name.setObjectName("credName")
         self.name.setAccessibleName("Credential name")
@@ -176,15 +198,24 @@ class CredentialDialog(QDialog):
         scope_row = QHBoxLayout()
         scope_row.addWidget(self.scope_kind)
         scope_row.addWidget(self.scope_value, 1)
+        self._build_winrm()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Type", self.kind)
         self._row(form, "&Name", self.name, "name")
         self._row(form, "&User", self.username, "username")
-        form.addRow("Log in with", auth_row)
-        self._row(form, "", self.secret_stack, "auth")
-        self._row(form, "&Sudo", self.sudo_mode, "sudo_mode")
-        self._row(form, "Sudo pass&word", self.sudo_password, "sudo")
+        self.ssh_box = QWidget()
+        self.ssh_box.setObjectName("credSshBox")
+        ssh_form = QFormLayout(self.ssh_box)
+        ssh_form.setContentsMargins(0, 0, 0, 0)
+        ssh_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        ssh_form.addRow("Log in with", auth_row)
+        self._row(ssh_form, "", self.secret_stack, "auth")
+        self._row(ssh_form, "&Sudo", self.sudo_mode, "sudo_mode")
+        self._row(ssh_form, "Sudo pass&word", self.sudo_password, "sudo")
+        form.addRow(self.ssh_box)
+        form.addRow(self.winrm_box)
         self._row(form, "P&ort", self.port, "port")
         self._row(form, "&Assigned to", scope_row, "scope")
 
@@ -205,6 +236,95 @@ class CredentialDialog(QDialog):
         self.resize(560, 0)
         self._on_auth_toggled(False)
         self._on_sudo_changed(0)
+        self.kind.currentIndexChanged.connect(self._on_kind_changed)
+        self._on_kind_changed(0)
+
+    def _build_winrm(self) -> None:
+        self.winrm_password = _secret_edit("credWinrmPassword", "WinRM password")
+        self.winrm_auth = QComboBox()
+        self.winrm_auth.setObjectName("credWinrmAuth")
+        self.winrm_auth.setAccessibleName("WinRM authentication")
+        self.winrm_auth.addItem("NTLM (local or domain account)", "ntlm")
+        self.winrm_auth.addItem("Kerberos (domain members; needs a ticket)", "kerberos")
+        self.winrm_auth.addItem("Basic (local accounts; password sent as is)", "basic")
+        self.winrm_transport = QComboBox()
+        self.winrm_transport.setObjectName("credWinrmTransport")
+        self.winrm_transport.setAccessibleName("WinRM transport")
+        self.winrm_transport.addItem("HTTPS 5986, certificate validated", "https")
+        self.winrm_transport.addItem("HTTP 5985, messages encrypted by NTLM/Kerberos", "http")
+        self.ca_file = QLineEdit()
+        self.ca_file.setObjectName("credCaFile")
+        self.ca_file.setAccessibleName("CA certificate file")
+        self.ca_file.setPlaceholderText("empty: the system's trusted CAs")
+        self.ca_browse = QPushButton("B&rowse…")
+        self.ca_browse.clicked.connect(self._on_ca_browse_clicked)
+        self.allow_unencrypted = QCheckBox("Allow &unencrypted transport (Basic over HTTP)")
+        self.allow_unencrypted.setObjectName("credAllowUnencrypted")
+        self.skip_hosts = QLineEdit()
+        self.skip_hosts.setObjectName("credSkipCertHosts")
+        self.skip_hosts.setAccessibleName("Hosts whose certificate is not validated")
+        self.skip_hosts.setPlaceholderText("none (recommended); or addresses, comma-separated")
+        self.winrm_warning = plain_label(name="credWinrmWarning", role="field-error",
+                                         hidden=True)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_file, 1)
+        ca_row.addWidget(self.ca_browse)
+        self.winrm_box = QWidget()
+        self.winrm_box.setObjectName("credWinrmBox")
+        form = QFormLayout(self.winrm_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._row(form, "Pass&word", self.winrm_password, "winrm_login")
+        form.addRow("Au&thentication", self.winrm_auth)
+        form.addRow("Trans&port", self.winrm_transport)
+        self._row(form, "&CA file", ca_row, "ca")
+        self._row(form, "", self.allow_unencrypted, "unencrypted")
+        self._row(form, "Skip certificate c&heck", self.skip_hosts, "skip")
+        form.addRow(self.winrm_warning)
+        for signal in (self.winrm_auth.currentIndexChanged,
+                       self.winrm_transport.currentIndexChanged,
+                       self.allow_unencrypted.toggled, self.skip_hosts.textChanged):
+            signal.connect(self._on_winrm_changed)
+
+    def _winrm(self) -> bool:
+        return bool(self.kind.currentData() == str(CredentialKind.WINRM))
+
+    def _on_kind_changed(self, _index: int) -> None:
+        winrm = self._winrm()
+        self.ssh_box.setVisible(not winrm)
+        self.winrm_box.setVisible(winrm)
+        self.port.setSpecialValueText(
+            ("5985 (default)" if self.winrm_transport.currentData() == "http"
+             else "5986 (default)") if winrm else "22 (default)")
+        self.port.setAccessibleName("WinRM port" if winrm else "SSH port")
+        self.name.setPlaceholderText("e.g. office-windows" if winrm else "e.g. office-linux")
+        self.username.setPlaceholderText("e.g. Administrator or CORP\\patcher" if winrm
+                                         else "e.g. admin")
+        self._on_winrm_changed()
+        self.adjustSize()
+
+    def _on_winrm_changed(self, *_args: Any) -> None:
+        https = self.winrm_transport.currentData() == "https"
+        basic = self.winrm_auth.currentData() == "basic"
+        self.ca_file.setEnabled(https)
+        self.ca_browse.setEnabled(https)
+        self.skip_hosts.setEnabled(https)
+        self.allow_unencrypted.setEnabled(basic and not https)
+        if self._winrm():
+            self.port.setSpecialValueText("5986 (default)" if https else "5985 (default)")
+        warnings = []
+        if basic and not https:
+            warnings.append(BASIC_WARNING)
+        if https and self.skip_hosts.text().strip():
+            warnings.append(SKIP_WARNING)
+        self.winrm_warning.setText("\n".join(warnings))
+        self.winrm_warning.setVisible(bool(warnings))
+
+    def _on_ca_browse_clicked(self) -> None:
+        path = dialogs.ask_open_file(self, "Choose the CA certificate", CA_FILTER,
+                                     str(Path.home()))
+        if path:
+            self.ca_file.setText(path)
 
     def _row(self, form: QFormLayout, label: str, widget: Any, key: str) -> None:
         error = _error_label(f"credError_{key}")
@@ -265,6 +385,12 @@ class CredentialDialog(QDialog):
             problems["username"] = "Enter the user to log in as."
         elif any(c.isspace() for c in user):
             problems["username"] = "A user name has no spaces."
+        _scopes, scope_problem = self._scopes()
+        if scope_problem:
+            problems["scope"] = scope_problem
+        if self._winrm():
+            problems.update(self._validate_winrm())
+            return problems
         mode = self._sudo_mode()
         if self.use_key.isChecked():
             key = self.key_file.text().strip()
@@ -277,9 +403,20 @@ class CredentialDialog(QDialog):
                                              "choose NOPASSWD / already root).")
         elif not self.password.text():
             problems["auth"] = "Enter the password."
-        _scopes, scope_problem = self._scopes()
-        if scope_problem:
-            problems["scope"] = scope_problem
+        return problems
+
+    def _validate_winrm(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if not self.winrm_password.text():
+            problems["winrm_login"] = "Enter the password."
+        https = self.winrm_transport.currentData() == "https"
+        ca = self.ca_file.text().strip()
+        if https and ca and not Path(ca).expanduser().is_file():
+            problems["ca"] = f"There is no file {ca}."
+        if self.winrm_auth.currentData() == "basic" and not https and \
+                not self.allow_unencrypted.isChecked():
+            problems["unencrypted"] = ("Basic over HTTP sends the password in clear text: "
+                                       "use NTLM or HTTPS, or tick the box to allow it.")
         return problems
 
     def accept(self) -> None:
@@ -292,11 +429,26 @@ class CredentialDialog(QDialog):
             first = next(iter(problems))
             focus = {"name": self.name, "username": self.username,
                      "auth": self.key_file if self.use_key.isChecked() else self.password,
-                     "sudo": self.sudo_password}.get(first)
+                     "sudo": self.sudo_password, "winrm_login": self.winrm_password,
+                     "ca": self.ca_file, "unencrypted": self.allow_unencrypted}.get(first)
             if focus is not None:
                 focus.setFocus()
             return
         scopes, _ = self._scopes()
+        if self._winrm():
+            https = self.winrm_transport.currentData() == "https"
+            basic_http = self.winrm_auth.currentData() == "basic" and not https
+            self.result_credential = NewCredential(
+                name=self.name.text().strip(), username=self.username.text().strip(),
+                password=self.winrm_password.text(), port=self.port.value() or None,
+                scopes=scopes, kind=CredentialKind.WINRM,
+                winrm_auth=str(self.winrm_auth.currentData()), winrm_https=https,
+                ca_file=(self.ca_file.text().strip() or None) if https else None,
+                allow_unencrypted=basic_http and self.allow_unencrypted.isChecked(),
+                skip_cert_hosts=tuple(h.strip() for h in self.skip_hosts.text().split(",")
+                                      if h.strip()) if https else ())
+            super().accept()
+            return
         mode = self._sudo_mode()
         use_key = self.use_key.isChecked()
         sudo_password = self.sudo_password.text() if mode is SudoMode.PASSWORD else ""
@@ -315,7 +467,8 @@ class CredentialDialog(QDialog):
 
     def done(self, result: int) -> None:
         """Clear every secret field however the dialog closes."""
-        for edit in (self.password, self.passphrase, self.sudo_password):
+        for edit in (self.password, self.passphrase, self.sudo_password,
+                     self.winrm_password):
             edit.clear()
         super().done(result)
 

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from app.core.credentials import Credential, Scope, ScopeKind, SudoMode
+from app.core.credentials import (
+    Credential,
+    CredentialKind,
+    Scope,
+    ScopeKind,
+    SudoMode,
+    WinRMSettings,
+)
 from app.core.models import Asset
 from app.services import SiteService
 from app.ui import dialogs
@@ -58,6 +65,12 @@ def scope_text(scope: Scope, labels: dict[str, str] | None = None) -> str:
 
 def auth_text(cred: Credential) -> str:
     """How a credential logs in, without any secret."""
+    if cred.kind is CredentialKind.WINRM:
+        settings = WinRMSettings.from_options(cred.options)
+        text = settings.describe(cred.port).rsplit(" port ", 1)[0]
+        if settings.skip_cert_hosts:
+            text += " (certificate not checked for some hosts)"
+        return text
     if cred.has_key and cred.has_password:
         return "key + password"
     if cred.has_key:
@@ -67,6 +80,8 @@ def auth_text(cred: Credential) -> str:
 
 def sudo_text(cred: Credential) -> str:
     """How a credential becomes root."""
+    if cred.kind is CredentialKind.WINRM:
+        return "— (an administrator account)"
     text = SUDO_LABELS.get(cred.sudo_mode, str(cred.sudo_mode))
     if cred.sudo_mode is SudoMode.PASSWORD and not cred.has_sudo_password:
         text += " (none stored)"
@@ -86,7 +101,9 @@ class CredentialTableModel(RowTableModel):
         c: Credential = obj
         cells = (c.name, c.username, auth_text(c), sudo_text(c),
                  ", ".join(scope_text(s, self.asset_labels) for s in c.scopes),
-                 str(c.port or 22))
+                 str(c.port or (22 if c.kind is CredentialKind.SSH else
+                                5986 if WinRMSettings.from_options(c.options).https
+                                else 5985)))
         return cells, " ".join(cells).lower()
 
     def credential_at(self, row: int) -> Credential:
@@ -340,7 +357,7 @@ class CredentialsPage(Page):
         self.view.doubleClicked.connect(lambda _i: self.test_selected())
         self.add_button = QPushButton("&Add…")
         self.add_button.setObjectName("addCredentialButton")
-        self.add_button.setToolTip("Add an SSH credential (Insert)")
+        self.add_button.setToolTip("Add an SSH or WinRM credential (Insert)")
         self.add_button.clicked.connect(self.add_credential)
         self.delete_button = QPushButton("&Delete")
         self.delete_button.setObjectName("deleteCredentialButton")
@@ -484,6 +501,12 @@ class CredentialsPage(Page):
         remote = service.credentials
 
         def add() -> Credential:
+            if spec.kind is CredentialKind.WINRM:
+                return remote.add_winrm_credential(
+                    spec.name, spec.username, password=spec.password or "",
+                    auth=spec.winrm_auth, https=spec.winrm_https, port=spec.port,
+                    ca_file=spec.ca_file, allow_unencrypted=spec.allow_unencrypted,
+                    skip_cert_hosts=spec.skip_cert_hosts, scopes=spec.scopes)
             return remote.add_ssh_credential(
                 spec.name, spec.username, password=spec.password, key_file=spec.key_file,
                 key_passphrase=spec.key_passphrase, sudo_mode=spec.sudo_mode,
@@ -562,7 +585,12 @@ class CredentialsPage(Page):
             if service is not self.service:
                 return
             who = result.get("user") or "?"
-            if result.get("sudo"):
+            if result.get("kind") == "winrm":
+                text = (f"\u2714 {asset.label}: logged in as {who} with \u201c{name}\u201d "
+                        f"({result.get('described')}; encryption: {result.get('encryption')};"
+                        f" certificate: {result.get('certificate')}).")
+                state = "ok"
+            elif result.get("sudo"):
                 text = (f"\u2714 {asset.label}: logged in as {who} with \u201c{name}\u201d; "
                         "sudo works (root).")
                 state = "ok"

@@ -447,7 +447,7 @@ class AssetDetails(QFrame):
         self.assessment_shown = asset_id
         if record is None:
             self._clear_assessment("Never. Select the asset and press Ctrl+R to assess it "
-                                   "over SSH.")
+                                   "over SSH (WinRM for Windows).")
             return
         texts: dict[str, str] = {}
         took = (record.finished_at - record.started_at).total_seconds()

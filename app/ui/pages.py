@@ -101,7 +101,7 @@ def risk_overview(service: Any, stale_days: int, now: datetime | None = None) ->
         if asset.id is None or not (asset.primary_ip or asset.hostname):
             continue
         record = records.get(asset.id)
-        if record is None:
+        if record is None or not record.ok:  # a failed scan assessed nothing
             never.append(asset.label)
         elif record.finished_at is None or record.finished_at < cutoff:
             stale.append(asset.label)
@@ -234,12 +234,18 @@ class DashboardPage(Page):
         """Show compliance, overdue updates by priority, coverage and the top risks."""
         c = overview.compliance
         value, detail = self.risk_cards["compliance"]
-        value.setText(f"{c.percent:.1f} %")
-        detail.setText(f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
-                       + (f" · {c.excepted:,} under exception" if c.excepted else "")
-                       if c.pairs else "no missing security update known")
-        value.setToolTip(f"{c.assets_compliant:,} of {c.assets:,} covered assets have no "
-                         "overdue security update.")
+        value.setText("—" if c.percent is None else f"{c.percent:.1f} %")
+        note = (f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
+                + (f" · {c.excepted:,} under exception" if c.excepted else "")
+                if c.pairs else "no missing security update known")
+        if c.percent is None:
+            note = f"none of {c.assets:,} covered hosts assessed"
+        elif c.not_assessed:
+            note += f" · {c.not_assessed:,} hosts not assessed"
+        detail.setText(note)
+        value.setToolTip(f"{c.assets_compliant:,} of {c.assets:,} covered assets are "
+                         "assessed and have no overdue security update; "
+                         f"{c.not_assessed:,} not assessed.")
         value, detail = self.risk_cards["overdue"]
         counts = overview.overdue_by_priority
         value.setText(f"{sum(counts.values()):,}")

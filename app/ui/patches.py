@@ -588,7 +588,10 @@ class PatchesPage(Page):
 def patch_detail(g: PatchGroup) -> str:
     """A patch group in a few plain-text lines."""
     installed = ", ".join(g.installed) or "?"
-    lines = [f"{g.package}: {installed} \u2192 {', '.join(g.candidates)}  \u00b7  "
+    # A Windows update is a KB with a title, not a version change.
+    change = (", ".join(g.candidates) if g.sources == ("windows-update",) and not g.installed
+              else f"{installed} \u2192 {', '.join(g.candidates)}")
+    lines = [f"{g.package}: {change}  \u00b7  "
              f"{CLASS_LABELS.get(g.classification, g.classification)}"
              + (f", {g.severity}" if g.severity is not Severity.UNKNOWN else "")
              + (f"  \u00b7  from {', '.join(g.sources)}" if g.sources else "")

@@ -180,7 +180,7 @@ def test_wua_search_result() -> None:
     assert defender.classification is Classification.OTHER
     update = cu.to_update()
     assert (update.package, update.kb, update.source) == ("KB5046633", "KB5046633",
-                                                          "Windows Update")
+                                                          "windows-update")
     assert update.reboot_required and update.cves == cu.cves
 
 

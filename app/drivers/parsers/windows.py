@@ -23,6 +23,8 @@ from app.core.validate import normalize_mac
 from app.drivers.parsers._common import ParseError, truncate
 
 SCHEMA = 1
+#: ``source`` of every missing Windows update (like a Linux update's repository).
+UPDATE_SOURCE = "windows-update"
 MAX_TEXT = 500
 #: The largest document accepted (a big server's software list is well under 1 MiB).
 MAX_DOCUMENT = 16 * 1024 * 1024
@@ -162,7 +164,7 @@ class WindowsUpdate:
         kb = self.kbs[0] if self.kbs else ""
         return Update(package=kb or f"update-{self.update_id}", candidate_version=self.title,
                       classification=self.classification, severity=self.severity,
-                      source="Windows Update", kb=kb, cves=self.cves,
+                      source=UPDATE_SOURCE, kb=kb, cves=self.cves,
                       reboot_required=self.reboot_required)
 
 
