@@ -3,17 +3,21 @@ reboot, roll back, resume) and to the deployment history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from app.core.deployment import Deployment, Gates, PackagePin, Stage
-from app.core.errors import NotFoundError, UserError
+from app.core.errors import NotFoundError, UserError, ValidationError
 from app.core.models import Asset
-from app.core.policy import Role
+from app.core.planrules import RULES, Request, plan_gates
+from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
+from app.core.validate import check_gates
 from app.deploy.engine import DeployEngine, EventCallback
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
+from app.store.repos import AuditRepo
 
 
 class DeploymentService(ServicePart):
@@ -100,6 +104,10 @@ class DeploymentService(ServicePart):
         pilot: Sequence[str] = (),
         gates: Gates | None = None,
         window: str = "",
+        requested: Mapping[str, Request] | None = None,
+        source: str = "caller",
+        override_reason: str = "",
+        emergency: str = "",
     ) -> Deployment:
         """Plan a deployment of exact versions to hosts in rings.
 
@@ -110,13 +118,52 @@ class DeploymentService(ServicePart):
                 the patches.
             test_ring: selectors of the test ring (also targets).
             pilot: selectors of the pilot group (also targets).
-            gates: thresholds, wave size, reboot policy (defaults from :class:`Gates`).
+            gates: wave size, concurrency, timeouts; its policy rules (reboot, failures,
+                backup, ...) that differ from :class:`Gates`' defaults are requests by
+                ``source``.
+            requested: rules asked for (``{"max_failures": Request(1, "flag
+                --max-failures")}``); the rest come from the policy in force.
+            override_reason: allow requests that loosen the policy: the actor must be
+                the policy's responsible person (audited as ``policy.override``).
+            emergency: the reason for an emergency run outside the maintenance windows
+                (the policy's emergency procedure; responsible person, audited).
 
         Raises:
             UserError: unknown package or asset, ambiguous versions, empty plan; the patch
-                policy names deployers and the actor is not one of them (audited).
+                policy names deployers and the actor is not one of them (audited); a
+                request loosens a rule without an override.
         """
         self.site.risk.check_role(self.actor, Role.DEPLOYER, "plan deployments")  # patch policy
+        current = self.site.risk.policy()
+        policy, label = current.policy, f"policy v{current.version}"
+        asks = dict(requested or {})
+        if gates is not None:  # a caller's Gates: what differs from the defaults is asked
+            default = Gates()
+            for rule in RULES:
+                if rule not in asks and getattr(gates, rule) != getattr(default, rule):
+                    asks[rule] = Request(getattr(gates, rule), source)
+        _, loose = plan_gates(policy, current.version, gates or Gates(), asks)
+        if loose and not override_reason.strip():
+            raise UserError("The plan loosens the patch policy (" + label + "): "
+                            + "; ".join(str(x) for x in loose) + ". Tighten it, or override "
+                            "with a reason (--override REASON) as the policy's responsible "
+                            "person.")
+        if loose:
+            self.site.risk.check_role(self.actor, Role.RESPONSIBLE,
+                                      "override the patch policy's rules")
+        if emergency.strip():
+            self.site.risk.check_role(self.actor, Role.RESPONSIBLE,
+                                      "open an emergency run outside the maintenance windows")
+        final, _ = plan_gates(policy, current.version, gates or Gates(), asks,
+                              override_by=self.actor if loose else "",
+                              override_reason=override_reason.strip(),
+                              emergency_by=self.actor if emergency.strip() else "",
+                              emergency_reason=emergency.strip())
+        rings_source = source if (test_ring or pilot) else label
+        final = replace(final, sources=(*final.sources, ("rings", rings_source)))
+        problems = check_gates(final)
+        if problems:
+            raise ValidationError(problems)
         missing = self.site.assess.patches()
         pins: list[PackagePin] = []
         for spec in patches:
@@ -157,10 +204,29 @@ class DeploymentService(ServicePart):
         test = {a.id for a in resolve(test_ring)}
         pilots = {a.id for a in resolve(pilot)}
         everyone = {a.id: a for a in [*chosen, *resolve(test_ring), *resolve(pilot)]}
+        if not test_ring and not pilot:  # the policy's rings, among the chosen hosts
+            test = {a.id for a in everyone.values()
+                    if any(selector_matches(s, a) for s in policy.test_group)}
+            pilots = {a.id for a in everyone.values() if a.id not in test
+                      and any(selector_matches(s, a) for s in policy.pilot_group)}
         staged = [(a, Stage.TEST if a.id in test else Stage.PILOT if a.id in pilots
                    else Stage.PRODUCTION) for a in everyone.values()]
         staged.sort(key=lambda item: (list(Stage).index(item[1]), item[0].label))
-        return self.plan(pins, staged, gates or Gates(), window)
+        dep = self.plan(pins, staged, final, window)
+        if loose or final.emergency:
+            with self.store.atomic() as db:
+                audit = AuditRepo(db)
+                if loose:
+                    audit.append(self.actor, "policy.override", "deployment", str(dep.id), {
+                        "policy_version": current.version, "reason": override_reason.strip(),
+                        "rules": {x.rule: {"policy": str(x.policy_value),
+                                           "now": str(x.requested), "asked_by": x.source}
+                                  for x in loose}})
+                if final.emergency:
+                    audit.append(self.actor, "deploy.emergency", "deployment", str(dep.id), {
+                        "policy_version": current.version, "reason": emergency.strip(),
+                        "windows": list(final.windows)})
+        return dep
 
     def all(self) -> list[Deployment]:
         """Every deployment, newest first."""

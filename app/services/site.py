@@ -348,10 +348,13 @@ class SiteService:
     # deployments (``self.deployments()`` still lists them: the service is callable)
     def plan_deployment(self, patches: Sequence[str], targets: Sequence[str] | None = None, *,
                         test_ring: Sequence[str] = (), pilot: Sequence[str] = (),
-                        gates: Gates | None = None, window: str = "") -> Deployment:
-        """Plan a deployment by selectors (:meth:`DeploymentService.plan_deployment`)."""
+                        gates: Gates | None = None, window: str = "",
+                        **rules: Any) -> Deployment:
+        """Plan a deployment by selectors (:meth:`DeploymentService.plan_deployment`;
+        ``rules``: requested, source, override_reason, emergency)."""
         return self.deployments.plan_deployment(patches, targets, test_ring=test_ring,
-                                                pilot=pilot, gates=gates, window=window)
+                                                pilot=pilot, gates=gates, window=window,
+                                                **rules)
 
     def deployment(self, dep_id: int | None = None) -> Deployment:
         """One deployment (the newest when ``dep_id`` is None)."""
