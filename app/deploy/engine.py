@@ -80,7 +80,7 @@ class DeployEngine:
         self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
         #: Called with the targets about to be pre-flighted once their window is open (the
         #: Wake-on-LAN step, set by the services layer); returns nothing.
-        self.before_preflight: Callable[[Deployment, list[Target]], None] | None = None
+        self.before_preflight: Callable[[Deployment, list[Target]], object] | None = None
 
     # -- persistence -----------------------------------------------------------------
     def get(self, dep_id: int) -> Deployment:

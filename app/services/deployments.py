@@ -3,18 +3,20 @@ reboot, roll back, resume) and to the deployment history."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from app.core.deployment import Deployment, Gates, PackagePin, Stage
+from app.core.deployment import Deployment, Gates, PackagePin, Stage, Target
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.core.models import Asset
 from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates
-from app.deploy.engine import DeployEngine, EventCallback
+from app.deploy.engine import DeployEngine, EventCallback, _port_open
+from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
 from app.store.repos import AuditRepo
@@ -37,7 +39,54 @@ class DeploymentService(ServicePart):
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
+            self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
+
+    def wake_hosts(self, dep: Deployment, targets: Sequence[Target]) -> list[str]:
+        """Wake-on-LAN before pre-flight: a host whose SSH port does not answer and whose
+        MAC is known gets the magic packet (to its subnet's broadcast, or the site setting
+        ``wol_broadcast``), then up to ``wol_wait`` seconds (default 120) to come up.
+        Logged on the deployment and audited. Returns the labels of the hosts woken."""
+        settings = self.site.settings()
+        wait = float(settings.get("wol_wait", 120))
+        assets = {a.id: a for a in self.site.inventory.assets()}
+        asleep = []
+        for t in targets:
+            asset = assets.get(t.asset_id)
+            if asset is None or not asset.primary_mac or t.state.value != "pending":
+                continue
+            try:
+                port = self.site.remote.credential_for(asset).port or 22
+            except UserError:  # locked vault or no credential: pre-flight will say so
+                port = 22
+            if not _port_open(t.address, port, 1.0):
+                asleep.append((t, asset, port))
+        woken: list[str] = []
+        for t, asset, _port in asleep:
+            target = str(settings.get("wol_broadcast") or broadcast_for(t.address))
+            send_magic_packet(asset.primary_mac, target)
+            self._log_step(dep.id, t.asset_id, f"{t.label}: off at the window's start; "
+                           f"Wake-on-LAN sent to {asset.primary_mac} via {target}",
+                           "deploy.wake")
+        deadline = time.monotonic() + wait
+        for t, _asset, port in asleep:
+            while not _port_open(t.address, port, 1.0) and time.monotonic() < deadline:
+                time.sleep(1.0)
+            up = _port_open(t.address, port, 1.0)
+            self._log_step(dep.id, t.asset_id, f"{t.label}: " + (
+                "awake after Wake-on-LAN" if up else f"still off after {wait:.0f} s"))
+            if up:
+                woken.append(t.label)
+        return woken
+
+    def _log_step(self, dep_id: int, asset_id: int, message: str, audit: str = "") -> None:
+        with self.store.atomic() as db:
+            DeploymentRepo(db).log(dep_id, message, asset_id)
+            if audit:
+                AuditRepo(db).append(self.actor, audit, "deployment", str(dep_id),
+                                     {"message": message, "asset_id": asset_id})
+        if self.on_event is not None:
+            self.on_event(dep_id, asset_id, message)
 
     @property
     def on_event(self) -> EventCallback | None:

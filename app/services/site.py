@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from app.services.assessment import AssessmentService, HostOutcome
     from app.services.credentials import CredentialService
     from app.services.deployments import DeploymentService
+    from app.services.schedules import ScheduleService
 
 
 def default_site_path() -> Path:
@@ -126,6 +127,13 @@ class SiteService:
         from app.services.deployments import DeploymentService
 
         return DeploymentService(self)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        """Scheduled jobs, the background runner and its notifications."""
+        from app.services.schedules import ScheduleService
+
+        return ScheduleService(self)
 
     @cached_property
     def credentials(self) -> CredentialService:

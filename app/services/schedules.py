@@ -1,0 +1,223 @@
+"""The background runner: scheduled jobs (scan, assess, deploy, report, feed refresh) that
+``patchdesk run-due`` executes when the OS's scheduler starts it, with the GUI closed, and
+the e-mail notifications it sends (deployment results, halts, new devices, overdue
+emergencies)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from app.core.credentials import Credential, CredentialKind
+from app.core.deployment import Phase
+from app.core.errors import UserError
+from app.core.policy import Priority
+from app.core.schedule import JobKind, Schedule, check_arg, next_run, parse_kind, parse_spec
+from app.services.base import ServicePart
+from app.store.repos import AuditRepo
+from app.store.schedules import ScheduleRepo
+
+NOTIFY_SETTING = "notify_smtp"  # the name of the SMTP credential that sends notifications
+
+
+def local_now() -> datetime:
+    """The local time schedules are judged by (aware)."""
+    return datetime.now().astimezone()
+
+
+class ScheduleService(ServicePart):
+    """Schedules of one site and the runner that executes the due ones."""
+
+    clock: Callable[[], datetime] = staticmethod(local_now)
+
+    # -- schedules -----------------------------------------------------------------------
+    def all(self) -> list[Schedule]:
+        """Every schedule, by id."""
+        return ScheduleRepo(self.store.db()).all()
+
+    def add(self, kind: str, arg: str, spec: str) -> Schedule:
+        """Add a schedule (audited); its first run is computed from now.
+
+        Raises:
+            UserError: unknown kind, bad argument or spec, a deployment that does not
+                exist.
+        """
+        try:
+            job = parse_kind(kind)
+            arg = check_arg(job, arg)
+            spec = parse_spec(spec)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if job is JobKind.DEPLOY:
+            self.site.deployments.get(int(arg))  # must exist
+        due = self._next(spec, self.clock())
+        with self.store.atomic() as db:
+            saved = ScheduleRepo(db).add(job, arg, spec, due, self.actor)
+            AuditRepo(db).append(self.actor, "schedule.add", "schedule", str(saved.id),
+                                 saved.to_dict())
+        return saved
+
+    def update(self, schedule_id: int, *, spec: str | None = None, arg: str | None = None,
+               enabled: bool | None = None) -> Schedule:
+        """Change a schedule's spec, argument or enabled flag (audited)."""
+        with self.store.atomic() as db:
+            repo = ScheduleRepo(db)
+            old = repo.get(schedule_id)
+            changes: dict[str, Any] = {}
+            try:
+                if spec is not None:
+                    changes["spec"] = parse_spec(spec)
+                    changes["next_run"] = self._next(changes["spec"], self.clock())
+                if arg is not None:
+                    changes["arg"] = check_arg(old.kind, arg)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            if enabled is not None:
+                changes["enabled"] = int(enabled)
+            new = repo.update(schedule_id, **changes)
+            AuditRepo(db).append(self.actor, "schedule.edit", "schedule", str(schedule_id),
+                                 {"before": old.to_dict(), "after": new.to_dict()})
+        return new
+
+    def remove(self, schedule_id: int) -> Schedule:
+        """Delete a schedule (audited)."""
+        with self.store.atomic() as db:
+            gone = ScheduleRepo(db).remove(schedule_id)
+            AuditRepo(db).append(self.actor, "schedule.remove", "schedule", str(schedule_id),
+                                 gone.to_dict())
+        return gone
+
+    def _next(self, spec: str, after: datetime) -> datetime | None:
+        return next_run(spec, after, self.site.risk.policy().policy.windows)
+
+    # -- the runner ----------------------------------------------------------------------
+    def due(self, now: datetime | None = None) -> list[Schedule]:
+        """The enabled schedules whose next run has come."""
+        now = now or self.clock()
+        return [s for s in self.all() if s.enabled and s.next_run is not None
+                and s.next_run <= now]
+
+    def run_due(self, now: datetime | None = None) -> list[Schedule]:
+        """Run every due schedule once (a missed run runs once, late), record its result
+        and audit it; then send the notifications. Returns the schedules as they ended."""
+        now = now or self.clock()
+        ran: list[Schedule] = []
+        notes: list[str] = []
+        for sched in self.due(now):
+            with self.store.atomic() as db:  # claim it: a second runner skips it
+                if not ScheduleRepo(db).claim(sched, self._next(sched.spec, now)):
+                    continue
+            try:
+                status, result, note = "ok", *self._execute(sched)
+            except Exception as exc:
+                status, result, note = "failed", str(exc) or type(exc).__name__, \
+                    f"Scheduled {sched.kind} {sched.arg} failed: {exc}"
+            with self.store.atomic() as db:
+                ScheduleRepo(db).finished(sched.id, now, status, result)
+                AuditRepo(db).append(self.actor, "schedule.run", "schedule", str(sched.id), {
+                    "kind": str(sched.kind), "arg": sched.arg, "status": status,
+                    "result": result})
+            if note:
+                notes.append(note)
+            ran.append(ScheduleRepo(self.store.db()).get(sched.id))
+        if ran:
+            notes.extend(self._overdue_emergencies())
+            if notes:
+                self.notify("PatchDesk: " + notes[0].split("\n")[0], "\n\n".join(notes))
+        return ran
+
+    def _execute(self, sched: Schedule) -> tuple[str, str]:
+        """Run one job: (result, notification text or "")."""
+        site = self.site
+        if sched.kind is JobKind.SCAN:
+            before = {a.primary_ip for a in site.assets()}
+            record = site.scan_network(sched.arg)
+            new = [h for h in record.hosts if h.get("ip") not in before]
+            result = (f"scan {record.id}: {record.summary.get('up', len(record.hosts))} "
+                      f"host(s) up, {len(new)} new")
+            note = ("New devices found by scheduled scan of " + sched.arg + ":\n" + "\n".join(
+                f"  {h.get('ip')} {h.get('hostname') or ''}".rstrip() for h in new)) \
+                if new else ""
+            return result, note
+        if sched.kind is JobKind.ASSESS:
+            ids = [int(a.id or 0) for a in site.find_assets(sched.arg)]
+            if not ids:
+                raise UserError(f"no asset matches {sched.arg}")
+            outcomes = site.assess_assets(ids)
+            good = sum(1 for o in outcomes if o.ok)
+            failed = [f"{o.label}: {o.message}" for o in outcomes if not o.ok]
+            result = f"assessed {good} of {len(outcomes)} host(s)" + (
+                "; " + "; ".join(failed) if failed else "")
+            return result, ""
+        if sched.kind is JobKind.DEPLOY:
+            dep = site.deployments.run(int(sched.arg))
+            done = sum(1 for t in dep.targets if str(t.state) == "succeeded")
+            result = f"deployment {dep.id}: {dep.phase} ({done} of {len(dep.targets)} host(s) " \
+                     "succeeded)" + (f"; {dep.halt_reason}" if dep.phase is Phase.HALTED else "")
+            word = "HALTED" if dep.phase is Phase.HALTED else str(dep.phase)
+            note = (f"Deployment {dep.id} {word}: "
+                    + ", ".join(str(p) for p in dep.packages) + "\n" + "\n".join(
+                        f"  {t.label}: {t.state} {t.verified} {t.detail}".rstrip()
+                        for t in dep.targets)
+                    + (f"\nReason: {dep.halt_reason}" if dep.phase is Phase.HALTED else ""))
+            return result, note
+        if sched.kind is JobKind.REPORT:
+            path = Path(sched.arg or site.path.with_name(
+                f"{site.path.stem}-report-{self.clock():%Y%m%d-%H%M}.pdf")).expanduser()
+            site.reports.generate(path)
+            return f"report written to {path}", ""
+        if not sched.arg:
+            raise UserError("a feed refresh needs the KEV catalogue's file or URL")
+        imported = site.risk.kev_import(sched.arg)
+        return f"KEV catalogue {imported.to_dict().get('version', '')} imported", ""
+
+    def _overdue_emergencies(self) -> list[str]:
+        """Overdue emergency updates not reported before (each is reported once)."""
+        try:
+            items = [i for i in self.site.risk.risk_items()
+                     if i.overdue and i.priority is Priority.EMERGENCY]
+        except UserError:
+            return []
+        settings = self.site.settings()
+        told = set(settings.get("notified_overdue", []))
+        fresh = [i for i in items if f"{i.host}/{i.package}" not in told]
+        if not fresh:
+            return []
+        self.site.update_settings(notified_overdue=sorted(
+            told | {f"{i.host}/{i.package}" for i in fresh}))
+        return ["Overdue emergency updates:\n" + "\n".join(
+            f"  {i.host}: {i.package} (due {i.due:%Y-%m-%d %H:%M})" for i in fresh)]
+
+    # -- notifications -------------------------------------------------------------------
+    def smtp_credential(self) -> Credential | None:
+        """The SMTP credential notifications go through (None: not configured)."""
+        name = str(self.site.settings().get(NOTIFY_SETTING, ""))
+        creds = [c for c in self.site.remote.credentials() if c.kind is CredentialKind.SMTP]
+        return next((c for c in creds if c.name == name), creds[0] if creds else None)
+
+    def notify(self, subject: str, body: str) -> str:
+        """E-mail a notification through the site's SMTP credential (audited). Returns the
+        Message-ID, or "" when no mail server is configured. A failure to send is recorded
+        in the audit log, never raised (the job it reports on did its work)."""
+        from app.notify.mail import SmtpSettings, send_mail
+
+        cred = self.smtp_credential()
+        if cred is None:
+            return ""
+        opts = cred.options
+        settings = SmtpSettings(
+            host=opts.get("host", ""), port=int(cred.port or 587), username=cred.username,
+            sender=opts.get("sender", ""), cafile=opts.get("cafile", ""),
+            recipients=tuple(r for r in opts.get("recipients", "").split(",") if r))
+        try:
+            password = self.site.remote.secret_password(cred) if cred.has_password else None
+            msg_id = send_mail(settings, password, subject, body)
+        except UserError as exc:
+            self._audit("notify.failed", "notification", cred.name,
+                        {"subject": subject, "error": str(exc)})
+            return ""
+        self._audit("notify.sent", "notification", cred.name,
+                    {"subject": subject, "to": list(settings.recipients), "id": msg_id})
+        return msg_id
