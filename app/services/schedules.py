@@ -5,6 +5,11 @@ emergencies)."""
 
 from __future__ import annotations
 
+import getpass
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +18,14 @@ from typing import Any
 from app.core.credentials import Credential, CredentialKind
 from app.core.deployment import Phase
 from app.core.errors import UserError
+from app.core.osschedule import (
+    LAUNCHD_LABEL,
+    UNIT,
+    launchd_plist,
+    schtasks_xml,
+    shell_line,
+    systemd_units,
+)
 from app.core.policy import Priority
 from app.core.schedule import JobKind, Schedule, check_arg, next_run, parse_kind, parse_spec
 from app.services.base import ServicePart
@@ -221,3 +234,80 @@ class ScheduleService(ServicePart):
         self._audit("notify.sent", "notification", cred.name,
                     {"subject": subject, "to": list(settings.recipients), "id": msg_id})
         return msg_id
+
+
+def runner_command(site: Path, master_password_file: str = "") -> list[str]:
+    """The command the OS scheduler starts: this installation's ``patchdesk run-due`` for
+    the site (the bundle itself when frozen)."""
+    if getattr(sys, "frozen", False):
+        exe = [sys.executable]
+    else:
+        script = Path(sys.executable).with_name(
+            "patchdesk.exe" if sys.platform == "win32" else "patchdesk")
+        exe = [str(script)] if script.exists() else [sys.executable, "-m", "app"]
+    extra = ["--master-password-file", master_password_file] if master_password_file else []
+    return [*exe, "--site", str(site), *extra, "run-due"]
+
+
+def install_os_scheduler(command: list[str], *, platform: str | None = None,
+                         home: Path | None = None, interval_minutes: int = 5,
+                         run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+                         ) -> dict[str, Any]:
+    """Register ``run-due`` with the OS's own scheduler.
+
+    Linux: the user service + timer under ``~/.config/systemd/user``, then ``systemctl
+    --user daemon-reload`` and ``enable --now`` when a user manager answers (otherwise the
+    commands to run are returned). Windows: the task XML, then ``schtasks /Create``.
+    macOS: the launchd agent plist, then ``launchctl bootstrap``.
+
+    Returns:
+        ``{"files": [...], "ran": [[argv, exit code, output]], "todo": "..."}``.
+    """
+    platform = platform or sys.platform
+    home = home or Path.home()
+    files: dict[Path, str] = {}
+    commands: list[list[str]] = []
+    if platform.startswith("linux"):
+        unit_dir = home / ".config" / "systemd" / "user"
+        files = {unit_dir / n: t for n, t in systemd_units(command, interval_minutes).items()}
+        commands = [["systemctl", "--user", "daemon-reload"],
+                    ["systemctl", "--user", "enable", "--now", f"{UNIT}.timer"]]
+    elif platform == "win32":
+        files = {home / "AppData" / "Local" / "PatchDesk" / "run-due-task.xml":
+                 schtasks_xml(command, interval_minutes)}
+        commands = [["schtasks", "/Create", "/TN", "PatchDesk\\run-due", "/XML",
+                     str(next(iter(files))), "/F"]]
+    elif platform == "darwin":
+        plist = home / "Library" / "LaunchAgents" / f"{LAUNCHD_LABEL}.plist"
+        files = {plist: launchd_plist(command, interval_minutes,
+                                      str(home / "Library" / "Logs" / "patchdesk-run-due.log"))}
+        commands = [["launchctl", "bootstrap", f"gui/{os.getuid()}", str(plist)]]
+    else:
+        raise UserError(f"No OS scheduler known for {platform}; run "
+                        f"'{shell_line(command)}' every few minutes with cron.")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-16" if path.suffix == ".xml" else "utf-8")
+    ran: list[list[Any]] = []
+    todo = ""
+    if shutil.which(commands[0][0]) is None:
+        todo = "run: " + " && ".join(shell_line(c) for c in commands)
+    else:
+        for argv in commands:
+            proc = run(argv, capture_output=True, text=True, timeout=60, check=False)
+            ran.append([argv, proc.returncode, (proc.stdout + proc.stderr).strip()])
+            if proc.returncode != 0:
+                todo = (f"'{shell_line(argv)}' failed ({(proc.stderr or '').strip()[:200]}); "
+                        "when a user session is running, run: "
+                        + " && ".join(shell_line(c) for c in commands))
+                if platform.startswith("linux"):
+                    todo += f"; to run while logged out: loginctl enable-linger {_user()}"
+                break
+    return {"files": [str(p) for p in files], "ran": ran, "todo": todo}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "$USER"
