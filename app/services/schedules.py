@@ -26,7 +26,7 @@ from app.core.osschedule import (
     shell_line,
     systemd_units,
 )
-from app.core.policy import Priority
+from app.core.policy import Priority, selector_matches
 from app.core.schedule import JobKind, Schedule, check_arg, next_run, parse_kind, parse_spec
 from app.services.base import ServicePart
 from app.store.repos import AuditRepo
@@ -155,7 +155,8 @@ class ScheduleService(ServicePart):
                 if new else ""
             return result, note
         if sched.kind is JobKind.ASSESS:
-            ids = [int(a.id or 0) for a in site.find_assets(sched.arg)]
+            ids = [int(a.id or 0) for a in site.assets()
+                   if selector_matches(sched.arg, a)]
             if not ids:
                 raise UserError(f"no asset matches {sched.arg}")
             outcomes = site.assess_assets(ids)
