@@ -48,7 +48,7 @@ def test_systemd_units_quote_the_command() -> None:
 
 
 def test_task_scheduler_xml_and_launchd_plist_parse() -> None:
-    root = ET.fromstring(schtasks_xml(CMD, 10).split("\n", 1)[1])
+    root = ET.fromstring(schtasks_xml(CMD, 10).split("\n", 1)[1])  # noqa: S314 - our own text
     ns = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
     assert root.find(".//t:Interval", ns).text == "PT10M"  # type: ignore[union-attr]
     assert root.find(".//t:Command", ns).text == CMD[0]  # type: ignore[union-attr]
@@ -61,7 +61,8 @@ def test_task_scheduler_xml_and_launchd_plist_parse() -> None:
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin"])
-def test_install_writes_the_entry_and_registers_it(tmp_path: Path, platform: str) -> None:
+def test_install_writes_the_entry_and_registers_it(tmp_path: Path, platform: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
 
     class Done:
@@ -71,14 +72,9 @@ def test_install_writes_the_entry_and_registers_it(tmp_path: Path, platform: str
         calls.append(argv)
         return Done()
 
-    import shutil
-    real = shutil.which
-    shutil.which = lambda name: f"/usr/bin/{name}"  # type: ignore[assignment]
-    try:
-        result = install_os_scheduler(CMD, platform=platform, home=tmp_path,
-                                      run=run)  # type: ignore[arg-type]
-    finally:
-        shutil.which = real
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    result = install_os_scheduler(CMD, platform=platform, home=tmp_path,
+                                  run=run)  # type: ignore[arg-type]
     written = Path(result["files"][0])
     assert written.is_file() and not result["todo"]
     assert calls[0][0] == ("schtasks" if platform == "win32" else "launchctl")
