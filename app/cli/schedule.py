@@ -107,10 +107,9 @@ def cmd_notify_smtp(args: argparse.Namespace, out: TextIO) -> int:
         if not service.credentials.unlocked:
             service.credentials.unlock(master_password(args))
         password = secret(args.password_stdin, args.password_file, "SMTP password")
-        cred = service.remote.add_smtp_credential(
+        cred = service.schedules.set_smtp(
             args.name, args.user or "", password, host=args.host, port=args.port,
             sender=args.sender or "", recipients=tuple(args.to), cafile=args.cafile or "")
-        service.update_settings(notify_smtp=cred.name)
         emit(args, out, {"name": cred.name, "host": args.host, "port": args.port},
              f"notifications go through {cred.name} ({args.host}:{args.port}, STARTTLS)\n")
     return EXIT_OK

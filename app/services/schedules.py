@@ -211,6 +211,16 @@ class ScheduleService(ServicePart):
         creds = [c for c in self.site.remote.credentials() if c.kind is CredentialKind.SMTP]
         return next((c for c in creds if c.name == name), creds[0] if creds else None)
 
+    def set_smtp(self, name: str, username: str, password: str | None, *, host: str,
+                 port: int = 587, sender: str = "", recipients: tuple[str, ...] = (),
+                 cafile: str = "") -> Credential:
+        """Store the mail server's login in the vault and send notifications through it."""
+        cred = self.site.remote.add_smtp_credential(
+            name, username, password, host=host, port=port, sender=sender,
+            recipients=recipients, cafile=cafile)
+        self.site.update_settings(**{NOTIFY_SETTING: cred.name})
+        return cred
+
     def notify(self, subject: str, body: str) -> str:
         """E-mail a notification through the site's SMTP credential (audited). Returns the
         Message-ID, or "" when no mail server is configured. A failure to send is recorded
