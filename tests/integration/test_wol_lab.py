@@ -5,8 +5,11 @@ MAC, UDP 9) on the lab subnet's broadcast, sent from inside the lab's client nam
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,3 +96,64 @@ def test_magic_packet_layout() -> None:
     with pytest.raises(ValueError, match="not a MAC"):
         magic_packet("02:99:00:00:aa")
     assert broadcast_for("10.99.3.17") == "10.99.3.255"
+
+
+def test_deploy_wakes_a_host_that_is_off_then_installs(lab: Lab, lab_host,
+                                                       tmp_path: Path) -> None:
+    """The whole path: `deploy run` (in the client namespace) finds the target off, sends
+    the magic packet; a "NIC" listening in another lab namespace powers the host on when
+    the packet for its MAC arrives; pre-flight waits for it and the install goes through."""
+    target, nic = lab_host(name="wolh"), lab_host(name="wolnic")
+    path = tmp_path / "wake.pdsite"
+    master = "lab master password"
+    site = SiteService.open(path, create=True, actor="tech")
+    try:
+        site.remote.unlock(master, create=True)
+        site.remote.add_ssh_credential("office", "admin", password="labpass")
+        site.add_asset(Asset(hostname="wolh", ips=(target.ip,), macs=(target.mac,)))
+        dep = site.plan_deployment(["pd-tools=2.1-1"], ["wolh"])
+        site.update_settings(wol_wait=90)
+    finally:
+        site.close()
+    lab.stop_host("wolh")
+    listener = subprocess.Popen(["ip", "netns", "exec", nic.netns, sys.executable, "-c",
+                                 LISTEN], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    heard: list[str] = []
+
+    def power_on_when_woken() -> None:
+        assert listener.stdout is not None
+        listener.stdout.readline()  # "ready"
+        line = listener.stdout.readline().split()
+        if line and bytes.fromhex(line[0]) == magic_packet(target.mac):
+            heard.append(line[0])
+            lab.start_host("wolh")
+
+    nic_thread = threading.Thread(target=power_on_when_woken, daemon=True)
+    nic_thread.start()
+    try:
+        env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": master}
+        run = lab.client_run([str(Path(sys.executable).with_name("patchdesk")), "--site",
+                              str(path), "deploy", "run", str(dep.id), "--yes", "--json"],
+                             env=env, timeout=400)
+        nic_thread.join(60)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+        listener.wait(10)
+        if listener.stdout is not None:
+            listener.stdout.close()
+        if listener.stderr is not None:
+            listener.stderr.close()
+    assert heard, "the NIC never heard a magic packet for the host"
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    data = json.loads(run.stdout)
+    assert data["phase"] == "done"
+    assert data["targets"][0]["verified"] == "installed"
+    log = [x["message"] for x in data["log"]]
+    assert any(m.startswith("wolh: off at the window's start; Wake-on-LAN sent to "
+                            f"{target.mac}") for m in log)
+    assert "wolh: awake after Wake-on-LAN" in log
+    assert log.index("wolh: awake after Wake-on-LAN") < log.index("pre-flight checks started")
+    out = lab.exec("wolh", ["dpkg-query", "-W", "-f=${Version}", "pd-tools"])
+    assert out.stdout.strip() == "2.1-1"

@@ -5,7 +5,6 @@ the plans wait for a window two hours ahead, or are written halted)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,10 +32,10 @@ MASTER = "wizard master password"
 
 
 @pytest.fixture
-def locked_site(patched_site: SiteService) -> Iterator[SiteService]:  # noqa: F811
+def locked_site(patched_site: SiteService) -> SiteService:  # noqa: F811
     patched_site.remote.unlock(MASTER, create=True)  # a vault exists ...
     patched_site.remote.lock()  # ... and is locked, as after opening the site
-    yield patched_site
+    return patched_site
 
 
 def plan_in_two_hours(qtbot, wizard: DeployWizard) -> None:
