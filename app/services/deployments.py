@@ -194,9 +194,9 @@ class DeploymentService(ServicePart):
         _, loose = plan_gates(policy, current.version, gates or Gates(), asks)
         if loose and not override_reason.strip():
             raise UserError("The plan loosens the patch policy (" + label + "): "
-                            + "; ".join(str(x) for x in loose) + ". Tighten it, or override "
-                            "with a reason (--override REASON) as the policy's responsible "
-                            "person.")
+                            + "; ".join(str(x) for x in loose) + ". Keep the policy's rule, or "
+                            "override it with a reason as the policy's responsible person "
+                            "(command line: --override REASON).")
         if loose:
             self.site.risk.check_role(self.actor, Role.RESPONSIBLE,
                                       "override the patch policy's rules")
