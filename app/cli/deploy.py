@@ -23,23 +23,27 @@ from app.cli.common import (
     unlock,
 )
 from app.core.deployment import Gates, RebootPolicy
+from app.core.planrules import Request
 from app.services import SiteService
 
+#: Flags that ask for a policy rule (a flag may tighten it; loosening needs --override).
+_RULE_FLAGS = {"reboot": "--reboot", "max_failures": "--max-failures",
+               "max_failure_rate": "--max-failure-rate", "pilot_success": "--pilot-success",
+               "backup_days": "--backup-days", "reboot_lead_minutes": "--reboot-lead"}
 
-def _gates(args: argparse.Namespace) -> Any:
+
+def _rules(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan's keyword arguments: the other numbers as Gates, the rule flags given as
+    requests (each rule not given comes from the policy in force)."""
     base = Gates()
-    return Gates(
-        test_success=base.test_success,
-        pilot_success=args.pilot_success if args.pilot_success is not None
-        else base.pilot_success,
-        max_failures=args.max_failures,
-        max_failure_rate=args.max_failure_rate if args.max_failure_rate is not None
-        else base.max_failure_rate,
-        wave_size=args.wave_size or base.wave_size,
-        concurrency=args.concurrency or base.concurrency,
-        reboot=RebootPolicy(args.reboot),
-        backup_days=args.backup_days,
-    )
+    requested = {rule: Request(RebootPolicy(value) if rule == "reboot" else value,
+                               f"flag {flag}")
+                 for rule, flag in _RULE_FLAGS.items()
+                 if (value := getattr(args, rule, None)) is not None}
+    return {"gates": Gates(wave_size=args.wave_size or base.wave_size,
+                           concurrency=args.concurrency or base.concurrency),
+            "requested": requested, "source": "flag --test-ring/--pilot",
+            "override_reason": args.override or "", "emergency": args.emergency or ""}
 
 
 def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[str, Any]:
@@ -50,6 +54,10 @@ def _print_dep(dep: Any, out: TextIO) -> None:
     pins = ", ".join(str(p) for p in dep.packages)
     out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
     out.write(f"  changes: {dep.change_summary()}\n")  # apt's simulation on each host
+    for rule, source in dep.gates.sources:  # each rule and where it came from
+        value = getattr(dep.gates, rule, None)
+        shown = "; ".join(value) or "any time" if isinstance(value, tuple) else value
+        out.write(f"  rule {rule}: {'' if rule == 'rings' else f'{shown} '}({source})\n")
     if dep.halt_reason and str(dep.phase) == "halted":
         out.write(f"  halted: {dep.halt_reason}\n")
     if dep.approval:
@@ -66,7 +74,7 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         dep = service.plan_deployment(
             split_list(args.patch), split_list(args.targets) or None,
-            test_ring=split_list(args.test_ring), pilot=split_list(args.pilot), gates=_gates(args))
+            test_ring=split_list(args.test_ring), pilot=split_list(args.pilot), **_rules(args))
         if args.simulate:  # the change set on each host, before anything runs
             unlock(service, args)
             dep = service.deployments.simulate(dep.id)
@@ -81,7 +89,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
             dep = service.plan_deployment(
                 split_list(args.patch), split_list(args.targets) or None,
                 test_ring=split_list(args.test_ring), pilot=split_list(args.pilot),
-                gates=_gates(args))
+                **_rules(args))
             if not args.yes:
                 if not sys.stdin.isatty():
                     raise UsageError("refusing to deploy without --yes (no terminal to "
@@ -189,15 +197,27 @@ def _add_plan_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--pilot", action="append", metavar="SELECTORS")
     p.add_argument("--wave-size", type=int, metavar="N", help="production hosts per wave")
     p.add_argument("--concurrency", type=int, metavar="N", help="hosts at a time in a wave")
-    p.add_argument("--reboot", choices=["never", "if-needed", "always"], default="if-needed")
+    # The rules come from the patch policy in force; these flags may tighten one.
+    p.add_argument("--reboot", choices=["never", "if-needed", "always"],
+                   help="reboot behaviour (default: the policy's)")
+    p.add_argument("--reboot-lead", dest="reboot_lead_minutes", type=int, metavar="MIN",
+                   help="minutes of notice before a reboot (default: the policy's)")
     p.add_argument("--max-failures", type=int, metavar="N",
-                   help="halt production after N failed hosts")
+                   help="halt production after N failed hosts (default: the policy's)")
     p.add_argument("--max-failure-rate", type=float, metavar="F",
-                   help="halt production above this share of failed hosts (default 0.2)")
+                   help="halt production above this share of failed hosts (default: the "
+                        "policy's)")
     p.add_argument("--pilot-success", type=float, metavar="F",
-                   help="share of the pilot that must succeed (default 0.9)")
+                   help="share of the pilot that must succeed (default: the policy's)")
     p.add_argument("--backup-days", type=int, metavar="N",
-                   help="servers need a verified backup within N days")
+                   help="servers need a verified backup within N days (default: the "
+                        "policy's)")
+    p.add_argument("--override", metavar="REASON",
+                   help="let the flags loosen the policy's rules (the policy's responsible "
+                        "person only; audited with the reason)")
+    p.add_argument("--emergency", metavar="REASON",
+                   help="the policy's emergency procedure: run outside the maintenance "
+                        "windows (responsible person only; audited)")
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:

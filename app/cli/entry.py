@@ -17,13 +17,25 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from app import __version__
-from app.cli import assess, assets, audit, creds, deploy, report, risk, scan, site, transfer
+from app.cli import (
+    assess,
+    assets,
+    audit,
+    creds,
+    deploy,
+    report,
+    risk,
+    scan,
+    schedule,
+    site,
+    transfer,
+)
 from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, json_parent
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.services import default_site_path
 
 #: The command groups in the order ``patchdesk --help`` lists them.
-GROUPS = (site, assets, transfer, scan, creds, assess, deploy, report, risk, audit)
+GROUPS = (site, assets, transfer, scan, creds, assess, deploy, schedule, report, risk, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ class CredentialKind(StrEnum):
 
     SSH = "ssh"
     WINRM = "winrm"
+    SMTP = "smtp"  # the notification mail server (options: host, port, sender, recipients)
 
 
 class SudoMode(StrEnum):

@@ -168,11 +168,26 @@ class Gates:
                           "installing updates. Please save your work."
     min_free_mb: int = 500
     backup_days: int | None = None  # servers need a verified backup this recent
+    #: Maintenance windows (``[GROUP=]DAYS HH:MM-HH:MM``, see
+    #: :class:`app.core.policy.MaintenanceWindow`); a host matching none may go any time.
+    windows: tuple[str, ...] = ()
+    emergency: str = ""  # "who: why" of an audited out-of-window emergency run
+    #: Where each rule came from: ("max_failures", "policy v3"), ("reboot", "flag --reboot")
+    sources: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {k: (str(v) if isinstance(v, RebootPolicy) else v)
-                for k, v in ((f, getattr(self, f)) for f in self.__slots__)}
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, RebootPolicy):
+                value = str(value)
+            elif name == "windows":
+                value = list(value)
+            elif name == "sources":
+                value = dict(value)
+            out[name] = value
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Gates:
@@ -180,7 +195,16 @@ class Gates:
         known = {k: v for k, v in data.items() if k in cls.__slots__}
         if "reboot" in known:
             known["reboot"] = RebootPolicy(known["reboot"])
+        if "windows" in known:
+            known["windows"] = tuple(str(w) for w in known["windows"] or ())
+        if "sources" in known:
+            known["sources"] = tuple((str(k), str(v)) for k, v in
+                                     dict(known["sources"] or {}).items())
         return cls(**known)
+
+    def source(self, rule: str) -> str:
+        """Where a rule came from ("" when the plan does not say)."""
+        return dict(self.sources).get(rule, "")
 
 
 @dataclass(frozen=True, slots=True)

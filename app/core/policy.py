@@ -179,6 +179,32 @@ class MaintenanceWindow:
         return (day in self.days and t >= self.start) or \
                ((day - 1) % 7 in self.days and t < self.end)
 
+    def _spans(self, when: datetime) -> list[tuple[datetime, datetime]]:
+        """The window's occurrences from the day before ``when`` to a week after, as
+        (start, end) in ``when``'s time zone (naive stays naive)."""
+        spans = []
+        for offset in range(-1, 9):
+            day = (when + timedelta(days=offset)).date()
+            if day.weekday() not in self.days:
+                continue
+            start = datetime.combine(day, self.start, tzinfo=when.tzinfo)
+            end_day = day if self.start < self.end else day + timedelta(days=1)
+            spans.append((start, datetime.combine(end_day, self.end, tzinfo=when.tzinfo)))
+        return spans
+
+    def next_open(self, when: datetime) -> datetime:
+        """When the window is next open: ``when`` itself while it is open."""
+        if self.contains(when):
+            return when
+        return min(start for start, _ in self._spans(when) if start > when)
+
+    def closes_at(self, when: datetime) -> datetime | None:
+        """When the occurrence of the window that contains ``when`` ends (None: closed)."""
+        for start, end in self._spans(when):
+            if start <= when < end:
+                return end
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -198,6 +224,7 @@ class Policy:
     pilot_group: tuple[str, ...] = ("ring:pilot",)
     max_failures: int | None = None
     max_failure_rate: float = _GATES.max_failure_rate
+    pilot_success: float = _GATES.pilot_success
     backup_required: bool = True
     backup_days: int = 7
     emergency_procedure: str = DEFAULT_EMERGENCY_PROCEDURE
@@ -247,14 +274,22 @@ class Policy:
         windows = self.windows_for(asset)
         return not windows or any(w.contains(when) for w in windows)
 
+    def next_open(self, asset: Asset, when: datetime) -> datetime:
+        """When one of the asset's windows is next open (``when`` while one is, or when
+        the asset has none)."""
+        windows = self.windows_for(asset)
+        return min((w.next_open(when) for w in windows), default=when)
+
     def gates(self, base: Gates | None = None) -> Gates:
-        """Deployment gates carrying this policy's reboot, failure and backup rules."""
+        """Deployment gates carrying this policy's reboot, failure, pilot, backup and window
+        rules."""
         base = base or Gates()
         return replace(
             base, reboot=self.reboot, reboot_message=self.reboot_notice,
             reboot_lead_minutes=self.reboot_lead_minutes, max_failures=self.max_failures,
-            max_failure_rate=self.max_failure_rate,
-            backup_days=self.backup_days if self.backup_required else None)
+            max_failure_rate=self.max_failure_rate, pilot_success=self.pilot_success,
+            backup_days=self.backup_days if self.backup_required else None,
+            windows=tuple(str(w) for w in self.windows))
 
     # -- JSON form -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -269,7 +304,8 @@ class Policy:
             "windows": [str(w) for w in self.windows],
             "reboot": {"behaviour": str(self.reboot), "notice": self.reboot_notice,
                        "lead_minutes": self.reboot_lead_minutes},
-            "rings": {"test": list(self.test_group), "pilot": list(self.pilot_group)},
+            "rings": {"test": list(self.test_group), "pilot": list(self.pilot_group),
+                      "pilot_success": self.pilot_success},
             "failures": {"max": self.max_failures, "max_rate": self.max_failure_rate},
             "backup": {"required": self.backup_required, "days": self.backup_days},
             "emergency_procedure": self.emergency_procedure,
@@ -399,6 +435,9 @@ def _from_dict(data: dict[str, Any]) -> Policy:
     max_rate = get(failures, "max_rate", "failures.max_rate", (int, float))
     if not 0 <= max_rate <= 1:
         errors.append(FieldError("failures.max_rate", "must be between 0 and 1"))
+    pilot_success = get(rings, "pilot_success", "rings.pilot_success", (int, float))
+    if not 0 <= pilot_success <= 1:
+        errors.append(FieldError("rings.pilot_success", "must be between 0 and 1"))
     backup = section("backup")
     backup_days = get(backup, "days", "backup.days", int)
     if not 1 <= backup_days <= 3660:
@@ -418,6 +457,7 @@ def _from_dict(data: dict[str, Any]) -> Policy:
         pilot_group=selectors(rings.get("pilot", ["ring:pilot"]), "rings.pilot"),
         max_failures=max_failures,
         max_failure_rate=float(max_rate),
+        pilot_success=float(pilot_success),
         backup_required=get(backup, "required", "backup.required", bool),
         backup_days=backup_days,
         emergency_procedure=text("emergency_procedure"),
@@ -593,7 +633,8 @@ def format_policy(version: PolicyVersion) -> str:
         "",
         "How",
         f"  test ring: {', '.join(p.test_group) or 'none'}; "
-        f"pilot group: {', '.join(p.pilot_group) or 'none'}",
+        f"pilot group: {', '.join(p.pilot_group) or 'none'} "
+        f"({p.pilot_success:.0%} must succeed)",
         f"  reboot: {p.reboot}, notice {p.reboot_lead_minutes} min before: "
         f"\"{p.reboot_notice}\"",
         "  halt production after "

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from itertools import repeat
 from typing import Any
@@ -42,6 +43,7 @@ from app.core.deployment import (
 )
 from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
+from app.core.policy import MaintenanceWindow, selector_matches
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
 from app.drivers.base import DriverError
@@ -76,6 +78,11 @@ class DeployEngine:
         #: Called with the approver's name before an approval; raises UserError to refuse
         #: (the patch policy's "who may approve", set by the services layer).
         self.approval_guard: Callable[[str], None] | None = None
+        #: The local time maintenance windows are judged by (a test may replace it).
+        self.clock: Callable[[], datetime] = lambda: datetime.now().astimezone()
+        #: Called with the targets about to be pre-flighted once their window is open (the
+        #: Wake-on-LAN step, set by the services layer); returns nothing.
+        self.before_preflight: Callable[[Deployment, list[Target]], object] | None = None
 
     # -- persistence -----------------------------------------------------------------
     def get(self, dep_id: int) -> Deployment:
@@ -199,6 +206,11 @@ class DeployEngine:
             dep = self.get(dep_id)
             self._report(dep, progress)
             if dep.phase is Phase.PLANNED:
+                opened = self._window_gate(dep, list(dep.targets), progress, cancel)
+                if not opened:  # cancelled while waiting for the window
+                    break
+                if self.before_preflight is not None:
+                    self.before_preflight(dep, opened)
                 dep = self._save(dep.moved(Phase.PREFLIGHT), "pre-flight checks started",
                                  audit="deploy.preflight")
             elif dep.phase is Phase.PREFLIGHT:
@@ -262,6 +274,50 @@ class DeployEngine:
                                                           HostState.FAILED,
                                                           HostState.SKIPPED))
         progress(Progress(done, len(dep.targets), f"{dep.phase}"))
+
+    # -- maintenance windows ---------------------------------------------------------
+    def _host_windows(self, dep: Deployment, target: Target) -> list[MaintenanceWindow]:
+        """The plan's windows that apply to a host (none: any time; emergency: none)."""
+        if dep.gates.emergency or not dep.gates.windows:
+            return []
+        try:
+            asset = AssetRepo(self.store.db()).get(target.asset_id)
+        except UserError:
+            return []
+        windows = [MaintenanceWindow.parse(w) for w in dep.gates.windows]
+        return [w for w in windows if selector_matches(w.group, asset)]
+
+    def _window_open(self, dep: Deployment, target: Target,
+                     now: datetime | None = None) -> bool:
+        """Whether a host's maintenance window is open now (a RUNNING host is in flight)."""
+        windows = self._host_windows(dep, target)
+        now = now or self.clock()
+        return not windows or any(w.contains(now) for w in windows)
+
+    def _window_gate(self, dep: Deployment, targets: list[Target],
+                     progress: ProgressCallback | None, cancel: CancelToken) -> list[Target]:
+        """The hosts of ``targets`` that may start now: in flight, or their window is open.
+        While none may, wait (cancellable) for the first window to open, saying so in the
+        log and the progress. Returns [] only when cancelled."""
+        said = ""
+        while True:
+            now = self.clock()
+            ready = [t for t in targets if t.state is HostState.RUNNING
+                     or self._window_open(dep, t, now)]
+            if ready or not targets:
+                return ready
+            opens = min(w.next_open(now) for t in targets for w in self._host_windows(dep, t))
+            message = f"waiting for window {opens:%a %H:%M}"
+            if message != said:
+                said = message
+                self._save(self.get(dep.id), f"{message} ({len(targets)} host(s))",
+                           audit="deploy.window_wait")
+            if progress is not None:
+                done = sum(1 for t in dep.targets if t.state in (
+                    HostState.SUCCEEDED, HostState.FAILED, HostState.SKIPPED))
+                progress(Progress(done, len(dep.targets), message))
+            if cancel.wait(min(30.0, max(0.2, (opens - now).total_seconds()))):
+                return []
 
     # -- pre-flight ------------------------------------------------------------------
     def _preflight(self, dep: Deployment, cancel: CancelToken) -> Deployment:
@@ -339,6 +395,9 @@ class DeployEngine:
             wave = dep.current_wave(stage)
             if not wave:
                 break
+            wave = self._window_gate(dep, wave, progress, cancel)
+            if not wave:  # cancelled while waiting for the window
+                return
             label = f"wave {wave[0].wave + 1}" if stage is Stage.PRODUCTION else f"{stage} ring"
             self._save(dep, f"{label}: {', '.join(t.label for t in wave)}")
             with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
@@ -371,6 +430,9 @@ class DeployEngine:
         target = dep.target(target.asset_id)
         if target.state not in (HostState.PENDING, HostState.RUNNING) or cancel.cancelled:
             return
+        if target.state is HostState.PENDING and not self._window_open(dep, target):
+            self._log(dep_id, target, "not started: its maintenance window has closed")
+            return  # stays pending; the ring waits for the next window
         job = self._job_id(dep, target.asset_id)
         try:
             asset = AssetRepo(self.store.db()).get(target.asset_id)

@@ -289,6 +289,42 @@ class RemoteAccess:
                 "skip_cert_validation_for": list(skip)})
         return stored
 
+    def add_smtp_credential(self, name: str, username: str, password: str | None, *,
+                            host: str, port: int = 587, sender: str = "",
+                            recipients: tuple[str, ...] = (), cafile: str = "") -> Credential:
+        """Store the notification mail server's login (password sealed in the vault; the
+        server, sender and recipients are its options). Audited.
+
+        Raises:
+            VaultLockedError, UserError (no name, host or recipients).
+        """
+        key = self._require_key()
+        if not name.strip() or not host.strip():
+            raise UserError("An SMTP credential needs a name and a server.")
+        if not recipients:
+            raise UserError("Give at least one recipient for notifications.")
+        cred = Credential(
+            name=name.strip(), kind=CredentialKind.SMTP, username=username.strip(), port=port,
+            scopes=(Scope.parse("all"),), has_password=bool(password),
+            options={"host": host.strip(), "sender": sender.strip(),
+                     "recipients": ",".join(r.strip() for r in recipients),
+                     "cafile": cafile})
+        with self.store.atomic() as db:
+            stored = CredentialRepo(db).add(cred, key.seal({"password": password},
+                                                           cred.binding()))
+            AuditRepo(db).append(self.actor, "credential.add", "credential", cred.name, {
+                "kind": "smtp", "username": cred.username, "host": host, "port": port,
+                "recipients": list(recipients), "password": bool(password)})
+        return stored
+
+    def secret_password(self, cred: Credential) -> str | None:
+        """The sealed password of any credential (the vault must be unlocked)."""
+        key = self._require_key()
+        sealed = CredentialRepo(self.store.db()).sealed_secret(cred.name)
+        secrets: dict[str, Any] = key.open(sealed, cred.binding()) if sealed else {}
+        value = secrets.get("password")
+        return str(value) if value else None
+
     def delete_credential(self, name: str) -> None:
         """Remove a credential (audited)."""
         with self.store.atomic() as db:

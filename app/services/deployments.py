@@ -4,19 +4,25 @@ reboot, roll back, resume) and to the deployment history."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.core.deployment import Deployment, Gates, PackagePin, Stage, targets_csv
-from app.core.errors import NotFoundError, UserError
+from app.core.deployment import Deployment, Gates, PackagePin, Stage, Target, targets_csv
+from app.core.errors import NotFoundError, UserError, ValidationError
 from app.core.models import Asset
-from app.core.policy import Role
+from app.core.planrules import RULES, Request, plan_gates
+from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
-from app.deploy.engine import DeployEngine, EventCallback
+from app.core.validate import check_gates
+from app.deploy.engine import DeployEngine, EventCallback, _port_open
 from app.files import write_text
+from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
+from app.store.repos import AuditRepo
 
 
 class DeploymentService(ServicePart):
@@ -36,7 +42,54 @@ class DeploymentService(ServicePart):
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
+            self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
+
+    def wake_hosts(self, dep: Deployment, targets: Sequence[Target]) -> list[str]:
+        """Wake-on-LAN before pre-flight: a host whose SSH port does not answer and whose
+        MAC is known gets the magic packet (to its subnet's broadcast, or the site setting
+        ``wol_broadcast``), then up to ``wol_wait`` seconds (default 120) to come up.
+        Logged on the deployment and audited. Returns the labels of the hosts woken."""
+        settings = self.site.settings()
+        wait = float(settings.get("wol_wait", 120))
+        assets = {a.id: a for a in self.site.inventory.assets()}
+        asleep = []
+        for t in targets:
+            asset = assets.get(t.asset_id)
+            if asset is None or not asset.primary_mac or t.state.value != "pending":
+                continue
+            try:
+                port = self.site.remote.credential_for(asset).port or 22
+            except UserError:  # locked vault or no credential: pre-flight will say so
+                port = 22
+            if not _port_open(t.address, port, 1.0):
+                asleep.append((t, asset, port))
+        woken: list[str] = []
+        for t, asset, _port in asleep:
+            target = str(settings.get("wol_broadcast") or broadcast_for(t.address))
+            send_magic_packet(asset.primary_mac, target)
+            self._log_step(dep.id, t.asset_id, f"{t.label}: off at the window's start; "
+                           f"Wake-on-LAN sent to {asset.primary_mac} via {target}",
+                           "deploy.wake")
+        deadline = time.monotonic() + wait
+        for t, _asset, port in asleep:
+            while not _port_open(t.address, port, 1.0) and time.monotonic() < deadline:
+                time.sleep(1.0)
+            up = _port_open(t.address, port, 1.0)
+            self._log_step(dep.id, t.asset_id, f"{t.label}: " + (
+                "awake after Wake-on-LAN" if up else f"still off after {wait:.0f} s"))
+            if up:
+                woken.append(t.label)
+        return woken
+
+    def _log_step(self, dep_id: int, asset_id: int, message: str, audit: str = "") -> None:
+        with self.store.atomic() as db:
+            DeploymentRepo(db).log(dep_id, message, asset_id)
+            if audit:
+                AuditRepo(db).append(self.actor, audit, "deployment", str(dep_id),
+                                     {"message": message, "asset_id": asset_id})
+        if self.on_event is not None:
+            self.on_event(dep_id, asset_id, message)
 
     @property
     def on_event(self) -> EventCallback | None:
@@ -103,6 +156,10 @@ class DeploymentService(ServicePart):
         pilot: Sequence[str] = (),
         gates: Gates | None = None,
         window: str = "",
+        requested: Mapping[str, Request] | None = None,
+        source: str = "caller",
+        override_reason: str = "",
+        emergency: str = "",
     ) -> Deployment:
         """Plan a deployment of exact versions to hosts in rings.
 
@@ -113,13 +170,52 @@ class DeploymentService(ServicePart):
                 the patches.
             test_ring: selectors of the test ring (also targets).
             pilot: selectors of the pilot group (also targets).
-            gates: thresholds, wave size, reboot policy (defaults from :class:`Gates`).
+            gates: wave size, concurrency, timeouts; its policy rules (reboot, failures,
+                backup, ...) that differ from :class:`Gates`' defaults are requests by
+                ``source``.
+            requested: rules asked for (``{"max_failures": Request(1, "flag
+                --max-failures")}``); the rest come from the policy in force.
+            override_reason: allow requests that loosen the policy: the actor must be
+                the policy's responsible person (audited as ``policy.override``).
+            emergency: the reason for an emergency run outside the maintenance windows
+                (the policy's emergency procedure; responsible person, audited).
 
         Raises:
             UserError: unknown package or asset, ambiguous versions, empty plan; the patch
-                policy names deployers and the actor is not one of them (audited).
+                policy names deployers and the actor is not one of them (audited); a
+                request loosens a rule without an override.
         """
         self.site.risk.check_role(self.actor, Role.DEPLOYER, "plan deployments")  # patch policy
+        current = self.site.risk.policy()
+        policy, label = current.policy, f"policy v{current.version}"
+        asks = dict(requested or {})
+        if gates is not None:  # a caller's Gates: what differs from the defaults is asked
+            default = Gates()
+            for rule in RULES:
+                if rule not in asks and getattr(gates, rule) != getattr(default, rule):
+                    asks[rule] = Request(getattr(gates, rule), source)
+        _, loose = plan_gates(policy, current.version, gates or Gates(), asks)
+        if loose and not override_reason.strip():
+            raise UserError("The plan loosens the patch policy (" + label + "): "
+                            + "; ".join(str(x) for x in loose) + ". Keep the policy's rule, or "
+                            "override it with a reason as the policy's responsible person "
+                            "(command line: --override REASON).")
+        if loose:
+            self.site.risk.check_role(self.actor, Role.RESPONSIBLE,
+                                      "override the patch policy's rules")
+        if emergency.strip():
+            self.site.risk.check_role(self.actor, Role.RESPONSIBLE,
+                                      "open an emergency run outside the maintenance windows")
+        final, _ = plan_gates(policy, current.version, gates or Gates(), asks,
+                              override_by=self.actor if loose else "",
+                              override_reason=override_reason.strip(),
+                              emergency_by=self.actor if emergency.strip() else "",
+                              emergency_reason=emergency.strip())
+        rings_source = source if (test_ring or pilot) else label
+        final = replace(final, sources=(*final.sources, ("rings", rings_source)))
+        problems = check_gates(final)
+        if problems:
+            raise ValidationError(problems)
         missing = self.site.assess.patches()
         pins: list[PackagePin] = []
         for spec in patches:
@@ -160,10 +256,29 @@ class DeploymentService(ServicePart):
         test = {a.id for a in resolve(test_ring)}
         pilots = {a.id for a in resolve(pilot)}
         everyone = {a.id: a for a in [*chosen, *resolve(test_ring), *resolve(pilot)]}
+        if not test_ring and not pilot:  # the policy's rings, among the chosen hosts
+            test = {a.id for a in everyone.values()
+                    if any(selector_matches(s, a) for s in policy.test_group)}
+            pilots = {a.id for a in everyone.values() if a.id not in test
+                      and any(selector_matches(s, a) for s in policy.pilot_group)}
         staged = [(a, Stage.TEST if a.id in test else Stage.PILOT if a.id in pilots
                    else Stage.PRODUCTION) for a in everyone.values()]
         staged.sort(key=lambda item: (list(Stage).index(item[1]), item[0].label))
-        return self.plan(pins, staged, gates or Gates(), window)
+        dep = self.plan(pins, staged, final, window)
+        if loose or final.emergency:
+            with self.store.atomic() as db:
+                audit = AuditRepo(db)
+                if loose:
+                    audit.append(self.actor, "policy.override", "deployment", str(dep.id), {
+                        "policy_version": current.version, "reason": override_reason.strip(),
+                        "rules": {x.rule: {"policy": str(x.policy_value),
+                                           "now": str(x.requested), "asked_by": x.source}
+                                  for x in loose}})
+                if final.emergency:
+                    audit.append(self.actor, "deploy.emergency", "deployment", str(dep.id), {
+                        "policy_version": current.version, "reason": emergency.strip(),
+                        "windows": list(final.windows)})
+        return dep
 
     def all(self) -> list[Deployment]:
         """Every deployment, newest first."""

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from app.services.assessment import AssessmentService, HostOutcome
     from app.services.credentials import CredentialService
     from app.services.deployments import DeploymentService
+    from app.services.schedules import ScheduleService
 
 
 def default_site_path() -> Path:
@@ -126,6 +127,13 @@ class SiteService:
         from app.services.deployments import DeploymentService
 
         return DeploymentService(self)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        """Scheduled jobs, the background runner and its notifications."""
+        from app.services.schedules import ScheduleService
+
+        return ScheduleService(self)
 
     @cached_property
     def credentials(self) -> CredentialService:
@@ -348,10 +356,13 @@ class SiteService:
     # deployments (``self.deployments()`` still lists them: the service is callable)
     def plan_deployment(self, patches: Sequence[str], targets: Sequence[str] | None = None, *,
                         test_ring: Sequence[str] = (), pilot: Sequence[str] = (),
-                        gates: Gates | None = None, window: str = "") -> Deployment:
-        """Plan a deployment by selectors (:meth:`DeploymentService.plan_deployment`)."""
+                        gates: Gates | None = None, window: str = "",
+                        **rules: Any) -> Deployment:
+        """Plan a deployment by selectors (:meth:`DeploymentService.plan_deployment`;
+        ``rules``: requested, source, override_reason, emergency)."""
         return self.deployments.plan_deployment(patches, targets, test_ring=test_ring,
-                                                pilot=pilot, gates=gates, window=window)
+                                                pilot=pilot, gates=gates, window=window,
+                                                **rules)
 
     def deployment(self, dep_id: int | None = None) -> Deployment:
         """One deployment (the newest when ``dep_id`` is None)."""

@@ -453,3 +453,25 @@ def m0011_audit_seal(db: Database) -> None:
     db.execute("ALTER TABLE site ADD COLUMN audit_key TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE site ADD COLUMN audit_key_next INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE site ADD COLUMN audit_seal BLOB")
+
+
+@migrations(name="0013_schedules")
+def m0013_schedules(db: Database) -> None:
+    """Scheduled jobs of the background runner (``patchdesk schedule``, ``run-due``)."""
+    db.execute(
+        """
+        CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            arg TEXT NOT NULL DEFAULT '',
+            spec TEXT NOT NULL,
+            next_run TEXT,
+            last_run TEXT,
+            last_status TEXT NOT NULL DEFAULT '',
+            last_result TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_by TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )
+        """
+    )

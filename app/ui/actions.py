@@ -39,6 +39,7 @@ class MainAction(enum.StrEnum):
     ASSESS = "assess"
     ASSESS_ALL = "assess_all"
     DEPLOY = "deploy"
+    SCHEDULES = "schedules"
     UNLOCK = "unlock"
     LOCK = "lock"
     ABOUT = "about"
@@ -77,6 +78,12 @@ def _unlock(window: MainWindow) -> None:
     window.gate.ensure_unlocked(
         lambda: window.statusBar().showMessage("Credential vault unlocked.", 5000),
         create=True)
+
+
+def _schedules(window: MainWindow) -> None:
+    from app.ui.schedules import show_schedules  # imported on first use (start-up time)
+
+    show_schedules(window)
 
 
 def _lock(window: MainWindow) -> None:
@@ -119,6 +126,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                ("Ctrl+D",),
                "Test ring, named approval, pilot and production waves, with rollback",
                enabled=_has_site),
+    ActionSpec(MainAction.SCHEDULES, "Sc&hedules…", lambda w: _schedules(w), (),
+               "Jobs that run on time with the app closed: last and next runs, edit",
+               enabled=_has_site),
     ActionSpec(MainAction.UNLOCK, "&Unlock credential vault…", _unlock, ("Ctrl+Shift+U",),
                "Enter the site's master password",
                enabled=lambda s: s.has_site and not s.unlocked),
@@ -138,7 +148,8 @@ MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
                MainAction.EXPORT_CSV, MainAction.EXPORT_JSON, None, MainAction.QUIT)),
     ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.CRITICALITY,
                MainAction.DELETE, None, MainAction.FIND)),
-    ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY, None,
+    ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY,
+                MainAction.SCHEDULES, None,
                 MainAction.UNLOCK, MainAction.LOCK)),
     ("&View", ("pages",)),
     ("&Help", (MainAction.ABOUT,)),

@@ -16,6 +16,12 @@ def ask_override_reason(parent: QWidget | None, target: Target) -> str | None:
     return text.strip() if ok and text.strip() else None
 
 
+def ask_master_password(parent: QWidget | None, error: str = "") -> str | None:
+    """Ask for the vault's master password before planning (pre-flight connects to every
+    host with the stored credentials); None if cancelled."""
+    return dialogs.MasterPasswordDialog.ask(parent, create=False, error=error)
+
+
 def confirm_rollback(parent: QWidget | None, dep: Deployment) -> bool:
     """Ask before rolling back a whole deployment from the wizard."""
     return dialogs.confirm(parent, "Roll back deployment",

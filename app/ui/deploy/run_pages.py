@@ -140,7 +140,15 @@ class RunPage(DeployPage):
         finished = sum(1 for t in dep.targets if t.excluded or t.state in (
             HostState.SUCCEEDED, HostState.FAILED, HostState.SKIPPED, HostState.ROLLED_BACK))
         self.progress.setRange(0, max(1, len(dep.targets)))
-        self.progress.setValue(finished)
+        if dep.phase is Phase.HALTED:  # stopped short: never "100 %"
+            installed = sum(1 for t in dep.targets if t.state in (
+                HostState.SUCCEEDED, HostState.FAILED, HostState.ROLLED_BACK))
+            self.progress.setValue(installed)
+            self.progress.setFormat(f"Halted — {installed} of {len(dep.targets)} host(s) "
+                                    "worked on")
+        else:
+            self.progress.setValue(finished)
+            self.progress.setFormat("%p%")
         text = f"Deployment {dep.id}: {phase_label(dep.phase)}"
         if self.w.running:
             text += " — running…"

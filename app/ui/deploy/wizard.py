@@ -306,7 +306,44 @@ class DeployWizard(QWizard):
             self.refresh()
 
     # -- planning ------------------------------------------------------------------------
-    def plan(self, start: datetime | None) -> None:
+    def plan(self, start: datetime | None, error: str = "") -> None:
+        """Unlock the vault first when it is locked (asking for the master password: the
+        run's pre-flight connects to every host), then store the plan."""
+        credentials = self.service.credentials
+        if credentials.unlocked:
+            self._plan(start)
+            return
+
+        def known(exists: bool) -> None:
+            if self.closed:
+                return
+            if not exists:  # no credentials yet: pre-flight will say so per host
+                self._plan(start)
+                return
+            password = questions.ask_master_password(self, error)
+            if password is None:
+                self.schedule_page.plan_failed(
+                    "Not planned: the credential vault is locked. Deploying needs the master "
+                    "password (pre-flight connects to every host).")
+                return
+
+            def failed(task_error: TaskError) -> None:
+                if self.closed:
+                    return
+                from app.services.credentials import WrongMasterPasswordError
+
+                wrong = isinstance(task_error.exception, WrongMasterPasswordError)
+                self.plan(start, "Wrong master password; try again." if wrong
+                          else task_error.message)
+
+            self.runner.submit(lambda: credentials.unlock(password), name="unlock vault",
+                               on_result=lambda _r: self._plan(start), on_error=failed)
+
+        self.runner.submit(lambda: credentials.vault_exists, name="vault exists",
+                           on_result=known,
+                           on_error=lambda e: self.schedule_page.plan_failed(e.message))
+
+    def _plan(self, start: datetime | None) -> None:
         """Store the plan (write pool); on success go on to the run page."""
         service = self.service
         specs = [g.spec for g in self.patches_page.chosen()]

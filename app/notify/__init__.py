@@ -1,0 +1,1 @@
+"""Notifications sent by the background runner (e-mail over SMTP with STARTTLS)."""
