@@ -815,3 +815,102 @@ _JUDGES = {
     EvidenceKind.AUDIT_LOG_INTEGRITY: _audit,
     EvidenceKind.POLICY_DOCUMENTED: _policy,
 }
+
+
+# -- results and choices ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FrameworkResult:
+    """A framework judged at one moment: the same object feeds the report's appendix and
+    ``patchdesk compliance --framework``."""
+
+    framework: Framework
+    as_of: datetime
+    judgements: tuple[Judgement, ...]
+
+    def counts(self) -> dict[str, int]:
+        """How many requirements stand at each status (every status listed)."""
+        return {str(s): sum(1 for j in self.judgements if j.status is s) for s in Status}
+
+    def counts_text(self) -> str:
+        """"3 met, 1 partly, 0 not met, 1 not applicable"."""
+        return ", ".join(f"{n} {s}" for s, n in self.counts().items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        fw = self.framework
+        return {"framework": fw.id, "title": fw.title, "version": fw.version,
+                "source": fw.source.url, "as_of": self.as_of.isoformat(),
+                "deadlines": [{"rule": r.id, "within_hours": int(r.within.total_seconds()
+                                                                 // 3600), "text": r.text}
+                              for r in fw.rules],
+                "counts": self.counts(),
+                "judgements": [{**j.to_dict(), "title": fw.requirement(j.requirement_id).title}
+                               for j in self.judgements],
+                "not_covered": [{"requirement": i, "why": w} for i, w in fw.not_covered]}
+
+
+def judge_frameworks(frameworks: Sequence[Framework], evidence: ComplianceEvidence
+                     ) -> list[FrameworkResult]:
+    """Judge each framework on the same evidence, in the order given."""
+    return [FrameworkResult(fw, evidence.as_of, tuple(evaluate(fw, evidence)))
+            for fw in frameworks]
+
+
+def choose_frameworks(text: str | Sequence[str] | None,
+                      known: Mapping[str, Framework]) -> list[Framework]:
+    """Frameworks from ``pci-dss,cyber-essentials`` (``all``: every one; None or empty:
+    none), in the order given, each once.
+
+    Raises:
+        UserError: naming the unknown ids and the known ones.
+    """
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    wanted: list[str] = []
+    for item in items:
+        key = item.strip().lower()
+        if key and key not in wanted:
+            wanted.append(key)
+    if wanted == ["all"]:
+        return list(known.values())
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UserError(f"Unknown compliance framework(s): {', '.join(unknown)}; choose from "
+                        f"{', '.join(known)} (or all).")
+    return [known[w] for w in wanted]
+
+
+#: For each policy priority, the kind of update it stands for when a framework's deadlines
+#: become the policy's SLAs: (severity, known exploited, internet-facing). PatchDesk's
+#: priorities come from the risk score (severity, KEV, exposure, criticality), so an
+#: emergency is a critical, exploited update on an exposed host and a low one a low-severity
+#: update; each priority takes the framework's deadline for that kind of update.
+PRIORITY_STANDS_FOR: dict[str, tuple[Severity, bool, bool]] = {
+    "emergency": (Severity.CRITICAL, True, True),
+    "high": (Severity.CRITICAL, False, False),
+    "standard": (Severity.MODERATE, False, False),
+    "low": (Severity.LOW, False, False),
+}
+
+
+def sla_presets(framework: Framework, current: Mapping[str, int]) -> dict[str, int]:
+    """The policy's SLA hours per priority under a framework's deadlines.
+
+    A priority whose kind of update the framework sets no deadline for keeps its current
+    SLA, shortened where needed so that no priority is allowed longer than a lower one
+    (an emergency is never given more time than a high-priority update).
+
+    Args:
+        framework: the framework.
+        current: the policy's SLA hours by priority name (``emergency`` ... ``low``).
+    """
+    out: dict[str, int] = {}
+    for priority, (severity, exploited, exposed) in PRIORITY_STANDS_FOR.items():
+        limit = deadline_for(framework, severity, exploited, exposed)
+        out[priority] = (int(limit.total_seconds() // 3600) if limit is not None
+                         else int(current[priority]))
+    order = list(PRIORITY_STANDS_FOR)
+    for higher, lower in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):
+        out[higher] = min(out[higher], out[lower])
+    return out

@@ -12,15 +12,19 @@ The shells take everything about reports from here: :data:`SECTIONS`,
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.frameworks import FrameworkResult
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
 from app.reports.exports import FORMATS, KINDS, audit_records, check_export, patch_records
 from app.reports.exports import write_export as _write_export
 from app.services.base import ServicePart
+from app.services.compliance import framework_evidence, framework_results, pick_frameworks
 from app.store.db import utcnow
 from app.store.deployments import to_json as deployment_json
 from app.store.reports import ReportRepo, ReportRun
@@ -84,6 +88,12 @@ class ReportService(ServicePart):
         # Computed once: the top risks, SLA status and missing-patch columns all read these
         # items, and the compliance figure is made of them (the dashboard's figure).
         risk_items, compliance = service.risk_overview(now)
+        judged = framework_results(service, pick_frameworks(options.frameworks), now,
+                                   evidence=framework_evidence(
+                                       service, now, risk_items=risk_items,
+                                       audit_problems=problems, audit_events=len(events),
+                                       deployments=deployments)) \
+            if options.frameworks else []
         step(6, "computing figures")
         data = ReportData(
             site=service.site(), site_path=str(service.path), options=options,
@@ -95,7 +105,7 @@ class ReportService(ServicePart):
             credentials=credentials, policy=service.policy(),
             policy_history=service.policy_history(), risk_items=risk_items,
             compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
-            history=history,
+            history=history, frameworks=judged,
         )
         step(7, "collected")
         return data
@@ -141,10 +151,21 @@ class ReportService(ServicePart):
                 sections=data.options.sections, figures=figures, file=str(path)))
             AuditRepo(db).append(self.actor, "report.generate", "report", str(run.id), {
                 "file": str(path), "pages": pages, "sections": list(data.options.sections),
+                "frameworks": {r.framework.id: r.counts() for r in data.frameworks},
                 "period": data.options.period_text, **figures})
         if progress is not None:
             progress(Progress(total, total, f"wrote {pages} page(s)"))
         return ReportResult(Path(path), pages, time.monotonic() - started, figures)
+
+    def frameworks(self, names: str | Sequence[str], now: datetime | None = None
+                   ) -> list[FrameworkResult]:
+        """The named compliance frameworks judged on the site's records now (what
+        ``patchdesk compliance --framework`` prints and the report's appendices show).
+
+        Raises:
+            UserError: an unknown framework id.
+        """
+        return framework_results(self.site, pick_frameworks(names), now)
 
     def deployment_records(self, options: ReportOptions | None = None
                            ) -> list[dict[str, Any]]:
