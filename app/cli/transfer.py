@@ -44,6 +44,15 @@ def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FAILED if report.errors else EXIT_OK
 
 
+def cmd_import_nmap(args: argparse.Namespace, out: TextIO) -> int:
+    from app.cli.scan import print_scan, scan_json
+
+    with opened(args, create=True) as service:
+        record = service.discovery.import_nmap(args.file, merge=not args.no_merge)
+    emit(args, out, scan_json(record), lambda out: print_scan(record, out))
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     kind, fmt = args.what, args.format
     if kind in ("csv", "json"):  # the original form: `export csv|json` is the inventory
@@ -77,6 +86,16 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                         "default: guessed from the headers")
     p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     p.set_defaults(func=cmd_import_csv)
+    p = imp.add_parser("nmap", parents=[common],
+                       help="import an Nmap XML report (nmap -oX) as a scan",
+                       description="Store the report as a scan with its diff against the "
+                                   "inventory (new, changed, not seen) and merge its hosts, "
+                                   "MACs, vendors, open ports, OS matches and names into the "
+                                   "inventory, as 'patchdesk scan' does.")
+    p.add_argument("file", type=Path, metavar="FILE.xml")
+    p.add_argument("--no-merge", action="store_true",
+                   help="record and report only; do not add or update assets")
+    p.set_defaults(func=cmd_import_nmap)
 
     p = sub.add_parser("export", parents=[common],
                        help="export the inventory, missing patches, deployments or audit log")
