@@ -15,10 +15,12 @@ from app.cli.common import (
     UsageError,
     add_period_options,
     emit,
+    framework_choice,
     opened,
     period,
     run_job,
 )
+from app.services import SiteService
 
 
 def cmd_import_csv(args: argparse.Namespace, out: TextIO) -> int:
@@ -59,19 +61,39 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         if fmt and fmt != kind:
             raise UsageError(f"'export {kind}' contradicts --format {fmt}")
         kind, fmt = "inventory", kind
+    if args.framework and kind != "patches":
+        raise UsageError("--framework applies to 'export patches' only")
+    if kind in ("psa", "ansible-inventory") and fmt:
+        raise UsageError(f"the {kind} export has one format; leave out --format")
+    framework = framework_choice(args.framework)
+    if len(framework) > 1:
+        raise UsageError("--framework takes one framework for the patch export")
     fmt = fmt or "csv"
     options = period(args)
+
+    def write(service: SiteService, target: Path) -> str:
+        if kind == "psa":
+            return f"{service.reports.export_psa(target)} asset(s)"
+        if kind == "ansible-inventory":
+            hosts, skipped = service.reports.export_ansible_inventory(target)
+            return f"{hosts} host(s) ({skipped} printer/network asset(s) left out)"
+        if framework:
+            count = service.reports.export_framework_patches(framework[0].id, fmt, target)
+            return f"{count} missing update(s) with {framework[0].id} due dates"
+        count = service.reports.export(kind, fmt, target, options)
+        noun = {"inventory": "asset", "patches": "missing update",
+                "deployments": "deployment", "audit": "audit event"}[kind]
+        return f"{count} {noun}(s)"
+
     with opened(args) as service:
         if args.output in (None, "-"):
             with tempfile.TemporaryDirectory() as tmp:
-                target = Path(tmp) / f"export.{fmt}"
-                service.reports.export(kind, fmt, target, options)
+                target = Path(tmp) / "export"
+                write(service, target)
                 out.write(target.read_text(encoding="utf-8"))
         else:
-            count = service.reports.export(kind, fmt, Path(args.output), options)
-            noun = {"inventory": "asset", "patches": "missing update",
-                    "deployments": "deployment", "audit": "audit event"}[kind]
-            sys.stderr.write(f"wrote {count} {noun}(s) to {args.output}\n")
+            what = write(service, Path(args.output))
+            sys.stderr.write(f"wrote {what} to {args.output}\n")
         return EXIT_OK
 
 
@@ -98,11 +120,17 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_import_nmap)
 
     p = sub.add_parser("export", parents=[common],
-                       help="export the inventory, missing patches, deployments or audit log")
+                       help="export the inventory, missing patches, deployments, audit "
+                            "log, a PSA asset list or an Ansible inventory")
     p.add_argument("what", metavar="WHAT",
-                   choices=["inventory", "patches", "deployments", "audit", "csv", "json"],
-                   help="inventory, patches, deployments or audit ('csv' or 'json' alone: "
-                        "the inventory in that format)")
+                   choices=["inventory", "patches", "deployments", "audit", "psa",
+                            "ansible-inventory", "csv", "json"],
+                   help="inventory, patches, deployments, audit, psa (CSV asset list for a "
+                        "PSA/ticketing import) or ansible-inventory (YAML) ('csv' or 'json' "
+                        "alone: the inventory in that format)")
+    p.add_argument("--framework", metavar="ID",
+                   help="patches: add each update's due date and overdue flag under this "
+                        "compliance framework's deadlines, e.g. pci-dss")
     p.add_argument("--format", choices=["csv", "json"], help="file format (default: csv)")
     add_period_options(p)
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")

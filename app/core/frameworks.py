@@ -914,3 +914,38 @@ def sla_presets(framework: Framework, current: Mapping[str, int]) -> dict[str, i
     for higher, lower in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):
         out[higher] = min(out[higher], out[lower])
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class DueUnder:
+    """When one missing update is due under a framework's deadlines."""
+
+    within: timedelta
+    due: datetime  # the last moment it is on time
+    clock: str  # "release" or "first seen"
+    overdue: bool  # late and not under an unexpired exception (as the SLA judgement counts)
+    excepted_until: datetime | None = None
+
+
+def due_under(framework: Framework, evidence: ComplianceEvidence
+              ) -> dict[tuple[int, str], DueUnder]:
+    """Each missing update's deadline under a framework, by (asset id, package); updates no
+    rule of the framework covers are absent. Overdue is decided exactly as the
+    ``sla_compliance`` judgement counts it."""
+    out: dict[tuple[int, str], DueUnder] = {}
+    for m in evidence.missing:
+        limit = deadline_for(framework, m.severity, m.known_exploited, m.internet_facing,
+                             m.security)
+        if limit is None:
+            continue
+        if m.released is not None:
+            last_day = (m.clock_start() + limit).date()
+            due = datetime.combine(last_day + timedelta(days=1), time(), UTC) \
+                - timedelta(seconds=1)
+        else:
+            due = m.first_seen + limit
+        excepted = m.excepted_until is not None and m.excepted_until > evidence.as_of
+        out[(m.asset_id, m.package)] = DueUnder(
+            limit, due, "release" if m.released is not None else "first seen",
+            m.late(evidence.as_of, limit) and not excepted, m.excepted_until)
+    return out
