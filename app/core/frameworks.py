@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 from app.core.deployment import Deployment, Phase, Stage
 from app.core.errors import UserError
 from app.core.models import Asset, Severity, StrEnum
+from app.core.policy import Policy, Priority
 from app.core.risk import Decision, Review, RiskItem, cvss_severity
 
 FRAMEWORK_DIR = "frameworks"
@@ -897,9 +898,10 @@ PRIORITY_STANDS_FOR: dict[str, tuple[Severity, bool, bool]] = {
 def sla_presets(framework: Framework, current: Mapping[str, int]) -> dict[str, int]:
     """The policy's SLA hours per priority under a framework's deadlines.
 
-    A priority whose kind of update the framework sets no deadline for keeps its current
-    SLA, shortened where needed so that no priority is allowed longer than a lower one
-    (an emergency is never given more time than a high-priority update).
+    A framework's deadline is the longest it allows, so an SLA already shorter is kept (a
+    preset never gives updates more time); a priority whose kind of update the framework
+    sets no deadline for keeps its current SLA. Then no priority is allowed longer than a
+    lower one (an emergency is never given more time than a high-priority update).
 
     Args:
         framework: the framework.
@@ -908,8 +910,8 @@ def sla_presets(framework: Framework, current: Mapping[str, int]) -> dict[str, i
     out: dict[str, int] = {}
     for priority, (severity, exploited, exposed) in PRIORITY_STANDS_FOR.items():
         limit = deadline_for(framework, severity, exploited, exposed)
-        out[priority] = (int(limit.total_seconds() // 3600) if limit is not None
-                         else int(current[priority]))
+        out[priority] = (min(int(limit.total_seconds() // 3600), int(current[priority]))
+                         if limit is not None else int(current[priority]))
     order = list(PRIORITY_STANDS_FOR)
     for higher, lower in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):
         out[higher] = min(out[higher], out[lower])
@@ -949,3 +951,22 @@ def due_under(framework: Framework, evidence: ComplianceEvidence
             limit, due, "release" if m.released is not None else "first seen",
             m.late(evidence.as_of, limit) and not excepted, m.excepted_until)
     return out
+
+
+def policy_with_deadlines(policy: Policy, framework: Framework) -> Policy:
+    """The policy with its SLA per priority set from a framework's deadlines
+    (:func:`sla_presets`); everything else unchanged."""
+    current = {str(p): int(policy.sla(p).total_seconds() // 3600) for p in Priority}
+    hours = sla_presets(framework, current)
+    return replace(policy, sla_hours=tuple((p, hours[str(p)]) for p in Priority))
+
+
+def presets_text(framework: Framework, policy: Policy) -> str:
+    """What applying a framework's deadlines would do, for the confirmation."""
+    new = policy_with_deadlines(policy, framework)
+    rules = "\n".join(f"  {rid}: {duration_text(within)} - {text}"
+                      for rid, within, text in deadline_presets(framework))
+    slas = "\n".join(f"  {p}: {duration_text(policy.sla(p))} -> {duration_text(new.sla(p))}"
+                     for p in Priority)
+    return (f"{framework.title} {framework.version} sets these deadlines:\n{rules}\n\n"
+            f"The policy's SLAs would become:\n{slas}")
