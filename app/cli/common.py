@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeAlias, TypeVar
 
 from app.core.errors import PatchDeskError, UserError
+from app.core.frameworks import Framework
 from app.core.models import Asset
 from app.core.progress import Cancelled, CancelToken, Progress
 from app.services import SiteService, default_site_path
@@ -239,6 +240,17 @@ def period(args: argparse.Namespace, sections: str | None = None) -> ReportOptio
     """The report options of ``--from``/``--to`` and a section list."""
     try:
         return ReportOptions(parse_sections(sections), args.period_from, args.period_to)
+    except UserError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def framework_choice(text: str | None) -> list[Framework]:
+    """The frameworks of ``--framework pci-dss,cyber-essentials`` (none when not given);
+    an unknown id is a usage error, found before the site is opened."""
+    from app.services.compliance import pick_frameworks
+
+    try:
+        return pick_frameworks(text)
     except UserError as exc:
         raise UsageError(str(exc)) from None
 

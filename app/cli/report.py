@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -11,6 +12,7 @@ from app.cli.common import (
     Subparsers,
     add_period_options,
     emit,
+    framework_choice,
     opened,
     period,
     run_job,
@@ -18,7 +20,8 @@ from app.cli.common import (
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    options = period(args, args.sections)
+    options = replace(period(args, args.sections),
+                      frameworks=tuple(f.id for f in framework_choice(args.framework)))
     with opened(args) as service:
         result = run_job("report ", lambda bar, cancel: service.reports.generate(
             Path(args.output), options, progress=bar, cancel=cancel))
@@ -41,5 +44,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="comma list of exec,inventory,patches,deployments,exceptions,"
                         "checklist,hosts (default: all)")
     add_period_options(p)
+    p.add_argument("--framework", metavar="LIST",
+                   help="add an appendix per compliance framework, e.g. "
+                        "pci-dss,cyber-essentials (see 'patchdesk compliance --list')")
     p.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
     p.set_defaults(func=cmd_report)

@@ -27,7 +27,7 @@ from app.services.discovery import (
 )
 
 
-def _scan_json(record: ScanRecord) -> dict[str, Any]:
+def scan_json(record: ScanRecord) -> dict[str, Any]:
     hosts = []
     for host in record.hosts:
         item = dict(host)
@@ -61,7 +61,7 @@ def _scan_json(record: ScanRecord) -> dict[str, Any]:
     }
 
 
-def _print_scan(record: ScanRecord, out: TextIO) -> None:
+def print_scan(record: ScanRecord, out: TextIO) -> None:
     rows = []
     for h in record.hosts:
         names = ", ".join(h["hostnames"] or ([h["netbios_name"]] if h["netbios_name"] else []))
@@ -104,7 +104,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         record = run_job("scan ", lambda bar, cancel: service.discovery.scan_network(
             targets, exclude=args.exclude or "", ports=ports, allow_large=args.yes_large,
             merge=not args.no_merge, progress=bar, cancel=cancel))
-    emit(args, out, _scan_json(record), lambda out: _print_scan(record, out))
+    emit(args, out, scan_json(record), lambda out: print_scan(record, out))
     return EXIT_FAILED if record.cancelled else EXIT_OK
 
 
@@ -123,7 +123,7 @@ def cmd_scans_list(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_scans_show(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         record = service.scan_record(args.scan_id)
-    emit(args, out, _scan_json(record), lambda out: _print_scan(record, out))
+    emit(args, out, scan_json(record), lambda out: print_scan(record, out))
     return EXIT_OK
 
 

@@ -24,11 +24,12 @@ exact. :func:`build_evidence` gathers the figures from the site's own records.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from app.core.deployment import Deployment, Phase, Stage
+from app.core.errors import UserError
 from app.core.framework_defs import FRAMEWORK_DIR as FRAMEWORK_DIR
 from app.core.framework_defs import DeadlineRule as DeadlineRule
 from app.core.framework_defs import EvidenceKind as EvidenceKind
@@ -41,6 +42,7 @@ from app.core.framework_defs import load_frameworks as load_frameworks
 from app.core.framework_defs import parse_framework as parse_framework
 from app.core.models import Asset, Severity
 from app.core.patchgroups import worst_severity
+from app.core.policy import Policy, Priority
 from app.core.risk import Decision, Review, RiskItem, cvss_severity
 
 #: Statuses from the worst to the best.
@@ -490,3 +492,157 @@ _JUDGES = {
     EvidenceKind.AUDIT_LOG_INTEGRITY: _audit,
     EvidenceKind.POLICY_DOCUMENTED: _policy,
 }
+
+
+# -- results and choices ---------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FrameworkResult:
+    """A framework judged at one moment: the same object feeds the report's appendix and
+    ``patchdesk compliance --framework``."""
+
+    framework: Framework
+    as_of: datetime
+    judgements: tuple[Judgement, ...]
+
+    def counts(self) -> dict[str, int]:
+        """How many requirements stand at each status (every status listed)."""
+        return {str(s): sum(1 for j in self.judgements if j.status is s) for s in Status}
+
+    def counts_text(self) -> str:
+        """"3 met, 1 partly, 0 not met, 1 not applicable"."""
+        return ", ".join(f"{n} {s}" for s, n in self.counts().items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        fw = self.framework
+        return {"framework": fw.id, "title": fw.title, "version": fw.version,
+                "source": fw.source.url, "as_of": self.as_of.isoformat(),
+                "deadlines": [{"rule": r.id, "within_hours": int(r.within.total_seconds()
+                                                                 // 3600), "text": r.text}
+                              for r in fw.rules],
+                "counts": self.counts(),
+                "judgements": [{**j.to_dict(), "title": fw.requirement(j.requirement_id).title}
+                               for j in self.judgements],
+                "not_covered": [{"requirement": i, "why": w} for i, w in fw.not_covered]}
+
+
+def judge_frameworks(frameworks: Sequence[Framework], evidence: ComplianceEvidence
+                     ) -> list[FrameworkResult]:
+    """Judge each framework on the same evidence, in the order given."""
+    return [FrameworkResult(fw, evidence.as_of, tuple(evaluate(fw, evidence)))
+            for fw in frameworks]
+
+
+def choose_frameworks(text: str | Sequence[str] | None,
+                      known: Mapping[str, Framework]) -> list[Framework]:
+    """Frameworks from ``pci-dss,cyber-essentials`` (``all``: every one; None or empty:
+    none), in the order given, each once.
+
+    Raises:
+        UserError: naming the unknown ids and the known ones.
+    """
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    wanted: list[str] = []
+    for item in items:
+        key = item.strip().lower()
+        if key and key not in wanted:
+            wanted.append(key)
+    if wanted == ["all"]:
+        return list(known.values())
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise UserError(f"Unknown compliance framework(s): {', '.join(unknown)}; choose from "
+                        f"{', '.join(known)} (or all).")
+    return [known[w] for w in wanted]
+
+
+#: For each policy priority, the kind of update it stands for when a framework's deadlines
+#: become the policy's SLAs: (severity, known exploited, internet-facing). PatchDesk's
+#: priorities come from the risk score (severity, KEV, exposure, criticality), so an
+#: emergency is a critical, exploited update on an exposed host and a low one a low-severity
+#: update; each priority takes the framework's deadline for that kind of update.
+PRIORITY_STANDS_FOR: dict[str, tuple[Severity, bool, bool]] = {
+    "emergency": (Severity.CRITICAL, True, True),
+    "high": (Severity.CRITICAL, False, False),
+    "standard": (Severity.MODERATE, False, False),
+    "low": (Severity.LOW, False, False),
+}
+
+
+def sla_presets(framework: Framework, current: Mapping[str, int]) -> dict[str, int]:
+    """The policy's SLA hours per priority under a framework's deadlines.
+
+    A framework's deadline is the longest it allows, so an SLA already shorter is kept (a
+    preset never gives updates more time); a priority whose kind of update the framework
+    sets no deadline for keeps its current SLA. Then no priority is allowed longer than a
+    lower one (an emergency is never given more time than a high-priority update).
+
+    Args:
+        framework: the framework.
+        current: the policy's SLA hours by priority name (``emergency`` ... ``low``).
+    """
+    out: dict[str, int] = {}
+    for priority, (severity, exploited, exposed) in PRIORITY_STANDS_FOR.items():
+        limit = deadline_for(framework, severity, exploited, exposed)
+        out[priority] = (min(int(limit.total_seconds() // 3600), int(current[priority]))
+                         if limit is not None else int(current[priority]))
+    order = list(PRIORITY_STANDS_FOR)
+    for higher, lower in zip(reversed(order[:-1]), reversed(order[1:]), strict=True):
+        out[higher] = min(out[higher], out[lower])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DueUnder:
+    """When one missing update is due under a framework's deadlines."""
+
+    within: timedelta
+    due: datetime  # the last moment it is on time
+    clock: str  # "release" or "first seen"
+    overdue: bool  # late and not under an unexpired exception (as the SLA judgement counts)
+    excepted_until: datetime | None = None
+
+
+def due_under(framework: Framework, evidence: ComplianceEvidence
+              ) -> dict[tuple[int, str], DueUnder]:
+    """Each missing update's deadline under a framework, by (asset id, package); updates no
+    rule of the framework covers are absent. Overdue is decided exactly as the
+    ``sla_compliance`` judgement counts it."""
+    out: dict[tuple[int, str], DueUnder] = {}
+    for m in evidence.missing:
+        limit = deadline_for(framework, m.severity, m.known_exploited, m.internet_facing,
+                             m.security)
+        if limit is None:
+            continue
+        if m.released is not None:
+            last_day = (m.clock_start() + limit).date()
+            due = datetime.combine(last_day + timedelta(days=1), time(), UTC) \
+                - timedelta(seconds=1)
+        else:
+            due = m.first_seen + limit
+        excepted = m.excepted_until is not None and m.excepted_until > evidence.as_of
+        out[(m.asset_id, m.package)] = DueUnder(
+            limit, due, "release" if m.released is not None else "first seen",
+            m.late(evidence.as_of, limit) and not excepted, m.excepted_until)
+    return out
+
+
+def policy_with_deadlines(policy: Policy, framework: Framework) -> Policy:
+    """The policy with its SLA per priority set from a framework's deadlines
+    (:func:`sla_presets`); everything else unchanged."""
+    current = {str(p): int(policy.sla(p).total_seconds() // 3600) for p in Priority}
+    hours = sla_presets(framework, current)
+    return replace(policy, sla_hours=tuple((p, hours[str(p)]) for p in Priority))
+
+
+def presets_text(framework: Framework, policy: Policy) -> str:
+    """What applying a framework's deadlines would do, for the confirmation."""
+    new = policy_with_deadlines(policy, framework)
+    rules = "\n".join(f"  {rid}: {duration_text(within)} - {text}"
+                      for rid, within, text in deadline_presets(framework))
+    slas = "\n".join(f"  {p}: {duration_text(policy.sla(p))} -> {duration_text(new.sla(p))}"
+                     for p in Priority)
+    return (f"{framework.title} {framework.version} sets these deadlines:\n{rules}\n\n"
+            f"The policy's SLAs would become:\n{slas}")

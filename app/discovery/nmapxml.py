@@ -42,6 +42,8 @@ class NmapReport:
         started: when the run started (UTC), if recorded.
         hosts: one record per host that was up, in file order.
         skipped: how many hosts were listed but not up.
+        ports: the TCP ports the run probed (its ``scaninfo``), when recorded.
+        down: the addresses listed as not up.
     """
 
     args: str
@@ -49,6 +51,8 @@ class NmapReport:
     started: datetime | None
     hosts: list[HostResult] = field(default_factory=list)
     skipped: int = 0
+    ports: tuple[int, ...] = ()
+    down: tuple[str, ...] = ()
 
 
 def parse_nmap_xml(data: bytes) -> NmapReport:
@@ -74,16 +78,45 @@ def parse_nmap_xml(data: bytes) -> NmapReport:
     report = NmapReport(args=sanitise(root.get("args"), 500) or "",
                         version=sanitise(root.get("version"), 40) or "", started=started)
     skipped = 0
+    down: list[str] = []
     for host in root.iter("host"):
         status = host.find("status")
         if status is not None and status.get("state") != "up":
             skipped += 1
+            down += [a for a in (_ip(e.get("addr", "")) for e in host.findall("address")
+                                 if e.get("addrtype") in ("ipv4", "ipv6")) if a]
             continue
         reason = sanitise(status.get("reason")) if status is not None else None
         result = _host(host, f"nmap: {reason or 'up'}")
         if result is not None:
             report.hosts.append(result)
-    return NmapReport(report.args, report.version, report.started, report.hosts, skipped)
+    ports: set[int] = set()
+    for info in root.iter("scaninfo"):
+        if info.get("protocol") == "tcp":
+            ports |= _port_list(info.get("services", ""))
+    return NmapReport(report.args, report.version, report.started, report.hosts, skipped,
+                      tuple(sorted(ports)), tuple(down))
+
+
+def _ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _port_list(text: str) -> set[int]:
+    """Nmap's ``services`` list (``22-23,80,8000-8010``); malformed items are skipped."""
+    out: set[int] = set()
+    for item in text.split(","):
+        low, _, high = item.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            continue
+        if 0 < first <= last < 65536:
+            out.update(range(first, last + 1))
+    return out
 
 
 def _host(host: ET.Element, alive_reason: str) -> HostResult | None:

@@ -20,6 +20,7 @@ from typing import Any
 from app.core.audit import ChainProblem
 from app.core.deployment import Deployment, HostState, Phase, Stage
 from app.core.errors import UserError
+from app.core.frameworks import FrameworkResult
 from app.core.models import (
     Asset,
     AssetPatch,
@@ -86,6 +87,7 @@ class ReportOptions:
     sections: tuple[str, ...] = tuple(SECTIONS)
     period_from: date | None = None
     period_to: date | None = None
+    frameworks: tuple[str, ...] = ()  # compliance framework ids, one appendix each
 
     def __post_init__(self) -> None:
         parse_sections(self.sections)
@@ -297,6 +299,7 @@ class ReportData:
     kev: KevImport | None  # the last KEV import (None: never, so nothing is flagged)
     reviews: list[Review]  # every urgency review and exception, oldest first
     history: list[ReportRun] = field(default_factory=list)
+    frameworks: list[FrameworkResult] = field(default_factory=list)  # options.frameworks
     figures: Figures = field(init=False)
 
     def __post_init__(self) -> None:

@@ -41,6 +41,7 @@ from app.reports.data import (
     short_why,
     stored_figure,
 )
+from app.reports.frameworks import framework_appendices, framework_summary
 from app.reports.pdf import (
     ACCENT,
     ACCENT_LIGHT,
@@ -80,6 +81,7 @@ def build_story(data: ReportData) -> Callable[[Styles], list[Flowable]]:
             story += SECTION_BUILDERS[key](data, st, number)
         if any(k in data.options.sections for k in POLICY_APPENDIX_AFTER):
             story += [NextPageTemplate("portrait"), PageBreak(), *policy_appendix(data, st)]
+        story += framework_appendices(data, st)
         return story
 
     return build
@@ -160,6 +162,7 @@ def executive(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         f"({data.options.period_text}). {_n(f.assessed)} were deep-scanned successfully, "
         f"{_n(f.assessment_failed)} could not be scanned at their last attempt and "
         f"{_n(f.not_assessed)} have never been scanned."))
+    out += framework_summary(data, st)
     due_soon = sum(1 for i in data.risk_items if not i.overdue
                    and (i.due - data.generated_at).days < 7)
     out.append(_tiles(st, [

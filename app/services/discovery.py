@@ -7,12 +7,14 @@ functions below: the GUI imports this module at start-up, and its cold start mus
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from app.core.clock import utcnow
-from app.core.errors import FieldError, ValidationError
+from app.core.errors import FieldError, UserError, ValidationError
 from app.core.inventory_merge import Observation, apply_observation, match, plan_merge
 from app.core.models import Asset
 from app.core.progress import CancelToken, ProgressCallback
@@ -89,31 +91,88 @@ class DiscoveryService(ServicePart):
                 ports=list(opts.ports), addresses=target_set.count, actor=self.actor,
             )
         result = scan(target_set, opts, progress, cancel, on_host)
-        observations = [observation_from(h.to_dict()) for h in result.hosts]
-        plan = plan_merge(self.site.inventory.assets(), observations, target_set.__contains__)
-        if result.cancelled:
+        return self._store_scan(scan_id, [h.to_dict() for h in result.hosts],
+                                target_set.__contains__, cancelled=result.cancelled,
+                                merge=merge, action="scan.run", details={
+                                    "targets": targets, "exclude": exclude,
+                                    "addresses": target_set.count, "ports": list(opts.ports),
+                                    "cancelled": result.cancelled,
+                                    "unresolved": list(result.unresolved)})
+
+    def import_nmap(self, path: Path | str, *, merge: bool = True) -> ScanRecord:
+        """Import an Nmap XML report (``nmap -oX``) as a scan: stored with its diff against
+        the inventory and merged into it exactly like :meth:`scan_network`'s results.
+
+        An asset counts as not seen when one of its addresses lies in a network the Nmap
+        run targeted (its command line's trailing address or CIDR arguments) or is listed
+        in the report as down; host-name targets are never resolved.
+
+        Raises:
+            UserError: the file cannot be read or is not an Nmap XML report.
+        """
+        from app.discovery.nmapxml import MAX_NMAP_XML, NmapXmlError, parse_nmap_xml
+
+        source = Path(path)
+        try:
+            if source.stat().st_size > MAX_NMAP_XML:
+                raise UserError(f"{source} is larger than {MAX_NMAP_XML // 2**20} MB.")
+            report = parse_nmap_xml(source.read_bytes())
+        except OSError as exc:
+            raise UserError(f"Cannot read {source}: {exc.strerror or exc}") from None
+        except NmapXmlError as exc:
+            raise UserError(f"{source.name} is not an Nmap XML report PatchDesk can read: "
+                            f"{exc}") from None
+        networks = nmap_networks(report.args)
+        listed = {h.ip for h in report.hosts} | set(report.down)
+        ports = sorted(report.ports) if report.ports else sorted(
+            {p for h in report.hosts for p in h.open_ports})
+
+        def in_scope(ip: str) -> bool:
+            if ip in listed:
+                return True
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                return False
+            return any(address in net for net in networks)
+
+        targets = f"nmap: {source.name}"
+        addresses = sum(n.num_addresses for n in networks) or len(listed)
+        started = report.started or utcnow()
+        with self.store.atomic() as db:
+            scan_id = ScanRepo(db).start(started_at=started, targets=targets, exclude="",
+                                         ports=ports, addresses=addresses, actor=self.actor)
+        return self._store_scan(scan_id, [h.to_dict() for h in report.hosts], in_scope,
+                                cancelled=False, merge=merge, action="scan.import_nmap",
+                                details={"file": str(source), "nmap_args": report.args,
+                                         "nmap_version": report.version,
+                                         "addresses": addresses, "ports": ports,
+                                         "down": len(report.down)})
+
+    def _store_scan(self, scan_id: int, hosts: list[dict[str, Any]],
+                    in_scope: Callable[[str], bool], *, cancelled: bool, merge: bool,
+                    action: str, details: dict[str, Any]) -> ScanRecord:
+        """Store a scan's hosts with their diff against the inventory, merge them (when
+        ``merge``), record the assets not seen, finish the scan and audit it."""
+        observations = [observation_from(h) for h in hosts]
+        plan = plan_merge(self.site.inventory.assets(), observations, in_scope)
+        if cancelled:
             plan.gone = []
         now = utcnow()
         with self.store.atomic() as db:
             repo, scans, audit = AssetRepo(db), ScanRepo(db), AuditRepo(db)
-            for change, host in zip(plan.hosts, result.hosts, strict=True):
+            for change, host in zip(plan.hosts, hosts, strict=True):
                 asset_id = change.asset.id if change.asset else None
                 if merge:
                     asset_id = self._merge_observation(repo, audit, change.asset,
                                                        change.observation, now, scan_id)
-                scans.add_host(scan_id, host.to_dict(), change.change, change.changes,
-                               asset_id)
+                scans.add_host(scan_id, host, change.change, change.changes, asset_id)
             for asset in plan.gone:
                 scans.add_gone(scan_id, asset)
             summary = plan.summary()
-            scans.finish(scan_id, finished_at=now, cancelled=result.cancelled, merged=merge,
+            scans.finish(scan_id, finished_at=now, cancelled=cancelled, merged=merge,
                          summary=summary)
-            audit.append(
-                self.actor, "scan.run", "scan", str(scan_id),
-                {"targets": targets, "exclude": exclude, "addresses": target_set.count,
-                 "ports": list(opts.ports), "cancelled": result.cancelled,
-                 "unresolved": list(result.unresolved), **summary},
-            )
+            audit.append(self.actor, action, "scan", str(scan_id), {**details, **summary})
         return ScanRepo(self.store.db()).get(scan_id)
 
     def _merge_observation(self, repo: AssetRepo, audit: AuditRepo, asset: Asset | None,
@@ -209,6 +268,23 @@ def local_scan_ranges() -> list[str]:
     from app.discovery import local_subnets
 
     return local_subnets()
+
+
+def nmap_networks(args: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks an Nmap command line targeted: its trailing arguments that are IP
+    addresses or CIDR blocks (Nmap's octet ranges and host names are left out, and nothing
+    is resolved)."""
+    out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for token in reversed(args.split()):
+        if token.startswith("-"):
+            break
+        if "." not in token and ":" not in token:
+            continue
+        try:
+            out.append(ipaddress.ip_network(token, strict=False))
+        except ValueError:
+            continue
+    return out[::-1]
 
 
 def observation_from(host: dict[str, Any]) -> Observation:

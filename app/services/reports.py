@@ -12,17 +12,32 @@ The shells take everything about reports from here: :data:`SECTIONS`,
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.clock import utcnow
+from app.core.errors import UserError
+from app.core.frameworks import FrameworkResult, due_under, duration_text
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
-from app.files import write_text
+from app.files import atomic_text, write_text
 from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
-from app.reports.exports import FORMATS, KINDS, audit_records, check_export, patch_records
+from app.reports.exports import (
+    FORMATS,
+    KINDS,
+    PATCH_COLUMNS,
+    audit_records,
+    check_export,
+    patch_records,
+)
+from app.reports.exports import _write_csv as write_csv
+from app.reports.exports import _write_json as write_json
 from app.reports.exports import write_export as _write_export
+from app.reports.handoff import PSA_COLUMNS, ansible_inventory, psa_records, to_yaml
 from app.services.base import ServicePart
+from app.services.compliance import framework_evidence, framework_results, pick_frameworks
 from app.store.deployments import to_json as deployment_json
 from app.store.reports import ReportRepo, ReportRun
 from app.store.repos import AuditRepo
@@ -32,6 +47,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "KINDS", "SECTIONS", "ReportData", "ReportOptions", "ReportResult",
            "ReportService", "collect", "export", "generate", "parse_sections"]
+
+#: The patch export's columns with a framework's deadline added.
+FRAMEWORK_PATCH_COLUMNS = (*PATCH_COLUMNS, "framework", "deadline", "due", "overdue", "clock",
+                           "excepted_until")
 
 #: Share of the progress bar given to reading the site (the rest is layout).
 COLLECT_SHARE = 0.1
@@ -85,6 +104,12 @@ class ReportService(ServicePart):
         # Computed once: the top risks, SLA status and missing-patch columns all read these
         # items, and the compliance figure is made of them (the dashboard's figure).
         risk_items, compliance = service.risk_overview(now)
+        judged = framework_results(service, pick_frameworks(options.frameworks), now,
+                                   evidence=framework_evidence(
+                                       service, now, risk_items=risk_items,
+                                       audit_problems=problems, audit_events=len(events),
+                                       deployments=deployments)) \
+            if options.frameworks else []
         step(6, "computing figures")
         data = ReportData(
             site=service.site(), site_path=str(service.path), options=options,
@@ -96,7 +121,7 @@ class ReportService(ServicePart):
             credentials=credentials, policy=service.policy(),
             policy_history=service.policy_history(), risk_items=risk_items,
             compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
-            history=history,
+            history=history, frameworks=judged,
         )
         step(7, "collected")
         return data
@@ -142,10 +167,21 @@ class ReportService(ServicePart):
                 sections=data.options.sections, figures=figures, file=str(path)))
             AuditRepo(db).append(self.actor, "report.generate", "report", str(run.id), {
                 "file": str(path), "pages": pages, "sections": list(data.options.sections),
+                "frameworks": {r.framework.id: r.counts() for r in data.frameworks},
                 "period": data.options.period_text, **figures})
         if progress is not None:
             progress(Progress(total, total, f"wrote {pages} page(s)"))
         return ReportResult(Path(path), pages, time.monotonic() - started, figures)
+
+    def frameworks(self, names: str | Sequence[str], now: datetime | None = None
+                   ) -> list[FrameworkResult]:
+        """The named compliance frameworks judged on the site's records now (what
+        ``patchdesk compliance --framework`` prints and the report's appendices show).
+
+        Raises:
+            UserError: an unknown framework id.
+        """
+        return framework_results(self.site, pick_frameworks(names), now)
 
     def deployment_records(self, options: ReportOptions | None = None
                            ) -> list[dict[str, Any]]:
@@ -203,6 +239,76 @@ class ReportService(ServicePart):
         site.audit.append(f"export.{kind}", "site", "",
                           {"file": str(target), "format": fmt, "records": count})
         return count
+
+
+    def export_framework_patches(self, framework: str, fmt: str, path: Path | str) -> int:
+        """The missing-patch export with each update's deadline under one framework: its
+        due date, whether it is overdue there (as the framework's SLA judgement counts it)
+        and which clock the deadline runs from. Updates the framework sets no deadline for
+        have those columns empty. Returns how many records (audited).
+
+        Raises:
+            UserError: unknown framework or format, or the file cannot be written.
+        """
+        check_export("patches", fmt)
+        chosen = pick_frameworks(framework)
+        if len(chosen) != 1:
+            raise UserError("Name one framework for the patch export.")
+        fw = chosen[0]
+        site = self.site
+        evidence = framework_evidence(site)
+        due = due_under(fw, evidence)
+        rows = patch_records(site.inventory.assets(), site.assess.patches())
+        for row in rows:
+            d = due.get((row["asset_id"], row["package"]))
+            row.update(framework=fw.id, deadline=duration_text(d.within) if d else "",
+                       due=d.due.isoformat() if d else "",
+                       overdue=d.overdue if d else "", clock=d.clock if d else "",
+                       excepted_until=d.excepted_until.isoformat()
+                       if d and d.excepted_until else "")
+        target = Path(path)
+        if fmt == "csv":
+            write_csv(target, FRAMEWORK_PATCH_COLUMNS, rows)
+        else:
+            write_json(target, site.info().to_dict(), "patches", rows, {
+                "framework": {"id": fw.id, "title": fw.title, "version": fw.version,
+                              "as_of": evidence.as_of.isoformat()}})
+        site.audit.append("export.patches", "site", "", {
+            "file": str(target), "format": fmt, "records": len(rows), "framework": fw.id,
+            "overdue": sum(1 for d in due.values() if d.overdue)})
+        return len(rows)
+
+    def export_psa(self, path: Path | str) -> int:
+        """The asset list for a PSA / ticketing import (CSV, :data:`PSA_COLUMNS`); returns
+        how many assets (audited)."""
+        site = self.site
+        info = site.site()
+        rows = psa_records(site.inventory.assets(), info.client or info.name)
+        target = Path(path)
+        write_csv(target, PSA_COLUMNS, rows)
+        site.audit.append("export.psa", "site", "", {"file": str(target), "format": "csv",
+                                                     "records": len(rows)})
+        return len(rows)
+
+    def export_ansible_inventory(self, path: Path | str) -> tuple[int, int]:
+        """The Ansible inventory (YAML) of the site's manageable assets: groups by ring,
+        OS family, location and tag; connection settings from each asset's credential (user,
+        port), never a secret. Returns (hosts written, assets left out) (audited)."""
+        site = self.site
+        data, skipped = ansible_inventory(site.inventory.assets(),
+                                          site.credentials.credentials())
+        info = site.site()
+        text = (f"# PatchDesk inventory of {info.client or info.name} ({info.name}), written "
+                f"{utcnow():%Y-%m-%d %H:%M} UTC.\n# Connection settings only: passwords "
+                "and keys stay in PatchDesk's vault.\n" + to_yaml(data))
+        target = Path(path)
+        with atomic_text(target) as fh:
+            fh.write(text)
+        hosts = len(data["all"]["hosts"])
+        site.audit.append("export.ansible_inventory", "site", "", {
+            "file": str(target), "format": "yaml", "records": hosts,
+            "groups": len(data["all"].get("children", {})), "skipped": len(skipped)})
+        return hosts, len(skipped)
 
 
 def collect(service: SiteService, options: ReportOptions | None = None, *,

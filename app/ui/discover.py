@@ -17,6 +17,7 @@ from typing import Any
 from app.core.errors import ValidationError
 from app.core.progress import CancelToken, Progress
 from app.services import LargeRangeError, check_scan_range, parse_scan_ports
+from app.ui import dialogs
 from app.ui.page import Page
 from app.ui.qt import (
     QAbstractTableModel,
@@ -55,6 +56,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Change", "change"),
 )
 CUSTOM_PROFILE = "custom"
+NMAP_FILTER = "Nmap XML reports (*.xml);;All files (*)"
 
 
 def host_row(host: dict[str, Any]) -> dict[str, Any]:
@@ -262,6 +264,12 @@ class DiscoverPage(Page):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_requested.emit)
 
+        self.import_button = QPushButton("Import Nmap XML…")
+        self.import_button.setObjectName("importNmapButton")
+        self.import_button.setToolTip("Bring in a scan made with nmap -oX: stored with its "
+                                      "difference to the inventory and merged like a scan")
+        self.import_button.clicked.connect(self._on_import_clicked)
+
         self.error_label = plain_label(name="rangeError", role="field-error", hidden=True)
 
         self.progress = QProgressBar()
@@ -302,6 +310,7 @@ class DiscoverPage(Page):
         form2.addWidget(self.ports_edit, 2)
         form2.addWidget(self.start_button)
         form2.addWidget(self.cancel_button)
+        form2.addWidget(self.import_button)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
@@ -425,6 +434,41 @@ class DiscoverPage(Page):
 
         self.write("add scanned hosts", add, done)
 
+    @staticmethod
+    def ask_nmap_file(parent: QWidget) -> str | None:
+        """Ask for an Nmap XML report (tests replace this)."""
+        return dialogs.ask_open_file(parent, "Import Nmap XML", NMAP_FILTER)
+
+    def _on_import_clicked(self) -> None:
+        path = type(self).ask_nmap_file(self)
+        if path:
+            self.import_nmap(path, self.merge_check.isChecked())
+
+    def import_nmap(self, path: str, merge: bool) -> None:
+        """Import an Nmap XML report as a scan (write pool) and show it with its diff."""
+        service = self.service
+        if service is None or self.running:
+            return
+        self.show_error("")
+        self.status_label.setText(f"Importing {path}…")
+
+        def done(record: Any) -> None:
+            self.scan_finished(record)
+            s = record.summary
+            self.status_label.setText(
+                f"Imported {s.get('live', 0)} host(s) from {record.targets.removeprefix('nmap: ')}"
+                f" — {s.get('new', 0)} new, {s.get('changed', 0)} changed, "
+                f"{s.get('gone', 0)} not seen.")
+            if record.merged:
+                self.assets_changed.emit()
+
+        def failed(error: TaskError) -> None:
+            self.show_error(error.message)
+            self.status_label.setText("Import failed.")
+
+        self.write("scan", lambda: service.discovery.import_nmap(path, merge=merge), done,
+                   failed)
+
     # -- scan lifecycle ----------------------------------------------------------------
     def show_error(self, message: str) -> None:
         """Show why the scan cannot start (inline, plain text)."""
@@ -506,7 +550,7 @@ class DiscoverPage(Page):
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for widget in (self.range_edit, self.exclude_edit, self.profile_combo,
-                       self.ports_edit, self.merge_check):
+                       self.ports_edit, self.merge_check, self.import_button):
             widget.setEnabled(not running)
         self._on_selection_changed()
 

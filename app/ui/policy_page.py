@@ -16,6 +16,7 @@ from typing import Any
 
 from app.core.deployment import RebootPolicy
 from app.core.errors import FieldError, ValidationError
+from app.core.frameworks import policy_with_deadlines, presets_text
 from app.core.models import Classification
 from app.core.policy import (
     Policy,
@@ -25,6 +26,7 @@ from app.core.policy import (
     format_policy,
     set_value,
 )
+from app.services.compliance import frameworks as bundled_frameworks
 from app.ui import dialogs
 from app.ui.models import local_time
 from app.ui.page import Page
@@ -41,6 +43,7 @@ from app.ui.qt import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -163,6 +166,16 @@ class PolicyPage(Page):
         self.export_button.setToolTip("Write the policy shown as a Markdown or text file, "
                                       "for printing or signing")
         self.export_button.clicked.connect(self.export)
+        self.presets_button = QPushButton("Use deadlines from…")
+        self.presets_button.setObjectName("policyPresets")
+        self.presets_button.setToolTip("Set the SLAs from a compliance framework's deadlines "
+                                       "(never longer than now); saved as a new version")
+        presets = QMenu(self.presets_button)
+        for fw in bundled_frameworks().values():
+            action = presets.addAction(fw.title)
+            action.setObjectName(f"preset_{fw.id}")
+            action.triggered.connect(lambda _=False, key=fw.id: self.apply_framework(key))
+        self.presets_button.setMenu(presets)
         self.banner = plain_label(role="muted")
         self.banner.setObjectName("policyBanner")
         self.errors = plain_label(role="field-error")
@@ -171,7 +184,7 @@ class PolicyPage(Page):
         bar = QHBoxLayout()
         bar.addWidget(self.banner, 1)
         for button in (self.current_button, self.edit_button, self.save_button,
-                       self.cancel_button, self.export_button):
+                       self.cancel_button, self.presets_button, self.export_button):
             bar.addWidget(button)
 
         form_holder = QWidget()
@@ -545,6 +558,7 @@ class PolicyPage(Page):
                 widget.setEnabled(editing)
         self.edit_button.setVisible(not editing)
         self.edit_button.setEnabled(self.state is not None and not viewing_old)
+        self.presets_button.setEnabled(self.state is not None and not editing)
         self.save_button.setVisible(editing)
         self.cancel_button.setVisible(editing)
         self.current_button.setVisible(viewing_old and not editing)
@@ -604,6 +618,44 @@ class PolicyPage(Page):
             self._set_editing(False)
             self.shown = None
             self.banner.setText(f"Saved as version {saved.version}.")
+            self.load()
+            self.changed.emit("policy")
+
+        self._submit_write("save policy", lambda: service.save_policy(policy, note), done)
+
+    @staticmethod
+    def ask_preset_note(parent: QWidget, what: str) -> str | None:
+        """Show what a framework's deadlines change and ask for the change note (tests
+        replace this); None if cancelled."""
+        text, ok = QInputDialog.getText(parent, "Use a framework's deadlines",
+                                        f"{what}\n\nWhat changed and why (kept with the "
+                                        "version):")
+        return text if ok else None
+
+    def apply_framework(self, framework_id: str) -> None:
+        """Set the SLAs from a framework's deadlines and save them as a new version (the
+        same audited save as the form's)."""
+        service, state = self.service, self.state
+        if service is None or state is None or self.editing:
+            return
+        framework = bundled_frameworks()[framework_id]
+        current = state.current.policy
+        policy = policy_with_deadlines(current, framework)
+        if policy == current:
+            self.banner.setText(f"The SLAs already meet {framework.title}'s deadlines; "
+                                "nothing to change.")
+            return
+        note = type(self).ask_preset_note(self, presets_text(framework, current))
+        if note is None:
+            return
+        note = note.strip() or f"SLAs from {framework.title} {framework.version}"
+
+        def done(saved: PolicyVersion) -> None:
+            if service is not self.service:
+                return
+            self.shown = None
+            self.banner.setText(f"Saved as version {saved.version} with "
+                                f"{framework.title}'s deadlines.")
             self.load()
             self.changed.emit("policy")
 

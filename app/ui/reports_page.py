@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.progress import CancelToken, Progress
+from app.services.compliance import frameworks as bundled_frameworks
 from app.services.reports import SECTIONS, ReportOptions, ReportResult, generate
 from app.ui.page import Page
 from app.ui.qt import (
@@ -93,6 +94,17 @@ class ReportsPage(Page):
             grid.addWidget(hint, row, 1)
             self.section_boxes[key] = box
 
+        frameworks = QGroupBox("Compliance frameworks (one appendix each)")
+        frameworks.setObjectName("reportFrameworks")
+        fw_grid = QGridLayout(frameworks)
+        self.framework_boxes: dict[str, QCheckBox] = {}
+        for i, fw in enumerate(bundled_frameworks().values()):
+            box = QCheckBox(fw.title.split(" (")[0])
+            box.setObjectName(f"framework_{fw.id}")
+            box.setToolTip(f"{fw.title} {fw.version}")
+            fw_grid.addWidget(box, i // 4, i % 4)
+            self.framework_boxes[fw.id] = box
+
         period = QGroupBox("Period (deployments, audit events and trend)")
         form = QFormLayout(period)
         today = date.today()
@@ -154,6 +166,7 @@ class ReportsPage(Page):
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
         layout.addWidget(sections)
+        layout.addWidget(frameworks)
         layout.addWidget(period)
         layout.addLayout(out_row)
         layout.addLayout(actions)
@@ -184,7 +197,8 @@ class ReportsPage(Page):
         return ReportOptions(
             tuple(k for k, box in self.section_boxes.items() if box.isChecked()),
             _pydate(self.from_date.date()) if self.use_from.isChecked() else None,
-            _pydate(self.to_date.date()) if self.use_to.isChecked() else None)
+            _pydate(self.to_date.date()) if self.use_to.isChecked() else None,
+            tuple(k for k, box in self.framework_boxes.items() if box.isChecked()))
 
     def _problem(self) -> str:
         if self.service is None:

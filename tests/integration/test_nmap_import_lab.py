@@ -46,3 +46,17 @@ def test_nmap_xml_of_the_lab_matches_our_own_scan(lab: Lab, tmp_path: Path) -> N
         assert host.open_ports == scanned[info.ip]["open_ports"], name
         assert host.vendor is not None or info.mac.startswith("02:"), name
     assert "nmap" in report.args and report.version
+
+    # imported into the site our scan made: the same hosts, nothing new, MACs and ports kept
+    xml = tmp_path / "lab.xml"
+    xml.write_text(proc.stdout, encoding="utf-8")
+    done = lab.client_run([PATCHDESK, "--site", str(tmp_path / "lab.pdsite"), "--json",
+                           "import", "nmap", str(xml)], timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    merged = json.loads(done.stdout)
+    assert {h["ip"] for h in merged["hosts"]} == set(scanned)
+    assert merged["summary"]["new"] == 0 and merged["diff"]["gone"] == []
+    for host in merged["hosts"]:
+        assert host["mac"] == scanned[host["ip"]]["mac"], host["ip"]
+        assert host["open_ports"] == scanned[host["ip"]]["open_ports"], host["ip"]
+        assert host["asset_id"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,28 @@ def test_report_only_scan_then_add_selected(qtbot, window: MainWindow,
     page.add_button.click()
     wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.inventory.model.rowCount() == before + 1, timeout=10_000)
+
+
+def test_import_nmap_xml_shows_the_scan_and_fills_the_inventory(
+        qtbot, window: MainWindow, monkeypatch) -> None:
+    capture = (Path(__file__).resolve().parents[1] / "data" / "nmap"
+               / "debian-12-nmap-7.93" / "lab-sT.xml")
+    page = window.discover
+    window.show_page("discover")
+    before = window.inventory.model.rowCount()
+    asked: list[bool] = []
+    monkeypatch.setattr(discover.DiscoverPage, "ask_nmap_file",
+                        staticmethod(lambda _p: asked.append(True) or str(capture)))
+    page.import_button.click()
+    wait_idle(qtbot, window)
+    assert asked and page.scan_id is not None
+    assert page.model.rowCount() == 10
+    assert page.status_label.text().startswith("Imported 10 host(s) from lab-sT.xml — 10 new")
+    qtbot.waitUntil(lambda: window.inventory.model.rowCount() == before + 10, timeout=10_000)
+    # a file that is not an Nmap report says why, inline
+    monkeypatch.setattr(discover.DiscoverPage, "ask_nmap_file",
+                        staticmethod(lambda _p: str(Path(__file__))))
+    page.import_button.click()
+    wait_idle(qtbot, window)
+    assert "not an Nmap XML report" in page.error_label.text()
+    assert page.status_label.text() == "Import failed."

@@ -5,6 +5,7 @@ not name."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,3 +166,45 @@ def test_deploy_wizard_shows_the_refusal_of_an_approver_the_policy_does_not_name
     runner.cancel_all()
     assert runner.wait_for_done(20_000)
     service.close()
+
+
+def test_framework_deadlines_become_a_new_policy_version(
+        qtbot: Any, policy_window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    win = policy_window
+    page = win.policy_page
+    service = win.service
+    assert service is not None
+    service.set_policy_values([("sla_hours.high", "30d"), ("sla_hours.low", "180d")],
+                              "looser SLAs")
+    page.load()
+    wait_idle(qtbot, win)
+    assert page.state is not None and page.state.current.version == 1
+    asked: list[str] = []
+
+    def answer(reply: str | None) -> None:
+        monkeypatch.setattr(PolicyPage, "ask_preset_note",
+                            staticmethod(lambda _p, what: asked.append(what) or reply))
+
+    actions = {a.objectName(): a for a in page.presets_button.menu().actions()}
+    assert {"preset_pci-dss", "preset_cyber-essentials", "preset_hipaa"} <= set(actions)
+    answer(None)  # cancelled: nothing saved
+    actions["preset_cyber-essentials"].trigger()
+    wait_idle(qtbot, win)
+    assert service.policy().version == 1 and "14 days" in asked[0]
+    answer("")
+    actions["preset_cyber-essentials"].trigger()
+    wait_idle(qtbot, win)
+    saved = service.policy()
+    assert saved.version == 2
+    hours = {str(p): h for p, h in saved.policy.sla_hours}
+    # 14 days for high and critical; the shorter emergency SLA kept; the rest unchanged
+    assert hours == {"emergency": 48, "high": 336, "standard": 720, "low": 4320}
+    assert saved.note.startswith("SLAs from Cyber Essentials")
+    event = next(e for e in service.audit_events() if e.action == "policy.set")
+    assert event.details["from_version"] == 1 and "sla_hours" in json.dumps(
+        event.details["changes"])
+    assert page.sla["high"].text() == "2w" and page.state.current.version == 2
+    actions["preset_cyber-essentials"].trigger()  # already met: no version, no question
+    wait_idle(qtbot, win)
+    assert service.policy().version == 2 and len(asked) == 2
+    assert "already meet" in page.banner.text()

@@ -127,3 +127,20 @@ def test_without_a_site_nothing_can_be_generated(qtbot) -> None:
     qtbot.addWidget(widget)
     assert not widget.generate_button.isEnabled()
     assert widget.status.text() == "Open a site first."
+
+
+def test_chosen_frameworks_get_their_appendices(qtbot, page: ReportsPage, tmp_path: Path,
+                                                opened: list[str]) -> None:
+    assert set(page.framework_boxes) >= {"pci-dss", "cyber-essentials", "hipaa"}
+    assert not any(box.isChecked() for box in page.framework_boxes.values())
+    out = tmp_path / "fw.pdf"
+    page.output.setText(str(out))
+    page.open_when_done.setChecked(False)
+    page.framework_boxes["pci-dss"].setChecked(True)
+    page.framework_boxes["hipaa"].setChecked(True)
+    assert page.options().frameworks == ("hipaa", "pci-dss")
+    with qtbot.waitSignal(page.report_written, timeout=20_000):
+        assert page.generate() is not None
+    text = " ".join(p.extract_text() for p in PdfReader(out).pages).replace("\n", " ")
+    assert "Appendix: PCI DSS" in text and "Appendix: HIPAA" in text
+    assert "Appendix: Cyber Essentials" not in text
