@@ -21,12 +21,13 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from itertools import repeat
-from typing import Any
+from typing import Any, ClassVar
 
 from app.core.deployment import (
     PHASE_STAGE,
@@ -63,8 +64,23 @@ SNAPSHOT_AGE = 900.0  # seconds a pre-flight health snapshot serves as the "befo
 EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
 
 
+class DeploymentBusyError(DeploymentError):
+    """The deployment is already being run or rolled back in this process."""
+
+
 class DeployEngine:
-    """Plans, runs, resumes, approves and rolls back deployments of one site."""
+    """Plans, runs, resumes, approves and rolls back deployments of one site.
+
+    The engine owns the run lock: one run or rollback of a deployment at a time in this
+    process (:meth:`busy` tells; a second one raises :class:`DeploymentBusyError`),
+    whichever engine or shell asks. Remote work holds no database transaction: every
+    store write is one short transaction, so runs and rollbacks belong on a worker
+    thread, never on a single write worker.
+    """
+
+    #: Deployments being run or rolled back in this process: (site file, id) → what.
+    _active: ClassVar[dict[tuple[str, int], str]] = {}
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, store: SiteDB, remote: RemoteAccess, actor: str,
                  reassess: Callable[[list[int]], Any] | None = None) -> None:
@@ -81,6 +97,31 @@ class DeployEngine:
         #: Called with the approver's name before an approval; raises UserError to refuse
         #: (the patch policy's "who may approve", set by the services layer).
         self.approval_guard: Callable[[str], None] | None = None
+
+    # -- the run lock ----------------------------------------------------------------
+    def _active_key(self, dep_id: int) -> tuple[str, int]:
+        return str(self.store.path), dep_id
+
+    def busy(self, dep_id: int) -> str:
+        """What is running the deployment in this process ("running", "rolling back"),
+        or "" when nothing is."""
+        with DeployEngine._active_lock:
+            return DeployEngine._active.get(self._active_key(dep_id), "")
+
+    @contextmanager
+    def _claimed(self, dep_id: int, what: str) -> Iterator[None]:
+        key = self._active_key(dep_id)
+        with DeployEngine._active_lock:
+            other = DeployEngine._active.get(key)
+            if other is not None:
+                raise DeploymentBusyError(f"Deployment {dep_id} is {other} already; wait "
+                                          "until that has stopped.")
+            DeployEngine._active[key] = what
+        try:
+            yield
+        finally:
+            with DeployEngine._active_lock:
+                DeployEngine._active.pop(key, None)
 
     # -- persistence -----------------------------------------------------------------
     def get(self, dep_id: int) -> Deployment:
@@ -210,7 +251,16 @@ class DeployEngine:
                 without it the run stops there and waits for :meth:`approve`.
             pause_after_preflight: return after pre-flight when hosts were excluded, so a
                 person can override them before anything is installed.
+
+        Raises:
+            DeploymentBusyError: the deployment is being run or rolled back already.
         """
+        with self._claimed(dep_id, "running"):
+            return self._run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                             pause_after_preflight=pause_after_preflight)
+
+    def _run(self, dep_id: int, *, approve_as: str, progress: ProgressCallback | None,
+             cancel: CancelToken | None, pause_after_preflight: bool) -> Deployment:
         cancel = cancel or CancelToken()
         self._forget_deployers()
         dep = self._with_uid(self.get(dep_id))
@@ -615,7 +665,16 @@ class DeployEngine:
     # -- rollback --------------------------------------------------------------------
     def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,
                  cancel: CancelToken | None = None) -> Deployment:
-        """Restore the versions recorded before installing (per host or whole deployment)."""
+        """Restore the versions recorded before installing (per host or whole deployment).
+
+        Raises:
+            DeploymentBusyError: the deployment is being run or rolled back already.
+        """
+        with self._claimed(dep_id, "rolling back"):
+            return self._rollback(dep_id, asset_ids, cancel)
+
+    def _rollback(self, dep_id: int, asset_ids: Sequence[int] | None,
+                  cancel: CancelToken | None) -> Deployment:
         cancel = cancel or CancelToken()
         self._forget_deployers()
         dep = self._with_uid(self.get(dep_id))
