@@ -388,8 +388,9 @@ class DeployEngine:
                                 f"({health['package_audit'].splitlines()[0][:100]})")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
-            if not health["package_tool"]:
-                problems.append(f"{deployer.tool} is not installed on this host")
+            if deployer.tool not in health["package_tools"]:
+                problems.append(f"{deployer.tool} is not installed on this host (no driver "
+                                "for installs)")
             else:
                 try:
                     sim = deployer.simulate(transport, _pins(dep))

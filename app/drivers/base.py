@@ -228,7 +228,8 @@ class DeployCapability(Protocol):
 
     def health(self, transport: Transport) -> dict[str, Any]:
         """A health snapshot: ``uid`` (of sudo), ``boot_marker``, ``free_bytes`` per
-        mount, ``package_audit`` (broken packages, "" when none), ``failed_units``,
+        mount, ``package_tools`` (the package tools found, named like :attr:`tool`),
+        ``package_audit`` (broken packages, "" when none), ``failed_units``,
         ``reboot_required``, load and memory."""
         ...
 

@@ -22,8 +22,9 @@ from app.drivers.parsers import ParseError
 from app.drivers.parsers import facts as pf
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-#: Package tool in the health snapshot, most specific first (yum-era hosts have rpm too).
-_TOOLS = ("apt-get", "dnf", "zypper", "yum")
+#: Package tools in the health snapshot, most specific first (dnf hosts have rpm too);
+#: named as the deployers name themselves (``DeployCapability.tool``).
+_TOOLS = {"apt-get": "apt", "dnf": "dnf", "zypper": "zypper", "yum": "yum"}
 
 
 def script(name: str) -> str:
@@ -109,13 +110,15 @@ def health(transport: Transport) -> dict[str, Any]:
     disks = {}
     with contextlib.suppress(ParseError):
         disks = {d.mount: d.available for d in pf.parse_df(sections.get("df") or "")}
-    tools = (sections.get("package-tools") or "").split()
+    found = (sections.get("package-tools") or "").split()
+    tools = [name for binary, name in _TOOLS.items() if binary in found]
     audits = [(sections.get(name) or "").strip() for name in ("dpkg-audit", "rpm-verify")
               if sections.get(name) not in (None, ABSENT)]
     failed_units = sections.get("failed-units")
     return {
         "uid": (sections.get("uid") or "").strip(),
-        "package_tool": next((t for t in _TOOLS if t in tools), ""),
+        "package_tool": tools[0] if tools else "",  # the main one: "apt", "dnf"...
+        "package_tools": tools,
         "boot_id": (sections.get("boot-id") or "").strip(),
         # The kernel's boot id plus PID 1's start time: the second also changes when a
         # container or namespace host restarts without a new kernel (the test lab).
@@ -172,8 +175,7 @@ def compare_health(before: dict[str, Any], after: dict[str, Any],
     problems = []
     audit = after.get("package_audit", after.get("dpkg_audit"))  # older snapshots: dpkg_audit
     if audit:
-        tool = "dpkg --audit" if after.get("package_tool", "apt-get") == "apt-get" \
-            else "rpm -Va"
+        tool = "dpkg --audit" if after.get("package_tool", "apt") == "apt" else "rpm -Va"
         problems.append(f"{tool} reports: {str(audit).splitlines()[0][:120]}")
     new_failed = set(after.get("failed_units") or []) - set(before.get("failed_units") or [])
     if new_failed:

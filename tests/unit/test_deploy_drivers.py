@@ -5,6 +5,7 @@ what counts as a failed install, and the engine's one run lock (issue [8])."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,8 +36,8 @@ DATA = Path(__file__).parents[1] / "data" / "rpmdeploy"
 ROCKY, SUSE = DATA / "rocky-9-lab", DATA / "opensuse-leap-15.5-lab"
 
 
-def _os_release(argv: object) -> bool:
-    return "os-release" in " ".join(argv)  # type: ignore[call-overload]
+def _os_release(argv: Sequence[str]) -> bool:
+    return len(argv) == 3 and argv[2].startswith("cat /etc/os-release")
 
 
 # -- which deployer ------------------------------------------------------------------------
@@ -241,4 +242,56 @@ def test_one_run_or_rollback_of_a_deployment_at_a_time(tmp_path: Path,
         assert "rollback failed" in site.deployment(dep.id).targets[0].detail
     finally:
         other.close()
+        site.close()
+
+
+def _health_text(tools: str, reboot_check: str = "dnf 0") -> str:
+    sections = {"uid": "0", "apt-tools": "no", "package-tools": tools,
+                "boot-id": "b1", "pid1-start": "42", "uptime": "100.0 50.0",
+                "loadavg": "0.10 0.1 0.1 1/100 5", "meminfo": "MemTotal: 1000 kB\n"
+                "MemAvailable: 500 kB", "df": "Filesystem 1-blocks Used Available Capacity "
+                "Mounted on\n/dev/x 100000000000 1 99999999999 1% /",
+                "dpkg-audit": "@@pd-absent@@", "rpm-verify": "",
+                "failed-units": "@@pd-absent@@", "reboot-required": "@@pd-absent@@",
+                "reboot-check": reboot_check}
+    return "".join(f"\n@@pd:{k}@@\n{v}\n" for k, v in sections.items()) + "\n@@pd:end@@\n"
+
+
+def test_health_names_the_package_tools_and_reads_needs_restarting() -> None:
+    transport = ScriptedTransport("rocky1")
+    transport.on(lambda argv: argv[0] == "sh", 0, _health_text("dnf\nrpm", "dnf 1\nReboot"))
+    health = DnfDeployer().health(transport)
+    assert (health["package_tool"], health["package_tools"]) == ("dnf", ["dnf"])
+    assert health["package_audit"] == ""
+    assert health["reboot_required"] is True  # needs-restarting -r exit 1
+    suse = ScriptedTransport("suse1")
+    suse.on(lambda argv: argv[0] == "sh", 0, _health_text("zypper\nrpm", "zypper 0"))
+    assert ZypperDeployer().health(suse)["reboot_required"] is False
+
+
+def test_preflight_asks_the_hosts_deployer(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Rocky host whose dnf is gone fails pre-flight with the deployer's words (the engine
+    never asks for apt); a host with no known package manager has no driver for installs."""
+    site = SiteService.open(tmp_path / "pre.pdsite", create=True, actor="tech")
+    try:
+        rocky = site.add_asset(Asset(hostname="rocky1", ips=("127.0.0.2",)))
+        plan9 = site.add_asset(Asset(hostname="plan9", ips=("127.0.0.3",)))
+        hosts = {"127.0.0.2": ScriptedTransport("127.0.0.2"),
+                 "127.0.0.3": ScriptedTransport("127.0.0.3")}
+        hosts["127.0.0.2"].on(_os_release, 0, 'ID=rocky\nID_LIKE="rhel fedora"\n')
+        hosts["127.0.0.2"].on(lambda argv: argv[0] == "sh", 0, _health_text("rpm"))
+        hosts["127.0.0.3"].on(_os_release, 0, "ID=plan9\n")
+        monkeypatch.setattr(site.remote, "transport_for",
+                            lambda asset: hosts[asset.primary_ip])
+        dep = site.deployer.plan([PackagePin("pd-openssl", "1.0-2.pdlab", "x86_64")],
+                                 [(rocky, Stage.TEST), (plan9, Stage.PRODUCTION)], Gates())
+        dep = site.deployer.run(dep.id)
+        assert dep.phase is Phase.HALTED
+        assert {t.label: t.preflight for t in dep.targets} == {
+            "rocky1": ("dnf is not installed on this host (no driver for installs)",),
+            "plan9": ("Linux (plan9) uses no package manager PatchDesk knows (no driver for "
+                      "installs)",)}
+        assert not any("apt" in argv[0] for t in hosts.values() for argv, _ in t.calls)
+    finally:
         site.close()
