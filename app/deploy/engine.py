@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from itertools import repeat
+from pathlib import Path
 from typing import Any, ClassVar
 
 from app.core.deployment import (
@@ -100,7 +101,7 @@ class DeployEngine:
 
     # -- the run lock ----------------------------------------------------------------
     def _active_key(self, dep_id: int) -> tuple[str, int]:
-        return str(self.store.path), dep_id
+        return str(Path(self.store.path).resolve()), dep_id
 
     def busy(self, dep_id: int) -> str:
         """What is running the deployment in this process ("running", "rolling back"),
