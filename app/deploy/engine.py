@@ -7,6 +7,11 @@ host is never touched again. Rings run wave by wave with bounded concurrency; a 
 threshold halts the wave and everything after it; test and pilot rings are promoted only
 through their gates; rollback restores the versions recorded before installing from the
 package files kept on each host.
+
+The engine never names a package manager: each host's deployer comes from the driver
+registry (:func:`app.drivers.registry.deployer_for`: apt, dnf or zypper from the host's
+os-release), and pre-flight, install, verification and rollback go through its
+:class:`~app.drivers.base.DeployCapability`.
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from itertools import repeat
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 from app.core.clock import utcnow
 from app.core.deployment import (
@@ -45,8 +52,9 @@ from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
 from app.core.policy import MaintenanceWindow, selector_matches
 from app.core.progress import CancelToken, Progress, ProgressCallback
-from app.drivers.apt_deploy import AptDeployer, LinuxReboot, compare_health
-from app.drivers.base import DriverError
+from app.drivers.base import DeployCapability, DriverError, JobStatus, Transport
+from app.drivers.linux_deploy import compare_health
+from app.drivers.registry import deployer_for
 from app.remote.access import RemoteAccess
 from app.store.db import SiteDB
 from app.store.deployments import DeploymentRepo, site_job_id
@@ -61,8 +69,23 @@ SNAPSHOT_AGE = 900.0  # seconds a pre-flight health snapshot serves as the "befo
 EventCallback = Callable[[int, int | None, str], None]  # deployment id, asset id, message
 
 
+class DeploymentBusyError(DeploymentError):
+    """The deployment is already being run or rolled back in this process."""
+
+
 class DeployEngine:
-    """Plans, runs, resumes, approves and rolls back deployments of one site."""
+    """Plans, runs, resumes, approves and rolls back deployments of one site.
+
+    The engine owns the run lock: one run or rollback of a deployment at a time in this
+    process (:meth:`busy` tells; a second one raises :class:`DeploymentBusyError`),
+    whichever engine or shell asks. Remote work holds no database transaction: every
+    store write is one short transaction, so runs and rollbacks belong on a worker
+    thread, never on a single write worker.
+    """
+
+    #: Deployments being run or rolled back in this process: (site file, id) → what.
+    _active: ClassVar[dict[tuple[str, int], str]] = {}
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, store: SiteDB, remote: RemoteAccess, actor: str,
                  reassess: Callable[[list[int]], Any] | None = None) -> None:
@@ -70,8 +93,9 @@ class DeployEngine:
         self.remote = remote
         self.actor = actor
         self.reassess = reassess
-        self.deployer = AptDeployer()
-        self.rebooter = LinuxReboot()
+        #: The host's deployer from its transport (the driver registry; tests may swap it).
+        self.deployer_for: Callable[[Transport], DeployCapability] = deployer_for
+        self._deployers: dict[int, DeployCapability] = {}  # by asset id, per operation
         self._lock = threading.Lock()
         self._site_id = ""
         self.on_event: EventCallback | None = None
@@ -83,6 +107,31 @@ class DeployEngine:
         #: Called with the targets about to be pre-flighted once their window is open (the
         #: Wake-on-LAN step, set by the services layer); returns nothing.
         self.before_preflight: Callable[[Deployment, list[Target]], object] | None = None
+
+    # -- the run lock ----------------------------------------------------------------
+    def _active_key(self, dep_id: int) -> tuple[str, int]:
+        return str(Path(self.store.path).resolve()), dep_id
+
+    def busy(self, dep_id: int) -> str:
+        """What is running the deployment in this process ("running", "rolling back"),
+        or "" when nothing is."""
+        with DeployEngine._active_lock:
+            return DeployEngine._active.get(self._active_key(dep_id), "")
+
+    @contextmanager
+    def _claimed(self, dep_id: int, what: str) -> Iterator[None]:
+        key = self._active_key(dep_id)
+        with DeployEngine._active_lock:
+            other = DeployEngine._active.get(key)
+            if other is not None:
+                raise DeploymentBusyError(f"Deployment {dep_id} is {other} already; wait "
+                                          "until that has stopped.")
+            DeployEngine._active[key] = what
+        try:
+            yield
+        finally:
+            with DeployEngine._active_lock:
+                DeployEngine._active.pop(key, None)
 
     # -- persistence -----------------------------------------------------------------
     def get(self, dep_id: int) -> Deployment:
@@ -129,6 +178,25 @@ class DeployEngine:
                 dep = self._save(replace(dep, uid=secrets.token_hex(4)))
             return dep
 
+    def _deployer(self, asset_id: int, transport: Transport) -> DeployCapability:
+        """The deployer of a host (asked once per operation; see :meth:`_forget_deployers`).
+
+        Raises:
+            DriverError: the host's package manager has no deployer (``unknown_os``...).
+        """
+        with self._lock:
+            known = self._deployers.get(asset_id)
+        if known is None:
+            known = self.deployer_for(transport)
+            with self._lock:
+                self._deployers[asset_id] = known
+        return known
+
+    def _forget_deployers(self) -> None:
+        """A new operation asks each host again (a host may have been re-installed)."""
+        with self._lock:
+            self._deployers.clear()
+
     # -- planning --------------------------------------------------------------------
     def plan(self, packages: Sequence[PackagePin], targets: Sequence[tuple[Asset, Stage]],
              gates: Gates, window: str = "") -> Deployment:
@@ -154,9 +222,11 @@ class DeployEngine:
         return stored
 
     def simulate(self, dep_id: int) -> Deployment:
-        """Record on each pending host what installing would change (apt's simulation,
-        nothing installed), so the change set can be reviewed before the deployment runs.
-        Pre-flight simulates again; a host that cannot be reached or simulated is logged."""
+        """Record on each pending host what installing would change (the package
+        manager's simulation, nothing installed), so the change set can be reviewed before
+        the deployment runs. Pre-flight simulates again; a host that cannot be reached or
+        simulated is logged."""
+        self._forget_deployers()
         dep = self.get(dep_id)
         assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
 
@@ -165,7 +235,8 @@ class DeployEngine:
             if asset is None or target.state is not HostState.PENDING:
                 return
             try:
-                sim = self.deployer.simulate(self.remote.transport_for(asset), _pins(dep))
+                transport = self.remote.transport_for(asset)
+                sim = self._deployer(target.asset_id, transport).simulate(transport, _pins(dep))
             except UserError as exc:
                 self._log(dep_id, target, f"simulation: {exc}")
                 return
@@ -190,8 +261,18 @@ class DeployEngine:
                 without it the run stops there and waits for :meth:`approve`.
             pause_after_preflight: return after pre-flight when hosts were excluded, so a
                 person can override them before anything is installed.
+
+        Raises:
+            DeploymentBusyError: the deployment is being run or rolled back already.
         """
+        with self._claimed(dep_id, "running"):
+            return self._run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                             pause_after_preflight=pause_after_preflight)
+
+    def _run(self, dep_id: int, *, approve_as: str, progress: ProgressCallback | None,
+             cancel: CancelToken | None, pause_after_preflight: bool) -> Deployment:
         cancel = cancel or CancelToken()
+        self._forget_deployers()
         dep = self._with_uid(self.get(dep_id))
         if halted_at_preflight(dep) and not dep.preflight_blocker():
             # Halted at pre-flight, and overrides have since cleared the way.
@@ -347,11 +428,12 @@ class DeployEngine:
     def _checks(self, dep: Deployment, asset: Asset, snapshot: dict[str, Any],
                 changes: list[PackageChange]) -> list[str]:
         """Pre-flight problems of one host; its health snapshot goes into ``snapshot``, the
-        change set apt's simulation predicts into ``changes``."""
+        change set the package manager's simulation predicts into ``changes``."""
         problems: list[str] = []
         try:
             transport = self.remote.transport_for(asset)
-            health = self.deployer.health(transport)  # one sudo call checks sudo too
+            deployer = self._deployer(int(asset.id or 0), transport)  # the driver decides
+            health = deployer.health(transport)  # one sudo call checks sudo too
             snapshot.update(health, taken_at=time.time())
             if health["uid"] != "0":
                 problems.append("sudo does not give root")
@@ -360,15 +442,17 @@ class DeployEngine:
             if free is not None and free < dep.gates.min_free_mb * 1024 * 1024:
                 problems.append(f"only {free // 1_048_576} MB free (needs "
                                 f"{dep.gates.min_free_mb} MB)")
-            if health["dpkg_audit"]:
-                problems.append("dpkg --audit reports broken packages")
+            if health["package_audit"]:
+                problems.append(f"the package database reports broken packages "
+                                f"({health['package_audit'].splitlines()[0][:100]})")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
-            if not health["apt_tools"]:
-                problems.append("not an apt-based system (no driver for installs)")
+            if deployer.tool not in health["package_tools"]:
+                problems.append(f"{deployer.tool} is not installed on this host (no driver "
+                                "for installs)")
             else:
                 try:
-                    sim = self.deployer.simulate(transport, _pins(dep))
+                    sim = deployer.simulate(transport, _pins(dep))
                     changes.extend(sim.changes)
                     snapshot.update(native_arch=sim.native_arch, pins=sim.pins)
                 except DriverError as exc:
@@ -437,8 +521,9 @@ class DeployEngine:
         try:
             asset = AssetRepo(self.store.db()).get(target.asset_id)
             transport = self.remote.transport_for(asset)
+            deployer = self._deployer(target.asset_id, transport)
             if target.state is HostState.PENDING:
-                target = self._prepare(dep, target, asset, transport, job)
+                target = self._prepare(dep, target, asset, transport, job, deployer)
                 if target.state is HostState.SUCCEEDED:
                     self._update_target(dep_id, target, f"{target.label}: already up to date")
                     return
@@ -450,7 +535,7 @@ class DeployEngine:
                                     audit="deploy.install_start")
             native = str(target.health_before.get("native_arch", ""))
             pins = _host_pins(dep, target)
-            answer, started = self.deployer.start(transport, target.job or job, pins)
+            answer, started = deployer.start(transport, target.job or job, pins)
             if started != target.job:  # the recorded id belonged to another job
                 self._log(dep_id, target, f"job {target.job} on the host is another "
                           f"deployment's; this one runs as {started}")
@@ -458,23 +543,25 @@ class DeployEngine:
                 self._update_target(dep_id, target, "")
             if answer == "already-started":
                 self._log(dep_id, target, "re-attached to the install job already running")
-            status = self._wait(transport, started, dep.gates.host_timeout, cancel)
+            status = self._wait(deployer, transport, started, dep.gates.host_timeout, cancel)
             names = list(dict.fromkeys([*pins, *target.before]))
-            after = self.deployer.versions(transport, names, native)
+            after = deployer.versions(transport, names, native)
             wrong = _unexpected(target.changes, pins, after)
-            ok = status.exit_code == 0 and not wrong
-            detail = "installed" if ok else _failure_detail(status, wrong)
+            job_problems = deployer.job_problems(status)
+            ok = not job_problems and not wrong
+            detail = "installed" if ok else _failure_detail(deployer, status, job_problems,
+                                                            wrong)
             reboot = "not needed"
             health_after: dict[str, Any] | None = None
             if ok:
                 if target.reboot != "scheduled":  # one snapshot serves the reboot decision
-                    health_after = self.deployer.health(transport)
-                reboot, target = self._reboot_if_needed(dep, asset, transport, target, after,
+                    health_after = deployer.health(transport)
+                reboot, target = self._reboot_if_needed(dep, deployer, transport, target, after,
                                                         cancel, health_after)
                 if reboot.startswith("done"):  # rebooted: the snapshot must be from after
                     health_after = None
             if health_after is None:
-                health_after = self.deployer.health(transport)
+                health_after = deployer.health(transport)
             closed = [p for p in target.health_before.get("ports", [])
                       if not _port_open(target.address, p)]
             problems = compare_health(target.health_before, health_after, closed)
@@ -494,22 +581,23 @@ class DeployEngine:
                                 audit="deploy.install_done")
 
     def _prepare(self, dep: Deployment, target: Target, asset: Asset, transport: Any,
-                 job: str) -> Target:
+                 job: str, deployer: DeployCapability) -> Target:
         """Record what the install will change and keep the old package files of all of it.
 
-        apt's simulation (``apt-get -s install``) names every package the transaction
+        The deployer's simulation (``apt-get -s install``, dnf's ``--assumeno`` table,
+        zypper's ``--dry-run`` summary) names every package the transaction
         changes: the requested ones and what comes along (upgraded dependencies, new ones,
-        removals). Their installed versions are the "before" picture, and the .deb of each
-        one that was installed is kept on the host for rollback. Returns the target as it
+        removals). Their installed versions are the "before" picture, and the package file
+        of each one that was installed is kept on the host for rollback. Returns the target as it
         is to be saved (SUCCEEDED when there is nothing to do)."""
-        sim = self.deployer.simulate(transport, _pins(dep))
+        sim = deployer.simulate(transport, _pins(dep))
         native, pins = sim.native_arch, sim.pins
-        # apt's Inst/Remv lines carry the installed versions; a pin apt does not touch is
-        # installed at its version already (apt would list it otherwise).
+        # The change set carries the installed versions; a pin the transaction does not
+        # touch is installed at its version already (it would be listed otherwise).
         before = {**pins, **{c.name: c.before for c in sim.changes}}
         names = list(before)
         if not sim.changes:  # nothing to do, unless dpkg says a pin is not fully installed
-            before = self.deployer.versions(transport, names, native)
+            before = deployer.versions(transport, names, native)
         if not sim.changes and before == pins:
             return replace(target, state=HostState.SUCCEEDED, before=before, after=before,
                            detail="already at the target version" if pins else
@@ -520,8 +608,8 @@ class DeployEngine:
         # The pre-flight snapshot is the "before" picture when it is recent (a production
         # wave hours later in a maintenance window takes a new one).
         recent = target.health_before.get("taken_at", 0.0) > time.time() - SNAPSHOT_AGE
-        health = dict(target.health_before) if recent else self.deployer.health(transport)
-        kept = self.deployer.keep_for_rollback(
+        health = dict(target.health_before) if recent else deployer.health(transport)
+        kept = deployer.keep_for_rollback(
             transport, job, {n: before[n] for n in names if before.get(n)})
         return replace(target, state=HostState.RUNNING, before=before, job=job,
                        changes=sim.changes,
@@ -529,7 +617,7 @@ class DeployEngine:
                                       "pins": pins, "ports": list(asset.open_ports)},
                        started_at=utcnow())
 
-    def _reboot_if_needed(self, dep: Deployment, asset: Asset, transport: Any,
+    def _reboot_if_needed(self, dep: Deployment, deployer: DeployCapability, transport: Any,
                           target: Target, after: dict[str, str], cancel: CancelToken,
                           health: dict[str, Any] | None = None) -> tuple[str, Target]:
         """Reboot by policy: notice to logged-in users, scheduled reboot, wait for the new
@@ -539,7 +627,7 @@ class DeployEngine:
         policy = dep.gates.reboot
         if target.reboot != "scheduled":
             if health is None:
-                health = self.deployer.health(transport)
+                health = deployer.health(transport)
             pending = bool(health.get("reboot_required"))
             if policy is RebootPolicy.NEVER or (policy is RebootPolicy.IF_NEEDED
                                                 and not pending):
@@ -548,12 +636,12 @@ class DeployEngine:
             minutes = dep.gates.reboot_lead_minutes
             message = dep.gates.reboot_message.format(minutes=minutes)
             target = replace(target, after=after, reboot="scheduled",
-                             reboot_marker=self.rebooter.marker(transport))
+                             reboot_marker=deployer.rebooter.marker(transport))
             # Recorded before the notice goes out: a resumed run only waits for it.
             self._update_target(dep.id, target, f"{target.label}: reboot scheduled in "
                                 f"{minutes} min; users notified", audit="deploy.reboot")
-            self.rebooter.notify(transport, message)
-            self.rebooter.schedule(transport, minutes, message)
+            deployer.rebooter.notify(transport, message)
+            deployer.rebooter.schedule(transport, minutes, message)
         deadline = time.monotonic() + dep.gates.reboot_lead_minutes * 60 + REBOOT_GRACE
         seen_down = False
         transport.close()
@@ -561,7 +649,7 @@ class DeployEngine:
             if cancel.wait(2.0):
                 raise DriverError(transport.host, "cancelled", "stopped waiting for the reboot")
             try:
-                marker = self.rebooter.marker(transport)
+                marker = deployer.rebooter.marker(transport)
                 back = (marker and marker != target.reboot_marker) or (seen_down and not marker)
                 if back and transport.run(["true"], timeout=30).exit_code == 0:
                     how = "boot marker changed" + (", seen down and back" if seen_down else "")
@@ -579,12 +667,14 @@ class DeployEngine:
         dep = self.get(dep_id)
         target = dep.target(asset_id)
         asset = AssetRepo(self.store.db()).get(asset_id)
-        self.rebooter.cancel(self.remote.transport_for(asset))
+        transport = self.remote.transport_for(asset)
+        self._deployer(asset_id, transport).rebooter.cancel(transport)
         return self._update_target(dep_id, replace(target, reboot="cancelled by " + self.actor),
                                    f"{target.label}: scheduled reboot cancelled",
                                    audit="deploy.reboot_cancel")
 
-    def _wait(self, transport: Any, job: str, timeout: float, cancel: CancelToken) -> Any:
+    def _wait(self, deployer: DeployCapability, transport: Any, job: str, timeout: float,
+              cancel: CancelToken) -> JobStatus:
         """Poll a job until it is done: first after FIRST_POLL_SECONDS (a job just started
         is never done at once), then at doubling intervals up to POLL_SECONDS."""
         deadline = time.monotonic() + timeout
@@ -593,7 +683,7 @@ class DeployEngine:
             if cancel.wait(delay):
                 raise DriverError(transport.host, "cancelled", "stopped waiting (cancelled)")
             delay = min(POLL_SECONDS, delay * 2)
-            status = self.deployer.status(transport, job)
+            status = deployer.status(transport, job)
             if status.state == "done":
                 return status
             if status.state == "absent":
@@ -618,7 +708,8 @@ class DeployEngine:
             pins = _host_pins(dep, target)
             try:
                 transport = self.remote.transport_for(assets[target.asset_id])
-                now = self.deployer.versions(transport, list(pins), native)
+                now = self._deployer(target.asset_id, transport).versions(transport, list(pins),
+                                                                          native)
             except UserError as exc:
                 return f"unverified: {exc}"
             return "installed" if now == pins else (
@@ -640,8 +731,18 @@ class DeployEngine:
     # -- rollback --------------------------------------------------------------------
     def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,
                  cancel: CancelToken | None = None) -> Deployment:
-        """Restore the versions recorded before installing (per host or whole deployment)."""
+        """Restore the versions recorded before installing (per host or whole deployment).
+
+        Raises:
+            DeploymentBusyError: the deployment is being run or rolled back already.
+        """
+        with self._claimed(dep_id, "rolling back"):
+            return self._rollback(dep_id, asset_ids, cancel)
+
+    def _rollback(self, dep_id: int, asset_ids: Sequence[int] | None,
+                  cancel: CancelToken | None) -> Deployment:
         cancel = cancel or CancelToken()
+        self._forget_deployers()
         dep = self._with_uid(self.get(dep_id))
         whole = asset_ids is None
         if whole and dep.phase is not Phase.ROLLING_BACK:
@@ -665,17 +766,18 @@ class DeployEngine:
         return dep
 
     def _rollback_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
-        """Restore every package the install changed, in ONE apt transaction: the kept old
-        package files of what was upgraded (or removed), and removal of what the install
-        added; then check each package with dpkg."""
+        """Restore every package the install changed, in ONE transaction of the host's
+        package manager: the kept old package files of what was upgraded (or removed), and
+        removal of what the install added; then check each package (dpkg, rpm)."""
         dep = self.get(dep_id)
         job = (target.job or self._job_id(dep, target.asset_id)) + "-rb"
         try:
             asset = AssetRepo(self.store.db()).get(target.asset_id)
             transport = self.remote.transport_for(asset)
+            deployer = self._deployer(target.asset_id, transport)
             native = str(target.health_before.get("native_arch", ""))
             restore = dict(target.before)  # name → version ("" = was not installed)
-            now = self.deployer.versions(transport, list(restore), native)
+            now = deployer.versions(transport, list(restore), native)
             if now != restore:
                 kept: dict[str, str] = target.health_before.get("kept", {})
                 back = [n for n, v in restore.items() if v and now.get(n) != v]
@@ -686,10 +788,10 @@ class DeployEngine:
                 remove = [n for n, v in restore.items() if not v and now.get(n)]
                 self._log(dep_id, target, "rolling back: " + ", ".join(
                     [f"{n}={restore[n]}" for n in back] + [f"remove {n}" for n in remove]))
-                _answer, started = self.deployer.start_rollback(
+                _answer, started = deployer.start_rollback(
                     transport, job, [kept[n] for n in back], remove)
-                self._wait(transport, started, 1800, cancel)
-                now = self.deployer.versions(transport, list(restore), native)
+                self._wait(deployer, transport, started, 1800, cancel)
+                now = deployer.versions(transport, list(restore), native)
             wrong = [n for n, v in restore.items() if now.get(n, "") != v]
             ok = not wrong
             state = HostState.ROLLED_BACK if ok else target.state
@@ -710,7 +812,7 @@ class DeployEngine:
 
 
 def _pins(dep: Deployment, native: str = "") -> dict[str, str]:
-    """The deployment's packages as apt names them on a host of that native architecture
+    """The deployment's packages as the host names them, for its native architecture
     (``name:arch`` for another architecture; every one qualified when it is unknown)."""
     return {p.host_name(native): p.version for p in dep.packages}
 
@@ -727,7 +829,7 @@ def _host_pins(dep: Deployment, target: Target) -> dict[str, str]:
 def _unexpected(changes: Sequence[PackageChange], pins: dict[str, str],
                 after: dict[str, str]) -> list[str]:
     """What dpkg shows that the transaction did not do: a requested package not at its
-    version, or a change apt's simulation announced that did not happen."""
+    version, or a change the simulation announced that did not happen."""
     wrong = [f"{n} is {after.get(n) or 'not installed'}" for n, v in pins.items()
              if after.get(n) != v]
     wrong += [f"{c.name} is {after.get(c.name) or 'not installed'} (expected "
@@ -736,11 +838,11 @@ def _unexpected(changes: Sequence[PackageChange], pins: dict[str, str],
     return wrong
 
 
-def _failure_detail(status: Any, wrong: list[str]) -> str:
-    tail = [line for line in (status.log_tail or "").splitlines()
-            if line.startswith(("E:", "dpkg:", "Errors"))][-2:]
-    parts = [f"apt exited {status.exit_code}", *wrong, *tail]
-    return "failed: " + "; ".join(parts)
+def _failure_detail(deployer: DeployCapability, status: JobStatus, problems: list[str],
+                    wrong: list[str]) -> str:
+    """"failed: " with the package manager's verdict first, then what the versions show."""
+    first = problems[:1] or [f"{deployer.tool} exited {status.exit_code}"]
+    return "failed: " + "; ".join([*first, *wrong, *problems[1:]])
 
 
 def _port_open(address: str, port: int, timeout: float = 2.0) -> bool:

@@ -1,4 +1,5 @@
-"""Which driver serves a host (an ordered detection chain) and one full deep scan of a host."""
+"""Which driver serves a host (an ordered detection chain), one full deep scan of a host,
+and which deployer installs on it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
-from app.drivers.base import Assessment, Driver, DriverError, Transport
+from app.drivers.apt_deploy import AptDeployer
+from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, Transport
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
-from app.drivers.parsers.osrelease import package_family
+from app.drivers.parsers import ParseError
+from app.drivers.parsers.osrelease import package_family, parse_os_release
+from app.drivers.rpm_deploy import DnfDeployer, ZypperDeployer
 from app.drivers.windows.driver import assess_windows
 from app.drivers.zypper import zypper_driver
 
@@ -28,6 +32,42 @@ DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {
     "dnf": dnf_driver,
     "zypper": zypper_driver,
 }
+
+
+#: Package-manager family → the deployer that installs, keeps and rolls back with it.
+DEPLOYERS: dict[str, Callable[[], DeployCapability]] = {
+    "apt": AptDeployer,
+    "dnf": DnfDeployer,
+    "zypper": ZypperDeployer,
+}
+
+
+def deployer_for(transport: Transport) -> DeployCapability:
+    """The deployer of the host's package manager, chosen from its os-release (ID and
+    ID_LIKE, as :func:`detect` chooses the driver); one short command.
+
+    Raises:
+        DriverError: ``unknown_os`` (no package manager PatchDesk knows) or
+            ``unsupported_os`` (known, but nothing here installs with it).
+    """
+    result = transport.run(["sh", "-c", "cat /etc/os-release 2>/dev/null || "
+                            "cat /usr/lib/os-release"], timeout=60)
+    try:
+        release = parse_os_release(result.stdout)
+    except ParseError as exc:
+        raise DriverError(transport.host, "unknown_os",
+                          f"os-release could not be read: {exc}") from None
+    family = package_family(release)
+    if family is None:
+        raise DriverError(transport.host, "unknown_os",
+                          f"{release.pretty_name} ({release.id}) uses no package manager "
+                          "PatchDesk knows (no driver for installs)")
+    factory = DEPLOYERS.get(family)
+    if factory is None:
+        raise DriverError(transport.host, "unsupported_os",
+                          f"{release.pretty_name}: PatchDesk cannot install with {family} "
+                          "on this version")
+    return factory()
 
 
 def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:

@@ -30,6 +30,12 @@ class DeploymentService(ServicePart):
 
     The engine's methods the shells need are here under the same names and signatures;
     ``service.deployments()`` (calling the service) still lists every deployment.
+
+    Threads: :meth:`run`, :meth:`resume`, :meth:`rollback` and :meth:`simulate` do long
+    remote work (a rollback may wait up to 1,800 s per host) and write to the site only in
+    short transactions of their own: a shell runs them on a worker thread, never on its
+    single write worker. :meth:`plan`, :meth:`approve` and :meth:`override` are short
+    writes. :meth:`busy` says whether a deployment is being run or rolled back.
     """
 
     _engine: DeployEngine | None = None
@@ -131,6 +137,11 @@ class DeploymentService(ServicePart):
     def override(self, dep_id: int, asset_id: int, reason: str) -> Deployment:
         """Let a host that failed pre-flight take part (audited with the reason)."""
         return self.engine.override(dep_id, asset_id, reason)
+
+    def busy(self, dep_id: int) -> str:
+        """What is running the deployment in this process ("running", "rolling back"), or
+        "" (the engine's run lock: the one registry of running deployments)."""
+        return self.engine.busy(dep_id)
 
     def cancel_reboot(self, dep_id: int, asset_id: int) -> Deployment:
         """Cancel a host's scheduled reboot."""

@@ -66,30 +66,6 @@ _RED = QColor("#b3261e")
 _GREEN = QColor("#1e7b34")
 _MUTED = QColor("#6b7785")
 
-#: Runs of a deployment in flight in this process, by (site path, deployment id): a second
-#: run of the same deployment must wait for the first to stop (the engine is not re-entrant
-#: per deployment).
-ACTIVE_RUNS: dict[tuple[str, int], Task] = {}
-
-
-def track_run(site: str, dep_id: int, task: Task) -> None:
-    """Remember a run (or rollback) task of a deployment until it has finished."""
-    key = (site, dep_id)
-    ACTIVE_RUNS[key] = task
-
-    def forget() -> None:
-        if ACTIVE_RUNS.get(key) is task:
-            del ACTIVE_RUNS[key]
-
-    task.finished.connect(forget)
-
-
-def active_run(site: str, dep_id: int) -> Task | None:
-    """The task running this deployment in this process, if any."""
-    task = ACTIVE_RUNS.get((site, dep_id))
-    return task if task is not None and task.running else None
-
-
 def phase_label(phase: Phase) -> str:
     """A phase as people read it."""
     return PHASE_LABELS.get(phase, str(phase))
@@ -496,14 +472,15 @@ class DeploymentsPage(Page):
             self.rollback_requested.emit(dep.id, [t.asset_id for t in selected])
 
     def run_rollback(self, dep_id: int, asset_ids: list[int] | None) -> Task | None:
-        """Roll back a deployment (or some of its hosts) on the write pool, then reload."""
+        """Roll back a deployment (or some of its hosts) on the worker pool (long remote
+        work; the engine's writes are short), then reload."""
         if self.service is None or self.runner is None or dep_id in self._rolling_back:
             return None
-        site = str(self.service.path)
-        if active_run(site, dep_id) is not None:
+        busy = self.service.deployments.busy(dep_id)  # the engine's run lock
+        if busy:
             dialogs.show_error(self, "Deployment is running",
-                               f"Deployment {dep_id} is running in a wizard. Stop it there "
-                               "before rolling it back.")
+                               f"Deployment {dep_id} is {busy}. Stop it there before rolling "
+                               "it back.")
             return None
         engine = self.service.deployments
         self._rolling_back.add(dep_id)
@@ -524,10 +501,9 @@ class DeploymentsPage(Page):
             self.rollback_finished.emit(dep_id)
             self.load()
 
-        task = self.runner.submit(work, name=f"rollback-{dep_id}", write=True,
+        task = self.runner.submit(work, name=f"rollback-{dep_id}",
                                   with_progress=True, on_result=done,
                                   on_error=self._on_rollback_error)
-        track_run(site, dep_id, task)
         task.finished.connect(finished)
         return task
 

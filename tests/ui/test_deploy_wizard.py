@@ -17,6 +17,7 @@ from app.core.assessment import Assessment, Update
 from app.core.clock import utcnow
 from app.core.deployment import (
     Deployment,
+    Gates,
     HostState,
     PackageChange,
     PackagePin,
@@ -563,4 +564,53 @@ def test_a_preflight_that_leaves_hosts_out_pauses_before_installing(
     qtbot.waitUntil(lambda: wizard.currentId() == P_REVIEW, timeout=300_000)
     assert not wizard.paused_for_preflight
     assert version(lab, "qtest", "pd-openssl") == "1.0-2 ii"
+    wizard.reject()
+
+
+def test_a_wizard_waits_for_a_run_the_engine_holds(qtbot, patched_site: SiteService,
+                                                   runner: TaskRunner,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's run lock is the one registry of running deployments: a wizard opened
+    on a deployment another run holds waits, and starts when that run has stopped."""
+    import threading
+
+    alpha, charlie = (patched_site.find_assets(n)[0] for n in ("alpha", "charlie"))
+    dep = patched_site.deployments.plan([PackagePin("pd-tools", "2.1-1")],
+                                        [(alpha, Stage.TEST), (charlie, Stage.PRODUCTION)],
+                                        Gates())
+    entered, release = threading.Event(), threading.Event()
+    real_transport_for = patched_site.remote.transport_for
+
+    def held(asset: Asset) -> object:  # the other run's pre-flight, stuck on a host
+        entered.set()
+        release.wait(20)
+        return real_transport_for(asset)  # no credentials: fails without connecting
+
+    monkeypatch.setattr(patched_site.remote, "transport_for", held)
+    other = threading.Thread(target=lambda: patched_site.deployer.run(dep.id))
+    other.start()
+    started: list[int] = []
+    real_run = patched_site.deployments.run
+
+    def run(dep_id: int, **kwargs: object) -> Deployment:
+        started.append(dep_id)
+        return real_run(dep_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(patched_site.deployments, "run", run)
+    try:
+        assert entered.wait(10)
+        assert patched_site.deployments.busy(dep.id) == "running"
+        wizard = DeployWizard(patched_site, runner, deployment=dep)
+        qtbot.addWidget(wizard)
+        wizard.show()
+        assert wizard.currentId() == P_TEST
+        qtbot.waitUntil(lambda: "Waiting for the previous run" in
+                        wizard.test_page.phase_label.text(), timeout=5_000)
+        qtbot.wait(600)  # a few polls: still waiting, nothing started
+        assert started == [] and not wizard.running
+    finally:
+        release.set()
+        other.join(20)
+    qtbot.waitUntil(lambda: started == [dep.id], timeout=10_000)
+    qtbot.waitUntil(lambda: not wizard.busy, timeout=20_000)
     wizard.reject()

@@ -173,3 +173,39 @@ def test_opening_a_site_offers_to_resume_an_interrupted_deployment(qtbot, tmp_pa
     assert window.unfinished_deployment == 1
     qtbot.waitUntil(lambda: window.runner.active == 0, timeout=10_000)
     window.close()
+
+
+def test_a_long_rollback_never_holds_the_write_worker(qtbot, service: SiteService,
+                                                      runner: TaskRunner,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rollback may wait up to 1,800 s per host: it runs on the worker pool, and a short
+    write submitted meanwhile (an asset edit, an approval) goes through at once."""
+    import threading
+
+    first, _second = plan_two(service)
+    store_as(service, first.moved(Phase.PREFLIGHT).moved(Phase.HALTED, reason="test failed"))
+    page = DeploymentsPage()
+    qtbot.addWidget(page)
+    page.bind(service, runner)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_rollback(dep_id: int, asset_ids: object = None, cancel: object = None) -> Deployment:
+        started.set()
+        release.wait(20)  # the remote work
+        return service.deployment(dep_id)
+
+    monkeypatch.setattr(service.deployments, "rollback", slow_rollback)
+    task = page.run_rollback(first.id, None)
+    assert task is not None
+    try:
+        assert started.wait(10)
+        wrote: list[object] = []
+        runner.submit(lambda: service.deployer.override(first.id, first.targets[0].asset_id,
+                                                        "short write"),
+                      name="override", write=True, on_result=wrote.append)
+        qtbot.waitUntil(lambda: bool(wrote), timeout=5_000)  # not queued behind the rollback
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: not task.running, timeout=10_000)

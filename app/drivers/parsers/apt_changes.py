@@ -15,9 +15,9 @@ Every value read is validated (it becomes a command argument later: keep, roll b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from app.core.deployment import PackageChange
+from app.drivers.base import Simulation
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.debversion import compare_versions
 from app.drivers.parsers.quote import UnsafeValueError, ensure_package_name, ensure_version
@@ -26,15 +26,7 @@ _INST = re.compile(r"Inst (?P<name>\S+)(?: \[(?P<old>[^\]]+)\])? \((?P<new>\S+)[
 _REMV = re.compile(r"(?:Remv|Purg) (?P<name>\S+)(?: \[(?P<old>[^\]]*)\])?")
 _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 
-
-@dataclass(frozen=True, slots=True)
-class Simulation:
-    """What apt would do: the host's native architecture, the pins that apply to the host
-    (``name`` or ``name:arch`` → version) and the change set."""
-
-    native_arch: str
-    pins: dict[str, str]
-    changes: tuple[PackageChange, ...]
+__all__ = ["Simulation", "parse_simulation"]
 
 
 def _action(old: str, new: str) -> str:

@@ -45,7 +45,7 @@ from app.ui.deploy.helpers import (
 from app.ui.deploy.pages import PatchesPage, SchedulePage, TargetsPage
 from app.ui.deploy.run import EngineEvents
 from app.ui.deploy.run_pages import ReviewPage, RunPage, SummaryPage
-from app.ui.deployments_page import active_run, log_text, track_run
+from app.ui.deployments_page import log_text
 from app.ui.qt import QMessageBox, Qt, QTimer, QWidget, QWizard, Signal
 from app.ui.tasks import Task, TaskError, TaskRunner
 
@@ -390,13 +390,12 @@ class DeployWizard(QWizard):
                 or self.paused_for_preflight:
             self._show()
             return
-        other = active_run(self.site, dep.id)
-        if other is not None:
+        if self.engine.busy(dep.id):  # the engine's run lock
             # A closed wizard's run is still stopping: start when it has.
             if isinstance(page, RunPage):
                 page.phase_label.setText("Waiting for the previous run of this deployment "
                                          "to stop…")
-            other.finished.connect(self.start_run)
+            QTimer.singleShot(250, self.start_run)
             return
         start = window_start(dep.window) if dep.phase is Phase.PLANNED else None
         if start is not None and not self._start_now and start > datetime.now(UTC):
@@ -423,7 +422,6 @@ class DeployWizard(QWizard):
         task = self.runner.submit(work, name=f"deploy-run-{dep_id}", with_progress=True,
                                   on_result=result, on_error=self._on_run_error)
         self._run_task = task
-        track_run(self.site, dep_id, task)
         task.finished.connect(self._on_run_finished)
         self._busy_changed()
 
@@ -487,7 +485,7 @@ class DeployWizard(QWizard):
     # -- writes --------------------------------------------------------------------------
     def _write(self, name: str, work: Callable[[], Deployment],
                done: Callable[[Deployment], None] | None = None,
-               with_progress: bool = False) -> Task:
+               with_progress: bool = False, write: bool = True) -> Task:
         self._writes += 1
         self._busy_changed()
 
@@ -506,7 +504,7 @@ class DeployWizard(QWizard):
 
         call: Callable[..., Deployment] = (lambda progress, cancel: work()) \
             if with_progress else work
-        task = self.runner.submit(call, name=name, write=True, with_progress=with_progress,
+        task = self.runner.submit(call, name=name, write=write, with_progress=with_progress,
                                   on_result=ok, on_error=self._on_error)
         task.finished.connect(finished)
         return task
@@ -530,13 +528,13 @@ class DeployWizard(QWizard):
         self._write("deploy-override", lambda: engine.override(dep_id, asset_id, reason))
 
     def rollback(self) -> None:
-        """Roll the whole deployment back (asks first; write pool)."""
+        """Roll the whole deployment back (asks first). Long remote work: on the worker
+        pool, not the write pool (the engine's own writes are short)."""
         dep = self.dep
         if dep is None or self.busy or not questions.confirm_rollback(self, dep):
             return
         engine, dep_id = self.engine, dep.id
-        task = self._write("deploy-rollback", lambda: engine.rollback(dep_id))
-        track_run(self.site, dep_id, task)
+        self._write("deploy-rollback", lambda: engine.rollback(dep_id), write=False)
 
     def export(self, kind: str) -> None:
         """Export the deployment as CSV or JSON to a file the user chooses."""
