@@ -48,14 +48,12 @@ from app.ui.qt import (
     QAction,
     QByteArray,
     QCloseEvent,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMenu,
-    QScrollArea,
     QSize,
     QStackedWidget,
     QSystemTrayIcon,
@@ -67,7 +65,7 @@ from app.ui.qt import (
 from app.ui.reports_page import ReportsPage
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
 from app.ui.tasks import TaskError, TaskRunner
-from app.ui.widgets import plain_label
+from app.ui.widgets import plain_label, scrolling
 
 log = logging.getLogger(__name__)
 
@@ -175,15 +173,9 @@ class MainWindow(QMainWindow):
             "patches": self.patches, "deploy": self.deployments, "policy": self.policy_page,
             "reports": self.reports, "audit": self.audit, "site": self.site_page}
         for key, label, icon_name in PAGES:
-            page: QWidget = self.pages[key]
-            if key == "reports":
-                # A form page: scroll rather than force a wide minimum window size.
-                scroller = QScrollArea()
-                scroller.setWidgetResizable(True)
-                scroller.setFrameShape(QFrame.Shape.NoFrame)
-                scroller.setWidget(page)
-                page = scroller
-            self.stack.addWidget(page)
+            # Every page scrolls rather than force its minimum size on the window: the
+            # window fits a 1024×700 screen (and 1920×1080 at 150 %) whatever a page shows.
+            self.stack.addWidget(scrolling(self.pages[key]))
             item = QListWidgetItem(icon(icon_name), label)
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setSizeHint(QSize(180, 36))
@@ -271,6 +263,8 @@ class MainWindow(QMainWindow):
         self.site_label = plain_label(name="statusSite", wrap=False)
         self.path_label = plain_label(name="statusPath", role="muted", wrap=False)
         self.count_label = plain_label(name="statusCount", wrap=False)
+        # A long site path must not widen the window: it is cut (the tool tip has it all).
+        self.path_label.setMinimumWidth(40)
         # Permanent widgets: a temporary status message would hide normal ones.
         status.addPermanentWidget(self.resume_button)
         status.addPermanentWidget(self.undo_button)

@@ -14,7 +14,9 @@ from app.ui.qt import (
     QAbstractItemModel,
     QAbstractItemView,
     QHeaderView,
+    QFrame,
     QLabel,
+    QScrollArea,
     Qt,
     QTableView,
     QTableWidget,
@@ -121,3 +123,14 @@ def make_table_widget(name: str, accessible: str, headers: Sequence[str],
     for column, width in enumerate(widths):
         table.setColumnWidth(column, width)
     return table
+
+
+def scrolling(page: QWidget, name: str = "") -> QScrollArea:
+    """``page`` in a frameless scroll area that resizes it: the page scrolls when the window
+    is smaller than the page's minimum, instead of forcing that minimum on the window."""
+    scroller = QScrollArea()
+    scroller.setObjectName(name or f"{page.objectName() or 'page'}Scroll")
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setWidget(page)
+    return scroller
