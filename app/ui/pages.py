@@ -40,7 +40,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import TaskError
-from app.ui.widgets import make_table_view, page_header, plain_label
+from app.ui.widgets import form_row, make_table_view, page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -513,7 +513,7 @@ class SiteSettingsPage(Page):
             else:
                 box.addWidget(edit)
             box.addWidget(error)
-            form.addRow(label, box)
+            form_row(form, label, box, edit)
         self.path_label = plain_label(role="muted")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Site file", self.path_label)

@@ -269,8 +269,13 @@ class ReportsPage(Page):
             f"compliance {'—' if pct is None else f'{pct}%'}, "
             f"{result.figures.get('missing_total', 0)} missing update(s).")
         self.report_written.emit(result)
-        if self.open_when_done.isChecked():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.path)))
+        if self.open_when_done.isChecked() and not QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(result.path))):
+            # No PDF viewer answered: say so rather than leave the user waiting for one.
+            message = (f"The report was written but could not be opened (no program for "
+                       f"PDF files answered). Open it from {result.path}.")
+            self.status.setText(f"{self.status.text()}\n{message}")
+            self.status_message.emit(message, 15_000)
 
     def _on_task_failed(self, error: TaskError) -> None:
         self.status.setText(f"The report was not written: {error.message}")

@@ -110,7 +110,7 @@ class _Bot:
     def __init__(self) -> None:
         self.widgets: list[Any] = []
 
-    def addWidget(self, widget: Any) -> None:  # noqa: N802 (qtbot's name)
+    def addWidget(self, widget: Any) -> None:
         self.widgets.append(widget)
 
     def wait(self, ms: int) -> None:
@@ -118,7 +118,7 @@ class _Bot:
 
         QTest.qWait(ms)
 
-    def waitUntil(self, condition: Any, timeout: int = 5000) -> None:  # noqa: N802
+    def waitUntil(self, condition: Any, timeout: int = 5000) -> None:
         from PySide6.QtTest import QTest
 
         waited = 0

@@ -24,6 +24,7 @@ from app.ui.qt import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLineEdit,
     QRadioButton,
     QSpinBox,
@@ -34,7 +35,7 @@ from app.ui.qt import (
     QWizard,
     QWizardPage,
 )
-from app.ui.widgets import make_table_widget, plain_label
+from app.ui.widgets import form_row, make_table_widget, plain_label
 
 if TYPE_CHECKING:
     from app.ui.deploy.wizard import DeployWizard
@@ -182,9 +183,15 @@ class TargetsPage(DeployPage):
         self.host_ids: list[int] = []
         self.table = make_table_widget("targetTable", "Target hosts", self.HEADERS)
         self.table.itemChanged.connect(self._on_table_item_changed)
-        self.table.setColumnWidth(0, 160)
-        self.table.setColumnWidth(1, 120)
-        self.table.setColumnWidth(2, 160)
+        # The Ring column is sized to its combo and always in view; Missing takes the rest.
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        self.table.setColumnWidth(0, 140)
+        self.table.setColumnWidth(2, 120)
+        for column, mode in ((1, QHeaderView.ResizeMode.ResizeToContents),
+                             (3, QHeaderView.ResizeMode.Stretch),
+                             (4, QHeaderView.ResizeMode.ResizeToContents)):
+            header.setSectionResizeMode(column, mode)
         self.warning = plain_label("", name="ringWarning")
         self.warning.setStyleSheet("color: #9a6700;")
 
@@ -216,7 +223,7 @@ class TargetsPage(DeployPage):
         form = QFormLayout(policy_box)
         form.addRow("&Wave size", self.wave_spin)
         form.addRow("&Concurrency", self.concurrency_spin)
-        form.addRow("&Halt production at", failure)
+        form_row(form, "&Halt production at", failure, self.failure_spin)
         form.addRow("&Pilot must succeed on", self.pilot_spin)
         form.addRow("&Reboot", self.reboot_combo)
         form.addRow("Reboot &notice lead", self.lead_spin)
@@ -224,8 +231,8 @@ class TargetsPage(DeployPage):
         left = QVBoxLayout()
         left.addWidget(self.table, 1)
         left.addWidget(self.warning)
-        layout.addLayout(left, 3)
-        layout.addWidget(policy_box, 2)
+        layout.addLayout(left, 2)
+        layout.addWidget(policy_box, 1)
 
     def _spin(self, name: str, low: int, high: int, value: int) -> QSpinBox:
         spin = QSpinBox()
