@@ -32,6 +32,7 @@ from app.ui.qt import (
     QMenu,
     QModelIndex,
     QPoint,
+    QPushButton,
     QScrollArea,
     QSettings,
     QShortcut,
@@ -595,10 +596,26 @@ class InventoryPage(Page):
         self.splitter.setSizes([900, 340])
         self.splitter.setChildrenCollapsible(False)
 
+        # "Showing only …" when a dashboard card or a saved group narrowed the list.
+        self.scope_bar = QFrame()
+        self.scope_bar.setObjectName("inventoryScope")
+        self.scope_bar.setProperty("role", "banner")
+        scope_row = QHBoxLayout(self.scope_bar)
+        scope_row.setContentsMargins(8, 4, 8, 4)
+        self.scope_label = plain_label(name="inventoryScopeText")
+        self.scope_clear = QPushButton("Show all")
+        self.scope_clear.setObjectName("inventoryScopeClear")
+        self.scope_clear.clicked.connect(lambda: self.set_scope(None))
+        scope_row.addWidget(self.scope_label, 1)
+        scope_row.addWidget(self.scope_clear)
+        self.scope_bar.hide()
+        self.scope_title = ""
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
         layout.addLayout(self.toolbar)
+        layout.addWidget(self.scope_bar)
         layout.addWidget(self.splitter, 1)
 
         self.copy_ip = QAction("Copy IP address", self)
@@ -688,6 +705,19 @@ class InventoryPage(Page):
         rows = sorted(i.row() for i in self.view.selectionModel().selectedRows())
         return [self.proxy.asset_at(r) for r in rows]
 
+    def set_scope(self, ids: Sequence[int] | None, title: str = "") -> None:
+        """Show only these assets under a banner naming them (None: every asset)."""
+        self.proxy.set_id_scope(ids)
+        self.scope_title = title if ids is not None else ""
+        if ids is None:
+            self.scope_bar.hide()
+        else:
+            self.scope_label.setText(f"Showing only {title or 'some assets'} "
+                                     f"({len(ids):,}).")
+            self.scope_bar.show()
+        self._update_summary()
+        self._on_selection_changed()
+
     def apply_filter(self) -> None:
         """Filter now (the box debounces typing by 150 ms)."""
         self._debounce.stop()
@@ -725,7 +755,7 @@ class InventoryPage(Page):
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         noun = "asset" if total == 1 else "assets"
-        if self.proxy.filter_text and shown != total:
+        if (self.proxy.filter_text or self.proxy.id_scope is not None) and shown != total:
             self.summary.setText(f"Showing {shown:,} of {total:,} {noun}")
         else:
             self.summary.setText(f"{total:,} {noun}")

@@ -33,6 +33,7 @@ from app.ui.actions import (
 from app.ui.assess import AssessDialog, Assessor
 from app.ui.asset_dialog import AssetDialog, CriticalityDialog
 from app.ui.credentials import CredentialsPage, VaultGate
+from app.ui.dashboard import Link
 from app.ui.deploy.wizard import DeployWizard
 from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
@@ -202,6 +203,7 @@ class MainWindow(QMainWindow):
         self.dashboard.loaded.connect(self.dashboard_loaded)
         self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
         self.dashboard.open_patches.connect(lambda: self.show_page("patches"))
+        self.dashboard.open_link.connect(self.open_link)
         self.reports.report_written.connect(self._on_reports_report_written)
         self.deployments.open_wizard_requested.connect(self.open_deploy_wizard)
         self.deployments.resume_requested.connect(self.resume_deployment)
@@ -497,6 +499,30 @@ class MainWindow(QMainWindow):
             self.inventory.apply_filter()
         self.inventory.select_ids({asset_id}, current=asset_id)
         self.inventory.view.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def open_link(self, link: Link) -> None:
+        """Open what a dashboard card or line summarises, filtered to it."""
+        if link.page == "asset" and link.ids:
+            self.inventory.set_scope(None)
+            self.open_asset(link.ids[0])
+        elif link.page == "inventory":
+            self.show_page("inventory")
+            self.inventory.search.clear()
+            self.inventory.apply_filter()
+            self.inventory.set_scope(link.ids, link.title)
+        elif link.page == "patches":
+            self.show_page("patches")
+            self.patches.show_class(link.classification)
+        elif link.page == "risk":
+            self.show_page("patches")
+            self.patches.search.clear()
+            self.patches.apply_filter()
+            self.patches.show_by_risk()
+            self.priorities.priority_combo.setCurrentIndex(0)
+            self.priorities.kev_box.setChecked(False)
+            self.priorities.overdue_box.setChecked(link.overdue_only)
+            if link.item is not None:
+                self.priorities.select(*link.item)
 
     # -- deployment -------------------------------------------------------------------------
     def open_deploy_wizard(self) -> None:

@@ -472,7 +472,33 @@ class TextFilterProxy(QSortFilterProxyModel):
 
 
 class AssetFilterProxy(TextFilterProxy):
-    """The inventory's filter: host name, IP, MAC, OS, kind, location, owner, tags, model."""
+    """The inventory's filter: host name, IP, MAC, OS, kind, location, owner, tags, model;
+    and optionally only some assets (a dashboard card's, a saved group's)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids: frozenset[int] | None = None
+
+    @property
+    def id_scope(self) -> frozenset[int] | None:
+        """The assets shown whatever the words (None: every asset)."""
+        return self._ids
+
+    def set_id_scope(self, ids: Iterable[int] | None) -> None:
+        """Show only these assets (None: every asset); the words still filter within."""
+        scope = None if ids is None else frozenset(ids)
+        if scope == self._ids:
+            return
+        self.beginFilterChange()
+        self._ids = scope
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if self._ids is not None and self._rows is not None:
+            asset = self._rows.object_at(source_row)
+            if getattr(asset, "id", None) not in self._ids:
+                return False
+        return super().filterAcceptsRow(source_row, source_parent)
 
     def asset_at(self, row: int) -> Asset:
         """The asset shown at a proxy row."""
