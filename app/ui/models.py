@@ -364,7 +364,8 @@ def asset_tooltip(asset: Asset) -> str:
 
 
 def describe_event(event: AuditEvent) -> str:
-    """One line saying what an audit event did, from its details."""
+    """One line saying what an audit event did, from its details (plain words: nested
+    values read as "name: value", never as Python dicts)."""
     details = event.details or {}
     changes = details.get("changes")
     if isinstance(changes, dict) and changes:
@@ -384,15 +385,72 @@ def describe_event(event: AuditEvent) -> str:
             if key in ("name", "client", "address", "msp_name", "logo_path") and len(value) == 2:
                 shown.append(f"{key}: {_short(value[0]) or '—'} → {_short(value[1]) or '—'}")
                 continue
-            value = ", ".join(_short(v) for v in value) if value else "none"
+            if not value:
+                shown.append(f"{key}: none")
+                continue
         shown.append(f"{key}: {_short(value)}")
     return "; ".join(shown)
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def readable(value: Any) -> str:
+    """A detail value in plain words: mappings as "name: value" pairs, lists joined, yes/no
+    for flags, "—" for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if not value:
+            return "none"
+        return ", ".join(f"{k}: {readable(v)}" if not isinstance(v, dict)
+                         else f"{k} ({readable(v)})" for k, v in value.items())
     if isinstance(value, list | tuple):
-        value = ", ".join(str(v) for v in value)
-    text = "" if value is None else str(value)
+        return ", ".join(readable(v) for v in value) if value else "none"
+    return str(value)
+
+
+def detail_lines(value: Any, indent: int = 1) -> list[str]:
+    """A detail value as indented lines for the audit page's detail pane."""
+    pad = "    " * indent
+    if isinstance(value, dict) and value:
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict) and item:
+                lines.append(f"{pad}{key}:")
+                lines += detail_lines(item, indent + 1)
+            elif (isinstance(item, list) and item
+                  and any(isinstance(i, dict | list) for i in item)):
+                lines.append(f"{pad}{key}:")
+                for entry in item:
+                    lines += detail_lines(entry, indent + 1) if isinstance(entry, dict) \
+                        else [f"{pad}    {readable(entry)}"]
+            elif isinstance(item, list) and len(item) == 2 and key != "hosts":
+                lines.append(f"{pad}{key}: {readable(item[0])} → {readable(item[1])}"
+                             if key in ("name", "client", "address", "msp_name", "logo_path")
+                             else f"{pad}{key}: {readable(item)}")
+            else:
+                lines.append(f"{pad}{key}: {readable(item)}")
+        return lines
+    return [f"{pad}{readable(value)}"]
+
+
+def event_outcome(event: AuditEvent) -> str:
+    """The outcome as it should read: a run recorded "ok" in which some hosts failed says
+    how many ("partly failed: 5 of 8")."""
+    outcome = str(event.outcome)
+    failed = (event.details or {}).get("failed")
+    count = len(failed) if isinstance(failed, dict | list) else (
+        failed if isinstance(failed, int) and not isinstance(failed, bool) else 0)
+    if outcome == "ok" and count:
+        total = (event.details or {}).get("hosts")
+        total_n = len(total) if isinstance(total, list | dict) else total
+        return (f"partly failed: {count} of {total_n}" if isinstance(total_n, int)
+                and total_n >= count else f"partly failed: {count}")
+    return outcome
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = "" if value is None else readable(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -410,7 +468,7 @@ class AuditTableModel(RowTableModel):
             target = f"{target} ({label})" if target else label
         cells = (
             local_time(e.ts, seconds=True), e.actor, e.action, target,
-            describe_event(e), str(e.outcome),
+            describe_event(e), event_outcome(e),
         )
         return cells, " ".join(cells).lower()
 
@@ -423,6 +481,9 @@ class AuditTableModel(RowTableModel):
     def extra_data(self, row: int, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole and column == 4:
             return self._display[row][4] or None
+        if (role == Qt.ItemDataRole.ForegroundRole and column == 5
+                and self._display[row][5] != "ok"):
+            return QColor("#b3261e")
         return None
 
 

@@ -1,5 +1,5 @@
-"""The smaller pages of the main window: audit log, site settings, placeholders (the
-dashboard is :mod:`app.ui.dashboard`, re-exported here).
+"""The smaller pages of the main window: site settings and placeholders (the dashboard,
+:mod:`app.ui.dashboard`, and the audit log, :mod:`app.ui.audit_page`, are re-exported here).
 
 Each page loads its own data (see :class:`app.ui.page.Page`)."""
 
@@ -8,33 +8,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from app.core.audit import ChainProblem
 from app.core.errors import FieldError, ValidationError
-from app.core.models import AuditEvent, Site
+from app.core.models import Site
 from app.ui import dialogs
+from app.ui.audit_page import AuditPage
 from app.ui.dashboard import DashboardPage, RiskOverview, risk_overview
-from app.ui.models import (
-    AuditTableModel,
-    TextFilterProxy,
-)
 from app.ui.page import Page
 from app.ui.qt import (
-    QByteArray,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSettings,
     QSpinBox,
     Qt,
-    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import TaskError
-from app.ui.widgets import form_row, make_table_view, page_header, plain_label
+from app.ui.widgets import form_row, page_header, plain_label
 
 if TYPE_CHECKING:
     pass
@@ -63,140 +56,6 @@ class PlaceholderPage(QWidget):
         layout.addWidget(body)
         layout.addWidget(note)
         layout.addStretch(1)
-
-
-class AuditPage(Page):
-    """The audit log, newest first, with a filter and a chain check."""
-
-    refresh_requested = Signal()
-    verify_requested = Signal()
-    #: The chain check finished (with the list of problems).
-    verify_done = Signal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("auditPage")
-        header, self.subtitle = page_header(
-            "Audit log",
-            "Every change to this site, who made it and when. Entries are hash-chained: "
-            "editing or deleting one breaks the chain, which Verify detects.",
-        )
-        self.model = AuditTableModel(self)
-        self.proxy = TextFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.search = QLineEdit()
-        self.search.setObjectName("auditSearch")
-        self.search.setAccessibleName("Filter audit events")
-        self.search.setPlaceholderText("Filter by actor, action, object or detail")
-        self.search.setClearButtonEnabled(True)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(150)
-        self._debounce.timeout.connect(self.apply_filter)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.verify_button = QPushButton("Verify chain")
-        self.verify_button.setObjectName("verifyButton")
-        self.verify_button.clicked.connect(self.verify_requested.emit)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh_requested.emit)
-        self.result = plain_label(role="muted")
-        self.result.setObjectName("verifyResult")
-
-        self.view = make_table_view("auditView", "Audit events")
-        self.view.setModel(self.proxy)
-        hdr = self.view.horizontalHeader()
-        for col, width in enumerate((150, 100, 120, 200, 420, 70)):
-            hdr.resizeSection(col, width)
-
-        row = QHBoxLayout()
-        row.addWidget(self.search, 1)
-        row.addWidget(refresh)
-        row.addWidget(self.verify_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 10)
-        layout.addWidget(header)
-        layout.addLayout(row)
-        layout.addWidget(self.result)
-        layout.addWidget(self.view, 1)
-        self.refresh_requested.connect(self.load)
-        self.verify_requested.connect(self.verify)
-
-    def clear(self) -> None:
-        self.set_events([])
-        self.result.setText("")
-
-    def load(self) -> None:
-        """Reload the events (in the background)."""
-
-        def show(events: list[AuditEvent]) -> None:
-            self.set_events(events)
-            self.loaded.emit()
-
-        self.read(lambda service: service.audit_events(limit=50_000), "load audit", show)
-
-    def verify(self) -> None:
-        """Check the audit chain (in the background) and show the result."""
-        service, runner = self.service, self.runner
-        if service is None or runner is None:
-            return
-        self.verify_button.setEnabled(False)
-        self.result.setText("Checking the audit chain…")
-
-        def done(problems: list[ChainProblem]) -> None:
-            self.verify_button.setEnabled(True)
-            if service is self.service:
-                self.show_verify_result(problems)
-                self.verify_done.emit(problems)
-
-        def failed(error: TaskError) -> None:
-            self.verify_button.setEnabled(True)
-            runner.unhandled_error.emit(error)
-
-        runner.submit(service.audit_verify, name="verify audit", on_result=done,
-                      on_error=failed)
-
-    def set_events(self, events: Sequence[AuditEvent]) -> None:
-        """Show events (newest first)."""
-        self.model.set_objects(events)
-
-    def apply_filter(self) -> None:
-        """Filter now."""
-        self._debounce.stop()
-        self.proxy.set_filter_text(self.search.text())
-
-    def show_verify_result(self, problems: Sequence[ChainProblem]) -> None:
-        """Say whether the chain is intact, listing the first problems if not."""
-        count = self.model.rowCount()
-        if not problems:
-            self.result.setText(
-                f"✔ Audit chain intact: {count:,} events checked, none edited or deleted."
-            )
-            self.result.setProperty("role", "muted")
-        else:
-            shown = "\n".join(str(p) for p in problems[:10])
-            more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
-            self.result.setText(
-                f"✖ Audit chain BROKEN: {len(problems)} problem(s). The log was changed "
-                f"outside PatchDesk.\n{shown}{more}"
-            )
-            self.result.setProperty("role", "field-error")
-        self.result.style().unpolish(self.result)
-        self.result.style().polish(self.result)
-
-    def focus_search(self) -> bool:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search.selectAll()
-        return True
-
-    def save_state(self, settings: QSettings) -> None:
-        """Remember the column layout."""
-        settings.setValue("audit/header", self.view.horizontalHeader().saveState())
-
-    def restore_state(self, settings: QSettings) -> None:
-        """Restore the column layout."""
-        state = settings.value("audit/header")
-        if isinstance(state, QByteArray | bytes):
-            self.view.horizontalHeader().restoreState(state)
 
 
 class SiteSettingsPage(Page):
