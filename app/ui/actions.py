@@ -42,6 +42,8 @@ class MainAction(enum.StrEnum):
     UNLOCK = "unlock"
     LOCK = "lock"
     ABOUT = "about"
+    SHORTCUTS = "shortcuts"
+    USER_GUIDE = "user_guide"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Bring back the assets deleted last",
                enabled=lambda s: s.has_site and s.can_undo),
     ActionSpec(MainAction.ABOUT, "&About PatchDesk", lambda w: w.about()),
+    ActionSpec(MainAction.USER_GUIDE, "&User guide", lambda w: w.show_user_guide(),
+               (Key.HelpContents,), "How to work with PatchDesk, page by page"),
+    ActionSpec(MainAction.SHORTCUTS, "&Keyboard shortcuts", lambda w: w.show_shortcuts(),
+               ("Ctrl+/",), "Every keyboard shortcut"),
     ActionSpec(MainAction.ASSESS, "A&ssess selected", lambda w: w.assess_selected(),
                ("Ctrl+R",),
                "Deep-scan the selected assets over SSH: facts, software, missing updates",
@@ -132,7 +138,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 #: Menus by title: action ids in order; None is a separator, ``"recent"`` the File ▸ Open
-#: recent submenu and ``"pages"`` one checkable entry per page.
+#: recent submenu, ``"pages"`` one checkable entry per page and ``"theme"`` the View ▸ Theme
+#: submenu.
 MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
     ("&File", (MainAction.NEW_SITE, MainAction.OPEN_SITE, "recent", None, MainAction.IMPORT,
                MainAction.EXPORT_CSV, MainAction.EXPORT_JSON, None, MainAction.QUIT)),
@@ -140,8 +147,8 @@ MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
                MainAction.DELETE, None, MainAction.FIND)),
     ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY, None,
                 MainAction.UNLOCK, MainAction.LOCK)),
-    ("&View", ("pages",)),
-    ("&Help", (MainAction.ABOUT,)),
+    ("&View", ("pages", None, "theme")),
+    ("&Help", (MainAction.USER_GUIDE, MainAction.SHORTCUTS, None, MainAction.ABOUT)),
 )
 #: The Inventory page's tool buttons and its table's context menu.
 INVENTORY_TOOLS = (MainAction.ADD, MainAction.IMPORT, MainAction.ASSESS)
@@ -184,7 +191,7 @@ def create_page_actions(window: MainWindow,
 
 
 def build_menus(bar: QMenuBar, actions: dict[MainAction, QAction], recent: QMenu,
-                page_actions: Sequence[QAction]) -> None:
+                page_actions: Sequence[QAction], theme: QMenu | None = None) -> None:
     """Fill the menu bar from :data:`MENUS`."""
     for title, entries in MENUS:
         menu = bar.addMenu(title)
@@ -193,6 +200,9 @@ def build_menus(bar: QMenuBar, actions: dict[MainAction, QAction], recent: QMenu
                 menu.addSeparator()
             elif entry == "recent":
                 menu.addMenu(recent)
+            elif entry == "theme":
+                if theme is not None:
+                    menu.addMenu(theme)
             elif entry == "pages":
                 for action in page_actions:
                     menu.addAction(action)

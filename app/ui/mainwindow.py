@@ -47,8 +47,10 @@ from app.ui.policy_page import PolicyPage
 from app.ui.priorities import PrioritiesPanel
 from app.ui.qt import (
     QAction,
+    QActionGroup,
     QByteArray,
     QCloseEvent,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -66,6 +68,7 @@ from app.ui.qt import (
 from app.ui.reports_page import ReportsPage
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
 from app.ui.tasks import TaskError, TaskRunner
+from app.ui.theme import THEMES, Theme
 from app.ui.widgets import plain_label, scrolling
 
 log = logging.getLogger(__name__)
@@ -123,6 +126,7 @@ class MainWindow(QMainWindow):
         self.import_dialog: QWidget | None = None
         self._closing = False
 
+        self.theme = Theme(self)
         self._build_pages()
         self._build_actions()
         self._build_menus()
@@ -244,7 +248,19 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setObjectName("recentMenu")
         self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
-        build_menus(self.menuBar(), self._actions, self.recent_menu, self.page_actions)
+        self.theme_menu = QMenu("&Theme", self)
+        self.theme_menu.setObjectName("themeMenu")
+        group = QActionGroup(self.theme_menu)
+        self.theme_actions: dict[str, QAction] = {}
+        for choice, text in THEMES.items():
+            action = self.theme_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(choice == self.theme.choice)
+            action.triggered.connect(lambda _c=False, c=choice: self.set_theme(c))
+            group.addAction(action)
+            self.theme_actions[choice] = action
+        build_menus(self.menuBar(), self._actions, self.recent_menu, self.page_actions,
+                    self.theme_menu)
         self.rebuild_recent_menu()
 
     def _build_status_bar(self) -> None:
@@ -775,6 +791,29 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         """Show the version and licence notes."""
         dialogs.show_about(self)
+
+    def set_theme(self, choice: str) -> None:
+        """Use the light or dark theme, or follow the system (View ▸ Theme; remembered)."""
+        self.theme.set_choice(choice)
+        self.theme_actions[self.theme.choice].setChecked(True)
+
+    def show_shortcuts(self) -> QDialog:
+        """Help ▸ Keyboard shortcuts: every shortcut of the action registry (not modal)."""
+        from app.ui.help import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self, PAGES)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_user_guide(self) -> QDialog:
+        """Help ▸ User guide: docs/user-guide.md in a window of its own."""
+        from app.ui.help import GuideDialog
+
+        dialog = GuideDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def _update_actions(self) -> None:
         on_inventory = self.current_page() == "inventory"
