@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from app.ui import theme
 from app.ui.actions import ACTIONS, MainAction
 from app.ui.help import GuideDialog, ShortcutsDialog, guide_path, key_text, shortcut_rows
 from app.ui.icons import DARK_COLOURS, LIGHT_COLOURS
 from app.ui.mainwindow import PAGES, MainWindow
 from app.ui.qt import QApplication, QGuiApplication, QPalette, Qt
-from app.ui import theme
 from app.ui.theme import Theme, saved_choice
 
 
