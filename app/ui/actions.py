@@ -34,6 +34,7 @@ class MainAction(enum.StrEnum):
     ADD = "add"
     EDIT = "edit"
     CRITICALITY = "criticality"
+    BULK_EDIT = "bulk_edit"
     DELETE = "delete"
     FIND = "find"
     ASSESS = "assess"
@@ -131,6 +132,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(MainAction.LOCK, "&Lock credential vault", _lock,
                ("Ctrl+Shift+L",), "Forget the vault key now",
                enabled=lambda s: s.has_site and s.unlocked and s.idle),
+    ActionSpec(MainAction.BULK_EDIT, "Edit se&lected…", lambda w: w.bulk_edit_selected(),
+               ("Ctrl+Shift+E",),
+               "Set the ring, owner, location, kind or tags of the selected assets at once",
+               enabled=lambda s: s.has_site and s.selected > 0),
     ActionSpec(MainAction.CRITICALITY, "Set &criticality…",
                lambda w: w.set_criticality_selected(), ("Ctrl+Shift+K",),
                "Answer the criticality questions for the selected assets at once",
@@ -143,8 +148,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
     ("&File", (MainAction.NEW_SITE, MainAction.OPEN_SITE, "recent", None, MainAction.IMPORT,
                MainAction.EXPORT_CSV, MainAction.EXPORT_JSON, None, MainAction.QUIT)),
-    ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.CRITICALITY,
-               MainAction.DELETE, None, MainAction.FIND)),
+    ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.BULK_EDIT,
+               MainAction.CRITICALITY, MainAction.DELETE, None, MainAction.FIND)),
     ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY, None,
                 MainAction.UNLOCK, MainAction.LOCK)),
     ("&View", ("pages", None, "theme")),
@@ -152,8 +157,8 @@ MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
 )
 #: The Inventory page's tool buttons and its table's context menu.
 INVENTORY_TOOLS = (MainAction.ADD, MainAction.IMPORT, MainAction.ASSESS)
-INVENTORY_CONTEXT = (MainAction.EDIT, MainAction.CRITICALITY, MainAction.DELETE, None,
-                     MainAction.ASSESS)
+INVENTORY_CONTEXT = (MainAction.EDIT, MainAction.BULK_EDIT, MainAction.CRITICALITY,
+                     MainAction.DELETE, None, MainAction.ASSESS)
 
 
 def _make(window: MainWindow, text: str, handler: Callable[[], object],

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from app.core.models import Asset, AssetPatch, AuditEvent, Classification, Software
 from app.ui.models import (
     AssetFilterProxy,
+    AssetStatus,
     AssetTableModel,
     RowTableModel,
     TextFilterProxy,
+    asset_statuses,
     describe_event,
     enum_label,
     local_time,
@@ -22,10 +24,12 @@ from app.ui.qt import (
     QAction,
     QByteArray,
     QColor,
+    QComboBox,
     QFormLayout,
     QFrame,
     QGuiApplication,
     QHBoxLayout,
+    QInputDialog,
     QKeySequence,
     QLabel,
     QLineEdit,
@@ -55,7 +59,9 @@ if TYPE_CHECKING:
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
 DETAIL_DEBOUNCE_MS = 120
-_DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125)
+_DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125, 120, 125, 70, 60)
+#: The per-site setting holding the saved groups (name → filter words).
+GROUPS_SETTING = "inventory_groups"
 
 
 
@@ -544,9 +550,32 @@ class InventoryPage(Page):
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.search.returnPressed.connect(self.apply_filter)
 
+        self.groups: dict[str, str] = {}
+        self.group_combo = QComboBox()
+        self.group_combo.setObjectName("inventoryGroups")
+        self.group_combo.setAccessibleName("Saved groups")
+        self.group_combo.setToolTip("Saved filters: choose one to show its assets")
+        self.group_combo.addItem("All assets", "")
+        self.group_combo.currentIndexChanged.connect(self._on_group_chosen)
+        self.save_group_button = QToolButton()
+        self.save_group_button.setObjectName("saveGroup")
+        self.save_group_button.setText("Save as group…")
+        self.save_group_button.setToolTip("Save the words in the filter box as a named group")
+        self.save_group_button.clicked.connect(self.save_group)
+        self.delete_group_button = QToolButton()
+        self.delete_group_button.setObjectName("deleteGroup")
+        self.delete_group_button.setText("Delete group")
+        self.delete_group_button.setEnabled(False)
+        self.delete_group_button.clicked.connect(self.delete_group)
+
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(6)
+        self.toolbar.addWidget(self.group_combo)
         self.toolbar.addWidget(self.search, 1)
+        self.toolbar.addWidget(self.save_group_button)
+        self.toolbar.addWidget(self.delete_group_button)
+        self.duplicate_label = plain_label(name="duplicateIps", role="field-error",
+                                           hidden=True)
 
         self.view = make_table_view("inventoryView", "Assets")
         self.view.setModel(self.proxy)
@@ -615,6 +644,7 @@ class InventoryPage(Page):
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
         layout.addLayout(self.toolbar)
+        layout.addWidget(self.duplicate_label)
         layout.addWidget(self.scope_bar)
         layout.addWidget(self.splitter, 1)
 
@@ -645,13 +675,94 @@ class InventoryPage(Page):
         self.set_assets([])
 
     def load(self) -> None:
-        """Reload the assets from the site (in the background)."""
+        """Reload the assets, their deep-scan status and the saved groups (in the
+        background)."""
 
-        def show(assets: list[Asset]) -> None:
-            self.set_assets(assets)
+        def read(service: SiteService) -> tuple[list[Asset], dict[int, AssetStatus],
+                                                dict[str, str]]:
+            status = asset_statuses(service.assessments(), service.patches())
+            groups = service.settings().get(GROUPS_SETTING) or {}
+            return service.assets(), status, dict(groups) if isinstance(groups, dict) else {}
+
+        def show(result: tuple[list[Asset], dict[int, AssetStatus], dict[str, str]]) -> None:
+            assets, status, groups = result
+            self.set_groups(groups)
+            self.set_assets(assets, status)
             self.loaded.emit()
 
-        self.read(lambda service: service.assets(), "load assets", show)
+        self.read(read, "load assets", show)
+
+    # -- groups (saved filters) -----------------------------------------------------------
+    def set_groups(self, groups: dict[str, str]) -> None:
+        """Offer these saved filters (name → filter words) in the group list."""
+        self.groups = {str(k): str(v) for k, v in groups.items()}
+        current = self.group_combo.currentText() if self.group_combo.currentIndex() > 0 else ""
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem("All assets", "")
+        for name in sorted(self.groups, key=str.lower):
+            self.group_combo.addItem(name, name)
+        index = self.group_combo.findData(current) if current else 0
+        self.group_combo.setCurrentIndex(max(0, index))
+        self.group_combo.blockSignals(False)
+        self.delete_group_button.setEnabled(self.group_combo.currentIndex() > 0)
+
+    def show_group(self, name: str) -> None:
+        """Filter by a saved group's words ("": every asset)."""
+        index = max(0, self.group_combo.findData(name) if name else 0)
+        if index == self.group_combo.currentIndex():
+            self._on_group_chosen(index)
+        else:
+            self.group_combo.setCurrentIndex(index)
+
+    def _on_group_chosen(self, _index: int) -> None:
+        name = str(self.group_combo.currentData() or "")
+        self.delete_group_button.setEnabled(bool(name))
+        self.search.setText(self.groups.get(name, "") if name else "")
+        self.apply_filter()
+
+    @staticmethod
+    def ask_group_name(parent: QWidget, words: str) -> str:
+        """The name for a new group ("" when cancelled); tests replace this."""
+        name, ok = QInputDialog.getText(parent, "Save as group",
+                                        f"Name for the assets matching “{words}”:")
+        return name.strip() if ok else ""
+
+    def save_group(self) -> None:
+        """Save the words in the filter box as a named group (a per-site setting)."""
+        words = self.search.text().strip()
+        service = self.service
+        if not words or service is None:
+            self.status_message.emit("Type a filter first: a group is a saved filter.", 5000)
+            return
+        name = type(self).ask_group_name(self, words)
+        if not name:
+            return
+        groups = {**self.groups, name: words}
+
+        def done(_settings: Any) -> None:
+            self.set_groups(groups)
+            self.show_group(name)
+            self.status_message.emit(f"Saved the group {name}.", 5000)
+
+        self.write("groups", lambda: service.update_settings(**{GROUPS_SETTING: groups}),
+                   done)
+
+    def delete_group(self) -> None:
+        """Forget the group chosen (the assets stay)."""
+        name = str(self.group_combo.currentData() or "")
+        service = self.service
+        if not name or service is None:
+            return
+        groups = {k: v for k, v in self.groups.items() if k != name}
+
+        def done(_settings: Any) -> None:
+            self.set_groups(groups)
+            self.show_group("")
+            self.status_message.emit(f"Deleted the group {name}.", 5000)
+
+        self.write("groups", lambda: service.update_settings(**{GROUPS_SETTING: groups}),
+                   done)
 
     def _load_history(self, asset_id: int) -> None:
         self.read(lambda service: service.audit_events(object_type="asset",
@@ -670,10 +781,12 @@ class InventoryPage(Page):
 
         self.read(read, "asset assessment", show, loading=False)
 
-    def set_assets(self, assets: Sequence[Asset]) -> None:
+    def set_assets(self, assets: Sequence[Asset],
+                   status: dict[int, AssetStatus] | None = None) -> None:
         """Show a fresh list of assets, keeping the sort order and the selection if possible."""
         selected = {a.id for a in self.selected_assets() if a.id is not None}
-        self.model.set_assets(assets)
+        self.model.set_assets(assets, status)
+        self._show_duplicates()
         hdr = self.view.horizontalHeader()
         self.model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
         if selected:
@@ -749,6 +862,20 @@ class InventoryPage(Page):
         splitter = settings.value("inventory/splitter")
         if isinstance(splitter, QByteArray | bytes):
             self.splitter.restoreState(splitter)
+
+    def _show_duplicates(self) -> None:
+        dupes = self.model.duplicate_ips
+        if not dupes:
+            self.duplicate_label.hide()
+            return
+        shown = "; ".join(f"{ip} ({', '.join(labels)})"
+                          for ip, labels in list(dupes.items())[:3])
+        more = f"; and {len(dupes) - 3} more" if len(dupes) > 3 else ""
+        self.duplicate_label.setText(
+            f"⚠ {len(dupes)} address{'es are' if len(dupes) > 1 else ' is'} used by more "
+            f"than one asset: {shown}{more}. Deep scans and deployments reach whichever "
+            "machine answers: correct or delete the stale entry.")
+        self.duplicate_label.show()
 
     # -- slots ------------------------------------------------------------------------------
     def _update_summary(self) -> None:

@@ -32,6 +32,7 @@ from app.ui.actions import (
 )
 from app.ui.assess import AssessDialog, Assessor
 from app.ui.asset_dialog import AssetDialog, CriticalityDialog
+from app.ui.bulk_edit import BulkEditDialog
 from app.ui.credentials import CredentialsPage, VaultGate
 from app.ui.dashboard import Link
 from app.ui.deploy.wizard import DeployWizard
@@ -663,6 +664,30 @@ class MainWindow(QMainWindow):
                 5000)
 
         self._write("criticality", save, done)
+
+    def bulk_edit_selected(self) -> None:
+        """Set the ring, owner, location, kind or tags of the selected assets at once."""
+        service = self.service
+        selected = self.inventory.selected_assets()
+        if service is None or not selected or self.current_page() != "inventory":
+            return
+        changed = BulkEditDialog.ask(self, selected)
+        if not changed:
+            return
+
+        def save() -> list[Asset]:
+            return [service.update_asset(asset) for asset in changed]
+
+        def done(stored: list[Asset]) -> None:
+            for asset in stored:
+                self.inventory.model.upsert(asset)
+            self.inventory._on_selection_changed()
+            self.patches.mark_stale()
+            self.priorities.reload()
+            self.statusBar().showMessage(
+                f"Changed {len(stored)} asset{'s' if len(stored) != 1 else ''}.", 5000)
+
+        self._write("bulk edit", save, done)
 
     def _on_tray_activated(self, _reason: object) -> None:
         self.showNormal()

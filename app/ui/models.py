@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import ipaddress
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.core.models import Asset, AuditEvent, Impact, Ring
@@ -37,6 +39,7 @@ _ROW_FLAGS = (
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _WARN_SOON_DAYS = 90
 _EXPIRED = QColor("#b3261e")
+_MUTED = QColor("#7a8694")
 _SOON = QColor("#9a6700")
 
 
@@ -207,20 +210,61 @@ class RowTableModel(QAbstractTableModel):
         """Hook for subclasses that keep a lookup from object to row."""
 
 
+@dataclass(frozen=True, slots=True)
+class AssetStatus:
+    """What the deep scans say about one asset (the inventory's status columns)."""
+
+    missing: int | None = None  # missing updates now (None: never assessed)
+    security: int = 0
+    assessed: datetime | None = None  # when the last deep scan finished
+    failed: bool = False  # the last deep scan failed
+    reboot: bool | None = None  # a reboot is pending (None: unknown)
+
+
+def asset_statuses(records: dict[int, Any], patches: Iterable[Any]) -> dict[int, AssetStatus]:
+    """Each asset's status from ``service.assessments()`` and ``service.patches()``."""
+    missing: Counter[int] = Counter()
+    security: Counter[int] = Counter()
+    for p in patches:
+        missing[p.asset_id] += 1
+        if str(p.classification) == "security":
+            security[p.asset_id] += 1
+    return {asset_id: AssetStatus(missing[asset_id], security[asset_id], r.finished_at,
+                                  not r.ok, r.reboot_required)
+            for asset_id, r in records.items()}
+
+
+#: An asset seen within this long counts as online.
+ONLINE_WITHIN = timedelta(hours=24)
+
+
 class AssetTableModel(RowTableModel):
-    """The inventory: one row per :class:`Asset`."""
+    """The inventory: one row per :class:`Asset`, with its deep-scan status."""
 
     COLUMNS = (
         "Hostname", "IP", "MAC", "OS", "Kind", "Location", "Owner",
-        "Impact", "Ring", "Warranty end", "Last seen",
+        "Impact", "Ring", "Warranty end", "Last seen", "Missing", "Last assessed", "Reboot",
+        "Online",
     )
     COL_HOSTNAME, COL_IP, COL_MAC, COL_OS, COL_KIND, COL_LOCATION, COL_OWNER = range(7)
     COL_IMPACT, COL_RING, COL_WARRANTY, COL_LAST_SEEN = range(7, 11)
+    COL_MISSING, COL_ASSESSED, COL_REBOOT, COL_ONLINE = range(11, 15)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._row_of: dict[int, int] = {}
         self.today = date.today()
+        self.now = datetime.now(UTC)
+        #: Deep-scan status by asset id (see :meth:`set_assets`).
+        self.status: dict[int, AssetStatus] = {}
+        #: IP addresses used by more than one asset, with the assets' labels.
+        self.duplicate_ips: dict[str, list[str]] = {}
+
+    def online(self, asset: Asset) -> bool | None:
+        """Seen by a scan within :data:`ONLINE_WITHIN` (None: never seen)."""
+        if asset.last_seen is None:
+            return None
+        return self.now - asset.last_seen <= ONLINE_WITHIN
 
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         a: Asset = obj
@@ -230,8 +274,18 @@ class AssetTableModel(RowTableModel):
         os_text = a.os_display or (
             "" if a.os_family == "unknown" else os_family_label(a.os_family)
         )
+        st = self.status.get(int(a.id or 0))
+        if st is None:
+            missing = "—"
+        elif st.failed:
+            missing = "scan failed" if st.missing is None or st.assessed is None else \
+                f"{st.missing:,}  (scan failed)"
+        else:
+            missing = f"{st.missing:,}" + (f"  ({st.security:,} security)"
+                                             if st.security else "")
+        online = self.online(a)
         cells = (
-            a.hostname,
+            a.hostname or a.primary_ip or a.primary_mac,
             ip,
             a.macs[0] if a.macs else "",
             os_text,
@@ -242,6 +296,10 @@ class AssetTableModel(RowTableModel):
             enum_label(a.ring),
             a.warranty_end.isoformat() if a.warranty_end else "",
             local_time(a.last_seen),
+            missing,
+            local_time(st.assessed) if st and st.assessed else "never",
+            "" if st is None or st.reboot is None else ("pending" if st.reboot else "no"),
+            "—" if online is None else ("yes" if online else "no"),
         )
         search = " ".join((
             a.hostname, " ".join(a.ips), " ".join(a.macs),
@@ -271,11 +329,41 @@ class AssetTableModel(RowTableModel):
         if column == self.COL_LAST_SEEN:
             seen = [a.last_seen.timestamp() if a.last_seen else 0.0 for a in objs]
             return seen.__getitem__
+        status = [self.status.get(int(a.id or 0)) for a in objs]
+        if column == self.COL_MISSING:
+            counts = [-1 if s is None or s.missing is None else s.missing for s in status]
+            return counts.__getitem__
+        if column == self.COL_ASSESSED:
+            when = [s.assessed.timestamp() if s and s.assessed else 0.0 for s in status]
+            return when.__getitem__
+        if column == self.COL_REBOOT:
+            reboot = [-1 if s is None or s.reboot is None else int(s.reboot) for s in status]
+            return reboot.__getitem__
+        if column == self.COL_ONLINE:
+            online = [-1 if (o := self.online(a)) is None else int(o) for a in objs]
+            return online.__getitem__
         return None
 
     def extra_data(self, row: int, column: int, role: int) -> Any:
+        asset: Asset = self._objects[row]
+        if column == self.COL_IP and asset.primary_ip in self.duplicate_ips:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _EXPIRED
+            if role == Qt.ItemDataRole.ToolTipRole:
+                others = ", ".join(self.duplicate_ips[asset.primary_ip])
+                return f"{asset.primary_ip} is used by more than one asset: {others}"
+        if column == self.COL_HOSTNAME and not asset.hostname:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _MUTED
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "No host name known: shown by its address."
         if role == Qt.ItemDataRole.ToolTipRole:
-            return asset_tooltip(self._objects[row])
+            return asset_tooltip(asset)
+        if role == Qt.ItemDataRole.ForegroundRole and column in (self.COL_MISSING,
+                                                                 self.COL_REBOOT):
+            text = self._display[row][column]
+            if "failed" in text or "security" in text or text == "pending":
+                return _EXPIRED
         if role == Qt.ItemDataRole.ForegroundRole and column == self.COL_WARRANTY:
             end = self._objects[row].warranty_end
             if end is not None:
@@ -286,9 +374,14 @@ class AssetTableModel(RowTableModel):
         return None
 
     # -- batch edits ----------------------------------------------------------------------
-    def set_assets(self, assets: Sequence[Asset]) -> None:
-        """Replace every row (one model reset)."""
+    def set_assets(self, assets: Sequence[Asset],
+                   status: dict[int, AssetStatus] | None = None) -> None:
+        """Replace every row (one model reset), with the deep-scan status if given."""
         self.today = date.today()
+        self.now = datetime.now(UTC)
+        if status is not None:
+            self.status = status
+        self.duplicate_ips = duplicate_ips(assets)
         self.set_objects(assets)
 
     def assets(self) -> list[Asset]:
@@ -324,6 +417,7 @@ class AssetTableModel(RowTableModel):
             self.dataChanged.emit(
                 self.index(row, 0), self.index(row, len(self.COLUMNS) - 1)
             )
+        self.duplicate_ips = duplicate_ips(self._objects)
         return row
 
     def remove_ids(self, ids: Iterable[int]) -> None:
@@ -530,6 +624,15 @@ class TextFilterProxy(QSortFilterProxyModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if self._rows is not None:
             self._rows.sort(column, order)
+
+
+def duplicate_ips(assets: Iterable[Asset]) -> dict[str, list[str]]:
+    """IP addresses that more than one asset has, with those assets' labels."""
+    users: dict[str, list[str]] = {}
+    for asset in assets:
+        for ip in dict.fromkeys(asset.ips):
+            users.setdefault(ip, []).append(asset.label)
+    return {ip: labels for ip, labels in users.items() if len(labels) > 1}
 
 
 class AssetFilterProxy(TextFilterProxy):
