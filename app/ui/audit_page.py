@@ -201,7 +201,7 @@ class AuditPage(Page):
         self.view = make_table_view("auditView", "Audit events")
         self.view.setModel(self.proxy)
         hdr = self.view.horizontalHeader()
-        for col, width in enumerate((140, 90, 120, 170, 320, 110)):
+        for col, width in enumerate((150, 90, 130, 170, 320, 110)):
             hdr.resizeSection(col, width)
         self.view.selectionModel().selectionChanged.connect(self._show_detail)
         self.detail = QPlainTextEdit()

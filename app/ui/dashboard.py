@@ -75,9 +75,13 @@ class Card(QFrame):
         self.value.setProperty("role", "stat-value")
         self.value.setTextFormat(Qt.TextFormat.PlainText)
         self.detail = plain_label(role="muted")
+        #: A warning under the note (what a figure leaves out), hidden when there is none.
+        self.warning = plain_label(role="field-error", hidden=True)
+        self.warning.setObjectName(f"card_{key}_warning")
         layout.addWidget(caption)
         layout.addWidget(self.value)
         layout.addWidget(self.detail)
+        layout.addWidget(self.warning)
         layout.addStretch(1)
 
     def set_link(self, link: Link | None, tip: str = "") -> None:
@@ -346,19 +350,15 @@ class DashboardPage(Page):
         never, stale = overview.never_ids, overview.stale_ids
         value, detail = self.risk_cards["compliance"]
         value.setText(f"{c.percent:.1f} %")
-        lines = [f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
-                 + (f" · {c.excepted:,} under exception" if c.excepted else "")
-                 if c.pairs else "no missing security update known"]
-        unknown = len(never) + len(overview.failed)
-        if unknown:
-            # The figure only knows the hosts that were scanned: say who is left out.
-            lines.append(f"not counted: {len(never):,} never assessed, "
-                         f"{len(overview.failed):,} failed scan" if overview.failed else
-                         f"not counted: {len(never):,} never assessed")
-        detail.setText("\n".join(lines))
-        detail.setProperty("role", "field-error" if unknown else "muted")
-        detail.style().unpolish(detail)
-        detail.style().polish(detail)
+        detail.setText(f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
+                       + (f" · {c.excepted:,} under exception" if c.excepted else "")
+                       if c.pairs else "no missing security update known")
+        # The figure only knows the hosts that were scanned: say who is left out.
+        gap = [f"{len(never):,} never assessed"] if never else []
+        gap += [f"{len(overview.failed):,} failed scan"] if overview.failed else []
+        warning = self.card_widgets["compliance"].warning
+        warning.setText(f"Not counted: {', '.join(gap)}" if gap else "")
+        warning.setVisible(bool(gap))
         value.setToolTip(f"{c.assets_compliant:,} of {c.assets:,} covered assets have no "
                          "overdue security update.")
         value, detail = self.risk_cards["overdue"]

@@ -289,7 +289,7 @@ class DiscoverPage(Page):
         self.diff_view.setReadOnly(True)
         self.diff_view.setPlaceholderText("The difference between this scan and the inventory "
                                           "appears here when the scan ends.")
-        self.review_label = plain_label(name="scanReview", role="field-error", hidden=True)
+        self.review_label = plain_label(name="scanReview", role="banner", hidden=True)
         self.add_new_button = QPushButton("Add all new")
         self.add_new_button.setObjectName("addAllNewButton")
         self.add_new_button.hide()

@@ -83,7 +83,8 @@ QFrame[role="card"] {
     border-radius: 8px;
 }
 QFrame[role="card"]:hover, QFrame[role="card"]:focus { border: 1px solid %(card_hover)s; }
-QFrame[role="banner"] {
+QFrame[role="banner"], QLabel[role="banner"] {
+    padding: 4px 8px;
     background: %(banner_bg)s;
     border: 1px solid %(banner_border)s;
     border-radius: 6px;

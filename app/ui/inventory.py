@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
 DETAIL_DEBOUNCE_MS = 120
-_DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125, 120, 125, 70, 60)
+_DEFAULT_WIDTHS = (150, 110, 130, 190, 110, 150, 130, 75, 85, 100, 125, 120, 125, 65, 60)
 #: The per-site setting holding the saved groups (name → filter words).
 GROUPS_SETTING = "inventory_groups"
 
@@ -586,6 +586,12 @@ class InventoryPage(Page):
         hdr = self.view.horizontalHeader()
         for col, width in enumerate(_DEFAULT_WIDTHS):
             hdr.resizeSection(col, width)
+        # The deep-scan status columns read best next to the OS (a saved layout wins).
+        for offset, column in enumerate((AssetTableModel.COL_MISSING,
+                                         AssetTableModel.COL_ASSESSED,
+                                         AssetTableModel.COL_REBOOT,
+                                         AssetTableModel.COL_ONLINE)):
+            hdr.moveSection(hdr.visualIndex(column), AssetTableModel.COL_OS + 1 + offset)
         hdr.setSortIndicator(AssetTableModel.COL_HOSTNAME, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
