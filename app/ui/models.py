@@ -635,6 +635,14 @@ def duplicate_ips(assets: Iterable[Asset]) -> dict[str, list[str]]:
     return {ip: labels for ip, labels in users.items() if len(labels) > 1}
 
 
+def assets_matching(assets: Iterable[Asset], words: str) -> set[int]:
+    """Ids of the assets the inventory's filter box shows for ``words`` (a saved group)."""
+    wanted = tuple(dict.fromkeys(words.lower().split()))
+    model = AssetTableModel()
+    return {int(a.id or 0) for a in assets
+            if all(w in model.render(a)[1] for w in wanted)}
+
+
 class AssetFilterProxy(TextFilterProxy):
     """The inventory's filter: host name, IP, MAC, OS, kind, location, owner, tags, model;
     and optionally only some assets (a dashboard card's, a saved group's)."""

@@ -167,3 +167,25 @@ def test_open_when_done_reports_when_nothing_opened_the_pdf(
     assert "could not be opened" in page.status.text() and str(out) in page.status.text()
     assert messages and "could not be opened" in messages[0]
     runner.wait_for_done()
+
+
+def test_a_saved_inventory_group_is_a_deployment_target(qtbot: Any,
+                                                        patched_site: Any) -> None:  # noqa: F811
+    patched_site.update_settings(inventory_groups={"First two": "10.0.0.1"})
+    runner = TaskRunner()
+    wizard = open_wizard(qtbot, patched_site, runner)
+    wizard.patches_page.check_package("pd-openssl")
+    click_next(qtbot, wizard)
+    page = wizard.targets_page
+    assert len(page.chosen()) == 3
+    labels = [page.group_combo.itemText(i) for i in range(page.group_combo.count())]
+    assert labels == ["every host missing the patches", "the group First two"]
+    page.group_combo.setCurrentIndex(1)
+    # "10.0.0.1" matches alpha (10.0.0.1) only: the words filter as the Inventory does.
+    chosen = {wizard.assets[a].label for a, _stage in page.chosen()}
+    assert chosen == {"alpha"}
+    page.group_combo.setCurrentIndex(0)
+    assert len(page.chosen()) == 3
+    runner.cancel_all()
+    wizard.close()
+    assert runner.wait_for_done(20_000)

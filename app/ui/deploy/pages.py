@@ -16,6 +16,7 @@ from app.ui.deploy.helpers import (
     PatchGroup,
     default_stage,
 )
+from app.ui.models import assets_matching
 from app.ui.qt import (
     QButtonGroup,
     QComboBox,
@@ -194,6 +195,10 @@ class TargetsPage(DeployPage):
             header.setSectionResizeMode(column, mode)
         self.warning = plain_label("", name="ringWarning")
         self.warning.setStyleSheet("color: #9a6700;")
+        self.group_combo = QComboBox()
+        self.group_combo.setObjectName("targetGroup")
+        self.group_combo.setAccessibleName("Only the hosts of a saved group")
+        self.group_combo.currentIndexChanged.connect(self._on_group_chosen)
 
         self.wave_spin = self._spin("waveSize", 1, 1000, _DEFAULT_GATES.wave_size)
         self.concurrency_spin = self._spin("concurrency", 1, 64, _DEFAULT_GATES.concurrency)
@@ -229,6 +234,10 @@ class TargetsPage(DeployPage):
         form.addRow("Reboot &notice lead", self.lead_spin)
         layout = QHBoxLayout(self)
         left = QVBoxLayout()
+        group_row = QHBoxLayout()
+        group_row.addWidget(plain_label("Hosts of", wrap=False))
+        group_row.addWidget(self.group_combo, 1)
+        left.addLayout(group_row)
         left.addWidget(self.table, 1)
         left.addWidget(self.warning)
         layout.addLayout(left, 2)
@@ -270,8 +279,23 @@ class TargetsPage(DeployPage):
             combo.currentIndexChanged.connect(self._update_warning)
             self.table.setCellWidget(row, 4, combo)
         self.table.blockSignals(False)
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem("every host missing the patches", "")
+        for name in sorted(self.w.host_groups, key=str.lower):
+            self.group_combo.addItem(f"the group {name}", name)
+        self.group_combo.blockSignals(False)
         self._update_warning()
         self.completeChanged.emit()
+
+    def _on_group_chosen(self, _index: int) -> None:
+        """Tick only the hosts of a saved Inventory group (all of them for none)."""
+        name = str(self.group_combo.currentData() or "")
+        members = (assets_matching(self.w.assets.values(), self.w.host_groups[name])
+                   if name in self.w.host_groups else set(self.host_ids))
+        for row, asset_id in enumerate(self.host_ids):
+            _at(self.table, row).setCheckState(Qt.CheckState.Checked if asset_id in members
+                                               else Qt.CheckState.Unchecked)
 
     def _combo(self, row: int) -> QComboBox:
         widget = self.table.cellWidget(row, 4)
