@@ -188,6 +188,22 @@ def stored_figure(figures: dict[str, Any], key: str) -> Any:
     return figures.get(key)
 
 
+def compliance_trend(history: Sequence[ReportRun], now_pct: float | None,
+                     options: ReportOptions | None = None,
+                     keep: int = 11) -> list[tuple[str, float]]:
+    """The SLA-compliance points the report's trend chart draws (and the dashboard's): the
+    last ``keep`` stored reports in the period that have the figure, by day, then "now"."""
+    options = options or ReportOptions()
+    points = [(r.generated_at.strftime("%Y-%m-%d"),
+               float(stored_figure(r.figures, "compliance_pct")))
+              for r in history
+              if stored_figure(r.figures, "compliance_pct") is not None
+              and options.in_period(r.generated_at)][-keep:]
+    if now_pct is not None:
+        points.append(("now", float(now_pct)))
+    return points
+
+
 def os_label(asset: Asset) -> str:
     """The OS an asset is counted under in "devices by OS"."""
     if asset.os_name:

@@ -37,6 +37,7 @@ from app.reports.cells import (
 from app.reports.data import (
     SECTIONS,
     ReportData,
+    compliance_trend,
     hours_text,
     short_why,
     stored_figure,
@@ -316,12 +317,7 @@ def _trend(data: ReportData, st: Styles) -> list[Flowable]:
         st.table(["Figure", f"Previous ({_day(prev.generated_at)})",
                   f"Now ({_day(data.generated_at)})", "Change"],
                  rows, [3, 2, 2, 1.5], align="LRRR")]
-    points = [(_day(r.generated_at), float(stored_figure(r.figures, "compliance_pct")))
-              for r in data.history
-              if stored_figure(r.figures, "compliance_pct") is not None
-              and data.options.in_period(r.generated_at)][-11:]
-    if now["compliance_pct"] is not None:
-        points.append(("now", float(now["compliance_pct"])))
+    points = compliance_trend(data.history, now["compliance_pct"], data.options)
     if len(points) >= 2:
         out.append(Spacer(1, 3 * mm))
         out.append(charts.trend_chart("SLA compliance over the site's reports", points,

@@ -22,8 +22,18 @@ from app.core.errors import UserError
 from app.core.frameworks import FrameworkResult, due_under, duration_text
 from app.core.models import PatchStatus
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.core.risk import Compliance, RiskItem
 from app.files import atomic_text, write_text
-from app.reports.data import SECTIONS, ReportData, ReportOptions, ReportResult, parse_sections
+from app.reports.data import (
+    SECTIONS,
+    Figures,
+    ReportData,
+    ReportOptions,
+    ReportResult,
+    compliance_trend,
+    compute_figures,
+    parse_sections,
+)
 from app.reports.exports import (
     FORMATS,
     KINDS,
@@ -125,6 +135,21 @@ class ReportService(ServicePart):
         )
         step(7, "collected")
         return data
+
+    def chart_figures(self, overview: tuple[list[RiskItem], Compliance] | None = None
+                      ) -> tuple[Figures, list[tuple[str, float]]]:
+        """The figures and SLA-compliance trend points the report's executive summary
+        draws, for the dashboard's charts: the same reads and the same computation.
+
+        Args:
+            overview: ``service.risk_overview()`` if the caller has it already.
+        """
+        service = self.site
+        items, compliance = overview or service.risk_overview(utcnow())
+        figures = compute_figures(service.assets(), service.assessments(), service.patches(),
+                                  compliance, items)
+        history = ReportRepo(self.store.db()).all()
+        return figures, compliance_trend(history, figures.compliance_pct)
 
     def generate(self, path: Path | str, options: ReportOptions | None = None, *,
                  progress: ProgressCallback | None = None,

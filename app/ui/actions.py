@@ -34,6 +34,7 @@ class MainAction(enum.StrEnum):
     ADD = "add"
     EDIT = "edit"
     CRITICALITY = "criticality"
+    BULK_EDIT = "bulk_edit"
     DELETE = "delete"
     FIND = "find"
     ASSESS = "assess"
@@ -43,6 +44,8 @@ class MainAction(enum.StrEnum):
     UNLOCK = "unlock"
     LOCK = "lock"
     ABOUT = "about"
+    SHORTCUTS = "shortcuts"
+    USER_GUIDE = "user_guide"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Bring back the assets deleted last",
                enabled=lambda s: s.has_site and s.can_undo),
     ActionSpec(MainAction.ABOUT, "&About PatchDesk", lambda w: w.about()),
+    ActionSpec(MainAction.USER_GUIDE, "&User guide", lambda w: w.show_user_guide(),
+               (Key.HelpContents,), "How to work with PatchDesk, page by page"),
+    ActionSpec(MainAction.SHORTCUTS, "&Keyboard shortcuts", lambda w: w.show_shortcuts(),
+               ("Ctrl+/",), "Every keyboard shortcut"),
     ActionSpec(MainAction.ASSESS, "A&ssess selected", lambda w: w.assess_selected(),
                ("Ctrl+R",),
                "Deep-scan the selected assets over SSH: facts, software, missing updates",
@@ -135,6 +142,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(MainAction.LOCK, "&Lock credential vault", _lock,
                ("Ctrl+Shift+L",), "Forget the vault key now",
                enabled=lambda s: s.has_site and s.unlocked and s.idle),
+    ActionSpec(MainAction.BULK_EDIT, "Edit se&lected…", lambda w: w.bulk_edit_selected(),
+               ("Ctrl+Shift+E",),
+               "Set the ring, owner, location, kind or tags of the selected assets at once",
+               enabled=lambda s: s.has_site and s.selected > 0),
     ActionSpec(MainAction.CRITICALITY, "Set &criticality…",
                lambda w: w.set_criticality_selected(), ("Ctrl+Shift+K",),
                "Answer the criticality questions for the selected assets at once",
@@ -142,22 +153,23 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 #: Menus by title: action ids in order; None is a separator, ``"recent"`` the File ▸ Open
-#: recent submenu and ``"pages"`` one checkable entry per page.
+#: recent submenu, ``"pages"`` one checkable entry per page and ``"theme"`` the View ▸ Theme
+#: submenu.
 MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
     ("&File", (MainAction.NEW_SITE, MainAction.OPEN_SITE, "recent", None, MainAction.IMPORT,
                MainAction.EXPORT_CSV, MainAction.EXPORT_JSON, None, MainAction.QUIT)),
-    ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.CRITICALITY,
-               MainAction.DELETE, None, MainAction.FIND)),
+    ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.BULK_EDIT,
+               MainAction.CRITICALITY, MainAction.DELETE, None, MainAction.FIND)),
     ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY,
                 MainAction.SCHEDULES, None,
                 MainAction.UNLOCK, MainAction.LOCK)),
-    ("&View", ("pages",)),
-    ("&Help", (MainAction.ABOUT,)),
+    ("&View", ("pages", None, "theme")),
+    ("&Help", (MainAction.USER_GUIDE, MainAction.SHORTCUTS, None, MainAction.ABOUT)),
 )
 #: The Inventory page's tool buttons and its table's context menu.
 INVENTORY_TOOLS = (MainAction.ADD, MainAction.IMPORT, MainAction.ASSESS)
-INVENTORY_CONTEXT = (MainAction.EDIT, MainAction.CRITICALITY, MainAction.DELETE, None,
-                     MainAction.ASSESS)
+INVENTORY_CONTEXT = (MainAction.EDIT, MainAction.BULK_EDIT, MainAction.CRITICALITY,
+                     MainAction.DELETE, None, MainAction.ASSESS)
 
 
 def _make(window: MainWindow, text: str, handler: Callable[[], object],
@@ -195,7 +207,7 @@ def create_page_actions(window: MainWindow,
 
 
 def build_menus(bar: QMenuBar, actions: dict[MainAction, QAction], recent: QMenu,
-                page_actions: Sequence[QAction]) -> None:
+                page_actions: Sequence[QAction], theme: QMenu | None = None) -> None:
     """Fill the menu bar from :data:`MENUS`."""
     for title, entries in MENUS:
         menu = bar.addMenu(title)
@@ -204,6 +216,9 @@ def build_menus(bar: QMenuBar, actions: dict[MainAction, QAction], recent: QMenu
                 menu.addSeparator()
             elif entry == "recent":
                 menu.addMenu(recent)
+            elif entry == "theme":
+                if theme is not None:
+                    menu.addMenu(theme)
             elif entry == "pages":
                 for action in page_actions:
                     menu.addAction(action)

@@ -23,12 +23,12 @@ from app.ui.qt import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     Qt,
     QVBoxLayout,
     QWidget,
     qVersion,
 )
+from app.ui.widgets import fit_to_text, form_row
 
 #: The site file suffix (the store's ``SITE_SUFFIX``; the UI does not import the store).
 SITE_SUFFIX = ".pdsite"
@@ -115,7 +115,7 @@ class NewSiteDialog(QDialog):
         form = QFormLayout()
         form.addRow("Site &name", self.name)
         form.addRow("&Client", self.client)
-        form.addRow("&File", row)
+        form_row(form, "&File", row, self.path)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -228,6 +228,7 @@ class MasterPasswordDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setVisible(bool(error))
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Master &password", self.password)
         if create:
             form.addRow("&Repeat it", self.confirm)
@@ -252,8 +253,7 @@ class MasterPasswordDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
-        self.resize(460, 0)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        fit_to_text(self)
 
     def problem(self) -> str:
         """Why the typed password cannot be used, or an empty string."""
@@ -273,6 +273,7 @@ class MasterPasswordDialog(QDialog):
         if problem:
             self.error.setText(problem)
             self.error.show()
+            fit_to_text(self)
             if self.creating and self.password.text() and problem.startswith("The two"):
                 self.confirm.clear()
                 self.confirm.setFocus()

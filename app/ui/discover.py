@@ -249,11 +249,12 @@ class DiscoverPage(Page):
         self.ports_edit.textEdited.connect(self._on_ports_edited)
         for edit in (self.range_edit, self.exclude_edit, self.ports_edit):
             edit.setMinimumWidth(80)
-        self.merge_check = QCheckBox("Add and update assets automatically")
+        self.merge_check = QCheckBox("Add and update assets without review")
         self.merge_check.setObjectName("mergeCheck")
-        self.merge_check.setChecked(True)
-        self.merge_check.setToolTip("When off, the scan is only recorded; choose hosts and "
-                                    "press \u201cAdd selected\u201d.")
+        self.merge_check.setChecked(False)
+        self.merge_check.setToolTip("Off (the default): the scan is recorded and its hosts "
+                                    "are listed for review; tick the ones to add and press "
+                                    "\u201cAdd selected\u201d.")
         self.start_button = QPushButton("Start scan")
         self.start_button.setObjectName("startButton")
         self.start_button.setDefault(True)
@@ -274,7 +275,8 @@ class DiscoverPage(Page):
 
         self.progress = QProgressBar()
         self.progress.setObjectName("scanProgress")
-        self.progress.setTextVisible(False)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status_label = plain_label("Ready.", name="scanStatus", wrap=False)
@@ -295,6 +297,18 @@ class DiscoverPage(Page):
         self.diff_view.setReadOnly(True)
         self.diff_view.setPlaceholderText("The difference between this scan and the inventory "
                                           "appears here when the scan ends.")
+        self.review_label = plain_label(name="scanReview", role="banner", hidden=True)
+        self.add_new_button = QPushButton("Add all new")
+        self.add_new_button.setObjectName("addAllNewButton")
+        self.add_new_button.hide()
+        self.add_new_button.clicked.connect(self._on_add_new_clicked)
+        self.history_combo = QComboBox()
+        self.history_combo.setObjectName("scanHistory")
+        self.history_combo.setAccessibleName("Earlier scans")
+        self.history_combo.setToolTip("Show an earlier scan: its hosts, its difference to the "
+                                      "inventory, and hosts not added yet")
+        self.history_combo.addItem("No earlier scan", None)
+        self.history_combo.activated.connect(self._on_history_activated)
         self.add_button = QPushButton("Add selected to inventory")
         self.add_button.setObjectName("addSelectedButton")
         self.add_button.setEnabled(False)
@@ -334,6 +348,14 @@ class DiscoverPage(Page):
         layout.addWidget(self.error_label)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
+        review = QHBoxLayout()
+        review.addWidget(self.review_label, 1)
+        review.addWidget(self.add_new_button)
+        layout.addLayout(review)
+        history = QHBoxLayout()
+        history.addWidget(QLabel("History"))
+        history.addWidget(self.history_combo, 1)
+        layout.addLayout(history)
         layout.addWidget(splitter, 1)
         if self.profiles:
             self._on_profile_combo_changed(self.profile_combo.currentText())
@@ -352,7 +374,8 @@ class DiscoverPage(Page):
         ports = str(settings.value("discover/ports", "", str))
         if profile == CUSTOM_PROFILE and ports:
             self.ports_edit.setText(ports)
-        merge = settings.value("discover/merge", True, bool)
+        # A key of its own: adding without review is off unless chosen since it existed.
+        merge = settings.value("discover/auto_add", False, bool)
         self.merge_check.setChecked(bool(merge))
 
     def save_state(self, settings: QSettings) -> None:
@@ -360,7 +383,7 @@ class DiscoverPage(Page):
         settings.setValue("discover/range", self.range_edit.text())
         settings.setValue("discover/profile", self.profile_combo.currentText())
         settings.setValue("discover/ports", self.ports_edit.text())
-        settings.setValue("discover/merge", self.merge_check.isChecked())
+        settings.setValue("discover/auto_add", self.merge_check.isChecked())
 
     # -- scanning ----------------------------------------------------------------------
     def start_scan(self, targets: str, exclude: str, ports_text: object, allow_large: bool,
@@ -487,6 +510,9 @@ class DiscoverPage(Page):
         self._started = time.monotonic()
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(0)
+        self.progress.setFormat(f"0 of {total:,} addresses")
+        self.review_label.hide()
+        self.add_new_button.hide()
         self.status_label.setText(f"Scanning {total:,} addresses…")
         self._set_running(True)
         self._drain.start()
@@ -516,6 +542,8 @@ class DiscoverPage(Page):
         self.status_label.setText(
             f"{progress.done:,} of {progress.total:,} addresses · {rate:,.0f} hosts/s · "
             f"ETA {remaining:,.0f} s · {self.model.rowCount()} live")
+        self.progress.setFormat(f"{progress.done:,} of {progress.total:,} addresses · "
+                                f"{time_left(remaining) if progress.done else 'estimating'}")
 
     def scan_finished(self, record: Any) -> None:
         """Show the stored scan: every host with its change, and the diff."""
@@ -536,7 +564,68 @@ class DiscoverPage(Page):
             f"{elapsed:.1f} s — {s.get('new', 0)} new, {s.get('changed', 0)} changed, "
             f"{s.get('gone', 0)} not seen.")
         self.diff_view.setPlainText(diff_text(record))
+        self.progress.setFormat(f"{record.addresses:,} of {record.addresses:,} addresses · "
+                                f"{state.lower()}")
         self._set_running(False)
+        self._offer_review(record)
+        self.load_history()
+
+    # -- review and history ------------------------------------------------------------
+    def _offer_review(self, record: Any) -> None:
+        """After a scan that added nothing: select its new hosts and say what to do."""
+        new = [r for r in range(len(self.model.rows)) if self.model.rows[r]["change"] == "new"]
+        if record.merged or not new:
+            self.review_label.hide()
+            self.add_new_button.hide()
+            return
+        self.review_label.setText(
+            f"Review: {len(new)} new device{'s were' if len(new) > 1 else ' was'} found and "
+            "not added. Untick (Ctrl+click) the ones you do not want, then press "
+            "\u201cAdd selected to inventory\u201d, or add them all.")
+        self.review_label.show()
+        self.add_new_button.show()
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        for row in new:
+            selection.select(self.model.index(row, 0),
+                             selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+
+    def _on_add_new_clicked(self) -> None:
+        if self.scan_id is not None:
+            self.add_requested.emit(self.scan_id, [r["ip"] for r in self.model.rows
+                                                   if r["change"] == "new"])
+
+    def load(self) -> None:
+        """Read the scan history (the page's own data)."""
+        self.load_history()
+
+    def load_history(self) -> None:
+        """Refill the list of earlier scans (in the background)."""
+        self.read(lambda service: service.scans(50), "scan history", self.set_history,
+                  loading=False)
+        self.stale = False
+
+    def set_history(self, scans: Sequence[Any]) -> None:
+        """Offer these stored scans (newest first)."""
+        self.history_combo.clear()
+        if not scans:
+            self.history_combo.addItem("No earlier scan", None)
+        for record in scans:
+            self.history_combo.addItem(history_text(record), record.id)
+        if self.scan_id is not None:
+            self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(self.scan_id)))
+
+    def show_scan(self, scan_id: int) -> None:
+        """Show a stored scan: its hosts, its diff, and those not added yet for review."""
+        if self.running:
+            return
+        self.read(lambda service: service.scan_record(scan_id), "scan record",
+                  self.scan_finished, loading=False)
+
+    def _on_history_activated(self, index: int) -> None:
+        scan_id = self.history_combo.itemData(index)
+        if isinstance(scan_id, int):
+            self.show_scan(scan_id)
 
     def scan_failed(self, message: str) -> None:
         """The scan could not run."""
@@ -589,6 +678,25 @@ class DiscoverPage(Page):
     def _on_add_clicked(self) -> None:
         if self.scan_id is not None:
             self.add_requested.emit(self.scan_id, [r["ip"] for r in self.selected_rows()])
+
+
+def time_left(seconds: float) -> str:
+    """Time left in words: "about 40 s left", "about 3 min left"."""
+    if seconds < 1:
+        return "almost done"
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+def history_text(record: Any) -> str:
+    """One earlier scan as the history list shows it."""
+    s = record.summary or {}
+    when = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    how = "added" if record.merged else "for review"
+    state = ", cancelled" if record.cancelled else ""
+    return (f"#{record.id}  {when}  {record.targets}  — {s.get('live', 0)} live, "
+            f"{s.get('new', 0)} new ({how}{state})")
 
 
 def details_text(row: dict[str, Any]) -> str:

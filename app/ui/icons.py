@@ -33,11 +33,29 @@ def app_icon() -> QIcon:
     return icon("patchdesk")
 
 
-STYLE_SHEET = """
+#: The style sheet's colours in the light and the dark theme (see :func:`style_sheet`).
+LIGHT_COLOURS = {
+    "sidebar_bg": "#eef1f5", "sidebar_border": "#d5dbe3", "sidebar_text": "#26313f",
+    "hover": "#e1e7ef", "selected_bg": "#d3e0f7", "selected_text": "#0f3a8a",
+    "title": "#1c2430", "subtitle": "#5b6776", "error": "#b3261e", "muted": "#6b7785",
+    "stat": "#1d4fa8", "card_bg": "#ffffff", "card_border": "#d9dfe7",
+    "card_hover": "#9db7e0", "invalid_bg": "#fdf1f0", "detail_bg": "#fafbfc",
+    "banner_bg": "#fff4d6", "banner_border": "#e8cf8a",
+}
+DARK_COLOURS = {
+    "sidebar_bg": "#1e2329", "sidebar_border": "#343b45", "sidebar_text": "#d5dbe3",
+    "hover": "#2a313b", "selected_bg": "#2b4a7d", "selected_text": "#eef3fd",
+    "title": "#eef1f5", "subtitle": "#a9b3bf", "error": "#ff8a80", "muted": "#9aa5b1",
+    "stat": "#8ab4f8", "card_bg": "#262b32", "card_border": "#3a414b",
+    "card_hover": "#5b7fb8", "invalid_bg": "#3b2323", "detail_bg": "#22272e",
+    "banner_bg": "#3a3320", "banner_border": "#6b5a2a",
+}
+
+_TEMPLATE = """
 QListWidget#sidebar {
-    background: #eef1f5;
+    background: %(sidebar_bg)s;
     border: none;
-    border-right: 1px solid #d5dbe3;
+    border-right: 1px solid %(sidebar_border)s;
     padding: 8px 0;
     font-size: 10.5pt;
     outline: 0;
@@ -46,28 +64,43 @@ QListWidget#sidebar::item {
     padding: 7px 12px;
     margin: 1px 6px;
     border-radius: 6px;
-    color: #26313f;
+    color: %(sidebar_text)s;
 }
-QListWidget#sidebar::item:hover { background: #e1e7ef; }
+QListWidget#sidebar::item:hover { background: %(hover)s; }
 QListWidget#sidebar::item:selected {
-    background: #d3e0f7;
-    color: #0f3a8a;
+    background: %(selected_bg)s;
+    color: %(selected_text)s;
 }
-QLabel[role="page-title"] { font-size: 15pt; font-weight: 600; color: #1c2430; }
-QLabel[role="page-subtitle"] { color: #5b6776; }
-QLabel[role="section"] { font-weight: 600; color: #1c2430; margin-top: 8px; }
-QLabel[role="field-error"] { color: #b3261e; }
-QLabel[role="muted"] { color: #6b7785; }
-QLabel[role="stat-value"] { font-size: 20pt; font-weight: 600; color: #1d4fa8; }
+QLabel[role="page-title"] { font-size: 15pt; font-weight: 600; color: %(title)s; }
+QLabel[role="page-subtitle"] { color: %(subtitle)s; }
+QLabel[role="section"] { font-weight: 600; color: %(title)s; margin-top: 8px; }
+QLabel[role="field-error"] { color: %(error)s; }
+QLabel[role="muted"] { color: %(muted)s; }
+QLabel[role="stat-value"] { font-size: 20pt; font-weight: 600; color: %(stat)s; }
 QFrame[role="card"] {
-    background: #ffffff;
-    border: 1px solid #d9dfe7;
+    background: %(card_bg)s;
+    border: 1px solid %(card_border)s;
     border-radius: 8px;
 }
-QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {
-    border: 1px solid #b3261e;
-    background: #fdf1f0;
+QFrame[role="card"]:hover, QFrame[role="card"]:focus { border: 1px solid %(card_hover)s; }
+QFrame[role="banner"], QLabel[role="banner"] {
+    padding: 4px 8px;
+    background: %(banner_bg)s;
+    border: 1px solid %(banner_border)s;
+    border-radius: 6px;
 }
-QFrame#detailPanel { background: #fafbfc; border-left: 1px solid #d9dfe7; }
+QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {
+    border: 1px solid %(error)s;
+    background: %(invalid_bg)s;
+}
+QFrame#detailPanel { background: %(detail_bg)s; border-left: 1px solid %(card_border)s; }
 QTableView#inventoryView::item, QTableView#auditView::item { padding: 0 4px; }
 """
+
+
+def style_sheet(dark: bool = False) -> str:
+    """The application's style sheet in the light or the dark theme."""
+    return _TEMPLATE % (DARK_COLOURS if dark else LIGHT_COLOURS)
+
+
+STYLE_SHEET = style_sheet(False)

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from app.core.models import Asset, AssetPatch, AuditEvent, Classification, Software
 from app.ui.models import (
     AssetFilterProxy,
+    AssetStatus,
     AssetTableModel,
     RowTableModel,
     TextFilterProxy,
+    asset_statuses,
     describe_event,
     enum_label,
     local_time,
@@ -22,16 +24,19 @@ from app.ui.qt import (
     QAction,
     QByteArray,
     QColor,
+    QComboBox,
     QFormLayout,
     QFrame,
     QGuiApplication,
     QHBoxLayout,
+    QInputDialog,
     QKeySequence,
     QLabel,
     QLineEdit,
     QMenu,
     QModelIndex,
     QPoint,
+    QPushButton,
     QScrollArea,
     QSettings,
     QShortcut,
@@ -54,7 +59,9 @@ if TYPE_CHECKING:
 FILTER_DEBOUNCE_MS = 150
 #: Selection changes settle for this long before the deep-scan details are loaded.
 DETAIL_DEBOUNCE_MS = 120
-_DEFAULT_WIDTHS = (170, 120, 130, 200, 110, 150, 130, 75, 85, 100, 125)
+_DEFAULT_WIDTHS = (150, 110, 130, 190, 110, 150, 130, 75, 85, 100, 125, 120, 125, 65, 60)
+#: The per-site setting holding the saved groups (name → filter words).
+GROUPS_SETTING = "inventory_groups"
 
 
 
@@ -543,9 +550,32 @@ class InventoryPage(Page):
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.search.returnPressed.connect(self.apply_filter)
 
+        self.groups: dict[str, str] = {}
+        self.group_combo = QComboBox()
+        self.group_combo.setObjectName("inventoryGroups")
+        self.group_combo.setAccessibleName("Saved groups")
+        self.group_combo.setToolTip("Saved filters: choose one to show its assets")
+        self.group_combo.addItem("All assets", "")
+        self.group_combo.currentIndexChanged.connect(self._on_group_chosen)
+        self.save_group_button = QToolButton()
+        self.save_group_button.setObjectName("saveGroup")
+        self.save_group_button.setText("Save as group…")
+        self.save_group_button.setToolTip("Save the words in the filter box as a named group")
+        self.save_group_button.clicked.connect(self.save_group)
+        self.delete_group_button = QToolButton()
+        self.delete_group_button.setObjectName("deleteGroup")
+        self.delete_group_button.setText("Delete group")
+        self.delete_group_button.setEnabled(False)
+        self.delete_group_button.clicked.connect(self.delete_group)
+
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(6)
+        self.toolbar.addWidget(self.group_combo)
         self.toolbar.addWidget(self.search, 1)
+        self.toolbar.addWidget(self.save_group_button)
+        self.toolbar.addWidget(self.delete_group_button)
+        self.duplicate_label = plain_label(name="duplicateIps", role="field-error",
+                                           hidden=True)
 
         self.view = make_table_view("inventoryView", "Assets")
         self.view.setModel(self.proxy)
@@ -556,6 +586,12 @@ class InventoryPage(Page):
         hdr = self.view.horizontalHeader()
         for col, width in enumerate(_DEFAULT_WIDTHS):
             hdr.resizeSection(col, width)
+        # The deep-scan status columns read best next to the OS (a saved layout wins).
+        for offset, column in enumerate((AssetTableModel.COL_MISSING,
+                                         AssetTableModel.COL_ASSESSED,
+                                         AssetTableModel.COL_REBOOT,
+                                         AssetTableModel.COL_ONLINE)):
+            hdr.moveSection(hdr.visualIndex(column), AssetTableModel.COL_OS + 1 + offset)
         hdr.setSortIndicator(AssetTableModel.COL_HOSTNAME, Qt.SortOrder.AscendingOrder)
         self.view.setSortingEnabled(True)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
@@ -595,10 +631,27 @@ class InventoryPage(Page):
         self.splitter.setSizes([900, 340])
         self.splitter.setChildrenCollapsible(False)
 
+        # "Showing only …" when a dashboard card or a saved group narrowed the list.
+        self.scope_bar = QFrame()
+        self.scope_bar.setObjectName("inventoryScope")
+        self.scope_bar.setProperty("role", "banner")
+        scope_row = QHBoxLayout(self.scope_bar)
+        scope_row.setContentsMargins(8, 4, 8, 4)
+        self.scope_label = plain_label(name="inventoryScopeText")
+        self.scope_clear = QPushButton("Show all")
+        self.scope_clear.setObjectName("inventoryScopeClear")
+        self.scope_clear.clicked.connect(lambda: self.set_scope(None))
+        scope_row.addWidget(self.scope_label, 1)
+        scope_row.addWidget(self.scope_clear)
+        self.scope_bar.hide()
+        self.scope_title = ""
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
         layout.addLayout(self.toolbar)
+        layout.addWidget(self.duplicate_label)
+        layout.addWidget(self.scope_bar)
         layout.addWidget(self.splitter, 1)
 
         self.copy_ip = QAction("Copy IP address", self)
@@ -628,13 +681,94 @@ class InventoryPage(Page):
         self.set_assets([])
 
     def load(self) -> None:
-        """Reload the assets from the site (in the background)."""
+        """Reload the assets, their deep-scan status and the saved groups (in the
+        background)."""
 
-        def show(assets: list[Asset]) -> None:
-            self.set_assets(assets)
+        def read(service: SiteService) -> tuple[list[Asset], dict[int, AssetStatus],
+                                                dict[str, str]]:
+            status = asset_statuses(service.assessments(), service.patches())
+            groups = service.settings().get(GROUPS_SETTING) or {}
+            return service.assets(), status, dict(groups) if isinstance(groups, dict) else {}
+
+        def show(result: tuple[list[Asset], dict[int, AssetStatus], dict[str, str]]) -> None:
+            assets, status, groups = result
+            self.set_groups(groups)
+            self.set_assets(assets, status)
             self.loaded.emit()
 
-        self.read(lambda service: service.assets(), "load assets", show)
+        self.read(read, "load assets", show)
+
+    # -- groups (saved filters) -----------------------------------------------------------
+    def set_groups(self, groups: dict[str, str]) -> None:
+        """Offer these saved filters (name → filter words) in the group list."""
+        self.groups = {str(k): str(v) for k, v in groups.items()}
+        current = self.group_combo.currentText() if self.group_combo.currentIndex() > 0 else ""
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem("All assets", "")
+        for name in sorted(self.groups, key=str.lower):
+            self.group_combo.addItem(name, name)
+        index = self.group_combo.findData(current) if current else 0
+        self.group_combo.setCurrentIndex(max(0, index))
+        self.group_combo.blockSignals(False)
+        self.delete_group_button.setEnabled(self.group_combo.currentIndex() > 0)
+
+    def show_group(self, name: str) -> None:
+        """Filter by a saved group's words ("": every asset)."""
+        index = max(0, self.group_combo.findData(name) if name else 0)
+        if index == self.group_combo.currentIndex():
+            self._on_group_chosen(index)
+        else:
+            self.group_combo.setCurrentIndex(index)
+
+    def _on_group_chosen(self, _index: int) -> None:
+        name = str(self.group_combo.currentData() or "")
+        self.delete_group_button.setEnabled(bool(name))
+        self.search.setText(self.groups.get(name, "") if name else "")
+        self.apply_filter()
+
+    @staticmethod
+    def ask_group_name(parent: QWidget, words: str) -> str:
+        """The name for a new group ("" when cancelled); tests replace this."""
+        name, ok = QInputDialog.getText(parent, "Save as group",
+                                        f"Name for the assets matching “{words}”:")
+        return name.strip() if ok else ""
+
+    def save_group(self) -> None:
+        """Save the words in the filter box as a named group (a per-site setting)."""
+        words = self.search.text().strip()
+        service = self.service
+        if not words or service is None:
+            self.status_message.emit("Type a filter first: a group is a saved filter.", 5000)
+            return
+        name = type(self).ask_group_name(self, words)
+        if not name:
+            return
+        groups = {**self.groups, name: words}
+
+        def done(_settings: Any) -> None:
+            self.set_groups(groups)
+            self.show_group(name)
+            self.status_message.emit(f"Saved the group {name}.", 5000)
+
+        self.write("groups", lambda: service.update_settings(**{GROUPS_SETTING: groups}),
+                   done)
+
+    def delete_group(self) -> None:
+        """Forget the group chosen (the assets stay)."""
+        name = str(self.group_combo.currentData() or "")
+        service = self.service
+        if not name or service is None:
+            return
+        groups = {k: v for k, v in self.groups.items() if k != name}
+
+        def done(_settings: Any) -> None:
+            self.set_groups(groups)
+            self.show_group("")
+            self.status_message.emit(f"Deleted the group {name}.", 5000)
+
+        self.write("groups", lambda: service.update_settings(**{GROUPS_SETTING: groups}),
+                   done)
 
     def _load_history(self, asset_id: int) -> None:
         self.read(lambda service: service.audit_events(object_type="asset",
@@ -653,10 +787,12 @@ class InventoryPage(Page):
 
         self.read(read, "asset assessment", show, loading=False)
 
-    def set_assets(self, assets: Sequence[Asset]) -> None:
+    def set_assets(self, assets: Sequence[Asset],
+                   status: dict[int, AssetStatus] | None = None) -> None:
         """Show a fresh list of assets, keeping the sort order and the selection if possible."""
         selected = {a.id for a in self.selected_assets() if a.id is not None}
-        self.model.set_assets(assets)
+        self.model.set_assets(assets, status)
+        self._show_duplicates()
         hdr = self.view.horizontalHeader()
         self.model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
         if selected:
@@ -687,6 +823,19 @@ class InventoryPage(Page):
         """The selected assets, in view order."""
         rows = sorted(i.row() for i in self.view.selectionModel().selectedRows())
         return [self.proxy.asset_at(r) for r in rows]
+
+    def set_scope(self, ids: Sequence[int] | None, title: str = "") -> None:
+        """Show only these assets under a banner naming them (None: every asset)."""
+        self.proxy.set_id_scope(ids)
+        self.scope_title = title if ids is not None else ""
+        if ids is None:
+            self.scope_bar.hide()
+        else:
+            self.scope_label.setText(f"Showing only {title or 'some assets'} "
+                                     f"({len(ids):,}).")
+            self.scope_bar.show()
+        self._update_summary()
+        self._on_selection_changed()
 
     def apply_filter(self) -> None:
         """Filter now (the box debounces typing by 150 ms)."""
@@ -720,12 +869,26 @@ class InventoryPage(Page):
         if isinstance(splitter, QByteArray | bytes):
             self.splitter.restoreState(splitter)
 
+    def _show_duplicates(self) -> None:
+        dupes = self.model.duplicate_ips
+        if not dupes:
+            self.duplicate_label.hide()
+            return
+        shown = "; ".join(f"{ip} ({', '.join(labels)})"
+                          for ip, labels in list(dupes.items())[:3])
+        more = f"; and {len(dupes) - 3} more" if len(dupes) > 3 else ""
+        self.duplicate_label.setText(
+            f"⚠ {len(dupes)} address{'es are' if len(dupes) > 1 else ' is'} used by more "
+            f"than one asset: {shown}{more}. Deep scans and deployments reach whichever "
+            "machine answers: correct or delete the stale entry.")
+        self.duplicate_label.show()
+
     # -- slots ------------------------------------------------------------------------------
     def _update_summary(self) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         noun = "asset" if total == 1 else "assets"
-        if self.proxy.filter_text and shown != total:
+        if (self.proxy.filter_text or self.proxy.id_scope is not None) and shown != total:
             self.summary.setText(f"Showing {shown:,} of {total:,} {noun}")
         else:
             self.summary.setText(f"{total:,} {noun}")

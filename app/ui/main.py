@@ -23,7 +23,7 @@ from app import APP_NAME, __version__
 from app.core.errors import UserError
 from app.services import SiteService
 from app.ui import dialogs
-from app.ui.icons import STYLE_SHEET, app_icon
+from app.ui.icons import app_icon
 from app.ui.qt import QApplication, QMessageBox, Qt, QTimer, QWidget
 from app.ui.settings import ORG_NAME
 
@@ -153,7 +153,9 @@ def create_app() -> QApplication:
     app.setWindowIcon(app_icon())
     if sys.platform not in ("win32", "darwin"):
         app.setStyle("Fusion")
-    app.setStyleSheet(STYLE_SHEET)
+    from app.ui.theme import apply_theme, saved_choice
+
+    apply_theme(app, saved_choice())  # light, dark, or the system's (View ▸ Theme)
     return app
 
 

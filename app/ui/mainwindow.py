@@ -32,7 +32,9 @@ from app.ui.actions import (
 )
 from app.ui.assess import AssessDialog, Assessor
 from app.ui.asset_dialog import AssetDialog, CriticalityDialog
+from app.ui.bulk_edit import BulkEditDialog
 from app.ui.credentials import CredentialsPage, VaultGate
+from app.ui.dashboard import Link
 from app.ui.deploy.wizard import DeployWizard
 from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
@@ -46,16 +48,16 @@ from app.ui.policy_page import PolicyPage
 from app.ui.priorities import PrioritiesPanel
 from app.ui.qt import (
     QAction,
+    QActionGroup,
     QByteArray,
     QCloseEvent,
-    QFrame,
+    QDialog,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMenu,
-    QScrollArea,
     QSize,
     QStackedWidget,
     QSystemTrayIcon,
@@ -67,7 +69,8 @@ from app.ui.qt import (
 from app.ui.reports_page import ReportsPage
 from app.ui.settings import add_recent_site, app_settings, clear_recent_sites, recent_sites
 from app.ui.tasks import TaskError, TaskRunner
-from app.ui.widgets import plain_label
+from app.ui.theme import THEMES, Theme
+from app.ui.widgets import plain_label, scrolling
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,7 @@ class MainWindow(QMainWindow):
         self.import_dialog: QWidget | None = None
         self._closing = False
 
+        self.theme = Theme(self)
         self._build_pages()
         self._build_actions()
         self._build_menus()
@@ -175,15 +179,9 @@ class MainWindow(QMainWindow):
             "patches": self.patches, "deploy": self.deployments, "policy": self.policy_page,
             "reports": self.reports, "audit": self.audit, "site": self.site_page}
         for key, label, icon_name in PAGES:
-            page: QWidget = self.pages[key]
-            if key == "reports":
-                # A form page: scroll rather than force a wide minimum window size.
-                scroller = QScrollArea()
-                scroller.setWidgetResizable(True)
-                scroller.setFrameShape(QFrame.Shape.NoFrame)
-                scroller.setWidget(page)
-                page = scroller
-            self.stack.addWidget(page)
+            # Every page scrolls rather than force its minimum size on the window: the
+            # window fits a 1024×700 screen (and 1920×1080 at 150 %) whatever a page shows.
+            self.stack.addWidget(scrolling(self.pages[key]))
             item = QListWidgetItem(icon(icon_name), label)
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setSizeHint(QSize(180, 36))
@@ -210,6 +208,7 @@ class MainWindow(QMainWindow):
         self.dashboard.loaded.connect(self.dashboard_loaded)
         self.dashboard.open_inventory.connect(lambda: self.show_page("inventory"))
         self.dashboard.open_patches.connect(lambda: self.show_page("patches"))
+        self.dashboard.open_link.connect(self.open_link)
         self.reports.report_written.connect(self._on_reports_report_written)
         self.deployments.open_wizard_requested.connect(self.open_deploy_wizard)
         self.deployments.resume_requested.connect(self.resume_deployment)
@@ -250,7 +249,19 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.setObjectName("recentMenu")
         self.recent_menu.aboutToShow.connect(self.rebuild_recent_menu)
-        build_menus(self.menuBar(), self._actions, self.recent_menu, self.page_actions)
+        self.theme_menu = QMenu("&Theme", self)
+        self.theme_menu.setObjectName("themeMenu")
+        group = QActionGroup(self.theme_menu)
+        self.theme_actions: dict[str, QAction] = {}
+        for choice, text in THEMES.items():
+            action = self.theme_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(choice == self.theme.choice)
+            action.triggered.connect(lambda _c=False, c=choice: self.set_theme(c))
+            group.addAction(action)
+            self.theme_actions[choice] = action
+        build_menus(self.menuBar(), self._actions, self.recent_menu, self.page_actions,
+                    self.theme_menu)
         self.rebuild_recent_menu()
 
     def _build_status_bar(self) -> None:
@@ -271,6 +282,8 @@ class MainWindow(QMainWindow):
         self.site_label = plain_label(name="statusSite", wrap=False)
         self.path_label = plain_label(name="statusPath", role="muted", wrap=False)
         self.count_label = plain_label(name="statusCount", wrap=False)
+        # A long site path must not widen the window: it is cut (the tool tip has it all).
+        self.path_label.setMinimumWidth(40)
         # Permanent widgets: a temporary status message would hide normal ones.
         status.addPermanentWidget(self.resume_button)
         status.addPermanentWidget(self.undo_button)
@@ -504,6 +517,30 @@ class MainWindow(QMainWindow):
         self.inventory.select_ids({asset_id}, current=asset_id)
         self.inventory.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def open_link(self, link: Link) -> None:
+        """Open what a dashboard card or line summarises, filtered to it."""
+        if link.page == "asset" and link.ids:
+            self.inventory.set_scope(None)
+            self.open_asset(link.ids[0])
+        elif link.page == "inventory":
+            self.show_page("inventory")
+            self.inventory.search.clear()
+            self.inventory.apply_filter()
+            self.inventory.set_scope(link.ids, link.title)
+        elif link.page == "patches":
+            self.show_page("patches")
+            self.patches.show_class(link.classification)
+        elif link.page == "risk":
+            self.show_page("patches")
+            self.patches.search.clear()
+            self.patches.apply_filter()
+            self.patches.show_by_risk()
+            self.priorities.priority_combo.setCurrentIndex(0)
+            self.priorities.kev_box.setChecked(False)
+            self.priorities.overdue_box.setChecked(link.overdue_only)
+            if link.item is not None:
+                self.priorities.select(*link.item)
+
     # -- deployment -------------------------------------------------------------------------
     def open_deploy_wizard(self) -> None:
         """Start the test-then-deploy wizard (Ctrl+D)."""
@@ -627,6 +664,30 @@ class MainWindow(QMainWindow):
                 5000)
 
         self._write("criticality", save, done)
+
+    def bulk_edit_selected(self) -> None:
+        """Set the ring, owner, location, kind or tags of the selected assets at once."""
+        service = self.service
+        selected = self.inventory.selected_assets()
+        if service is None or not selected or self.current_page() != "inventory":
+            return
+        changed = BulkEditDialog.ask(self, selected)
+        if not changed:
+            return
+
+        def save() -> list[Asset]:
+            return [service.update_asset(asset) for asset in changed]
+
+        def done(stored: list[Asset]) -> None:
+            for asset in stored:
+                self.inventory.model.upsert(asset)
+            self.inventory._on_selection_changed()
+            self.patches.mark_stale()
+            self.priorities.reload()
+            self.statusBar().showMessage(
+                f"Changed {len(stored)} asset{'s' if len(stored) != 1 else ''}.", 5000)
+
+        self._write("bulk edit", save, done)
 
     def _on_tray_activated(self, _reason: object) -> None:
         self.showNormal()
@@ -755,6 +816,29 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         """Show the version and licence notes."""
         dialogs.show_about(self)
+
+    def set_theme(self, choice: str) -> None:
+        """Use the light or dark theme, or follow the system (View ▸ Theme; remembered)."""
+        self.theme.set_choice(choice)
+        self.theme_actions[self.theme.choice].setChecked(True)
+
+    def show_shortcuts(self) -> QDialog:
+        """Help ▸ Keyboard shortcuts: every shortcut of the action registry (not modal)."""
+        from app.ui.help import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self, PAGES)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_user_guide(self) -> QDialog:
+        """Help ▸ User guide: docs/user-guide.md in a window of its own."""
+        from app.ui.help import GuideDialog
+
+        dialog = GuideDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def _update_actions(self) -> None:
         on_inventory = self.current_page() == "inventory"

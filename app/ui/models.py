@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import ipaddress
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.core.models import Asset, AuditEvent, Impact, Ring
@@ -37,6 +39,7 @@ _ROW_FLAGS = (
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _WARN_SOON_DAYS = 90
 _EXPIRED = QColor("#b3261e")
+_MUTED = QColor("#7a8694")
 _SOON = QColor("#9a6700")
 
 
@@ -207,20 +210,61 @@ class RowTableModel(QAbstractTableModel):
         """Hook for subclasses that keep a lookup from object to row."""
 
 
+@dataclass(frozen=True, slots=True)
+class AssetStatus:
+    """What the deep scans say about one asset (the inventory's status columns)."""
+
+    missing: int | None = None  # missing updates now (None: never assessed)
+    security: int = 0
+    assessed: datetime | None = None  # when the last deep scan finished
+    failed: bool = False  # the last deep scan failed
+    reboot: bool | None = None  # a reboot is pending (None: unknown)
+
+
+def asset_statuses(records: dict[int, Any], patches: Iterable[Any]) -> dict[int, AssetStatus]:
+    """Each asset's status from ``service.assessments()`` and ``service.patches()``."""
+    missing: Counter[int] = Counter()
+    security: Counter[int] = Counter()
+    for p in patches:
+        missing[p.asset_id] += 1
+        if str(p.classification) == "security":
+            security[p.asset_id] += 1
+    return {asset_id: AssetStatus(missing[asset_id], security[asset_id], r.finished_at,
+                                  not r.ok, r.reboot_required)
+            for asset_id, r in records.items()}
+
+
+#: An asset seen within this long counts as online.
+ONLINE_WITHIN = timedelta(hours=24)
+
+
 class AssetTableModel(RowTableModel):
-    """The inventory: one row per :class:`Asset`."""
+    """The inventory: one row per :class:`Asset`, with its deep-scan status."""
 
     COLUMNS = (
         "Hostname", "IP", "MAC", "OS", "Kind", "Location", "Owner",
-        "Impact", "Ring", "Warranty end", "Last seen",
+        "Impact", "Ring", "Warranty end", "Last seen", "Missing", "Last assessed", "Reboot",
+        "Online",
     )
     COL_HOSTNAME, COL_IP, COL_MAC, COL_OS, COL_KIND, COL_LOCATION, COL_OWNER = range(7)
     COL_IMPACT, COL_RING, COL_WARRANTY, COL_LAST_SEEN = range(7, 11)
+    COL_MISSING, COL_ASSESSED, COL_REBOOT, COL_ONLINE = range(11, 15)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._row_of: dict[int, int] = {}
         self.today = date.today()
+        self.now = datetime.now(UTC)
+        #: Deep-scan status by asset id (see :meth:`set_assets`).
+        self.status: dict[int, AssetStatus] = {}
+        #: IP addresses used by more than one asset, with the assets' labels.
+        self.duplicate_ips: dict[str, list[str]] = {}
+
+    def online(self, asset: Asset) -> bool | None:
+        """Seen by a scan within :data:`ONLINE_WITHIN` (None: never seen)."""
+        if asset.last_seen is None:
+            return None
+        return self.now - asset.last_seen <= ONLINE_WITHIN
 
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         a: Asset = obj
@@ -230,8 +274,18 @@ class AssetTableModel(RowTableModel):
         os_text = a.os_display or (
             "" if a.os_family == "unknown" else os_family_label(a.os_family)
         )
+        st = self.status.get(int(a.id or 0))
+        if st is None:
+            missing = "—"
+        elif st.failed:
+            missing = "scan failed" if st.missing is None or st.assessed is None else \
+                f"{st.missing:,}  (scan failed)"
+        else:
+            missing = f"{st.missing:,}" + (f"  ({st.security:,} security)"
+                                             if st.security else "")
+        online = self.online(a)
         cells = (
-            a.hostname,
+            a.hostname or a.primary_ip or a.primary_mac,
             ip,
             a.macs[0] if a.macs else "",
             os_text,
@@ -242,6 +296,10 @@ class AssetTableModel(RowTableModel):
             enum_label(a.ring),
             a.warranty_end.isoformat() if a.warranty_end else "",
             local_time(a.last_seen),
+            missing,
+            local_time(st.assessed) if st and st.assessed else "never",
+            "" if st is None or st.reboot is None else ("pending" if st.reboot else "no"),
+            "—" if online is None else ("yes" if online else "no"),
         )
         search = " ".join((
             a.hostname, " ".join(a.ips), " ".join(a.macs),
@@ -271,11 +329,41 @@ class AssetTableModel(RowTableModel):
         if column == self.COL_LAST_SEEN:
             seen = [a.last_seen.timestamp() if a.last_seen else 0.0 for a in objs]
             return seen.__getitem__
+        status = [self.status.get(int(a.id or 0)) for a in objs]
+        if column == self.COL_MISSING:
+            counts = [-1 if s is None or s.missing is None else s.missing for s in status]
+            return counts.__getitem__
+        if column == self.COL_ASSESSED:
+            when = [s.assessed.timestamp() if s and s.assessed else 0.0 for s in status]
+            return when.__getitem__
+        if column == self.COL_REBOOT:
+            reboot = [-1 if s is None or s.reboot is None else int(s.reboot) for s in status]
+            return reboot.__getitem__
+        if column == self.COL_ONLINE:
+            online = [-1 if (o := self.online(a)) is None else int(o) for a in objs]
+            return online.__getitem__
         return None
 
     def extra_data(self, row: int, column: int, role: int) -> Any:
+        asset: Asset = self._objects[row]
+        if column == self.COL_IP and asset.primary_ip in self.duplicate_ips:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _EXPIRED
+            if role == Qt.ItemDataRole.ToolTipRole:
+                others = ", ".join(self.duplicate_ips[asset.primary_ip])
+                return f"{asset.primary_ip} is used by more than one asset: {others}"
+        if column == self.COL_HOSTNAME and not asset.hostname:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _MUTED
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "No host name known: shown by its address."
         if role == Qt.ItemDataRole.ToolTipRole:
-            return asset_tooltip(self._objects[row])
+            return asset_tooltip(asset)
+        if role == Qt.ItemDataRole.ForegroundRole and column in (self.COL_MISSING,
+                                                                 self.COL_REBOOT):
+            text = self._display[row][column]
+            if "failed" in text or "security" in text or text == "pending":
+                return _EXPIRED
         if role == Qt.ItemDataRole.ForegroundRole and column == self.COL_WARRANTY:
             end = self._objects[row].warranty_end
             if end is not None:
@@ -286,9 +374,14 @@ class AssetTableModel(RowTableModel):
         return None
 
     # -- batch edits ----------------------------------------------------------------------
-    def set_assets(self, assets: Sequence[Asset]) -> None:
-        """Replace every row (one model reset)."""
+    def set_assets(self, assets: Sequence[Asset],
+                   status: dict[int, AssetStatus] | None = None) -> None:
+        """Replace every row (one model reset), with the deep-scan status if given."""
         self.today = date.today()
+        self.now = datetime.now(UTC)
+        if status is not None:
+            self.status = status
+        self.duplicate_ips = duplicate_ips(assets)
         self.set_objects(assets)
 
     def assets(self) -> list[Asset]:
@@ -324,6 +417,7 @@ class AssetTableModel(RowTableModel):
             self.dataChanged.emit(
                 self.index(row, 0), self.index(row, len(self.COLUMNS) - 1)
             )
+        self.duplicate_ips = duplicate_ips(self._objects)
         return row
 
     def remove_ids(self, ids: Iterable[int]) -> None:
@@ -364,7 +458,8 @@ def asset_tooltip(asset: Asset) -> str:
 
 
 def describe_event(event: AuditEvent) -> str:
-    """One line saying what an audit event did, from its details."""
+    """One line saying what an audit event did, from its details (plain words: nested
+    values read as "name: value", never as Python dicts)."""
     details = event.details or {}
     changes = details.get("changes")
     if isinstance(changes, dict) and changes:
@@ -384,15 +479,72 @@ def describe_event(event: AuditEvent) -> str:
             if key in ("name", "client", "address", "msp_name", "logo_path") and len(value) == 2:
                 shown.append(f"{key}: {_short(value[0]) or '—'} → {_short(value[1]) or '—'}")
                 continue
-            value = ", ".join(_short(v) for v in value) if value else "none"
+            if not value:
+                shown.append(f"{key}: none")
+                continue
         shown.append(f"{key}: {_short(value)}")
     return "; ".join(shown)
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def readable(value: Any) -> str:
+    """A detail value in plain words: mappings as "name: value" pairs, lists joined, yes/no
+    for flags, "—" for nothing."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if not value:
+            return "none"
+        return ", ".join(f"{k}: {readable(v)}" if not isinstance(v, dict)
+                         else f"{k} ({readable(v)})" for k, v in value.items())
     if isinstance(value, list | tuple):
-        value = ", ".join(str(v) for v in value)
-    text = "" if value is None else str(value)
+        return ", ".join(readable(v) for v in value) if value else "none"
+    return str(value)
+
+
+def detail_lines(value: Any, indent: int = 1) -> list[str]:
+    """A detail value as indented lines for the audit page's detail pane."""
+    pad = "    " * indent
+    if isinstance(value, dict) and value:
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict) and item:
+                lines.append(f"{pad}{key}:")
+                lines += detail_lines(item, indent + 1)
+            elif (isinstance(item, list) and item
+                  and any(isinstance(i, dict | list) for i in item)):
+                lines.append(f"{pad}{key}:")
+                for entry in item:
+                    lines += detail_lines(entry, indent + 1) if isinstance(entry, dict) \
+                        else [f"{pad}    {readable(entry)}"]
+            elif isinstance(item, list) and len(item) == 2 and key != "hosts":
+                lines.append(f"{pad}{key}: {readable(item[0])} → {readable(item[1])}"
+                             if key in ("name", "client", "address", "msp_name", "logo_path")
+                             else f"{pad}{key}: {readable(item)}")
+            else:
+                lines.append(f"{pad}{key}: {readable(item)}")
+        return lines
+    return [f"{pad}{readable(value)}"]
+
+
+def event_outcome(event: AuditEvent) -> str:
+    """The outcome as it should read: a run recorded "ok" in which some hosts failed says
+    how many ("partly failed: 5 of 8")."""
+    outcome = str(event.outcome)
+    failed = (event.details or {}).get("failed")
+    count = len(failed) if isinstance(failed, dict | list) else (
+        failed if isinstance(failed, int) and not isinstance(failed, bool) else 0)
+    if outcome == "ok" and count:
+        total = (event.details or {}).get("hosts")
+        total_n = len(total) if isinstance(total, list | dict) else total
+        return (f"partly failed: {count} of {total_n}" if isinstance(total_n, int)
+                and total_n >= count else f"partly failed: {count}")
+    return outcome
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = "" if value is None else readable(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -410,7 +562,7 @@ class AuditTableModel(RowTableModel):
             target = f"{target} ({label})" if target else label
         cells = (
             local_time(e.ts, seconds=True), e.actor, e.action, target,
-            describe_event(e), str(e.outcome),
+            describe_event(e), event_outcome(e),
         )
         return cells, " ".join(cells).lower()
 
@@ -423,6 +575,9 @@ class AuditTableModel(RowTableModel):
     def extra_data(self, row: int, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.ToolTipRole and column == 4:
             return self._display[row][4] or None
+        if (role == Qt.ItemDataRole.ForegroundRole and column == 5
+                and self._display[row][5] != "ok"):
+            return QColor("#b3261e")
         return None
 
 
@@ -471,8 +626,51 @@ class TextFilterProxy(QSortFilterProxyModel):
             self._rows.sort(column, order)
 
 
+def duplicate_ips(assets: Iterable[Asset]) -> dict[str, list[str]]:
+    """IP addresses that more than one asset has, with those assets' labels."""
+    users: dict[str, list[str]] = {}
+    for asset in assets:
+        for ip in dict.fromkeys(asset.ips):
+            users.setdefault(ip, []).append(asset.label)
+    return {ip: labels for ip, labels in users.items() if len(labels) > 1}
+
+
+def assets_matching(assets: Iterable[Asset], words: str) -> set[int]:
+    """Ids of the assets the inventory's filter box shows for ``words`` (a saved group)."""
+    wanted = tuple(dict.fromkeys(words.lower().split()))
+    model = AssetTableModel()
+    return {int(a.id or 0) for a in assets
+            if all(w in model.render(a)[1] for w in wanted)}
+
+
 class AssetFilterProxy(TextFilterProxy):
-    """The inventory's filter: host name, IP, MAC, OS, kind, location, owner, tags, model."""
+    """The inventory's filter: host name, IP, MAC, OS, kind, location, owner, tags, model;
+    and optionally only some assets (a dashboard card's, a saved group's)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids: frozenset[int] | None = None
+
+    @property
+    def id_scope(self) -> frozenset[int] | None:
+        """The assets shown whatever the words (None: every asset)."""
+        return self._ids
+
+    def set_id_scope(self, ids: Iterable[int] | None) -> None:
+        """Show only these assets (None: every asset); the words still filter within."""
+        scope = None if ids is None else frozenset(ids)
+        if scope == self._ids:
+            return
+        self.beginFilterChange()
+        self._ids = scope
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if self._ids is not None and self._rows is not None:
+            asset = self._rows.object_at(source_row)
+            if getattr(asset, "id", None) not in self._ids:
+                return False
+        return super().filterAcceptsRow(source_row, source_parent)
 
     def asset_at(self, row: int) -> Asset:
         """The asset shown at a proxy row."""

@@ -1,448 +1,61 @@
-"""The smaller pages of the main window: dashboard, audit log, site settings, placeholders.
+"""The smaller pages of the main window: site settings and placeholders (the dashboard,
+:mod:`app.ui.dashboard`, and the audit log, :mod:`app.ui.audit_page`, are re-exported here).
 
 Each page loads its own data (see :class:`app.ui.page.Page`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from app.core.audit import ChainProblem
 from app.core.errors import FieldError, ValidationError
-from app.core.models import Asset, AuditEvent, Site
+from app.core.models import Site
 from app.ui import dialogs
-from app.ui.models import (
-    AuditTableModel,
-    TextFilterProxy,
-    enum_label,
-    local_time,
-    os_family_label,
-)
+from app.ui.audit_page import AuditPage
+from app.ui.dashboard import DashboardPage, RiskOverview, risk_overview
 from app.ui.page import Page
 from app.ui.qt import (
-    QByteArray,
     QFormLayout,
-    QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSettings,
     QSpinBox,
     Qt,
-    QTimer,
     QVBoxLayout,
     QWidget,
     Signal,
 )
 from app.ui.tasks import TaskError
-from app.ui.widgets import make_table_view, page_header, plain_label
+from app.ui.widgets import form_row, page_header, plain_label
 
 if TYPE_CHECKING:
-    from app.services import SiteService
+    pass
+
+__all__ = ["AuditPage", "DashboardPage", "PlaceholderPage", "RiskOverview", "SiteSettingsPage",
+           "risk_overview"]
 
 LOGO_FILTER = "Images (*.png *.jpg *.jpeg *.svg);;All files (*)"
 
 
-def _card(title: str) -> tuple[QFrame, QLabel, QLabel]:
-    card = QFrame()
-    card.setProperty("role", "card")
-    layout = QVBoxLayout(card)
-    layout.setContentsMargins(14, 10, 14, 12)
-    caption = plain_label(title, role="muted")
-    value = QLabel("–")
-    value.setProperty("role", "stat-value")
-    value.setTextFormat(Qt.TextFormat.PlainText)
-    detail = plain_label(role="muted")
-    layout.addWidget(caption)
-    layout.addWidget(value)
-    layout.addWidget(detail)
-    layout.addStretch(1)
-    return card, value, detail
+class PlaceholderPage(QWidget):
+    """An honest page for a workflow that is not built yet."""
 
-
-@dataclass(frozen=True, slots=True)
-class RiskOverview:
-    """The dashboard's risk figures (built on a worker thread by :func:`risk_overview`)."""
-
-    compliance: Any  # app.core.risk.Compliance — the same figure as the PDF report's
-    overdue_by_priority: dict[str, int]
-    top: list[Any]  # the 10 highest RiskItems
-    never_assessed: list[str]
-    stale: list[str]
-    stale_days: int
-
-
-def risk_overview(service: Any, stale_days: int, now: datetime | None = None) -> RiskOverview:
-    """Compliance, overdue counts by priority, top risks and assessment coverage.
-
-    The compliance figure is ``service.compliance()``, the function the PDF report uses.
-    Assets with an address that were never deep-scanned, or whose last deep scan is older
-    than ``stale_days``, are listed by name.
-    """
-    from app.core.risk import PRIORITY_ORDER
-
-    now = now or datetime.now(UTC)
-    compliance = service.compliance(now)
-    items = service.risk_items(now)
-    overdue = {str(p): 0 for p in PRIORITY_ORDER}
-    for item in items:
-        if item.overdue:
-            overdue[str(item.priority)] += 1
-    records = service.assessments()
-    cutoff = now - timedelta(days=stale_days)
-    never: list[str] = []
-    stale: list[str] = []
-    for asset in service.assets():
-        if asset.id is None or not (asset.primary_ip or asset.hostname):
-            continue
-        record = records.get(asset.id)
-        if record is None or not record.ok:  # a failed scan assessed nothing
-            never.append(asset.label)
-        elif record.finished_at is None or record.finished_at < cutoff:
-            stale.append(asset.label)
-    return RiskOverview(compliance, overdue, items[:10], sorted(never, key=str.lower),
-                        sorted(stale, key=str.lower), stale_days)
-
-
-class DashboardPage(Page):
-    """A summary of the open site computed from its real inventory and audit log."""
-
-    open_inventory = Signal()
-    open_patches = Signal()
-    reload_on_show = True
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("dashboardPage")
-        header, self.subtitle = page_header("Dashboard")
-        grid = QGridLayout()
-        grid.setSpacing(12)
-        self.cards: dict[str, tuple[QLabel, QLabel]] = {}
-        for i, (key, title) in enumerate((
-            ("assets", "Assets"),
-            ("critical", "High or critical impact"),
-            ("warranty", "Warranty ends within 90 days"),
-            ("expired", "Warranty expired"),
-            ("unowned", "No owner recorded"),
-            ("unring", "Not in a deployment ring"),
-        )):
-            card, value, detail = _card(title)
-            card.setObjectName(f"card_{key}")
-            self.cards[key] = (value, detail)
-            grid.addWidget(card, i // 3, i % 3)
-        #: Cards filled from the deep scans (see :meth:`update_patch_summary`).
-        self.patch_cards: dict[str, tuple[QLabel, QLabel]] = {}
-        for i, (key, title) in enumerate((
-            ("missing", "Missing updates"),
-            ("security", "Security updates missing"),
-            ("errors", "Hosts whose last deep scan failed"),
-        )):
-            card, value, detail = _card(title)
-            card.setObjectName(f"card_{key}")
-            self.patch_cards[key] = (value, detail)
-            grid.addWidget(card, 2, i)
-        #: Cards filled from the risk figures (see :meth:`update_risk_summary`).
-        self.risk_cards: dict[str, tuple[QLabel, QLabel]] = {}
-        for i, (key, title) in enumerate((
-            ("compliance", "SLA compliance"),
-            ("overdue", "Overdue updates"),
-            ("coverage", "Never assessed or stale"),
-        )):
-            card, value, detail = _card(title)
-            card.setObjectName(f"card_{key}")
-            self.risk_cards[key] = (value, detail)
-            grid.addWidget(card, 3, i)
-        self.top_risks = plain_label()
-        self.top_risks.setObjectName("dashboardTopRisks")
-        button_patches = QPushButton("Open patches")
-        button_patches.clicked.connect(self.open_patches.emit)
-        self.breakdown = plain_label()
-        self.breakdown.setObjectName("dashboardBreakdown")
-        self.recent = plain_label()
-        self.recent.setObjectName("dashboardRecent")
-        button = QPushButton("Open inventory")
-        button.clicked.connect(self.open_inventory.emit)
-        lower = QHBoxLayout()
-        left = QVBoxLayout()
-        heading = plain_label("Operating systems and kinds", role="section")
-        left.addWidget(heading)
-        left.addWidget(self.breakdown)
-        left.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(plain_label("Recent activity", role="section"))
-        right.addWidget(self.recent)
-        right.addStretch(1)
-        risks = QVBoxLayout()
-        risks.addWidget(plain_label("Top 10 risks", role="section"))
-        risks.addWidget(self.top_risks)
-        risks.addStretch(1)
-        lower.addLayout(left, 2)
-        lower.addLayout(risks, 3)
-        lower.addLayout(right, 3)
+        self.setObjectName(f"placeholder_{title.lower()}")
+        header, _sub = page_header(title)
+        body = plain_label(text)
+        body.setObjectName("placeholderText")
+        body.setMaximumWidth(640)
+        note = plain_label("Not available in this version yet.", role="muted")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 10)
         layout.addWidget(header)
-        layout.addLayout(grid)
-        layout.addSpacing(6)
-        layout.addLayout(lower, 1)
-        row = QHBoxLayout()
-        row.addWidget(button)
-        row.addWidget(button_patches)
-        row.addStretch(1)
-        layout.addLayout(row)
-
-    def load(self) -> None:
-        """Recompute the figures from the site's assets and the latest events."""
-        from app.ui.monitor import stale_days
-        from app.ui.patches import patch_counts
-
-        def read(service: SiteService) -> tuple[Any, ...]:
-            days = stale_days(service.settings())
-            return (service.site(), service.assets(), service.audit_events(limit=8),
-                    patch_counts(service), risk_overview(service, days))
-
-        def show(result: tuple[Any, ...]) -> None:
-            site, assets, events, counts, overview = result
-            self.update_summary(site, assets, events)
-            self.update_patch_summary(counts)
-            self.update_risk_summary(overview)
-            self.loaded.emit()
-
-        self.read(read, "dashboard", show)
-
-    def update_patch_summary(self, counts: dict[str, int]) -> None:
-        """Show the deep scans' numbers (``patches.patch_counts``)."""
-        assessed = counts.get("assessed", 0)
-        texts = {
-            "missing": (counts.get("missing", 0),
-                        f"on {counts.get('hosts', 0):,} of {assessed:,} assessed hosts"
-                        if assessed else "no host assessed yet"),
-            "security": (counts.get("security", 0), "patch these first"),
-            "errors": (counts.get("errors", 0), "unreachable, login or sudo refused, …"),
-        }
-        for key, (value, detail) in self.patch_cards.items():
-            number, note = texts[key]
-            value.setText(f"{number:,}")
-            detail.setText(note)
-
-    def update_risk_summary(self, overview: RiskOverview) -> None:
-        """Show compliance, overdue updates by priority, coverage and the top risks."""
-        c = overview.compliance
-        value, detail = self.risk_cards["compliance"]
-        value.setText("—" if c.percent is None else f"{c.percent:.1f} %")
-        note = (f"{c.on_time:,} of {c.pairs:,} security updates within their SLA"
-                + (f" · {c.excepted:,} under exception" if c.excepted else "")
-                if c.pairs else "no missing security update known")
-        if c.percent is None:
-            note = f"none of {c.assets:,} covered hosts assessed"
-        elif c.not_assessed:
-            note += f" · {c.not_assessed:,} hosts not assessed"
-        detail.setText(note)
-        value.setToolTip(f"{c.assets_compliant:,} of {c.assets:,} covered assets are "
-                         "assessed and have no overdue security update; "
-                         f"{c.not_assessed:,} not assessed.")
-        value, detail = self.risk_cards["overdue"]
-        counts = overview.overdue_by_priority
-        value.setText(f"{sum(counts.values()):,}")
-        detail.setText(" · ".join(f"{n:,} {name}" for name, n in counts.items()))
-        value, detail = self.risk_cards["coverage"]
-        never, stale = overview.never_assessed, overview.stale
-        value.setText(f"{len(never) + len(stale):,}")
-        detail.setText(f"{len(never):,} never · {len(stale):,} older than "
-                       f"{overview.stale_days} days")
-        value.setToolTip("\n".join([*(f"never: {n}" for n in never[:15]),
-                                     *(f"stale: {n}" for n in stale[:15])]))
-        lines = []
-        for item in overview.top:
-            flags = ", ".join([str(item.priority), *(["KEV"] if item.kev else []),
-                               *(["overdue"] if item.overdue else [])])
-            lines.append(f"{item.risk.score:>3}  {item.package} on {item.host}  ({flags})")
-        self.top_risks.setText("\n".join(lines) or
-                               "No missing update known on the assets the policy covers.")
-
-    def update_summary(self, site: Site | None, assets: Sequence[Asset],
-                       events: Sequence[AuditEvent]) -> None:
-        """Recompute the cards from the site's assets and latest audit events."""
-        today = date.today()
-        soon = today + timedelta(days=90)
-        if site is not None:
-            parts = [site.name] + ([site.client] if site.client != site.name else [])
-            self.subtitle.setText(" · ".join(p for p in parts if p))
-        counts = {
-            "assets": len(assets),
-            "critical": sum(1 for a in assets if a.impact in ("high", "critical")),
-            "warranty": sum(1 for a in assets
-                            if a.warranty_end and today <= a.warranty_end <= soon),
-            "expired": sum(1 for a in assets if a.warranty_end and a.warranty_end < today),
-            "unowned": sum(1 for a in assets if not a.owner),
-            "unring": sum(1 for a in assets if not a.ring),
-        }
-        details = {
-            "assets": "in this site",
-            "critical": "need the shortest patch SLAs",
-            "warranty": "plan renewals or replacements",
-            "expired": "no vendor fixes or support",
-            "unowned": "nobody to notify before a reboot",
-            "unring": "assign test, pilot or production",
-        }
-        for key, (value, detail) in self.cards.items():
-            value.setText(f"{counts[key]:,}")
-            detail.setText(details[key])
-        if assets:
-            fams = Counter(os_family_label(a.os_family) for a in assets)
-            kinds = Counter(enum_label(a.kind) for a in assets)
-            lines = [f"{n:>5,}  {name}" for name, n in fams.most_common(6)]
-            lines.append("")
-            lines += [f"{n:>5,}  {name}" for name, n in kinds.most_common(6)]
-            self.breakdown.setText("\n".join(lines))
-        else:
-            self.breakdown.setText(
-                "No assets yet. Add them by hand or import a CSV from the Inventory page."
-            )
-        self.recent.setText("\n".join(
-            f"{local_time(e.ts)}  {e.actor}  {e.action}"
-            + (f"  {e.details.get('label')}" if e.details.get("label") else "")
-            for e in events[:8]
-        ) or "Nothing recorded yet.")
-
-
-class AuditPage(Page):
-    """The audit log, newest first, with a filter and a chain check."""
-
-    refresh_requested = Signal()
-    verify_requested = Signal()
-    #: The chain check finished (with the list of problems).
-    verify_done = Signal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("auditPage")
-        header, self.subtitle = page_header(
-            "Audit log",
-            "Every change to this site, who made it and when. Entries are hash-chained: "
-            "editing or deleting one breaks the chain, which Verify detects.",
-        )
-        self.model = AuditTableModel(self)
-        self.proxy = TextFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.search = QLineEdit()
-        self.search.setObjectName("auditSearch")
-        self.search.setAccessibleName("Filter audit events")
-        self.search.setPlaceholderText("Filter by actor, action, object or detail")
-        self.search.setClearButtonEnabled(True)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(150)
-        self._debounce.timeout.connect(self.apply_filter)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.verify_button = QPushButton("Verify chain")
-        self.verify_button.setObjectName("verifyButton")
-        self.verify_button.clicked.connect(self.verify_requested.emit)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh_requested.emit)
-        self.result = plain_label(role="muted")
-        self.result.setObjectName("verifyResult")
-
-        self.view = make_table_view("auditView", "Audit events")
-        self.view.setModel(self.proxy)
-        hdr = self.view.horizontalHeader()
-        for col, width in enumerate((150, 100, 120, 200, 420, 70)):
-            hdr.resizeSection(col, width)
-
-        row = QHBoxLayout()
-        row.addWidget(self.search, 1)
-        row.addWidget(refresh)
-        row.addWidget(self.verify_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 14, 16, 10)
-        layout.addWidget(header)
-        layout.addLayout(row)
-        layout.addWidget(self.result)
-        layout.addWidget(self.view, 1)
-        self.refresh_requested.connect(self.load)
-        self.verify_requested.connect(self.verify)
-
-    def clear(self) -> None:
-        self.set_events([])
-        self.result.setText("")
-
-    def load(self) -> None:
-        """Reload the events (in the background)."""
-
-        def show(events: list[AuditEvent]) -> None:
-            self.set_events(events)
-            self.loaded.emit()
-
-        self.read(lambda service: service.audit_events(limit=50_000), "load audit", show)
-
-    def verify(self) -> None:
-        """Check the audit chain (in the background) and show the result."""
-        service, runner = self.service, self.runner
-        if service is None or runner is None:
-            return
-        self.verify_button.setEnabled(False)
-        self.result.setText("Checking the audit chain…")
-
-        def done(problems: list[ChainProblem]) -> None:
-            self.verify_button.setEnabled(True)
-            if service is self.service:
-                self.show_verify_result(problems)
-                self.verify_done.emit(problems)
-
-        def failed(error: TaskError) -> None:
-            self.verify_button.setEnabled(True)
-            runner.unhandled_error.emit(error)
-
-        runner.submit(service.audit_verify, name="verify audit", on_result=done,
-                      on_error=failed)
-
-    def set_events(self, events: Sequence[AuditEvent]) -> None:
-        """Show events (newest first)."""
-        self.model.set_objects(events)
-
-    def apply_filter(self) -> None:
-        """Filter now."""
-        self._debounce.stop()
-        self.proxy.set_filter_text(self.search.text())
-
-    def show_verify_result(self, problems: Sequence[ChainProblem]) -> None:
-        """Say whether the chain is intact, listing the first problems if not."""
-        count = self.model.rowCount()
-        if not problems:
-            self.result.setText(
-                f"✔ Audit chain intact: {count:,} events checked, none edited or deleted."
-            )
-            self.result.setProperty("role", "muted")
-        else:
-            shown = "\n".join(str(p) for p in problems[:10])
-            more = f"\n… and {len(problems) - 10} more" if len(problems) > 10 else ""
-            self.result.setText(
-                f"✖ Audit chain BROKEN: {len(problems)} problem(s). The log was changed "
-                f"outside PatchDesk.\n{shown}{more}"
-            )
-            self.result.setProperty("role", "field-error")
-        self.result.style().unpolish(self.result)
-        self.result.style().polish(self.result)
-
-    def focus_search(self) -> bool:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search.selectAll()
-        return True
-
-    def save_state(self, settings: QSettings) -> None:
-        """Remember the column layout."""
-        settings.setValue("audit/header", self.view.horizontalHeader().saveState())
-
-    def restore_state(self, settings: QSettings) -> None:
-        """Restore the column layout."""
-        state = settings.value("audit/header")
-        if isinstance(state, QByteArray | bytes):
-            self.view.horizontalHeader().restoreState(state)
+        layout.addSpacing(8)
+        layout.addWidget(body)
+        layout.addWidget(note)
+        layout.addStretch(1)
 
 
 class SiteSettingsPage(Page):
@@ -499,7 +112,7 @@ class SiteSettingsPage(Page):
             else:
                 box.addWidget(edit)
             box.addWidget(error)
-            form.addRow(label, box)
+            form_row(form, label, box, edit)
         self.path_label = plain_label(role="muted")
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Site file", self.path_label)

@@ -514,6 +514,14 @@ class PatchesPage(Page):
         self.search.selectAll()
         return True
 
+    def show_class(self, classification: str = "") -> None:
+        """Show the by-patch view of one classification ("": every update), unfiltered."""
+        self.search.clear()
+        self.severity_combo.setCurrentIndex(0)
+        self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(classification)))
+        self.apply_filter()
+        self.tabs.setCurrentIndex(0)
+
     def show_by_host(self, search: str | None = None) -> None:
         """Switch to the by-host view, optionally filtered."""
         if search is not None:

@@ -295,7 +295,8 @@ class PolicyPage(Page):
         self.lead.setRange(0, 24 * 60)
         self.lead.setSuffix(" min before")
         how.addRow("Notice lead time", self.lead)
-        self.notice = self._line("reboot_notice", "shown to logged-in users")
+        # Several lines: the whole message reads at once (a one-line box showed its tail).
+        self.notice = self._plain("reboot_notice", 3, "shown to logged-in users")
         how.addRow("Reboot notice", self.notice)
         self.max_failures = QSpinBox()
         self.max_failures.setObjectName("policy_max_failures")
@@ -488,7 +489,7 @@ class PolicyPage(Page):
         self.pilot.setText(", ".join(p.pilot_group))
         self.reboot.setCurrentIndex(max(0, self.reboot.findData(str(p.reboot))))
         self.lead.setValue(p.reboot_lead_minutes)
-        self.notice.setText(p.reboot_notice)
+        self.notice.setPlainText(p.reboot_notice)
         self.max_failures.setValue(p.max_failures or 0)
         self.max_rate.setValue(round(p.max_failure_rate * 100))
         self.backup_required.setChecked(p.backup_required)
@@ -516,7 +517,7 @@ class PolicyPage(Page):
             ("rings.pilot", self.pilot.text()),
             ("reboot.behaviour", str(self.reboot.currentData())),
             ("reboot.lead_minutes", str(self.lead.value())),
-            ("reboot.notice", self.notice.text()),
+            ("reboot.notice", self.notice.toPlainText().strip()),
             ("failures.max", str(self.max_failures.value() or "none")),
             ("failures.max_rate", str(self.max_rate.value() / 100)),
             ("backup.required", "yes" if self.backup_required.isChecked() else "no"),

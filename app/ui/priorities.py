@@ -509,6 +509,7 @@ class PrioritiesPanel(QWidget):
         self.end_button.setToolTip("The update is back under its SLA (and overdue if late)")
         self.end_button.clicked.connect(self.end_selected_exception)
         self.summary = plain_label(name="prioritiesSummary", role="muted", wrap=False)
+        self.summary.setMinimumWidth(40)  # cut rather than widen the window
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 6, 0, 0)
         bar.addWidget(self.priority_combo)

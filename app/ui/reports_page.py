@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.models import Site
 from app.core.progress import CancelToken, Progress
 from app.services.compliance import frameworks as bundled_frameworks
 from app.services.reports import SECTIONS, ReportOptions, ReportResult, generate
@@ -16,6 +17,8 @@ from app.ui.qt import (
     QDate,
     QDateEdit,
     QDesktopServices,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -31,7 +34,7 @@ from app.ui.qt import (
     Signal,
 )
 from app.ui.tasks import Task, TaskError, TaskRunner
-from app.ui.widgets import page_header, plain_label
+from app.ui.widgets import fit_to_text, form_row, page_header, plain_label
 
 if TYPE_CHECKING:
     from app.services import SiteService
@@ -57,6 +60,89 @@ def _pydate(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
 
+class ReportIdentityDialog(QDialog):
+    """Before a report of a site without client or MSP details: who it is for, who prepared
+    it, and the logo on its first page."""
+
+    SAVE, SKIP = "save", "skip"
+
+    def __init__(self, parent: QWidget | None, site: Site) -> None:
+        super().__init__(parent)
+        self.setObjectName("reportIdentityDialog")
+        self.setWindowTitle("Who is this report for?")
+        intro = plain_label(
+            "The report's first page names the client and who prepared it. This site has "
+            "no such details yet; they are saved with the site (Site settings) and used on "
+            "every report.")
+        self.edits: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for key, label, hint in (
+                ("client", "&Client", "the customer this site belongs to"),
+                ("address", "&Address", "street, city — printed on reports"),
+                ("msp_name", "&Prepared by", "your company (MSP / IT provider)"),
+                ("logo_path", "&Logo file", "PNG or JPEG shown on page 1")):
+            edit = QLineEdit(str(getattr(site, key) or ""))
+            edit.setObjectName(f"identity_{key}")
+            edit.setPlaceholderText(hint)
+            self.edits[key] = edit
+            if key == "logo_path":
+                browse = QPushButton("Browse…")
+                browse.clicked.connect(self._on_browse_clicked)
+                row = QHBoxLayout()
+                row.addWidget(edit, 1)
+                row.addWidget(browse)
+                form_row(form, label, row, edit)
+            else:
+                form.addRow(label, edit)
+        self.error = plain_label(role="field-error", hidden=True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button = buttons.addButton("Save and write the report",
+                                             QDialogButtonBox.ButtonRole.AcceptRole)
+        self.skip_button = buttons.addButton("Write it without",
+                                             QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_button.setDefault(True)
+        self.choice = ""
+        self.save_button.clicked.connect(self._on_save_clicked)
+        self.skip_button.clicked.connect(self._on_skip_clicked)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        fit_to_text(self)
+
+    def values(self) -> dict[str, str]:
+        """The details typed (trimmed)."""
+        return {key: edit.text().strip() for key, edit in self.edits.items()}
+
+    def _on_browse_clicked(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Logo", "",
+                                                    "Images (*.png *.jpg *.jpeg)")
+        if path:
+            self.edits["logo_path"].setText(path)
+
+    def _on_save_clicked(self) -> None:
+        values = self.values()
+        if not values["client"] and not values["msp_name"]:
+            self.error.setText("Enter the client or who prepared the report, or write the "
+                               "report without them.")
+            self.error.show()
+            return
+        logo = values["logo_path"]
+        if logo and not Path(logo).expanduser().is_file():
+            self.error.setText(f"No such file: {logo}")
+            self.error.show()
+            return
+        self.choice = self.SAVE
+        self.accept()
+
+    def _on_skip_clicked(self) -> None:
+        self.choice = self.SKIP
+        self.accept()
+
+
 class ReportsPage(Page):
     """Section checkboxes, an optional period, the output file, and Generate.
 
@@ -76,6 +162,9 @@ class ReportsPage(Page):
         self.service = service
         self.task: Task | None = None
         self.last_result: ReportResult | None = None
+        #: The site's identity as last read (None: not read yet).
+        self.site: Site | None = None
+        self._identity_asked = False
         header, self.subtitle = page_header(
             "Reports",
             "A branded PDF for the client: executive summary, inventory, missing patches, "
@@ -99,10 +188,11 @@ class ReportsPage(Page):
         fw_grid = QGridLayout(frameworks)
         self.framework_boxes: dict[str, QCheckBox] = {}
         for i, fw in enumerate(bundled_frameworks().values()):
-            box = QCheckBox(fw.title.split(" (")[0])
+            # the short name (the part before ":" or "("); the full title is the tooltip
+            box = QCheckBox(fw.title.split(":")[0].split(" (")[0].split(",")[0])
             box.setObjectName(f"framework_{fw.id}")
             box.setToolTip(f"{fw.title} {fw.version}")
-            fw_grid.addWidget(box, i // 4, i % 4)
+            fw_grid.addWidget(box, i // 2, i % 2)  # two columns: fits a 1024 px screen
             self.framework_boxes[fw.id] = box
 
         period = QGroupBox("Period (deployments, audit events and trend)")
@@ -178,6 +268,9 @@ class ReportsPage(Page):
     # -- state ---------------------------------------------------------------------------
     def bind(self, service: SiteService | None, runner: TaskRunner) -> None:
         self.runner = runner
+        self.site = None
+        self._identity_asked = False
+        self.stale = True
         self.set_service(service)
 
     def set_service(self, service: SiteService | None) -> None:
@@ -239,11 +332,55 @@ class ReportsPage(Page):
         if path:
             self.output.setText(path)
 
+    @staticmethod
+    def ask_identity(parent: QWidget, site: Site) -> tuple[str, dict[str, str]]:
+        """Ask for the client and MSP details: ("save", values), ("skip", {}) or ("", {})
+        when cancelled; tests replace this."""
+        dialog = ReportIdentityDialog(parent, site)
+        try:
+            dialog.exec()
+            return dialog.choice, dialog.values() if dialog.choice == dialog.SAVE else {}
+        finally:
+            dialog.deleteLater()
+
+    def load(self) -> None:
+        """Read the site's identity (whether the report would name a client and an MSP)."""
+        self.read(lambda service: service.site(), "report site",
+                  lambda site: setattr(self, "site", site))
+
+    def needs_identity(self) -> bool:
+        """The site has no client or no MSP named, and nobody was asked in this session."""
+        site = self.site
+        return (site is not None and not self._identity_asked
+                and not (site.client and site.msp_name))
+
     def generate(self) -> Task | None:
-        """Start writing the report in the background (None if the form is incomplete)."""
+        """Start writing the report in the background (None if the form is incomplete, or
+        while the client and MSP details are being saved first)."""
         problem = self._problem()
         if problem or self.service is None or self.task is not None:
             return None
+        if self.needs_identity() and self.site is not None:
+            self._identity_asked = True
+            choice, values = type(self).ask_identity(self, self.site)
+            if not choice:
+                self.status.setText("No report was written.")
+                return None
+            if choice == ReportIdentityDialog.SAVE:
+                service = self.service
+                changes = {k: v for k, v in values.items() if v}
+
+                def saved(site: Site) -> None:
+                    self.site = site
+                    self.status_message.emit("Saved the client and MSP details.", 5000)
+                    self.generate()
+
+                def failed(error: TaskError) -> None:
+                    self._identity_asked = False
+                    self.status.setText(f"The details were not saved: {error.message}")
+
+                self.write("site", lambda: service.update_site(**changes), saved, failed)
+                return None
         options = self.options()
         service = self.service
         target = Path(self.output.text().strip()).expanduser()
@@ -283,8 +420,13 @@ class ReportsPage(Page):
             f"compliance {'—' if pct is None else f'{pct}%'}, "
             f"{result.figures.get('missing_total', 0)} missing update(s).")
         self.report_written.emit(result)
-        if self.open_when_done.isChecked():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(result.path)))
+        if self.open_when_done.isChecked() and not QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(result.path))):
+            # No PDF viewer answered: say so rather than leave the user waiting for one.
+            message = (f"The report was written but could not be opened (no program for "
+                       f"PDF files answered). Open it from {result.path}.")
+            self.status.setText(f"{self.status.text()}\n{message}")
+            self.status_message.emit(message, 15_000)
 
     def _on_task_failed(self, error: TaskError) -> None:
         self.status.setText(f"The report was not written: {error.message}")

@@ -13,8 +13,12 @@ from typing import TypeVar
 from app.ui.qt import (
     QAbstractItemModel,
     QAbstractItemView,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     Qt,
     QTableView,
     QTableWidget,
@@ -121,3 +125,50 @@ def make_table_widget(name: str, accessible: str, headers: Sequence[str],
     for column, width in enumerate(widths):
         table.setColumnWidth(column, width)
     return table
+
+
+def scrolling(page: QWidget, name: str = "") -> QScrollArea:
+    """``page`` in a frameless scroll area that resizes it: the page scrolls when the window
+    is smaller than the page's minimum, instead of forcing that minimum on the window."""
+    scroller = QScrollArea()
+    scroller.setObjectName(name or f"{page.objectName() or 'page'}Scroll")
+    scroller.setWidgetResizable(True)
+    scroller.setFrameShape(QFrame.Shape.NoFrame)
+    scroller.setWidget(page)
+    return scroller
+
+
+def form_row(form: QFormLayout, text: str, field: QHBoxLayout | QVBoxLayout,
+             buddy: QWidget) -> QLabel:
+    """A form row whose field is a layout (a value and its unit, an edit and Browse…).
+
+    ``QFormLayout.addRow(text, layout)`` gives the label no buddy, so its ``&`` mnemonic
+    shows as a literal "&"; here the label's buddy is the row's first input.
+    """
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    form.addRow(label, field)
+    return label
+
+
+def fit_to_text(dialog: QWidget, width_chars: int = 60) -> None:
+    """Size a dialog whose labels wrap so that nothing is clipped or squashed.
+
+    A top-level widget's minimum height ignores height-for-width: word-wrapped labels are
+    measured at a guessed width, and at the real width the form below them is squashed (or
+    their last lines clipped). Here the dialog gets a minimum width of ``width_chars``
+    average characters and the minimum height its layout needs at that width.
+    """
+    layout = dialog.layout()
+    if layout is None:
+        return
+    width = max(dialog.fontMetrics().averageCharWidth() * width_chars,
+                layout.minimumSize().width())
+    layout.activate()
+    height = max(layout.heightForWidth(width) if layout.hasHeightForWidth() else 0,
+                 layout.minimumSize().height())
+    dialog.setMinimumSize(width, height)
+    if dialog.isVisible():  # grown for a new line: keep what the user made larger
+        dialog.resize(max(dialog.width(), width), max(dialog.height(), height))
+    else:
+        dialog.resize(width, height)

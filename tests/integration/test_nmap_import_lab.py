@@ -54,9 +54,12 @@ def test_nmap_xml_of_the_lab_matches_our_own_scan(lab: Lab, tmp_path: Path) -> N
                            "import", "nmap", str(xml)], timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     merged = json.loads(done.stdout)
-    assert {h["ip"] for h in merged["hosts"]} == set(scanned)
-    assert merged["summary"]["new"] == 0 and merged["diff"]["gone"] == []
-    for host in merged["hosts"]:
+    assert {h["ip"] for h in merged["hosts"]} & known == known
+    assert merged["summary"]["new"] == 0
+    # a throwaway host of an earlier test (still in the kernel's neighbour table as
+    # REACHABLE for a few seconds) may be in our scan and not in nmap's: only those "go"
+    assert not {g["ip"] if isinstance(g, dict) else g for g in merged["diff"]["gone"]} & known
+    for host in (h for h in merged["hosts"] if h["ip"] in known):
         assert host["mac"] == scanned[host["ip"]]["mac"], host["ip"]
         assert host["open_ports"] == scanned[host["ip"]]["open_ports"], host["ip"]
         assert host["asset_id"] is not None

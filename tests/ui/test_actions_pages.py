@@ -88,7 +88,8 @@ def test_without_a_site_only_site_independent_actions_are_enabled(qtbot: Any) ->
     qtbot.addWidget(window)
     enabled = {a for a in MainAction if window.action(a).isEnabled()}
     assert enabled == {MainAction.NEW_SITE, MainAction.OPEN_SITE, MainAction.QUIT,
-                       MainAction.FIND, MainAction.ABOUT}
+                       MainAction.FIND, MainAction.ABOUT, MainAction.SHORTCUTS,
+                       MainAction.USER_GUIDE}
 
 
 # -- pages load their own data --------------------------------------------------------------

@@ -137,6 +137,11 @@ def test_import_nmap_xml_shows_the_scan_and_fills_the_inventory(
     assert asked and page.scan_id is not None
     assert page.model.rowCount() == 10
     assert page.status_label.text().startswith("Imported 10 host(s) from lab-sT.xml — 10 new")
+    # like a scan, nothing is added before a person reviews it ([14]): then "Add all new"
+    assert window.inventory.model.rowCount() == before
+    assert page.add_new_button.isVisibleTo(page)
+    page.add_new_button.click()
+    wait_idle(qtbot, window)
     qtbot.waitUntil(lambda: window.inventory.model.rowCount() == before + 10, timeout=10_000)
     # a file that is not an Nmap report says why, inline
     monkeypatch.setattr(discover.DiscoverPage, "ask_nmap_file",

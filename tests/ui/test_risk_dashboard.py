@@ -46,7 +46,7 @@ def test_dashboard_shows_the_services_compliance_figure(qtbot: Any, tmp_path: Pa
     assert coverage.text() == "2"
     assert coverage_detail.text() == "1 never · 1 older than 40 days"
     assert "new-nas" in coverage.toolTip() and "files" in coverage.toolTip()
-    top = win.dashboard.top_risks.text().splitlines()
+    top = win.dashboard.risk_lines()
     assert "kernel on pay01" in top[0] and "KEV" in top[0]
     assert any("samba on files" in line and "overdue" in line for line in top)
     assert fleet["pay"].label == "pay01"

@@ -179,7 +179,7 @@ def test_dashboard_does_not_call_unassessed_windows_hosts_compliant(
         assert detail.text() == "none of 3 covered hosts assessed"
         coverage, coverage_detail = window.dashboard.risk_cards["coverage"]
         assert coverage.text() == "3"  # the failed scans assessed nothing
-        assert coverage_detail.text().startswith("3 never")
+        assert coverage_detail.text().startswith("3 never (3 failed scans)")
         errors, _ = window.dashboard.patch_cards["errors"]
         assert errors.text() == "3"
     finally:

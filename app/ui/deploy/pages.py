@@ -16,6 +16,7 @@ from app.ui.deploy.helpers import (
     STAGE_LABELS,
     default_stage,
 )
+from app.ui.models import assets_matching
 from app.ui.qt import (
     QButtonGroup,
     QComboBox,
@@ -24,6 +25,7 @@ from app.ui.qt import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLineEdit,
     QRadioButton,
     QSpinBox,
@@ -34,7 +36,7 @@ from app.ui.qt import (
     QWizard,
     QWizardPage,
 )
-from app.ui.widgets import make_table_widget, plain_label
+from app.ui.widgets import form_row, make_table_widget, plain_label
 
 if TYPE_CHECKING:
     from app.ui.deploy.wizard import DeployWizard
@@ -182,11 +184,21 @@ class TargetsPage(DeployPage):
         self.host_ids: list[int] = []
         self.table = make_table_widget("targetTable", "Target hosts", self.HEADERS)
         self.table.itemChanged.connect(self._on_table_item_changed)
-        self.table.setColumnWidth(0, 160)
-        self.table.setColumnWidth(1, 120)
-        self.table.setColumnWidth(2, 160)
+        # The Ring column is sized to its combo and always in view; Missing takes the rest.
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        self.table.setColumnWidth(0, 140)
+        self.table.setColumnWidth(2, 120)
+        for column, mode in ((1, QHeaderView.ResizeMode.ResizeToContents),
+                             (3, QHeaderView.ResizeMode.Stretch),
+                             (4, QHeaderView.ResizeMode.ResizeToContents)):
+            header.setSectionResizeMode(column, mode)
         self.warning = plain_label("", name="ringWarning")
         self.warning.setStyleSheet("color: #9a6700;")
+        self.group_combo = QComboBox()
+        self.group_combo.setObjectName("targetGroup")
+        self.group_combo.setAccessibleName("Only the hosts of a saved group")
+        self.group_combo.currentIndexChanged.connect(self._on_group_chosen)
 
         self.wave_spin = self._spin("waveSize", 1, 1000, _DEFAULT_GATES.wave_size)
         self.concurrency_spin = self._spin("concurrency", 1, 64, _DEFAULT_GATES.concurrency)
@@ -216,16 +228,20 @@ class TargetsPage(DeployPage):
         form = QFormLayout(policy_box)
         form.addRow("&Wave size", self.wave_spin)
         form.addRow("&Concurrency", self.concurrency_spin)
-        form.addRow("&Halt production at", failure)
+        form_row(form, "&Halt production at", failure, self.failure_spin)
         form.addRow("&Pilot must succeed on", self.pilot_spin)
         form.addRow("&Reboot", self.reboot_combo)
         form.addRow("Reboot &notice lead", self.lead_spin)
         layout = QHBoxLayout(self)
         left = QVBoxLayout()
+        group_row = QHBoxLayout()
+        group_row.addWidget(plain_label("Hosts of", wrap=False))
+        group_row.addWidget(self.group_combo, 1)
+        left.addLayout(group_row)
         left.addWidget(self.table, 1)
         left.addWidget(self.warning)
-        layout.addLayout(left, 3)
-        layout.addWidget(policy_box, 2)
+        layout.addLayout(left, 2)
+        layout.addWidget(policy_box, 1)
 
     def _spin(self, name: str, low: int, high: int, value: int) -> QSpinBox:
         spin = QSpinBox()
@@ -263,8 +279,23 @@ class TargetsPage(DeployPage):
             combo.currentIndexChanged.connect(self._update_warning)
             self.table.setCellWidget(row, 4, combo)
         self.table.blockSignals(False)
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem("every host missing the patches", "")
+        for name in sorted(self.w.host_groups, key=str.lower):
+            self.group_combo.addItem(f"the group {name}", name)
+        self.group_combo.blockSignals(False)
         self._update_warning()
         self.completeChanged.emit()
+
+    def _on_group_chosen(self, _index: int) -> None:
+        """Tick only the hosts of a saved Inventory group (all of them for none)."""
+        name = str(self.group_combo.currentData() or "")
+        members = (assets_matching(self.w.assets.values(), self.w.host_groups[name])
+                   if name in self.w.host_groups else set(self.host_ids))
+        for row, asset_id in enumerate(self.host_ids):
+            _at(self.table, row).setCheckState(Qt.CheckState.Checked if asset_id in members
+                                               else Qt.CheckState.Unchecked)
 
     def _combo(self, row: int) -> QComboBox:
         widget = self.table.cellWidget(row, 4)

@@ -85,6 +85,8 @@ class DeployWizard(QWizard):
         self.engine = service.deployments
         self.dep: Deployment | None = None
         self.assets: dict[int, Asset] = {}
+        #: The Inventory's saved groups (name → filter words).
+        self.host_groups: dict[str, str] = {}
         self.log_lines: list[str] = []
         self._preflight_reviewed = False  # go on past pre-flight without pausing
         self._paused = False  # the last run paused after pre-flight left hosts out
@@ -235,14 +237,17 @@ class DeployWizard(QWizard):
         """Read missing patches and assets on the pool, then fill the first page."""
         service = self.service
 
-        def load() -> tuple[list[PatchGroup], dict[int, Asset]]:
+        def load() -> tuple[list[PatchGroup], dict[int, Asset], Any]:
             assets = {int(a.id or 0): a for a in service.assets()}
-            return group_patches(service.patches()), assets
+            # The Inventory's saved groups, offered as targets.
+            return (group_patches(service.patches()), assets,
+                    service.settings().get("inventory_groups"))
 
-        def done(result: tuple[list[PatchGroup], dict[int, Asset]]) -> None:
+        def done(result: tuple[list[PatchGroup], dict[int, Asset], Any]) -> None:
             if self.closed:
                 return
-            groups, self.assets = result
+            groups, self.assets, host_groups = result
+            self.host_groups = dict(host_groups) if isinstance(host_groups, dict) else {}
             self.patches_page.set_groups(groups)
 
         def failed(error: TaskError) -> None:
