@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.core.deployment import Deployment, Gates, PackagePin, Stage
-from app.core.errors import NotFoundError, UserError
+from app.core.errors import NotFoundError, UserError, ValidationError
 from app.core.models import Asset
 from app.core.policy import Role
 from app.core.progress import CancelToken, ProgressCallback
+from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
@@ -51,7 +52,17 @@ class DeploymentService(ServicePart):
 
     def plan(self, packages: Sequence[PackagePin], targets: Sequence[tuple[Asset, Stage]],
              gates: Gates, window: str = "") -> Deployment:
-        """Create a deployment: which exact versions go to which hosts in which ring."""
+        """Create a deployment: which exact versions go to which hosts in which ring.
+
+        Raises:
+            ValidationError: a package name or version a package manager could read as
+                syntax, or a gate out of range ([12].2); nothing is saved.
+        """
+        errors = [e for p in packages for e in check_package_pin(
+            f"{p.name}:{p.arch}" if p.arch else p.name, p.version)]
+        errors += check_gates(gates)  # the gates as finally assembled (policy, options)
+        if errors:
+            raise ValidationError(errors)
         return self.engine.plan(packages, targets, gates, window)
 
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
