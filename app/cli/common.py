@@ -252,13 +252,33 @@ def master_password(args: argparse.Namespace) -> str:
                 encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise UserError(f"Cannot read the master password file: {exc.strerror}") from None
-    env = os.environ.get("PATCHDESK_MASTER_PASSWORD")
+    env = _env_password or os.environ.pop(ENV_PASSWORD, "")
     if env:
         return env
     if sys.stdin.isatty() or tty_available():
         return getpass.getpass("PatchDesk master password: ")
     raise UsageError("the vault is locked: set PATCHDESK_MASTER_PASSWORD, use "
                      "--master-password-file, or run on a terminal")
+
+
+ENV_PASSWORD = "PATCHDESK_MASTER_PASSWORD"
+#: $PATCHDESK_MASTER_PASSWORD, taken out of the environment when the command starts so that
+#: no child process (ip, arp, nmap, ssh helpers) inherits it ([12].13).
+_env_password = ""
+
+
+@contextmanager
+def master_password_from_environment() -> Iterator[None]:
+    """Take $PATCHDESK_MASTER_PASSWORD out of ``os.environ`` for the command's lifetime
+    (put back afterwards for an in-process caller such as the tests)."""
+    global _env_password
+    _env_password = os.environ.pop(ENV_PASSWORD, "")
+    try:
+        yield
+    finally:
+        if _env_password:
+            os.environ[ENV_PASSWORD] = _env_password
+        _env_password = ""
 
 
 def tty_available() -> bool:

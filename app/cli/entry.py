@@ -18,7 +18,14 @@ from typing import TextIO
 
 from app import __version__
 from app.cli import assess, assets, audit, creds, deploy, report, risk, scan, site, transfer
-from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, json_parent
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    json_parent,
+    master_password_from_environment,
+)
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.services import default_site_path
 
@@ -65,7 +72,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        return int(args.func(args, out))
+        with master_password_from_environment():  # no child inherits it ([12].13)
+            return int(args.func(args, out))
     except ValidationError as exc:
         _error(f"invalid {exc}")
         return EXIT_USAGE

@@ -59,3 +59,39 @@ def test_bad_pins_and_gates_exit_2_nothing_saved(site: str, capsys, monkeypatch,
     assert _deployments(site) == []
     audit = json.loads(run("--site", site, "audit", "list", "--json")[1])
     assert "deploy.plan" not in {e["action"] for e in audit}
+
+
+def test_the_master_password_is_taken_out_of_the_environment(tmp_path: Path, monkeypatch,
+                                                             ) -> None:
+    """[12].13: once the CLI has read $PATCHDESK_MASTER_PASSWORD, no child it starts (ip,
+    arp, nmap, ssh helpers) can inherit it: it is gone from os.environ while the command
+    runs, and the vault still unlocks with it."""
+    import subprocess
+    import sys
+
+    import app.cli.creds as creds_cli
+
+    site = str(tmp_path / "e.pdsite")
+    monkeypatch.setenv("PATCHDESK_MASTER_PASSWORD", "correct horse battery")
+    seen: dict[str, str] = {}
+    real_unlock = creds_cli.unlock
+
+    def spying_unlock(service, args, *, create: bool = False) -> None:  # type: ignore[no-untyped-def]
+        real_unlock(service, args, create=create)
+        child = subprocess.run([sys.executable, "-c", "import os;print(os.environ.get("
+                                "'PATCHDESK_MASTER_PASSWORD', '<unset>'))"],
+                               capture_output=True, text=True, check=True)
+        seen["child"] = child.stdout.strip()
+
+    monkeypatch.setattr(creds_cli, "unlock", spying_unlock)
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
+    code, _ = run("--site", site, "cred", "add", "ops", "--ssh-user", "ops",
+                  "--password-stdin", "--sudo", "nopasswd", "--scope", "all")
+    assert code == 0
+    assert seen["child"] == "<unset>"
+    service = SiteService.open(site)
+    try:
+        service.credentials.unlock("correct horse battery")
+        assert [c.name for c in service.credentials.credentials()] == ["ops"]
+    finally:
+        service.close()
