@@ -261,7 +261,7 @@ def master_password(args: argparse.Namespace) -> str:
                      "--master-password-file, or run on a terminal")
 
 
-ENV_PASSWORD = "PATCHDESK_MASTER_PASSWORD"
+ENV_PASSWORD = "PATCHDESK_MASTER_PASSWORD"  # noqa: S105 (a variable name)
 #: $PATCHDESK_MASTER_PASSWORD, taken out of the environment when the command starts so that
 #: no child process (ip, arp, nmap, ssh helpers) inherits it ([12].13).
 _env_password = ""

@@ -178,10 +178,17 @@ class AssessmentService(ServicePart):
                     outcome = HostOutcome.failure(asset, kind, message,
                                                   time.monotonic() - clock)
                     if kind != "cancelled":
-                        self._store_failure(asset, started, outcome)
+                        try:
+                            self._store_failure(asset, started, outcome)
+                        except Exception:  # the outcome still reports it ([12].1)
+                            log.exception("storing the failure of %s failed", asset.label)
                 else:
                     outcome = HostOutcome.success(asset, result, time.monotonic() - clock)
-                    self._store_assessment(asset, started, result)
+                    try:  # storing is per host: a refused result is this host's error
+                        self._store_assessment(asset, started, result)
+                    except Exception as exc:  # ([12].1)
+                        outcome = self._store_refused(asset, started, exc,
+                                                      time.monotonic() - clock)
             with lock:
                 done += 1
                 outcomes.append(outcome)
@@ -217,6 +224,23 @@ class AssessmentService(ServicePart):
                 "cancelled": cancel.cancelled})
         order = {a.id: i for i, a in enumerate(assets)}
         return sorted(outcomes, key=lambda o: order.get(o.asset_id, 0))
+
+    def _store_refused(self, asset: Asset, started: datetime, exc: Exception,
+                       duration: float) -> HostOutcome:
+        """A host's result the site would not store (e.g. a constraint its output broke):
+        stored as that host's failure and audited; the run goes on."""
+        log.warning("storing the assessment of %s failed", asset.label, exc_info=exc)
+        outcome = HostOutcome.failure(asset, "store_failed", "the host's result could not be "
+                                      f"stored ({type(exc).__name__}: {exc})", duration)
+        try:
+            self._store_failure(asset, started, outcome)
+            with self.store.atomic() as db:
+                AuditRepo(db).append(self.actor, "assess.store_failed", "asset",
+                                     str(asset.id), {"label": asset.label,
+                                                     "error": outcome.message})
+        except Exception:  # the site refuses every write: the outcome still says it
+            log.exception("recording the failure of %s failed", asset.label)
+        return outcome
 
     def _store_failure(self, asset: Asset, started: datetime, outcome: HostOutcome) -> None:
         with self.store.atomic() as db:

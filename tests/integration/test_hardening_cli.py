@@ -51,7 +51,7 @@ def test_bad_pins_and_gates_exit_2_nothing_saved(site: str, capsys, monkeypatch,
         service.close()
     capsys.readouterr()
     yes = ["--yes"] if command == "run" else []
-    code, out = run("--site", site, "deploy", command, *extra, "--targets", "web01", *yes)
+    code, _ = run("--site", site, "deploy", command, *extra, "--targets", "web01", *yes)
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("patchdesk: error: invalid ") and err.count("\n") == 1
