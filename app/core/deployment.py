@@ -159,6 +159,11 @@ class Gates:
     min_free_mb: int = 500
     backup_days: int | None = None  # servers need a verified backup this recent
 
+    def reboot_text(self, minutes: int) -> str:
+        """The reboot notice for users: a person's text where only the literal
+        ``{minutes}`` is filled in (never ``str.format``: ``{x}`` stays text, [12].15)."""
+        return self.reboot_message.replace("{minutes}", str(int(minutes)))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {k: (str(v) if isinstance(v, RebootPolicy) else v)

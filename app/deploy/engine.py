@@ -498,7 +498,7 @@ class DeployEngine:
                 return ("needed; not rebooted (policy: never)" if pending
                         else "not needed"), target
             minutes = dep.gates.reboot_lead_minutes
-            message = dep.gates.reboot_message.format(minutes=minutes)
+            message = dep.gates.reboot_text(minutes)  # never str.format ([12].15)
             target = replace(target, after=after, reboot="scheduled",
                              reboot_marker=self.rebooter.marker(transport))
             # Recorded before the notice goes out: a resumed run only waits for it.

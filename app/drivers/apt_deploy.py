@@ -236,7 +236,8 @@ class LinuxReboot:
         Raises:
             DriverError: kind ``reboot_failed`` when the host refuses.
         """
-        result = transport.run(["shutdown", "-r", f"+{max(0, int(minutes))}", message],
+        # "--": the notice is text, never an option, whatever it starts with ([12].15)
+        result = transport.run(["shutdown", "-r", f"+{max(0, int(minutes))}", "--", message],
                                sudo=True, timeout=60)
         if result.exit_code != 0:
             raise DriverError(transport.host, "reboot_failed",
@@ -245,7 +246,8 @@ class LinuxReboot:
 
     def cancel(self, transport: Transport) -> None:
         """Cancel a scheduled reboot (``shutdown -c``)."""
-        transport.run(["shutdown", "-c", "PatchDesk: the scheduled restart was cancelled."],
+        transport.run(["shutdown", "-c", "--",
+                       "PatchDesk: the scheduled restart was cancelled."],
                       sudo=True, timeout=60)
 
     def marker(self, transport: Transport) -> str:

@@ -214,3 +214,43 @@ def test_an_assessment_that_cannot_be_stored_is_that_hosts_error(tmp_path: Path,
         assert len(events) == 1 and events[0].object_id == str(dup.id)
     finally:
         service.close()
+
+
+class RebootingHost(Host):
+    """A host that comes back with a new boot marker after its scheduled reboot."""
+
+    rebooted = False
+
+    def run(self, argv: Any, **kwargs: Any) -> Any:
+        if argv[:2] == ["shutdown", "-r"]:
+            self.rebooted = True
+        if len(argv) > 2 and str(argv[2]).startswith("cat /proc/sys/kernel/random/boot_id"):
+            self.calls.append((tuple(argv), False))
+            from tests.fakes import FakeResult
+            return FakeResult(tuple(argv), 0, "b2\n43\n" if self.rebooted else "b1\n42\n")
+        return super().run(argv, **kwargs)
+
+
+def test_reboot_notice_with_braces_and_dashes_reaches_shutdown_as_text(site: SiteService,
+                                                                       ) -> None:
+    """[12].15: the notice is a person's text: ``{x}`` is no format field (no KeyError) and a
+    leading ``-`` is no option (it follows ``--``); only ``{minutes}`` is filled in."""
+    notice = "-k Save {x} work: restart in {minutes} min {0}"
+    hosts = {ip: RebootingHost(host=ip) for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3",
+                                                   "10.0.0.4")}
+    for h in hosts.values():
+        h.on(contains("job-status"), 0, "state: done\nexit: 0\nlog:\n")
+        h.on(contains("wall"), 0, "")
+        h.on(contains("shutdown"), 0, "")
+        h.on(lambda argv: list(argv) == ["true"], 0, "")
+        h.on(lambda argv: True, 0, health_output())
+    engine = _engine(site, hosts)
+    assets = [site.find_assets("good1")[0]]
+    dep = site.deployments.plan([PackagePin("pd-x", "1.1")], [(assets[0], Stage.PRODUCTION)],
+                                Gates(reboot=RebootPolicy.ALWAYS, reboot_lead_minutes=0,
+                                      reboot_message=notice))
+    dep = engine.run(dep.id)
+    assert dep.targets[0].state is HostState.SUCCEEDED, dep.targets[0].detail
+    calls = [argv for argv, _sudo in hosts["10.0.0.1"].calls if argv[0] == "shutdown"]
+    text = "-k Save {x} work: restart in 0 min {0}"
+    assert calls == [("shutdown", "-r", "+0", "--", text)]
