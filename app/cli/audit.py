@@ -10,6 +10,7 @@ from app.cli.common import (
     EXIT_OK,
     Subparsers,
     Table,
+    count_arg,
     emit,
     opened,
 )
@@ -45,5 +46,6 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = audit.add_parser("verify", parents=[common], help="check the hash chain")
     p.set_defaults(func=cmd_audit_verify)
     p = audit.add_parser("list", parents=[common], help="show recent events")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=count_arg(), default=50, metavar="N",
+                   help="how many events, newest first (1–100000; default 50)")
     p.set_defaults(func=cmd_audit_list)

@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias, TypeVar
+from typing import Any, TextIO, TypeAlias, TypeVar, cast
 
 from app.core.errors import PatchDeskError, UserError
 from app.core.models import Asset
@@ -42,6 +43,37 @@ class UsageError(PatchDeskError):
 
 
 # -- output ----------------------------------------------------------------------------------
+#: Characters a terminal would act on: C0 controls but tab and newline, DEL, C1 controls,
+#: and the bidirectional overrides that reorder what is shown ([12].17).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str, *, keep_newlines: bool = True) -> str:
+    """``text`` with every control character a terminal would act on (ESC, BEL, CR, C1,
+    bidi overrides) shown as an escape (``\\x1b``) instead; invalid UTF-8 too."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group()
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+    text = _CONTROL.sub(escape, text)
+    return text if keep_newlines else text.replace("\n", "\\n")
+
+
+class TerminalSafe:
+    """A text stream that writes :func:`terminal_safe` text to another one."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(terminal_safe(text))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def emit_json(data: Any, out: TextIO) -> None:
     json.dump(data, out, indent=2, ensure_ascii=False, default=str)
     out.write("\n")
@@ -68,14 +100,15 @@ def emit(args: argparse.Namespace, out: TextIO, data: Any,
     if args.json:
         emit_json(data() if callable(data) else data, out)
     elif isinstance(text, str):
-        out.write(text)
+        out.write(terminal_safe(text))
     elif isinstance(text, Table):
         table(text.rows, text.headers, out)
     else:
-        text(out)
+        text(cast(TextIO, TerminalSafe(out)))
 
 
 def table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+    rows = [[terminal_safe(c, keep_newlines=False) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -217,6 +250,19 @@ def json_parent() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable JSON output")
     return common
+
+
+def count_arg(low: int = 1, high: int = 100_000) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` ([12].17)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}–{high})")
+        return value
+    return parse
 
 
 def date_arg(text: str) -> date:

@@ -25,6 +25,7 @@ from app.cli.common import (
     UsageError,
     json_parent,
     master_password_from_environment,
+    terminal_safe,
 )
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.services import default_site_path
@@ -65,6 +66,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the CLI; return the exit code."""
     out = out or sys.stdout
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that were not UTF-8 (surrogate-escaped)
+            _error(f"argument {position} ({terminal_safe(arg)}) is not valid UTF-8 text")
+            return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
@@ -94,4 +102,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"patchdesk: error: {' '.join(message.split())}\n")
+    text = terminal_safe(" ".join(message.split()), keep_newlines=False)
+    sys.stderr.write(f"patchdesk: error: {text}\n")

@@ -12,6 +12,7 @@ from app.cli.common import (
     Subparsers,
     Table,
     UsageError,
+    count_arg,
     emit,
     opened,
     run_job,
@@ -146,7 +147,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     scans = sub.add_parser("scans", help="scan history and diffs").add_subparsers(
         dest="scans_command", metavar="ACTION", required=True)
     p = scans.add_parser("list", parents=[common], help="recent scans")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=count_arg(), default=20)
     p.set_defaults(func=cmd_scans_list)
     p = scans.add_parser("show", parents=[common], help="one scan's hosts and diff")
     p.add_argument("scan_id", type=int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -75,6 +76,14 @@ def _read_csv_text(path: Path) -> str:
         raise UserError(f"There is no file {path}.") from None
     except OSError as exc:
         raise UserError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is damaged UTF-16 text.") from None
+    if b"\x00" in raw:  # binary, or UTF-16 without its byte-order mark ([12].17)
+        raise UserError(f"{path} contains NUL bytes: not a text CSV file (save it as CSV "
+                        "UTF-8).")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)
@@ -89,7 +98,13 @@ def _sniff_rows(text: str) -> list[list[str]]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return [row for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a field over csv.field_size_limit() (128 kB), a stray quote
+        what = ("has a field larger than 128 kB" if "field larger" in str(exc)
+                else f"is not valid CSV ({exc})")
+        raise UserError(f"Line {reader.line_num} of the CSV file {what}.") from None
 
 
 def preview_csv(path: Path | str, max_rows: int = 20) -> CsvPreview:
