@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.services.discovery import (
     LargeRangeError,
+    PublicScanError,
     ScanRecord,
     check_scan_range,
     local_scan_ranges,
@@ -34,6 +35,7 @@ __all__ = [
     "HostOutcome",
     "ImportReport",
     "LargeRangeError",
+    "PublicScanError",
     "ScanRecord",
     "SiteInfo",
     "SiteService",

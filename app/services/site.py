@@ -297,13 +297,15 @@ class SiteService:
     # discovery
     def scan_network(self, targets: str, *, exclude: str = "",
                      ports: Sequence[int] | None = None, allow_large: bool = False,
+                     allow_public: bool = False,
                      merge: bool = True, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None,
                      on_host: Callable[[Any], None] | None = None) -> ScanRecord:
         """Sweep an IP range and merge it (:meth:`DiscoveryService.scan_network`)."""
         return self.discovery.scan_network(
-            targets, exclude=exclude, ports=ports, allow_large=allow_large, merge=merge,
-            progress=progress, cancel=cancel, on_host=on_host)
+            targets, exclude=exclude, ports=ports, allow_large=allow_large,
+            allow_public=allow_public, merge=merge, progress=progress, cancel=cancel,
+            on_host=on_host)
 
     def add_scanned_hosts(self, scan_id: int, ips: Iterable[str]) -> list[Asset]:
         """Add hosts of a stored scan to the inventory."""
