@@ -345,6 +345,12 @@ def unlock(service: SiteService, args: argparse.Namespace, *, create: bool = Fal
 _stdin_lines: list[str] | None = None
 
 
+def reset_stdin() -> None:
+    """Forget the lines read from stdin (a new command reads its own)."""
+    global _stdin_lines
+    _stdin_lines = None
+
+
 def secret(flag_stdin: bool, file: str | None, what: str) -> str | None:
     """A secret from a file or the next line of stdin; never from the command line."""
     global _stdin_lines

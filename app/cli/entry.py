@@ -17,7 +17,20 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from app import __version__
-from app.cli import assess, assets, audit, creds, deploy, report, risk, scan, site, transfer
+from app.cli import (
+    common,
+    assess,
+    assets,
+    audit,
+    creds,
+    deploy,
+    people,
+    report,
+    risk,
+    scan,
+    site,
+    transfer,
+)
 from app.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -31,7 +44,7 @@ from app.core.errors import NotFoundError, UserError, ValidationError
 from app.services import default_site_path
 
 #: The command groups in the order ``patchdesk --help`` lists them.
-GROUPS = (site, assets, transfer, scan, creds, assess, deploy, report, risk, audit)
+GROUPS = (site, assets, transfer, scan, creds, people, assess, deploy, report, risk, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +92,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    common.reset_stdin()  # secrets read from stdin belong to this command only
     try:
         with master_password_from_environment():  # no child inherits it ([12].13)
             return int(args.func(args, out))

@@ -67,20 +67,36 @@ class DeploymentService(ServicePart):
 
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None,
-            pause_after_preflight: bool = False) -> Deployment:
+            pause_after_preflight: bool = False, pin: str | None = None) -> Deployment:
         """Run (or resume) a deployment until it finishes, halts or awaits approval
-        (:meth:`app.deploy.engine.DeployEngine.run`)."""
+        (:meth:`app.deploy.engine.DeployEngine.run`).
+
+        Raises:
+            UserError: ``approve_as`` is given without that person's PIN ([12].8).
+        """
+        if approve_as:  # deploying with an approval needs proof of the named person
+            self.site.people.prove(approve_as, pin, "approve deployments", "deployment",
+                                   str(dep_id))
         return self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
                                pause_after_preflight=pause_after_preflight)
 
     def resume(self, dep_id: int, *, approve_as: str = "",
                progress: ProgressCallback | None = None,
-               cancel: CancelToken | None = None) -> Deployment:
+               cancel: CancelToken | None = None, pin: str | None = None) -> Deployment:
         """Continue an interrupted or approved deployment from its stored phase."""
-        return self.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel)
+        return self.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                        pin=pin)
 
-    def approve(self, dep_id: int, approver: str, note: str = "") -> Deployment:
-        """Record the named approval after the test ring (the patch policy decides who)."""
+    def approve(self, dep_id: int, approver: str, note: str = "", *,
+                pin: str | None = None) -> Deployment:
+        """Record the named approval after the test ring (the patch policy decides who;
+        the approver proves who they are with their PIN, audited as "proved by PIN").
+
+        Raises:
+            UserError: no or wrong PIN, or the policy does not let ``approver`` approve.
+        """
+        self.site.people.prove(approver, pin, "approve deployments", "deployment",
+                               str(dep_id))
         return self.engine.approve(dep_id, approver, note)
 
     def override(self, dep_id: int, asset_id: int, reason: str) -> Deployment:

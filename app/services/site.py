@@ -38,6 +38,7 @@ from app.core.risk import Compliance, Decision, Review, RiskItem
 from app.services.audit import AuditService
 from app.services.discovery import DiscoveryService
 from app.services.inventory import ImportReport, InventoryService
+from app.services.people import PeopleService
 from app.services.reports import ReportService
 from app.services.risk import RiskService
 from app.store.assessments import AssessmentRecord
@@ -109,6 +110,7 @@ class SiteService:
         self.risk = RiskService(self)
         self.reports = ReportService(self)
         self.audit = AuditService(self)
+        self.people = PeopleService(self)  # named people and their PINs ([12].8)
 
     # The services that bring SSH (paramiko), the drivers and the deployment engine are made
     # (and their modules imported) on first use: the GUI and the CLI import this module at
@@ -416,10 +418,10 @@ class SiteService:
 
     def add_review(self, decision: Decision, *, reason: str, by: str, package: str = "",
                    cve: str = "", host: str | None = None, until: date | None = None,
-                   planned: date | None = None) -> Review:
+                   planned: date | None = None, pin: str | None = None) -> Review:
         """Record an urgency review (:meth:`RiskService.add_review`)."""
         return self.risk.add_review(decision, reason=reason, by=by, package=package, cve=cve,
-                                    host=host, until=until, planned=planned)
+                                    host=host, until=until, planned=planned, pin=pin)
 
     def reviews(self, decision: Decision | None = None) -> list[Review]:
         """Urgency reviews (and exceptions), oldest first."""

@@ -433,3 +433,19 @@ def m0011_audit_seal(db: Database) -> None:
     db.execute("ALTER TABLE site ADD COLUMN audit_key TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE site ADD COLUMN audit_key_next INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE site ADD COLUMN audit_seal BLOB")
+
+
+@migrations(name="0012_people")
+def m0012_people(db: Database) -> None:
+    """Named people and the scrypt hash of each one's PIN: approving, deploying with an
+    approval and granting exceptions need proof of the named person ([12].8)."""
+    db.execute(
+        """
+        CREATE TABLE people (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            pin_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
