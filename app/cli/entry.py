@@ -18,10 +18,10 @@ from typing import TextIO
 
 from app import __version__
 from app.cli import (
-    common,
     assess,
     assets,
     audit,
+    common,
     creds,
     deploy,
     people,

@@ -89,8 +89,9 @@ def test_run_with_approve_as_needs_the_pin(site: str, capsys) -> None:
 
 
 def test_exceptions_need_the_pin_of_who_grants_them(site: str, capsys) -> None:
+    until = (date.today() + timedelta(days=30)).isoformat()
     args = ["--site", site, "exception", "add", "--patch", "openssl", "--reason", "vendor fix "
-            "pending", "--until", (date.today() + timedelta(days=30)).isoformat(), "--by", "J. Smith"]
+            "pending", "--until", until, "--by", "J. Smith"]
     assert run(*args)[0] == 2
     assert run(*args, "--pin-stdin", stdin="wrong\n")[0] == 1
     assert json.loads(run("--site", site, "exception", "list", "--json")[1]) == []
