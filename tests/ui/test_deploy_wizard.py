@@ -42,8 +42,8 @@ from app.ui.deploy.helpers import (
     window_text,
 )
 from app.ui.deploy.wizard import DeployWizard
-from app.ui.qt import QWizard
 from app.ui.pin_dialog import PinDialog
+from app.ui.qt import QWizard
 from app.ui.tasks import TaskRunner
 from tests.ui.stall import StallMeter
 

@@ -15,10 +15,10 @@ import pytest
 from app.core.deployment import Gates, PackagePin, Stage
 from app.core.policy import Role
 from app.services import SiteService
-from app.ui.pin_dialog import PinDialog
 from app.ui.deploy.helpers import window_text
 from app.ui.deploy.wizard import DeployWizard
 from app.ui.mainwindow import MainWindow
+from app.ui.pin_dialog import PinDialog
 from app.ui.policy_page import PolicyPage, policy_document
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import wait_idle
