@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, HostFacts
+from app.core.assessment import Assessment, HostFacts, clean_facts
 from app.core.errors import NotFoundError, UserError
 from app.core.models import Asset, AssetPatch, Classification, OsFamily, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
@@ -20,6 +20,7 @@ from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
 from app.store.db import utcnow
+from app.store.people import IdentityConflictRepo
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
 log = logging.getLogger(__name__)
@@ -248,16 +249,47 @@ class AssessmentService(ServicePart):
                                               outcome.kind, outcome.message)
 
     def _store_assessment(self, asset: Asset, started: datetime, result: Assessment) -> None:
+        facts, warnings = clean_facts(result.facts)  # the host's word is untrusted ([12].5)
+        result = replace(result, facts=facts, warnings=[*result.warnings, *warnings])
         with self.store.atomic() as db:
             AssessmentRepo(db).record_success(int(asset.id or 0), started, utcnow(), result)
             repo = AssetRepo(db)
             current = repo.get(int(asset.id or 0))
-            updated = apply_facts(current, result.facts)
+            facts = self._without_claimed_macs(db, current, facts)
+            updated = apply_facts(current, facts)
             changes = asset_diff(current, updated)
             if changes:
                 repo.update(updated)
                 AuditRepo(db).append(self.actor, "asset.edit", "asset", str(asset.id), {
                     "label": updated.label, "changes": changes, "source": "assess"})
+
+    def _without_claimed_macs(self, db: Any, asset: Asset, facts: HostFacts) -> HostFacts:
+        """The facts without MAC addresses another asset already has: a host claiming
+        another's identity never takes over its record. Both are kept; the conflict is
+        recorded for a person and audited ([12].5)."""
+        owners = {m: a for a in AssetRepo(db).all() if a.id != asset.id for m in a.macs}
+        kept = []
+        for iface in facts.interfaces:
+            other = owners.get(iface.mac or "")
+            if other is None or iface.mac in asset.macs:
+                kept.append(iface)
+                continue
+            if IdentityConflictRepo(db).add(int(asset.id or 0), int(other.id or 0),
+                                            str(iface.mac), "assess"):
+                log.warning("%s reports the MAC address %s of %s", asset.label, iface.mac,
+                            other.label)
+                AuditRepo(db).append(self.actor, "asset.identity_conflict", "asset",
+                                     str(asset.id), {
+                                         "label": asset.label, "mac": iface.mac,
+                                         "other_asset_id": other.id,
+                                         "other_label": other.label, "source": "assess",
+                                         "kept": "both records; a person decides"})
+            kept.append(replace(iface, mac=None))
+        return replace(facts, interfaces=tuple(kept))
+
+    def identity_conflicts(self, asset_id: int) -> list[dict[str, Any]]:
+        """The unresolved identity conflicts of an asset (either side)."""
+        return IdentityConflictRepo(self.store.db()).open_for(asset_id)
 
     def assessment(self, asset_id: int) -> AssessmentRecord | None:
         """The latest deep scan of an asset (facts, outcome or error)."""

@@ -449,3 +449,19 @@ def m0012_people(db: Database) -> None:
         )
         """
     )
+    # A host whose facts claim an identity (a MAC address) another asset has: both records
+    # are kept and the conflict waits for a person ([12].5).
+    db.execute(
+        """
+        CREATE TABLE identity_conflicts (
+            id INTEGER PRIMARY KEY,
+            asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            other_asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            mac TEXT NOT NULL,
+            source TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            resolved_at TEXT,
+            UNIQUE (asset_id, other_asset_id, mac)
+        )
+        """
+    )
