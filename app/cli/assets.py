@@ -141,7 +141,7 @@ def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("nothing to change: give at least one field option")
     with opened(args) as service:
         asset = one_asset(service, args.selector)
-        stored = service.update_asset(record_to_asset(record, base=asset))
+        stored = service.update_asset(record_to_asset(record, base=asset), base=asset)
         emit(args, out, asset_to_json(stored), f"updated asset {stored.id} ({stored.label})\n")
         return EXIT_OK
 

@@ -66,6 +66,10 @@ class ImportReport:
         }
 
 
+class EditConflictError(UserError):
+    """A field an edit changes was changed meanwhile by someone else ([12].16)."""
+
+
 def _read_csv_text(path: Path) -> str:
     try:
         size = path.stat().st_size
@@ -176,12 +180,21 @@ class InventoryService(ServicePart):
             )
         return stored
 
-    def update_asset(self, asset: Asset, *, source: str = "manual") -> Asset:
+    def update_asset(self, asset: Asset, *, source: str = "manual",
+                     base: Asset | None = None) -> Asset:
         """Validate and save an edited asset; the change is recorded field by field.
+
+        Args:
+            base: the version the caller loaded and edited. Only the fields that differ
+                from it are written, on top of what is stored now, so another process's
+                edit of other fields is kept; a field that was changed meanwhile to
+                something else is a conflict ([12].16). Without it every field is written.
 
         Raises:
             ValidationError: a field is invalid; nothing was written.
             NotFoundError: the asset was deleted meanwhile.
+            EditConflictError: ``base`` is given and a field it changes was changed
+                meanwhile; nothing was written.
         """
         if asset.id is None:
             raise UserError("This asset has not been saved yet.")
@@ -190,6 +203,16 @@ class InventoryService(ServicePart):
         with self.store.atomic() as db:
             repo = AssetRepo(db)
             old = repo.get(asset_id)
+            if base is not None:  # compare-and-set per field, inside the write lock
+                wanted = asset_diff(base, asset)
+                meanwhile = asset_diff(base, old)
+                clashes = [f for f in wanted if f in meanwhile and meanwhile[f][1] != wanted[f][1]]
+                if clashes:
+                    raise EditConflictError(
+                        f"{old.label} was changed meanwhile (by another window or process): "
+                        + ", ".join(f"{f} is now {meanwhile[f][1]!r}" for f in clashes)
+                        + ". Reload it and edit again; nothing was saved.")
+                asset = old.with_changes(**{f: getattr(asset, f) for f in wanted})
             changes = asset_diff(old, asset)
             if not changes:
                 return old

@@ -265,9 +265,10 @@ class SiteService:
         """Validate and add a new asset."""
         return self.inventory.add_asset(asset, source=source)
 
-    def update_asset(self, asset: Asset, *, source: str = "manual") -> Asset:
-        """Validate and save an edited asset."""
-        return self.inventory.update_asset(asset, source=source)
+    def update_asset(self, asset: Asset, *, source: str = "manual",
+                     base: Asset | None = None) -> Asset:
+        """Validate and save an edited asset (only what differs from ``base``)."""
+        return self.inventory.update_asset(asset, source=source, base=base)
 
     def delete_assets(self, asset_ids: Iterable[int]) -> list[Asset]:
         """Delete assets; return what was deleted."""
