@@ -214,8 +214,11 @@ def open_service(args: argparse.Namespace, *, create: bool = False) -> SiteServi
     """Open the site of ``--site`` (the default site, created on first use, without it)."""
     path = Path(args.site).expanduser() if args.site else default_site_path()
     default = not args.site
-    return SiteService.open(path, create=create or default, actor=args.actor,
-                            name="Default site" if default else None)
+    service = SiteService.open(path, create=create or default, actor=args.actor,
+                               name="Default site" if default else None)
+    if getattr(args, "accept_new_host_keys", False):  # the person's explicit choice ([12].10)
+        service.remote.accept_new_host_keys = True
+    return service
 
 
 def one_asset(service: SiteService, selector: str) -> Asset:
@@ -249,6 +252,11 @@ def json_parent() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable JSON output")
+    common.add_argument("--accept-new-host-keys", action="store_true",
+                        default=argparse.SUPPRESS,
+                        help="a password credential may make first contact with hosts "
+                             "whose SSH key was never confirmed (their keys are pinned as "
+                             "confirmed by you)")
     return common
 
 

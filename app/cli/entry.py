@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--master-password-file", metavar="FILE",
                         help="unlock the credential vault with this file's first line "
                              "(or set $PATCHDESK_MASTER_PASSWORD)")
+    parser.add_argument("--accept-new-host-keys", action="store_true", default=False,
+                        help="let a password credential make first contact with hosts whose "
+                             "SSH key was never confirmed")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
