@@ -12,18 +12,28 @@ from app.cli.common import (
     Table,
     count_arg,
     emit,
+    env_password,
     opened,
+    unlock,
 )
+from app.services.audit import head_text
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
+        # The seals need the master password: used when given without asking (a file or
+        # $PATCHDESK_MASTER_PASSWORD); otherwise the output says they were not checked.
+        if args.master_password_file or env_password():
+            unlock(service, args)
         problems = service.audit_verify()
         count = service.info().audit_events
+        head = service.audit.head()
     emit(args, out, {"ok": not problems, "events": count,
-                     "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]},
-         "".join(f"TAMPERED {problem}\n" for problem in problems) if problems
-         else f"audit log intact: {count} events, chain verified\n")
+                     "problems": [{"row": p.row_id, "problem": p.problem} for p in problems],
+                     "head": {"id": head["id"], "hash": head["hash"]},
+                     "seals_checked": head["seals_checked"], "seals": head["seals"]},
+         ("".join(f"TAMPERED {problem}\n" for problem in problems) if problems
+          else f"audit log intact: {count} events, chain verified\n") + head_text(head) + "\n")
     return EXIT_FAILED if problems else EXIT_OK
 
 

@@ -321,6 +321,11 @@ ENV_PASSWORD = "PATCHDESK_MASTER_PASSWORD"  # noqa: S105 (a variable name)
 _env_password = ""
 
 
+def env_password() -> str:
+    """$PATCHDESK_MASTER_PASSWORD as the command found it ("" when not set)."""
+    return _env_password
+
+
 @contextmanager
 def master_password_from_environment() -> Iterator[None]:
     """Take $PATCHDESK_MASTER_PASSWORD out of ``os.environ`` for the command's lifetime

@@ -386,6 +386,7 @@ class InventoryService(ServicePart):
         target = Path(path)
         data = {
             "site": self.site.info().to_dict(),
+            "audit_head": self.site.audit.head(),  # to anchor outside the file ([12].6)
             "assets": [asset_to_json(a) for a in items],
         }
         try:
