@@ -217,7 +217,7 @@ def open_service(args: argparse.Namespace, *, create: bool = False) -> SiteServi
     service = SiteService.open(path, create=create or default, actor=args.actor,
                                name="Default site" if default else None)
     if getattr(args, "accept_new_host_keys", False):  # the person's explicit choice ([12].10)
-        service.remote.accept_new_host_keys = True
+        service.credentials.access.accept_new_host_keys = True
     return service
 
 
