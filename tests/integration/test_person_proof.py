@@ -121,3 +121,16 @@ def test_too_many_wrong_pins_lock_the_name(site: str, capsys) -> None:
     code, _ = run("--site", site, "deploy", "approve", "1", "--as", "J. Smith", "--pin-stdin",
                   stdin="4711-blue\n")
     assert code == 1 and "Too many wrong PINs" in capsys.readouterr().err
+
+
+def test_change_pin_needs_the_current_one(site: str, capsys) -> None:
+    assert run("--site", site, "person", "change-pin", "J. Smith", "--pin-stdin",
+               stdin="wrong\nnew-pin-1\n")[0] == 1
+    assert "Wrong PIN" in capsys.readouterr().err
+    assert run("--site", site, "person", "change-pin", "J. Smith", "--pin-stdin",
+               stdin="4711-blue\nnew-pin-1\n")[0] == 0
+    assert run("--site", site, "deploy", "approve", "1", "--as", "J. Smith", "--pin-stdin",
+               stdin="4711-blue\n")[0] == 1
+    assert run("--site", site, "deploy", "approve", "1", "--as", "J. Smith", "--pin-stdin",
+               stdin="new-pin-1\n")[0] == 0
+    assert "person.pin_changed" in {e["action"] for e in _audit(site)}
