@@ -249,9 +249,11 @@ def add_risk_records(site: ReportSite, kev: Path, now: datetime | None = None) -
     service.kev_import(kev)
     service.add_review(Decision.PATCH_NOW, package="openssl", host="web01",
                        reason="internet-facing payment server", by="J. Smith")
+    if "J. Smith" not in service.people.names():  # exceptions are proved by PIN ([12].8)
+        service.people.add("J. Smith", "4711-blue")
     service.add_review(Decision.EXCEPTION, package="libc6", host="web01",
                        reason="WAF rule 42 blocks the iconv vector", by="J. Smith",
-                       until=(now + timedelta(days=20)).date())
+                       until=(now + timedelta(days=20)).date(), pin="4711-blue")
     service.add_review(Decision.SCHEDULE, package="firefox", host="pc-anna",
                        reason="next Saturday window", by="J. Smith",
                        planned=(now + timedelta(days=5)).date())

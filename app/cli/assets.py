@@ -119,10 +119,15 @@ def cmd_asset_show(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
         asset = one_asset(service, args.selector)
         data = asset_to_json(asset)
+        # a MAC address claimed by two assets, waiting for a person ([12].5)
+        data["identity_conflicts"] = service.assess.identity_conflicts(int(asset.id or 0))
 
         def text(out: TextIO) -> None:
             for key, value in data.items():
-                if isinstance(value, list):
+                if key == "identity_conflicts":
+                    value = "; ".join(f"MAC {c['mac']} also claimed (asset #"
+                                      f"{c['other_asset_id']})" for c in value)
+                elif isinstance(value, list):
                     value = ", ".join(value)
                 out.write(f"{key:20} {'' if value is None else value}\n")
 
@@ -136,7 +141,7 @@ def cmd_asset_edit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("nothing to change: give at least one field option")
     with opened(args) as service:
         asset = one_asset(service, args.selector)
-        stored = service.update_asset(record_to_asset(record, base=asset))
+        stored = service.update_asset(record_to_asset(record, base=asset), base=asset)
         emit(args, out, asset_to_json(stored), f"updated asset {stored.id} ({stored.label})\n")
         return EXIT_OK
 

@@ -9,6 +9,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeAlias, TypeVar
+from typing import Any, TextIO, TypeAlias, TypeVar, cast
 
 from app.core.errors import PatchDeskError, UserError
 from app.core.frameworks import Framework
@@ -43,6 +44,37 @@ class UsageError(PatchDeskError):
 
 
 # -- output ----------------------------------------------------------------------------------
+#: Characters a terminal would act on: C0 controls but tab and newline, DEL, C1 controls,
+#: and the bidirectional overrides that reorder what is shown ([12].17).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str, *, keep_newlines: bool = True) -> str:
+    """``text`` with every control character a terminal would act on (ESC, BEL, CR, C1,
+    bidi overrides) shown as an escape (``\\x1b``) instead; invalid UTF-8 too."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    def escape(m: re.Match[str]) -> str:
+        c = m.group()
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+    text = _CONTROL.sub(escape, text)
+    return text if keep_newlines else text.replace("\n", "\\n")
+
+
+class TerminalSafe:
+    """A text stream that writes :func:`terminal_safe` text to another one."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(terminal_safe(text))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def emit_json(data: Any, out: TextIO) -> None:
     json.dump(data, out, indent=2, ensure_ascii=False, default=str)
     out.write("\n")
@@ -69,14 +101,15 @@ def emit(args: argparse.Namespace, out: TextIO, data: Any,
     if args.json:
         emit_json(data() if callable(data) else data, out)
     elif isinstance(text, str):
-        out.write(text)
+        out.write(terminal_safe(text))
     elif isinstance(text, Table):
         table(text.rows, text.headers, out)
     else:
-        text(out)
+        text(cast(TextIO, TerminalSafe(out)))
 
 
 def table(rows: list[list[str]], headers: list[str], out: TextIO) -> None:
+    rows = [[terminal_safe(c, keep_newlines=False) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -182,8 +215,11 @@ def open_service(args: argparse.Namespace, *, create: bool = False) -> SiteServi
     """Open the site of ``--site`` (the default site, created on first use, without it)."""
     path = Path(args.site).expanduser() if args.site else default_site_path()
     default = not args.site
-    return SiteService.open(path, create=create or default, actor=args.actor,
-                            name="Default site" if default else None)
+    service = SiteService.open(path, create=create or default, actor=args.actor,
+                               name="Default site" if default else None)
+    if getattr(args, "accept_new_host_keys", False):  # the person's explicit choice ([12].10)
+        service.credentials.access.accept_new_host_keys = True
+    return service
 
 
 def one_asset(service: SiteService, selector: str) -> Asset:
@@ -217,7 +253,25 @@ def json_parent() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="machine-readable JSON output")
+    common.add_argument("--accept-new-host-keys", action="store_true",
+                        default=argparse.SUPPRESS,
+                        help="a password credential may make first contact with hosts "
+                             "whose SSH key was never confirmed (their keys are pinned as "
+                             "confirmed by you)")
     return common
+
+
+def count_arg(low: int = 1, high: int = 100_000) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` ([12].17)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low}–{high})")
+        return value
+    return parse
 
 
 def date_arg(text: str) -> date:
@@ -264,13 +318,38 @@ def master_password(args: argparse.Namespace) -> str:
                 encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise UserError(f"Cannot read the master password file: {exc.strerror}") from None
-    env = os.environ.get("PATCHDESK_MASTER_PASSWORD")
+    env = _env_password or os.environ.pop(ENV_PASSWORD, "")
     if env:
         return env
     if sys.stdin.isatty() or tty_available():
         return getpass.getpass("PatchDesk master password: ")
     raise UsageError("the vault is locked: set PATCHDESK_MASTER_PASSWORD, use "
                      "--master-password-file, or run on a terminal")
+
+
+ENV_PASSWORD = "PATCHDESK_MASTER_PASSWORD"  # noqa: S105 (a variable name)
+#: $PATCHDESK_MASTER_PASSWORD, taken out of the environment when the command starts so that
+#: no child process (ip, arp, nmap, ssh helpers) inherits it ([12].13).
+_env_password = ""
+
+
+def env_password() -> str:
+    """$PATCHDESK_MASTER_PASSWORD as the command found it ("" when not set)."""
+    return _env_password
+
+
+@contextmanager
+def master_password_from_environment() -> Iterator[None]:
+    """Take $PATCHDESK_MASTER_PASSWORD out of ``os.environ`` for the command's lifetime
+    (put back afterwards for an in-process caller such as the tests)."""
+    global _env_password
+    _env_password = os.environ.pop(ENV_PASSWORD, "")
+    try:
+        yield
+    finally:
+        if _env_password:
+            os.environ[ENV_PASSWORD] = _env_password
+        _env_password = ""
 
 
 def tty_available() -> bool:
@@ -289,6 +368,12 @@ def unlock(service: SiteService, args: argparse.Namespace, *, create: bool = Fal
 
 
 _stdin_lines: list[str] | None = None
+
+
+def reset_stdin() -> None:
+    """Forget the lines read from stdin (a new command reads its own)."""
+    global _stdin_lines
+    _stdin_lines = None
 
 
 def secret(flag_stdin: bool, file: str | None, what: str) -> str | None:

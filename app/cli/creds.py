@@ -25,7 +25,7 @@ from app.core.errors import FieldError, UserError, ValidationError
 
 def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        scopes = tuple(Scope.parse(s) for s in (args.scope or ["all"]))
+        scopes = tuple(Scope.parse(s) for s in args.scope)  # chosen, never implied
     except ValueError as exc:
         raise ValidationError([FieldError("scope", str(exc))]) from None
     if bool(args.ssh_user) == bool(args.winrm_user):
@@ -192,8 +192,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                         "(default: the login password)")
     p.add_argument("--sudo-password-file", metavar="FILE")
     p.add_argument("--port", type=int)
-    p.add_argument("--scope", action="append", metavar="SCOPE",
-                   help="all (default), asset:ID, tag:NAME or ring:NAME; repeatable")
+    p.add_argument("--scope", action="append", metavar="SCOPE", required=True,
+                   help="which hosts get it: all, asset:ID, tag:NAME or ring:NAME; "
+                        "repeatable (required: a password goes only where you choose)")
     p.set_defaults(func=cmd_cred_add)
     p = cred.add_parser("list", parents=[common], help="list credentials (no secrets)")
     p.set_defaults(func=cmd_cred_list)

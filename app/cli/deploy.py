@@ -22,6 +22,7 @@ from app.cli.common import (
     table,
     unlock,
 )
+from app.cli.people import add_pin_option, pin_from_stdin
 from app.core.deployment import Gates, RebootPolicy
 from app.core.planrules import Request
 from app.services import SiteService
@@ -83,6 +84,7 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
+    pin = pin_from_stdin(args, args.approve_as) if args.approve_as else None
     with opened(args) as service:
         unlock(service, args)
         if args.patch:
@@ -107,7 +109,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
             deployments.on_event = print_event
         start = deployments.resume if args.deploy_command == "resume" else deployments.run
         dep = run_job("deploy ", lambda bar, cancel: start(
-            dep_id, approve_as=args.approve_as or "", progress=bar, cancel=cancel))
+            dep_id, approve_as=args.approve_as or "", progress=bar, cancel=cancel, pin=pin))
 
     def data() -> dict[str, Any]:
         with opened(args) as service:
@@ -117,7 +119,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
         _print_dep(dep, out)
         if str(dep.phase) == "awaiting_approval":
             out.write(f"the test ring passed; approve with: patchdesk deploy approve {dep.id} "
-                      "--as NAME, then deploy resume\n")
+                      "--as NAME --pin-stdin, then deploy resume\n")
 
     emit(args, out, data, text)
     return EXIT_OK if str(dep.phase) in ("done", "awaiting_approval") else EXIT_FAILED
@@ -150,7 +152,8 @@ def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_deploy_approve(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
-        dep = service.deployments.approve(args.id, args.approver, args.note or "")
+        dep = service.deployments.approve(args.id, args.approver, args.note or "",
+                                          pin=pin_from_stdin(args, args.approver))
         _print_dep(dep, out)
     return EXIT_OK
 
@@ -237,7 +240,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         p.add_argument("id", nargs="?", type=int, help="deployment id (default: the newest)")
         _add_plan_options(p, required=False)
         p.add_argument("--approve-as", metavar="NAME",
-                       help="approve after the test ring in this person's name")
+                       help="approve after the test ring in this person's name (with "
+                            "--pin-stdin: their PIN)")
+        add_pin_option(p, "the approver")
         p.add_argument("--yes", action="store_true", help="do not ask before starting")
         p.set_defaults(func=cmd_deploy_run)
     p = deploy.add_parser("status", parents=[common], help="a deployment's state")
@@ -249,6 +254,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = deploy.add_parser("approve", parents=[common], help="named approval after the test ring")
     p.add_argument("id", type=int)
     p.add_argument("--as", dest="approver", required=True, metavar="NAME")
+    add_pin_option(p, "the approver")
     p.add_argument("--note")
     p.set_defaults(func=cmd_deploy_approve)
     p = deploy.add_parser("override", parents=[common],

@@ -21,8 +21,10 @@ from app.cli import (
     assess,
     assets,
     audit,
+    common,
     creds,
     deploy,
+    people,
     report,
     risk,
     scan,
@@ -30,12 +32,21 @@ from app.cli import (
     site,
     transfer,
 )
-from app.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, json_parent
+from app.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    json_parent,
+    master_password_from_environment,
+    terminal_safe,
+)
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.services import default_site_path
 
 #: The command groups in the order ``patchdesk --help`` lists them.
-GROUPS = (site, assets, transfer, scan, creds, assess, deploy, schedule, report, risk, audit)
+GROUPS = (site, assets, transfer, scan, creds, people, assess, deploy, schedule, report, risk,
+          audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--master-password-file", metavar="FILE",
                         help="unlock the credential vault with this file's first line "
                              "(or set $PATCHDESK_MASTER_PASSWORD)")
+    parser.add_argument("--accept-new-host-keys", action="store_true", default=False,
+                        help="let a password credential make first contact with hosts whose "
+                             "SSH key was never confirmed")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
@@ -70,14 +84,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the CLI; return the exit code."""
     out = out or sys.stdout
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that were not UTF-8 (surrogate-escaped)
+            _error(f"argument {position} ({terminal_safe(arg)}) is not valid UTF-8 text")
+            return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    common.reset_stdin()  # secrets read from stdin belong to this command only
     try:
-        return int(args.func(args, out))
+        with master_password_from_environment():  # no child inherits it ([12].13)
+            return int(args.func(args, out))
     except ValidationError as exc:
         _error(f"invalid {exc}")
         return EXIT_USAGE
@@ -98,4 +121,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"patchdesk: error: {' '.join(message.split())}\n")
+    text = terminal_safe(" ".join(message.split()), keep_newlines=False)
+    sys.stderr.write(f"patchdesk: error: {text}\n")

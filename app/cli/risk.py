@@ -20,6 +20,7 @@ from app.cli.common import (
     opened,
     table,
 )
+from app.cli.people import add_pin_option, pin_from_stdin
 from app.core.errors import FieldError, UserError, ValidationError
 from app.core.frameworks import FrameworkResult, duration_text
 from app.core.policy import Policy, format_policy, set_value, setting_keys
@@ -203,10 +204,11 @@ def _add_review(args: argparse.Namespace, out: TextIO, decision: str) -> int:
     until = _review_date(args.until, "until")
     planned = _review_date(getattr(args, "date", None), "date")
     with opened(args) as service:
+        pin = pin_from_stdin(args, args.by) if decision == "exception" else None
         review = service.add_review(
             Decision(decision.replace("-", "_")), reason=args.reason, by=args.by,
             package=args.patch or "", cve=args.cve or "", host=args.host, until=until,
-            planned=planned)
+            planned=planned, pin=pin)
     what = review.package or review.cve
     emit(args, out, review.to_dict(),
          f"recorded {review.decision} #{review.id} for {what} on "
@@ -259,6 +261,7 @@ def _add_review_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", metavar="SELECTOR", help="one asset (default: every host)")
     p.add_argument("--reason", required=True, help="the justification (and workaround)")
     p.add_argument("--by", required=True, metavar="NAME", help="the person who decided")
+    add_pin_option(p, "that person (needed for an exception)")
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from app.cli.common import (
     Subparsers,
     Table,
     UsageError,
+    count_arg,
     emit,
     opened,
     run_job,
@@ -20,6 +21,7 @@ from app.cli.common import (
 from app.core.errors import FieldError, ValidationError
 from app.services.discovery import (
     LargeRangeError,
+    PublicScanError,
     ScanRecord,
     check_scan_range,
     local_scan_ranges,
@@ -96,13 +98,18 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         ports = parse_scan_ports(args.ports)
     # Check the range before touching the site: a bad range starts and writes nothing.
     try:
-        check_scan_range(targets, args.exclude or "", allow_large=args.yes_large)
+        check_scan_range(targets, args.exclude or "", allow_large=args.yes_large,
+                         allow_public=args.public)
     except LargeRangeError as exc:
         raise ValidationError([FieldError("range", f"{exc.errors[0].message}; add "
                                                    "--yes-large to confirm")]) from None
+    except PublicScanError as exc:
+        raise ValidationError([FieldError("range", f"{exc.errors[0].message}; add "
+                                                   "--public to choose that")]) from None
     with opened(args, create=True) as service:
         record = run_job("scan ", lambda bar, cancel: service.discovery.scan_network(
             targets, exclude=args.exclude or "", ports=ports, allow_large=args.yes_large,
+            allow_public=args.public,
             merge=not args.no_merge, progress=bar, cancel=cancel))
     emit(args, out, scan_json(record), lambda out: print_scan(record, out))
     return EXIT_FAILED if record.cancelled else EXIT_OK
@@ -140,13 +147,16 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="TCP ports or profile names, e.g. 22,80,8000-8010 or windows")
     p.add_argument("--yes-large", action="store_true",
                    help="confirm a scan of more than 65,536 addresses (a /16)")
+    p.add_argument("--public", action="store_true",
+                   help="the range may include public Internet addresses (only networks "
+                        "you are allowed to scan); more than a /12 is never scanned")
     p.add_argument("--no-merge", action="store_true",
                    help="record and report only; do not add or update assets")
     p.set_defaults(func=cmd_scan)
     scans = sub.add_parser("scans", help="scan history and diffs").add_subparsers(
         dest="scans_command", metavar="ACTION", required=True)
     p = scans.add_parser("list", parents=[common], help="recent scans")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=count_arg(), default=20)
     p.set_defaults(func=cmd_scans_list)
     p = scans.add_parser("show", parents=[common], help="one scan's hosts and diff")
     p.add_argument("scan_id", type=int)

@@ -156,3 +156,57 @@ class Assessment:
     reboot: RebootState = field(default_factory=lambda: RebootState(None))
     warnings: list[str] = field(default_factory=list)
     lookups: LookupStats | None = None  # changelog/CVE lookups, when the driver makes any
+
+
+# -- facts a host reports are untrusted ([12].5) ---------------------------------------------
+_TEXT_FACTS = ("os_id", "os_name", "os_version", "os_codename", "os_pretty", "kernel", "arch",
+               "boot_id", "cpu_model", "manufacturer", "model", "serial")
+_MAX_FACT = 200
+
+
+def _clean_text(value: str) -> str:
+    """One line of printable text, at most ``_MAX_FACT`` characters."""
+    return "".join(c for c in value if c.isprintable())[:_MAX_FACT].strip()
+
+
+def clean_facts(facts: HostFacts) -> tuple[HostFacts, list[str]]:
+    """The facts as they may be stored and merged, and a warning per value dropped.
+
+    A host name must be a host name (``=1+1`` is not), a MAC address a MAC address
+    (normalised; anything else dropped), text one printable line of bounded length.
+    """
+    from dataclasses import replace
+
+    from app.core.validate import normalize_mac, validate_hostname
+
+    warnings: list[str] = []
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FACTS:
+        value = getattr(facts, name)
+        cleaned = _clean_text(value)
+        if cleaned != value:
+            changes[name] = cleaned
+    hostname = facts.hostname
+    if hostname:
+        try:
+            hostname = validate_hostname(hostname)
+        except ValueError:
+            warnings.append(f"the host reported an invalid host name "
+                            f"{_clean_text(hostname)[:60]!r}; ignored")
+            hostname = ""
+        changes["hostname"] = hostname
+    interfaces = []
+    for iface in facts.interfaces:
+        mac = iface.mac
+        if mac:
+            try:
+                mac = normalize_mac(mac)
+            except ValueError:
+                warnings.append(f"interface {_clean_text(iface.name)[:20]!r} reported an "
+                                f"invalid MAC address {_clean_text(mac)[:40]!r}; ignored")
+                mac = None
+        interfaces.append(Interface(_clean_text(iface.name)[:64], mac,
+                                    tuple(_clean_text(a)[:64] for a in iface.addresses)))
+    changes["interfaces"] = tuple(interfaces)
+    changes["logged_in_users"] = tuple(_clean_text(u)[:64] for u in facts.logged_in_users)
+    return replace(facts, **changes), warnings

@@ -175,6 +175,11 @@ class Gates:
     #: Where each rule came from: ("max_failures", "policy v3"), ("reboot", "flag --reboot")
     sources: tuple[tuple[str, str], ...] = ()
 
+    def reboot_text(self, minutes: int) -> str:
+        """The reboot notice for users: a person's text where only the literal
+        ``{minutes}`` is filled in (never ``str.format``: ``{x}`` stays text, [12].15)."""
+        return self.reboot_message.replace("{minutes}", str(int(minutes)))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         out: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -237,8 +238,8 @@ class DeployEngine:
             try:
                 transport = self.remote.transport_for(asset)
                 sim = self._deployer(target.asset_id, transport).simulate(transport, _pins(dep))
-            except UserError as exc:
-                self._log(dep_id, target, f"simulation: {exc}")
+            except Exception as exc:  # this host's problem only ([12].1)
+                self._log(dep_id, target, f"simulation: {host_error_text(exc)}")
                 return
             current = self.get(dep_id).target(target.asset_id)
             self._update_target(dep_id, replace(current, changes=sim.changes, health_before={
@@ -410,16 +411,22 @@ class DeployEngine:
             asset = assets.get(target.asset_id)
             snapshot: dict[str, Any] = {}
             changes: list[PackageChange] = []
-            problems = self._checks(dep, asset, snapshot, changes) if asset \
-                else ["the asset was deleted"]
+            try:  # any failure is this host's pre-flight problem ([12].1)
+                problems = self._checks(dep, asset, snapshot, changes) if asset \
+                    else ["the asset was deleted"]
+            except Exception as exc:
+                problems = [host_error_text(exc)]
             message = ("pre-flight passed" if not problems
                        else "pre-flight failed: " + "; ".join(problems))
             if changes:
                 message += "; would change: " + change_set_text(changes)
-            self._update_target(dep.id, replace(target, preflight=tuple(problems),
-                                                health_before=snapshot,
-                                                changes=tuple(changes)), message,
-                                audit="" if not problems else "deploy.preflight_failed")
+            try:
+                self._update_target(dep.id, replace(target, preflight=tuple(problems),
+                                                    health_before=snapshot,
+                                                    changes=tuple(changes)), message,
+                                    audit="" if not problems else "deploy.preflight_failed")
+            except Exception as exc:  # its result could not be stored: its error alone
+                self._host_error(dep.id, target.asset_id, exc, preflight=True)
 
         with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
             list(pool.map(check, dep.targets))
@@ -459,6 +466,8 @@ class DeployEngine:
                     problems.append(str(exc).removeprefix(f"{transport.host}: "))
         except UserError as exc:
             problems.append(str(exc).removeprefix(f"{asset.primary_ip}: "))
+        except Exception as exc:  # garbage from the host ([12].1)
+            problems.append(host_error_text(exc))
         if (dep.gates.backup_days is not None and asset.kind is AssetKind.SERVER
                 and not self._backup_attested(asset, dep.gates.backup_days)):
             problems.append(f"no verified backup in the last {dep.gates.backup_days} days")
@@ -577,8 +586,15 @@ class DeployEngine:
                 return
             target = replace(self.get(dep_id).target(target.asset_id),
                              state=HostState.FAILED, detail=str(exc), finished_at=utcnow())
-            self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
-                                audit="deploy.install_done")
+            try:
+                self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
+                                    audit="deploy.install_done")
+            except Exception as store_exc:
+                self._host_error(dep_id, target.asset_id, store_exc)
+        except Exception as exc:  # any other failure is this host's error ([12].1)
+            if cancel.wait(0):
+                return
+            self._host_error(dep_id, target.asset_id, exc)
 
     def _prepare(self, dep: Deployment, target: Target, asset: Asset, transport: Any,
                  job: str, deployer: DeployCapability) -> Target:
@@ -634,7 +650,7 @@ class DeployEngine:
                 return ("needed; not rebooted (policy: never)" if pending
                         else "not needed"), target
             minutes = dep.gates.reboot_lead_minutes
-            message = dep.gates.reboot_message.format(minutes=minutes)
+            message = dep.gates.reboot_text(minutes)  # never str.format ([12].15)
             target = replace(target, after=after, reboot="scheduled",
                              reboot_marker=deployer.rebooter.marker(transport))
             # Recorded before the notice goes out: a resumed run only waits for it.
@@ -692,6 +708,27 @@ class DeployEngine:
                 raise DriverError(transport.host, "timeout",
                                   f"the install did not finish within {timeout:.0f}s")
 
+    def _host_error(self, dep_id: int, asset_id: int, exc: BaseException, *,
+                    preflight: bool = False, state: bool = True) -> None:
+        """One host's step failed in a way its own handling did not expect (garbage output,
+        its result could not be stored): record that as the host's error, audited, and let
+        the others go on ([12].1). Storing here is one small write of the host alone."""
+        what = host_error_text(exc)
+        log.warning("deployment %s, asset %s: %s", dep_id, asset_id, what)
+        try:
+            target = self.get(dep_id).target(asset_id)
+            if preflight:
+                target = replace(target, preflight=(what,))
+            elif state:
+                target = replace(target, state=HostState.FAILED, detail=what,
+                                 finished_at=utcnow())
+            else:
+                target = replace(target, detail=what)
+            self._update_target(dep_id, target, f"{target.label}: {what}",
+                                audit="deploy.host_error")
+        except Exception:  # the site itself refuses writes: nothing more to record here
+            log.exception("could not record the error of asset %s", asset_id)
+
     def _log(self, dep_id: int, target: Target, message: str) -> None:
         with self.store.atomic() as db:
             DeploymentRepo(db).log(dep_id, f"{target.label}: {message}", target.asset_id)
@@ -710,8 +747,8 @@ class DeployEngine:
                 transport = self.remote.transport_for(assets[target.asset_id])
                 now = self._deployer(target.asset_id, transport).versions(transport, list(pins),
                                                                           native)
-            except UserError as exc:
-                return f"unverified: {exc}"
+            except Exception as exc:  # this host's problem only ([12].1)
+                return f"unverified: {host_error_text(exc)}"
             return "installed" if now == pins else (
                 "failed" if target.state is HostState.FAILED else "missing")
 
@@ -804,11 +841,25 @@ class DeployEngine:
             self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
                                                 state=state, detail=detail, after=now),
                                 f"{target.label}: {detail}", audit="deploy.rollback_host")
-        except (UserError, DriverError) as exc:
-            self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
-                                                detail=f"rollback failed: {exc}"),
-                                f"{target.label}: rollback failed: {exc}",
-                                audit="deploy.rollback_host")
+        except Exception as exc:  # any failure is this host's error ([12].1)
+            what = host_error_text(exc)
+            try:
+                self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
+                                                    detail=f"rollback failed: {what}"),
+                                    f"{target.label}: rollback failed: {what}",
+                                    audit="deploy.rollback_host")
+            except Exception as store_exc:
+                self._host_error(dep_id, target.asset_id, store_exc, state=False)
+
+
+def host_error_text(exc: BaseException) -> str:
+    """A host's failure in words: ours as they are, a storage failure as such, anything
+    else (a parser meeting garbage) as an internal error naming the exception."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, sqlite3.Error):
+        return f"its result could not be stored ({type(exc).__name__}: {exc})"
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _pins(dep: Deployment, native: str = "") -> dict[str, str]:

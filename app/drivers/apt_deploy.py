@@ -163,7 +163,7 @@ class AptDeployer:
         if status.exit_code == 0:
             return []
         tail = [line for line in [*status.notes, *(status.log_tail or "").splitlines()]
-                if line.startswith(("E:", "dpkg:", "Errors"))]
+                if line.startswith(("E:", "dpkg:", "Errors", "the host reported"))]
         return [f"apt exited {status.exit_code}", *list(dict.fromkeys(tail))[-2:]]
 
     def health(self, transport: Transport) -> dict[str, Any]:

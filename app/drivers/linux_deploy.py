@@ -74,10 +74,12 @@ def parse_job_status(text: str) -> JobStatus:
         elif line.startswith("state: "):
             state = line.removeprefix("state: ").strip()
         elif line.startswith("exit: "):
+            raw = line.removeprefix("exit: ").strip()
             try:
-                code = int(line.removeprefix("exit: ").strip() or "1")
-            except ValueError:
+                code = int(raw or "1")
+            except ValueError:  # a host's garbage: a failure that says what it was ([12].1)
                 code = 1
+                notes.append(f"the host reported an unreadable exit status {raw[:40]!r}")
     return JobStatus(state, code, "\n".join(log_lines), tuple(n for n in notes if n.strip()))
 
 
@@ -149,7 +151,8 @@ class LinuxReboot:
         Raises:
             DriverError: kind ``reboot_failed`` when the host refuses.
         """
-        result = transport.run(["shutdown", "-r", f"+{max(0, int(minutes))}", message],
+        # "--": the notice is text, never an option, whatever it starts with ([12].15)
+        result = transport.run(["shutdown", "-r", f"+{max(0, int(minutes))}", "--", message],
                                sudo=True, timeout=60)
         if result.exit_code != 0:
             raise DriverError(transport.host, "reboot_failed",
@@ -158,7 +161,7 @@ class LinuxReboot:
 
     def cancel(self, transport: Transport) -> None:
         """Cancel a scheduled reboot (``shutdown -c``)."""
-        transport.run(["shutdown", "-c", "PatchDesk: the scheduled restart was cancelled."],
+        transport.run(["shutdown", "-c", "--", "PatchDesk: the scheduled restart was cancelled."],
                       sudo=True, timeout=60)
 
     def marker(self, transport: Transport) -> str:

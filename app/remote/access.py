@@ -47,6 +47,10 @@ _AUDIT_SEAL_BINDING = '{"name":"patchdesk-audit-seal"}'
 class RemoteAccess:
     """Credentials and connections of one open site."""
 
+    #: A person accepted new SSH host keys for this session: a password credential may
+    #: then make first contact (``--accept-new-host-keys``; set per instance) ([12].10).
+    accept_new_host_keys: bool = False
+
     def __init__(self, store: SiteDB, actor: str) -> None:
         self.store = store
         self.actor = actor
@@ -406,7 +410,8 @@ class RemoteAccess:
             transport = self._pool.get(pool_key)
             if transport is None:
                 transport = SshTransport(host, self.ssh_credential(cred), self.host_keys,
-                                         port=port, actor=self.actor)
+                                         port=port, actor=self.actor,
+                                         accept_new=self.accept_new_host_keys)
                 self._pool[pool_key] = transport
         return transport
 
@@ -447,7 +452,8 @@ class RemoteAccess:
         if cred.kind is CredentialKind.WINRM:
             return self._test_winrm(cred, asset)
         transport = SshTransport(asset.primary_ip or asset.hostname, self.ssh_credential(cred),
-                                 self.host_keys, port=cred.port or 22, actor=self.actor)
+                                 self.host_keys, port=cred.port or 22, actor=self.actor,
+                                 accept_new=self.accept_new_host_keys)
         try:
             login = transport.run(["id", "-un"], timeout=20)
             root = transport.run(["id", "-u"], sudo=True, timeout=20)

@@ -113,6 +113,23 @@ class HostKeyChangedError(RemoteError):
         )
 
 
+class HostKeyUnconfirmedError(HostKeyChangedError):
+    """A password would go to a host whose key no person confirmed (first contact, or a key
+    only pinned on first use): refused before any password is sent ([12].10)."""
+
+    kind = "host_key_unconfirmed"
+
+    def __init__(self, host: str, port: int, key_type: str, pinned: list[str],
+                 new_fingerprint: str, new_key_b64: str) -> None:
+        super().__init__(host, port, key_type, pinned, new_fingerprint, new_key_b64)
+        RemoteError.__init__(
+            self, host,
+            f"its SSH host key {new_fingerprint} ({key_type}) was never confirmed, so no "
+            "password was sent. Compare it with the host's own (ssh-keygen -lf on its "
+            "console), then confirm it (patchdesk hostkey accept, or the GUI's prompt) or "
+            "run again with --accept-new-host-keys.")
+
+
 # -- host keys -----------------------------------------------------------------------------
 class HostKeyStore(Protocol):
     """Where pinned host keys live (the site database; a dict in tests)."""
@@ -126,12 +143,18 @@ class HostKeyStore(Protocol):
         """Pin a key (trust on first use, or an accepted change when ``replace``)."""
         ...
 
+    def confirmed(self, host: str, port: int) -> bool:
+        """Whether a person confirmed the pinned key (not only pinned on first use)."""
+        ...
+
 
 class _PinningPolicy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
     """Trust on first use; refuse a host that has pinned keys but shows an unknown one."""
 
-    def __init__(self, store: HostKeyStore, host: str, port: int, actor: str) -> None:
+    def __init__(self, store: HostKeyStore, host: str, port: int, actor: str, *,
+                 password: bool = False, accept_new: bool = False) -> None:
         self.store, self.host, self.port, self.actor = store, host, port, actor
+        self.password, self.accept_new = password, accept_new
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
@@ -143,7 +166,11 @@ class _PinningPolicy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
             raise HostKeyChangedError(self.host, self.port, presented.key_type,
                                       [k.fingerprint for k in known],
                                       presented.fingerprint, presented.key_b64)
-        self.store.pin(self.host, self.port, presented, accepted_by=f"first use ({self.actor})",
+        if self.password and not self.accept_new:  # no password to a stranger ([12].10)
+            raise HostKeyUnconfirmedError(self.host, self.port, presented.key_type, [],
+                                          presented.fingerprint, presented.key_b64)
+        how = "confirmed at first use" if self.accept_new else "first use"
+        self.store.pin(self.host, self.port, presented, accepted_by=f"{how} ({self.actor})",
                        replace=False)
         log.info("pinned new host key %s for %s:%s", presented.fingerprint, self.host,
                  self.port)
@@ -206,8 +233,11 @@ class SshTransport:
         port: int = 22,
         actor: str = "",
         connect_timeout: float = CONNECT_TIMEOUT,
+        accept_new: bool = False,
     ) -> None:
         self.host = host
+        #: A person accepted new host keys for this run (``--accept-new-host-keys``).
+        self.accept_new = accept_new
         self.port = port
         self.credential = credential
         self.host_keys = host_keys
@@ -232,11 +262,27 @@ class SshTransport:
                 self._client = None
             client = paramiko.SSHClient()
             name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-            for key in self.host_keys.pinned(self.host, self.port):
+            cred = self.credential
+            # A password (login, or sudo's) goes only to a host whose key a person
+            # confirmed ([12].10): checked before the handshake for a key only pinned on
+            # first use, in the handshake (the policy) for a host never seen.
+            password = bool(cred.password) or (cred.sudo_mode == "password"
+                                               and bool(cred.sudo_password))
+            pinned = self.host_keys.pinned(self.host, self.port)
+            if password and pinned and not self.host_keys.confirmed(self.host, self.port):
+                if not self.accept_new:
+                    first = pinned[0]
+                    raise HostKeyUnconfirmedError(
+                        self.host, self.port, first.key_type, [k.fingerprint for k in pinned],
+                        first.fingerprint, first.key_b64)
+                for key in pinned:  # the person confirms what was pinned on first use
+                    self.host_keys.pin(self.host, self.port, key, replace=False,
+                                       accepted_by=f"confirmed ({self.actor})")
+            for key in pinned:
                 client.get_host_keys().add(name, key.key_type, _pkey(key))
             client.set_missing_host_key_policy(
-                _PinningPolicy(self.host_keys, self.host, self.port, self.actor))
-            cred = self.credential
+                _PinningPolicy(self.host_keys, self.host, self.port, self.actor,
+                               password=password, accept_new=self.accept_new))
             pkey = None
             if cred.key_pem:
                 pkey = _load_private_key(cred.key_pem, cred.key_passphrase)

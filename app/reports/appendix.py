@@ -217,6 +217,8 @@ def checklist(data: ReportData, st: Styles, number: int) -> list[Flowable]:
         out.append(st.para(f"The audit log is intact: {_n(data.audit_total)} event(s), "
                            "each sealed with a SHA-256 hash of its content and the "
                            "previous event."))
+    if data.audit_head:  # the head to anchor outside the file, and what was checked
+        out.append(st.para(f"{data.audit_head[0].upper()}{data.audit_head[1:]}."))
     actions = Counter(e.action for e in data.audit_events)
     actors = Counter(e.actor for e in data.audit_events)
     if actions:

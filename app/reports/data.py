@@ -316,6 +316,8 @@ class ReportData:
     reviews: list[Review]  # every urgency review and exception, oldest first
     history: list[ReportRun] = field(default_factory=list)
     frameworks: list[FrameworkResult] = field(default_factory=list)  # options.frameworks
+    #: The audit log's head and whether its seals were checked, in words ([12].6).
+    audit_head: str = ""
     figures: Figures = field(init=False)
 
     def __post_init__(self) -> None:
@@ -474,6 +476,8 @@ def evaluate_checklist(data: ReportData) -> list[CheckItem]:
         rows = sorted({p.row_id for p in data.audit_problems})
         audit_text = ("Audit log TAMPERED (rows " + ", ".join(str(r) for r in rows) + "): "
                       + "; ".join(p.problem for p in data.audit_problems[:5]) + ".")
+    if data.audit_head:  # anchor it outside the file; says what could not be checked
+        audit_text += f" {data.audit_head[0].upper()}{data.audit_head[1:]}."
     vault_text = (f"Credentials are kept in the encrypted vault ({data.credentials} stored)."
                   if data.vault_in_use else "No credential vault is in use yet.")
     items.append(CheckItem(

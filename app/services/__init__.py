@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.inventory_merge import apply_facts
 from app.services.discovery import (
     LargeRangeError,
+    PublicScanError,
     ScanRecord,
     check_scan_range,
     local_scan_ranges,
@@ -35,6 +36,7 @@ __all__ = [
     "HostOutcome",
     "ImportReport",
     "LargeRangeError",
+    "PublicScanError",
     "ScanRecord",
     "SiteInfo",
     "SiteService",

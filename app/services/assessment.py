@@ -8,11 +8,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from app.core.assessment import Assessment, LookupStats, Update
+from app.core.assessment import Assessment, HostFacts, LookupStats, Update, clean_facts
 from app.core.clock import utcnow
 from app.core.credentials import CredentialKind
 from app.core.errors import NotFoundError, UserError
@@ -25,6 +25,7 @@ from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
 from app.store.changelogs import ChangelogCache
+from app.store.people import IdentityConflictRepo
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
 log = logging.getLogger(__name__)
@@ -175,10 +176,17 @@ class AssessmentService(ServicePart):
                     outcome = HostOutcome.failure(asset, kind, message,
                                                   time.monotonic() - clock)
                     if kind != "cancelled":
-                        self._store_failure(asset, started, outcome)
+                        try:
+                            self._store_failure(asset, started, outcome)
+                        except Exception:  # the outcome still reports it ([12].1)
+                            log.exception("storing the failure of %s failed", asset.label)
                 else:
                     outcome = HostOutcome.success(asset, result, time.monotonic() - clock)
-                    self._store_assessment(asset, started, result)
+                    try:  # storing is per host: a refused result is this host's error
+                        self._store_assessment(asset, started, result)
+                    except Exception as exc:  # ([12].1)
+                        outcome = self._store_refused(asset, started, exc,
+                                                      time.monotonic() - clock)
             with lock:
                 done += 1
                 outcomes.append(outcome)
@@ -215,22 +223,70 @@ class AssessmentService(ServicePart):
         order = {a.id: i for i, a in enumerate(assets)}
         return sorted(outcomes, key=lambda o: order.get(o.asset_id, 0))
 
+    def _store_refused(self, asset: Asset, started: datetime, exc: Exception,
+                       duration: float) -> HostOutcome:
+        """A host's result the site would not store (e.g. a constraint its output broke):
+        stored as that host's failure and audited; the run goes on."""
+        log.warning("storing the assessment of %s failed", asset.label, exc_info=exc)
+        outcome = HostOutcome.failure(asset, "store_failed", "the host's result could not be "
+                                      f"stored ({type(exc).__name__}: {exc})", duration)
+        try:
+            self._store_failure(asset, started, outcome)
+            with self.store.atomic() as db:
+                AuditRepo(db).append(self.actor, "assess.store_failed", "asset",
+                                     str(asset.id), {"label": asset.label,
+                                                     "error": outcome.message})
+        except Exception:  # the site refuses every write: the outcome still says it
+            log.exception("recording the failure of %s failed", asset.label)
+        return outcome
+
     def _store_failure(self, asset: Asset, started: datetime, outcome: HostOutcome) -> None:
         with self.store.atomic() as db:
             AssessmentRepo(db).record_failure(int(asset.id or 0), started, utcnow(),
                                               outcome.kind, outcome.message)
 
     def _store_assessment(self, asset: Asset, started: datetime, result: Assessment) -> None:
+        facts, warnings = clean_facts(result.facts)  # the host's word is untrusted ([12].5)
+        result = replace(result, facts=facts, warnings=[*result.warnings, *warnings])
         with self.store.atomic() as db:
             AssessmentRepo(db).record_success(int(asset.id or 0), started, utcnow(), result)
             repo = AssetRepo(db)
             current = repo.get(int(asset.id or 0))
-            updated = apply_facts(current, result.facts)
+            facts = self._without_claimed_macs(db, current, facts)
+            updated = apply_facts(current, facts)
             changes = asset_diff(current, updated)
             if changes:
                 repo.update(updated)
                 AuditRepo(db).append(self.actor, "asset.edit", "asset", str(asset.id), {
                     "label": updated.label, "changes": changes, "source": "assess"})
+
+    def _without_claimed_macs(self, db: Any, asset: Asset, facts: HostFacts) -> HostFacts:
+        """The facts without MAC addresses another asset already has: a host claiming
+        another's identity never takes over its record. Both are kept; the conflict is
+        recorded for a person and audited ([12].5)."""
+        owners = {m: a for a in AssetRepo(db).all() if a.id != asset.id for m in a.macs}
+        kept = []
+        for iface in facts.interfaces:
+            other = owners.get(iface.mac or "")
+            if other is None or iface.mac in asset.macs:
+                kept.append(iface)
+                continue
+            if IdentityConflictRepo(db).add(int(asset.id or 0), int(other.id or 0),
+                                            str(iface.mac), "assess"):
+                log.warning("%s reports the MAC address %s of %s", asset.label, iface.mac,
+                            other.label)
+                AuditRepo(db).append(self.actor, "asset.identity_conflict", "asset",
+                                     str(asset.id), {
+                                         "label": asset.label, "mac": iface.mac,
+                                         "other_asset_id": other.id,
+                                         "other_label": other.label, "source": "assess",
+                                         "kept": "both records; a person decides"})
+            kept.append(replace(iface, mac=None))
+        return replace(facts, interfaces=tuple(kept))
+
+    def identity_conflicts(self, asset_id: int) -> list[dict[str, Any]]:
+        """The unresolved identity conflicts of an asset (either side)."""
+        return IdentityConflictRepo(self.store.db()).open_for(asset_id)
 
     def assessment(self, asset_id: int) -> AssessmentRecord | None:
         """The latest deep scan of an asset (facts, outcome or error)."""

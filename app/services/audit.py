@@ -31,9 +31,29 @@ class AuditService(ServicePart):
         """The log's head (to anchor outside the file) and whether it is sealed."""
         return AuditRepo(self.store.db()).seal_info()
 
+    def head(self) -> dict[str, Any]:
+        """The log's head to anchor outside the file, and what could be checked: the seals
+        need the master password ([12].6); without it this says so in words."""
+        info = self.seal_info()
+        checked = self.seal_checked()
+        if checked:
+            seals = "seals checked"
+        elif not info.sealed:
+            seals = "seals not checked: the log is not sealed yet (unlock the vault once)"
+        else:
+            seals = ("seals not checked: vault locked (the master password is needed to "
+                     "check that the log was not rewritten)")
+        return {"id": info.head_id, "hash": info.head_hash, "seals_checked": checked,
+                "seals": seals}
+
     def append(self, action: str, object_type: str, object_id: str,
                details: dict[str, Any], outcome: Outcome = Outcome.OK) -> AuditEvent:
         """Record one event by the current actor in a transaction of its own."""
         with self.store.atomic() as db:
             return AuditRepo(db).append(self.actor, action, object_type, object_id, details,
                                  outcome=outcome)
+
+
+def head_text(head: dict[str, Any]) -> str:
+    """One line naming the audit head and whether its seals were checked."""
+    return f"audit head #{head['id']} {head['hash']}; {head['seals']}"

@@ -16,7 +16,7 @@ from app.core.models import Asset
 from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
-from app.core.validate import check_gates
+from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback, _port_open
 from app.files import write_text
 from app.remote.wol import broadcast_for, send_magic_packet
@@ -113,25 +113,51 @@ class DeploymentService(ServicePart):
 
     def plan(self, packages: Sequence[PackagePin], targets: Sequence[tuple[Asset, Stage]],
              gates: Gates, window: str = "") -> Deployment:
-        """Create a deployment: which exact versions go to which hosts in which ring."""
+        """Create a deployment: which exact versions go to which hosts in which ring.
+
+        Raises:
+            ValidationError: a package name or version a package manager could read as
+                syntax, or a gate out of range ([12].2); nothing is saved.
+        """
+        errors = [e for p in packages for e in check_package_pin(
+            f"{p.name}:{p.arch}" if p.arch else p.name, p.version)]
+        errors += check_gates(gates)  # the gates as finally assembled (policy, options)
+        if errors:
+            raise ValidationError(errors)
         return self.engine.plan(packages, targets, gates, window)
 
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None,
-            pause_after_preflight: bool = False) -> Deployment:
+            pause_after_preflight: bool = False, pin: str | None = None) -> Deployment:
         """Run (or resume) a deployment until it finishes, halts or awaits approval
-        (:meth:`app.deploy.engine.DeployEngine.run`)."""
+        (:meth:`app.deploy.engine.DeployEngine.run`).
+
+        Raises:
+            UserError: ``approve_as`` is given without that person's PIN ([12].8).
+        """
+        if approve_as:  # deploying with an approval needs proof of the named person
+            self.site.people.prove(approve_as, pin, "approve deployments", "deployment",
+                                   str(dep_id))
         return self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
                                pause_after_preflight=pause_after_preflight)
 
     def resume(self, dep_id: int, *, approve_as: str = "",
                progress: ProgressCallback | None = None,
-               cancel: CancelToken | None = None) -> Deployment:
+               cancel: CancelToken | None = None, pin: str | None = None) -> Deployment:
         """Continue an interrupted or approved deployment from its stored phase."""
-        return self.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel)
+        return self.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                        pin=pin)
 
-    def approve(self, dep_id: int, approver: str, note: str = "") -> Deployment:
-        """Record the named approval after the test ring (the patch policy decides who)."""
+    def approve(self, dep_id: int, approver: str, note: str = "", *,
+                pin: str | None = None) -> Deployment:
+        """Record the named approval after the test ring (the patch policy decides who;
+        the approver proves who they are with their PIN, audited as "proved by PIN").
+
+        Raises:
+            UserError: no or wrong PIN, or the policy does not let ``approver`` approve.
+        """
+        self.site.people.prove(approver, pin, "approve deployments", "deployment",
+                               str(dep_id))
         return self.engine.approve(dep_id, approver, note)
 
     def override(self, dep_id: int, asset_id: int, reason: str) -> Deployment:
@@ -205,6 +231,13 @@ class DeploymentService(ServicePart):
             for rule in RULES:
                 if rule not in asks and getattr(gates, rule) != getattr(default, rule):
                     asks[rule] = Request(getattr(gates, rule), source)
+        # Values out of range are refused as such (exit 2, nothing saved) before anyone asks
+        # whether they are looser than the policy ([12].2).
+        gate_fields = set(Gates.__dataclass_fields__)
+        asked = {rule: req.value for rule, req in asks.items() if rule in gate_fields}
+        problems = check_gates(replace(gates or Gates(), **asked))
+        if problems:
+            raise ValidationError(problems)
         _, loose = plan_gates(policy, current.version, gates or Gates(), asks)
         if loose and not override_reason.strip():
             raise UserError("The plan loosens the patch policy (" + label + "): "

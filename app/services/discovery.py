@@ -22,7 +22,8 @@ from app.services.base import ServicePart
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 from app.store.scans import ScanRecord, ScanRepo
 
-__all__ = ["DiscoveryService", "LargeRangeError", "ScanRecord", "check_scan_range",
+__all__ = ["DiscoveryService", "LargeRangeError", "PublicScanError", "ScanRecord",
+           "check_scan_range",
            "local_scan_ranges", "observation_from", "parse_scan_ports", "scan_profiles"]
 
 
@@ -32,6 +33,42 @@ class LargeRangeError(ValidationError):
     def __init__(self, errors: list[FieldError], count: int) -> None:
         super().__init__(errors)
         self.count = count
+
+
+class PublicScanError(ValidationError):
+    """The targets include public Internet addresses and that was not chosen explicitly."""
+
+    def __init__(self, errors: list[FieldError], count: int) -> None:
+        super().__init__(errors)
+        self.count = count
+
+
+def _checked_targets(targets: str, exclude: str, allow_large: bool,
+                     allow_public: bool) -> Any:
+    """The parsed target set within every limit ([12].14): never more than a /12, more
+    than a /16 only when confirmed, public addresses only when chosen.
+
+    Raises:
+        ValidationError: invalid, or over the hard limit (no confirmation lifts it).
+        LargeRangeError: more than a /16 and not ``allow_large``.
+        PublicScanError: public addresses and not ``allow_public``.
+    """
+    from app.discovery import MAX_TARGETS, RangeError, parse_targets
+    from app.discovery.ranges import PublicRangeError, RangeTooLargeError, check_limits
+
+    try:
+        target_set = parse_targets(targets, exclude, True)
+        check_limits(target_set, allow_public=True)  # the hard ceiling first
+    except RangeError as exc:
+        raise ValidationError([FieldError("range", str(exc))]) from None
+    if target_set.count > MAX_TARGETS and not allow_large:
+        large = RangeTooLargeError("", target_set.count)
+        raise LargeRangeError([FieldError("range", str(large))], large.count)
+    try:
+        check_limits(target_set, allow_public=allow_public)
+    except PublicRangeError as exc:
+        raise PublicScanError([FieldError("range", str(exc))], exc.count) from None
+    return target_set
 
 
 class DiscoveryService(ServicePart):
@@ -44,6 +81,7 @@ class DiscoveryService(ServicePart):
         exclude: str = "",
         ports: Sequence[int] | None = None,
         allow_large: bool = False,
+        allow_public: bool = False,
         merge: bool = True,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
@@ -55,7 +93,8 @@ class DiscoveryService(ServicePart):
             targets: CIDR, ``a-b`` ranges, IPs, host names, lists, ``!exclusions``.
             exclude: more exclusions, in the same syntax.
             ports: TCP ports to fingerprint (default: the default profile).
-            allow_large: confirm a scan of more than a /16.
+            allow_large: confirm a scan of more than a /16 (never more than a /12).
+            allow_public: the targets may include public Internet addresses.
             merge: add new devices and update seen ones (fields a person typed are kept);
                 when false the scan is only recorded and reported.
             progress: addresses done / total.
@@ -68,17 +107,12 @@ class DiscoveryService(ServicePart):
         """
         from app.discovery import (
             DEFAULT_PORTS,
-            RangeError,
             ScanOptions,
-            parse_targets,
             raise_nofile_limit,
             scan,
         )
 
-        try:
-            target_set = parse_targets(targets, exclude, allow_large)
-        except RangeError as exc:
-            raise ValidationError([FieldError("range", str(exc))]) from None
+        target_set = _checked_targets(targets, exclude, allow_large, allow_public)
         try:
             opts = ScanOptions(ports=tuple(ports or DEFAULT_PORTS))
         except ValueError as exc:
@@ -246,21 +280,16 @@ def parse_scan_ports(text: str) -> list[int]:
         raise ValidationError([FieldError("ports", str(exc))]) from None
 
 
-def check_scan_range(targets: str, exclude: str = "", *, allow_large: bool = False) -> int:
+def check_scan_range(targets: str, exclude: str = "", *, allow_large: bool = False,
+                     allow_public: bool = False) -> int:
     """Validate a scan range without scanning; return how many addresses it covers.
 
     Raises:
-        ValidationError: field ``range`` with the bad token and why; a range larger than a
-            /16 without ``allow_large`` raises :class:`LargeRangeError`.
+        ValidationError: the range is invalid or over the hard limit of a /12; more than a
+            /16 without ``allow_large`` raises :class:`LargeRangeError`, public addresses
+            without ``allow_public`` :class:`PublicScanError` ([12].14).
     """
-    from app.discovery import RangeError, RangeTooLargeError, parse_targets
-
-    try:
-        return parse_targets(targets, exclude, allow_large).count
-    except RangeTooLargeError as exc:
-        raise LargeRangeError([FieldError("range", str(exc))], exc.count) from None
-    except RangeError as exc:
-        raise ValidationError([FieldError("range", str(exc))]) from None
+    return int(_checked_targets(targets, exclude, allow_large, allow_public).count)
 
 
 def local_scan_ranges() -> list[str]:

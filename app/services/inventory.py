@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -66,6 +67,10 @@ class ImportReport:
         }
 
 
+class EditConflictError(UserError):
+    """A field an edit changes was changed meanwhile by someone else ([12].16)."""
+
+
 def _read_csv_text(path: Path) -> str:
     try:
         size = path.stat().st_size
@@ -76,6 +81,14 @@ def _read_csv_text(path: Path) -> str:
         raise UserError(f"There is no file {path}.") from None
     except OSError as exc:
         raise UserError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is damaged UTF-16 text.") from None
+    if b"\x00" in raw:  # binary, or UTF-16 without its byte-order mark ([12].17)
+        raise UserError(f"{path} contains NUL bytes: not a text CSV file (save it as CSV "
+                        "UTF-8).")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)
@@ -90,10 +103,15 @@ def _sniff_rows(text: str) -> list[list[str]]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    # A CSV this product exported keeps formula-like cells behind a "'": read them back as
-    # they were (:func:`app.core.csvtext.unguard_cell`).
-    return [[unguard_cell(c) for c in row] for row in csv.reader(io.StringIO(text), dialect)
-            if any(c.strip() for c in row)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        # A CSV this product exported keeps formula-like cells behind a "'": read them back
+        # as they were (:func:`app.core.csvtext.unguard_cell`).
+        return [[unguard_cell(c) for c in row] for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a field over csv.field_size_limit() (128 kB), a stray quote
+        what = ("has a field larger than 128 kB" if "field larger" in str(exc)
+                else f"is not valid CSV ({exc})")
+        raise UserError(f"Line {reader.line_num} of the CSV file {what}.") from None
 
 
 def preview_csv(path: Path | str, max_rows: int = 20) -> CsvPreview:
@@ -165,12 +183,21 @@ class InventoryService(ServicePart):
             )
         return stored
 
-    def update_asset(self, asset: Asset, *, source: str = "manual") -> Asset:
+    def update_asset(self, asset: Asset, *, source: str = "manual",
+                     base: Asset | None = None) -> Asset:
         """Validate and save an edited asset; the change is recorded field by field.
+
+        Args:
+            base: the version the caller loaded and edited. Only the fields that differ
+                from it are written, on top of what is stored now, so another process's
+                edit of other fields is kept; a field that was changed meanwhile to
+                something else is a conflict ([12].16). Without it every field is written.
 
         Raises:
             ValidationError: a field is invalid; nothing was written.
             NotFoundError: the asset was deleted meanwhile.
+            EditConflictError: ``base`` is given and a field it changes was changed
+                meanwhile; nothing was written.
         """
         if asset.id is None:
             raise UserError("This asset has not been saved yet.")
@@ -179,6 +206,16 @@ class InventoryService(ServicePart):
         with self.store.atomic() as db:
             repo = AssetRepo(db)
             old = repo.get(asset_id)
+            if base is not None:  # compare-and-set per field, inside the write lock
+                wanted = asset_diff(base, asset)
+                meanwhile = asset_diff(base, old)
+                clashes = [f for f in wanted if f in meanwhile and meanwhile[f][1] != wanted[f][1]]
+                if clashes:
+                    raise EditConflictError(
+                        f"{old.label} was changed meanwhile (by another window or process): "
+                        + ", ".join(f"{f} is now {meanwhile[f][1]!r}" for f in clashes)
+                        + ". Reload it and edit again; nothing was saved.")
+                asset = old.with_changes(**{f: getattr(asset, f) for f in wanted})
             changes = asset_diff(old, asset)
             if not changes:
                 return old
@@ -345,6 +382,7 @@ class InventoryService(ServicePart):
         target = Path(path)
         data = {
             "site": self.site.info().to_dict(),
+            "audit_head": self.site.audit.head(),  # to anchor outside the file ([12].6)
             "assets": [asset_to_json(a) for a in items],
         }
         with atomic_text(target) as fh:

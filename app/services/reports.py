@@ -46,6 +46,7 @@ from app.reports.exports import _write_csv as write_csv
 from app.reports.exports import _write_json as write_json
 from app.reports.exports import write_export as _write_export
 from app.reports.handoff import PSA_COLUMNS, ansible_inventory, psa_records, to_yaml
+from app.services.audit import head_text
 from app.services.base import ServicePart
 from app.services.compliance import framework_evidence, framework_results, pick_frameworks
 from app.store.deployments import to_json as deployment_json
@@ -128,6 +129,7 @@ class ReportService(ServicePart):
             deployments=deployments, deployment_logs=logs,
             audit_events=[e for e in events if options.in_period(e.ts)],
             audit_total=len(events), audit_problems=problems, vault_in_use=vault,
+            audit_head=head_text(service.audit.head()),
             credentials=credentials, policy=service.policy(),
             policy_history=service.policy_history(), risk_items=risk_items,
             compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
@@ -249,7 +251,8 @@ class ReportService(ServicePart):
         if kind == "inventory":  # the inventory export exists in the services (and audits)
             return (site.inventory.export_csv(target) if fmt == "csv"
                     else site.inventory.export_json(target))
-        extra: dict[str, Any] | None = None
+        # The audit head, to anchor outside the file, in every JSON export ([12].6).
+        extra: dict[str, Any] = {"audit_head": site.audit.head()}
         if kind == "patches":
             rows = patch_records(site.inventory.assets(), site.assess.patches())
         elif kind == "deployments":
@@ -257,9 +260,9 @@ class ReportService(ServicePart):
         else:
             rows = audit_records(site.audit.events(), options)
             problems = site.audit.verify()
-            extra = {"chain": {
+            extra["chain"] = {
                 "intact": not problems,
-                "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]}}
+                "problems": [{"row": p.row_id, "problem": p.problem} for p in problems]}
         count = _write_export(kind, fmt, target, site.info().to_dict(), rows, extra)
         site.audit.append(f"export.{kind}", "site", "",
                           {"file": str(target), "format": fmt, "records": count})

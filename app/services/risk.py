@@ -166,9 +166,10 @@ class RiskService(ServicePart):
 
     def add_review(self, decision: Decision, *, reason: str, by: str, package: str = "",
                    cve: str = "", host: str | None = None, until: date | None = None,
-                   planned: date | None = None) -> Review:
+                   planned: date | None = None, pin: str | None = None) -> Review:
         """Record an urgency review by a named person (audited): patch now, schedule, or
-        workaround + exception until a date.
+        workaround + exception until a date. Granting an exception needs ``by``'s PIN
+        ([12].8).
 
         Args:
             host: an asset selector (one asset); None covers every host.
@@ -190,6 +191,8 @@ class RiskService(ServicePart):
             asset.id if asset else None, asset.label if asset else "", until, planned),
             now.date())
         self.check_role(review.decided_by, Role.REVIEWER, f"record a '{decision}' decision")
+        if decision is Decision.EXCEPTION:  # proof of the named person ([12].8)
+            self.site.people.prove(review.decided_by, pin, "grant exceptions")
         with self.store.atomic() as db:
             stored = ReviewRepo(db).add(review, self.actor)
             AuditRepo(db).append(self.actor, f"review.{decision}", "review", str(stored.id),

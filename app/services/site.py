@@ -38,6 +38,7 @@ from app.core.risk import Compliance, Decision, Review, RiskItem
 from app.services.audit import AuditService
 from app.services.discovery import DiscoveryService
 from app.services.inventory import ImportReport, InventoryService
+from app.services.people import PeopleService
 from app.services.reports import ReportService
 from app.services.risk import RiskService
 from app.store.assessments import AssessmentRecord
@@ -110,6 +111,7 @@ class SiteService:
         self.risk = RiskService(self)
         self.reports = ReportService(self)
         self.audit = AuditService(self)
+        self.people = PeopleService(self)  # named people and their PINs ([12].8)
 
     # The services that bring SSH (paramiko), the drivers and the deployment engine are made
     # (and their modules imported) on first use: the GUI and the CLI import this module at
@@ -271,9 +273,10 @@ class SiteService:
         """Validate and add a new asset."""
         return self.inventory.add_asset(asset, source=source)
 
-    def update_asset(self, asset: Asset, *, source: str = "manual") -> Asset:
-        """Validate and save an edited asset."""
-        return self.inventory.update_asset(asset, source=source)
+    def update_asset(self, asset: Asset, *, source: str = "manual",
+                     base: Asset | None = None) -> Asset:
+        """Validate and save an edited asset (only what differs from ``base``)."""
+        return self.inventory.update_asset(asset, source=source, base=base)
 
     def delete_assets(self, asset_ids: Iterable[int]) -> list[Asset]:
         """Delete assets; return what was deleted."""
@@ -305,13 +308,15 @@ class SiteService:
     # discovery
     def scan_network(self, targets: str, *, exclude: str = "",
                      ports: Sequence[int] | None = None, allow_large: bool = False,
+                     allow_public: bool = False,
                      merge: bool = True, progress: ProgressCallback | None = None,
                      cancel: CancelToken | None = None,
                      on_host: Callable[[Any], None] | None = None) -> ScanRecord:
         """Sweep an IP range and merge it (:meth:`DiscoveryService.scan_network`)."""
         return self.discovery.scan_network(
-            targets, exclude=exclude, ports=ports, allow_large=allow_large, merge=merge,
-            progress=progress, cancel=cancel, on_host=on_host)
+            targets, exclude=exclude, ports=ports, allow_large=allow_large,
+            allow_public=allow_public, merge=merge, progress=progress, cancel=cancel,
+            on_host=on_host)
 
     def add_scanned_hosts(self, scan_id: int, ips: Iterable[str]) -> list[Asset]:
         """Add hosts of a stored scan to the inventory."""
@@ -425,10 +430,10 @@ class SiteService:
 
     def add_review(self, decision: Decision, *, reason: str, by: str, package: str = "",
                    cve: str = "", host: str | None = None, until: date | None = None,
-                   planned: date | None = None) -> Review:
+                   planned: date | None = None, pin: str | None = None) -> Review:
         """Record an urgency review (:meth:`RiskService.add_review`)."""
         return self.risk.add_review(decision, reason=reason, by=by, package=package, cve=cve,
-                                    host=host, until=until, planned=planned)
+                                    host=host, until=until, planned=planned, pin=pin)
 
     def reviews(self, decision: Decision | None = None) -> list[Review]:
         """Urgency reviews (and exceptions), oldest first."""

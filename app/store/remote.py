@@ -22,6 +22,14 @@ class HostKeyRepo:
             "ORDER BY key_type", [host, port]).fetchall()
         return [PinnedKey(r[0], r[1]) for r in rows]
 
+    def confirmed(self, host: str, port: int) -> bool:
+        """Whether a person confirmed host:port's pinned key: accepted by name, or
+        confirmed at first use; a key only pinned on first use is not ([12].10)."""
+        row = self.store.db().execute(
+            "SELECT 1 FROM host_keys WHERE host = ? AND port = ? AND accepted_by NOT LIKE "
+            "'first use (%' LIMIT 1", [host, port]).fetchone()
+        return row is not None
+
     def pin(self, host: str, port: int, key: PinnedKey, *, accepted_by: str,
             replace: bool) -> None:
         """Pin a key (audited); with ``replace`` every other key of the host is dropped."""

@@ -455,6 +455,38 @@ def m0011_audit_seal(db: Database) -> None:
     db.execute("ALTER TABLE site ADD COLUMN audit_seal BLOB")
 
 
+@migrations(name="0012_people")
+def m0012_people(db: Database) -> None:
+    """Named people and the scrypt hash of each one's PIN: approving, deploying with an
+    approval and granting exceptions need proof of the named person ([12].8)."""
+    db.execute(
+        """
+        CREATE TABLE people (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            pin_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    # A host whose facts claim an identity (a MAC address) another asset has: both records
+    # are kept and the conflict waits for a person ([12].5).
+    db.execute(
+        """
+        CREATE TABLE identity_conflicts (
+            id INTEGER PRIMARY KEY,
+            asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            other_asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+            mac TEXT NOT NULL,
+            source TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            resolved_at TEXT,
+            UNIQUE (asset_id, other_asset_id, mac)
+        )
+        """
+    )
+
+
 @migrations(name="0013_schedules")
 def m0013_schedules(db: Database) -> None:
     """Scheduled jobs of the background runner (``patchdesk schedule``, ``run-due``)."""

@@ -292,7 +292,8 @@ class AssessDialog(QDialog):
                 f"{o.label}: {o.message}" for o in failed[:6])
                 + (f"\n… and {len(failed) - 6} more" if len(failed) > 6 else ""))
             self.error_note.show()
-        keys = [o.asset_id for o in failed if o.kind == "host_key_changed"]
+        keys = [o.asset_id for o in failed
+                if o.kind in ("host_key_changed", "host_key_unconfirmed")]
         self.keys_button.setVisible(bool(keys))
         self.keys_button.setProperty("asset_ids", keys)
         self.patches_button.setEnabled(bool(done))

@@ -145,6 +145,7 @@ class CredentialDialog(QDialog):
         self.scope_kind = QComboBox()
         self.scope_kind.setObjectName("credScopeKind")
         self.scope_kind.setAccessibleName("Assigned to")
+        self.scope_kind.addItem("— choose which hosts —", None)  # no default ([12].10)
         for label, kind in self.SCOPES:
             self.scope_kind.addItem(label, str(kind))
         self.scope_tag = QComboBox()
@@ -168,7 +169,8 @@ class CredentialDialog(QDialog):
                                       asset.primary_ip else "")
                 self.scope_asset.addItem(text, asset.id)
         self.scope_value = QStackedWidget()
-        self.scope_value.addWidget(QWidget())
+        self.scope_value.addWidget(QWidget())  # not chosen yet
+        self.scope_value.addWidget(QWidget())  # whole site
         self.scope_value.addWidget(self.scope_tag)
         self.scope_value.addWidget(self.scope_ring)
         self.scope_value.addWidget(self.scope_asset)
@@ -357,7 +359,9 @@ class CredentialDialog(QDialog):
             self.key_file.setText(path)
 
     def _scopes(self) -> tuple[tuple[Scope, ...], str]:
-        kind = ScopeKind(self.scope_kind.currentData() or ScopeKind.ALL)
+        if self.scope_kind.currentData() is None:  # a password goes only where chosen
+            return (), "Choose which hosts get this credential."
+        kind = ScopeKind(self.scope_kind.currentData())
         if kind is ScopeKind.ALL:
             return (Scope(ScopeKind.ALL),), ""
         if kind is ScopeKind.TAG:

@@ -253,7 +253,7 @@ class VaultGate(QObject):
         With the user's consent the new key is pinned, then ``retry`` runs.
         """
         exc = error.exception
-        if getattr(exc, "kind", None) != "host_key_changed":
+        if getattr(exc, "kind", None) not in ("host_key_changed", "host_key_unconfirmed"):
             return False
         self.review_host_key(exc, retry)
         return True

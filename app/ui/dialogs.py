@@ -307,7 +307,16 @@ def _host_key_file(key_type: str) -> str:
 
 
 def host_key_changed_text(error: Any) -> str:
-    """The warning for a changed SSH host key (a ``HostKeyChangedError``), as plain text."""
+    """The warning for a changed SSH host key (a ``HostKeyChangedError``), as plain text;
+    for a key never confirmed (``HostKeyUnconfirmedError``) the first-contact question."""
+    if getattr(error, "kind", "") == "host_key_unconfirmed":  # [12].10
+        return (
+            f"PatchDesk has never confirmed the SSH host key of {error.host} (port "
+            f"{error.port}), so it did not send the credential's password.\n\n"
+            f"Presented ({error.key_type}):\n    {error.new_fingerprint}\n\n"
+            "Compare it with the fingerprint the host itself shows (on its console: "
+            f"ssh-keygen -lf {_host_key_file(error.key_type)}). Accept it only if they "
+            "match: the key is then pinned as confirmed and the password may be sent.")
     old = "\n".join(f"    {fp}" for fp in error.old_fingerprints) or "    (none)"
     return (
         f"The SSH host key of {error.host} (port {error.port}) is not the one PatchDesk "
@@ -327,7 +336,9 @@ class HostKeyChangedDialog(QMessageBox):
     """Warn that a host's SSH key changed; offer to accept the new key or keep it blocked."""
 
     def __init__(self, parent: QWidget | None, error: Any) -> None:
-        super().__init__(QMessageBox.Icon.Warning, "SSH host key changed",
+        title = ("Confirm SSH host key" if getattr(error, "kind", "") ==
+                 "host_key_unconfirmed" else "SSH host key changed")
+        super().__init__(QMessageBox.Icon.Warning, title,
                          host_key_changed_text(error), QMessageBox.StandardButton.NoButton,
                          parent)
         self.setObjectName("hostKeyChangedDialog")

@@ -16,7 +16,12 @@ from typing import Any
 
 from app.core.errors import ValidationError
 from app.core.progress import CancelToken, Progress
-from app.services import LargeRangeError, check_scan_range, parse_scan_ports
+from app.services import (
+    LargeRangeError,
+    PublicScanError,
+    check_scan_range,
+    parse_scan_ports,
+)
 from app.ui import dialogs
 from app.ui.page import Page
 from app.ui.qt import (
@@ -188,6 +193,20 @@ def confirm_large_scan(parent: QWidget | None, count: int) -> bool:
                       f"The range covers {count:,} addresses (more than a /16). Scanning it "
                       "can take a long time and will be noticed by network monitoring.\n\n"
                       "Scan it anyway?",
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                      parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def confirm_public_scan(parent: QWidget | None, count: int) -> bool:
+    """Ask before scanning public Internet addresses; True to go ahead (tests monkeypatch
+    this)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Scan public Internet addresses?",
+                      f"The range includes {count:,} public Internet address"
+                      f"{'es' if count != 1 else ''}. Only scan networks you are allowed "
+                      "to scan.\n\nScan them?",
                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                       parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
@@ -387,7 +406,7 @@ class DiscoverPage(Page):
 
     # -- scanning ----------------------------------------------------------------------
     def start_scan(self, targets: str, exclude: str, ports_text: object, allow_large: bool,
-                   merge: bool) -> None:
+                   merge: bool, allow_public: bool = False) -> None:
         """Check the range and ports, then scan on a worker thread (results stream in)."""
         service, runner = self.service, self.runner
         if service is None or runner is None or self.running:
@@ -395,10 +414,15 @@ class DiscoverPage(Page):
         text = str(ports_text or "").strip()
         try:
             ports = parse_scan_ports(text) if text else None
-            count = check_scan_range(targets, exclude, allow_large=allow_large)
+            count = check_scan_range(targets, exclude, allow_large=allow_large,
+                                     allow_public=allow_public)
         except LargeRangeError as exc:
             if confirm_large_scan(self, exc.count):
-                self.start_scan(targets, exclude, ports_text, True, merge)
+                self.start_scan(targets, exclude, ports_text, True, merge, allow_public)
+            return
+        except PublicScanError as exc:  # [12].14: its own explicit choice
+            if confirm_public_scan(self, exc.count):
+                self.start_scan(targets, exclude, ports_text, allow_large, merge, True)
             return
         except ValidationError as exc:
             self.show_error(str(exc))
@@ -406,7 +430,8 @@ class DiscoverPage(Page):
 
         def scan(progress: Callable[[Progress], None], cancel: CancelToken) -> Any:
             return service.scan_network(targets, exclude=exclude, ports=ports,
-                                        allow_large=allow_large, merge=merge,
+                                        allow_large=allow_large,
+                                        allow_public=allow_public, merge=merge,
                                         progress=progress, cancel=cancel,
                                         on_host=self.host_found)
 

@@ -638,7 +638,8 @@ class MainWindow(QMainWindow):
             self.inventory._on_selection_changed()
             self.statusBar().showMessage(f"Saved {stored.label}.", 5000)
 
-        self._write("edit", lambda: service.update_asset(edited), done)
+        loaded = selected[0]  # only the fields edited are written ([12].16)
+        self._write("edit", lambda: service.update_asset(edited, base=loaded), done)
 
     def set_criticality_selected(self) -> None:
         """Answer the criticality questionnaire for the selected assets at once."""
@@ -651,7 +652,8 @@ class MainWindow(QMainWindow):
             return
 
         def save() -> list[Asset]:
-            return [service.update_asset(asset) for asset in changed]
+            loaded = {a.id: a for a in selected}  # write only what was answered ([12].16)
+            return [service.update_asset(asset, base=loaded.get(asset.id)) for asset in changed]
 
         def done(stored: list[Asset]) -> None:
             for asset in stored:

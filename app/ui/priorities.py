@@ -8,7 +8,7 @@ pane explains each score factor by factor in plain text (``app.core.risk``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.core.risk import (
 from app.services import current_user
 from app.ui import dialogs
 from app.ui.models import AnyIndex, ObjectRole, RowTableModel, TextFilterProxy, _ip_key
+from app.ui.pin_dialog import PinDialog
 from app.ui.qt import (
     QButtonGroup,
     QCheckBox,
@@ -292,12 +293,13 @@ class ReviewRequest:
     host: str | None  # an asset selector (``#id``); None: every host with the update
     until: date | None = None
     planned: date | None = None
+    pin: str | None = None  # the named person's proof, for an exception ([12].8)
 
     def record(self, service: Any) -> Review:
         """Record it (on the write pool)."""
         review: Review = service.add_review(
             self.decision, reason=self.reason, by=self.by, package=self.package,
-            host=self.host, until=self.until, planned=self.planned)
+            host=self.host, until=self.until, planned=self.planned, pin=self.pin)
         return review
 
 
@@ -636,6 +638,11 @@ class PrioritiesPanel(QWidget):
         request = ReviewDialog.ask(self, item)
         if request is None:
             return
+        if request.decision is Decision.EXCEPTION:  # proof of the named person ([12].8)
+            pin = PinDialog.ask(self, request.by, "grant this exception")
+            if pin is None:
+                return
+            request = replace(request, pin=pin)
         self._write("review", lambda: request.record(service),
                     f"Review recorded for {update_label(item)}.")
 

@@ -179,7 +179,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "needle"),
     [("10.0.0.0/33", "10.0.0.0/33"), ("10.0.0.9-3", "10.0.0.9-3"), ("foo..bar", "foo..bar"),
-     ("10.0.0.0/8", "--yes-large")],
+     ("10.0.0.0/13", "--yes-large"), ("10.0.0.0/8", "at most 1,048,576")],
 )
 def test_scan_refuses_bad_ranges_before_starting(tmp_path: Path, capsys, target: str,
                                                  needle: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,9 +21,13 @@ from app.store.deployments import DeploymentRepo
 SAMPLE = Path(__file__).parents[1] / "data" / "kev" / "known_exploited_vulnerabilities.json"
 
 
-def run(*argv: str) -> tuple[int, str]:
+def run(*argv: str, stdin: str = "") -> tuple[int, str]:
     out = io.StringIO()
-    code = main(list(argv), out=out)
+    old, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        code = main(list(argv), out=out)
+    finally:
+        sys.stdin = old
     return code, out.getvalue()
 
 
@@ -39,6 +44,7 @@ def site(tmp_path: Path) -> str:
                "--public-facing", "--data", "payment,personal")[0] == 0
     service = SiteService.open(path)
     try:
+        service.people.add("J. Smith", "4711-blue")  # proof for approvals, exceptions ([12].8)
         now = datetime.now(UTC).replace(microsecond=0)
         pay, lab = service.find_assets("pay01")[0], service.find_assets("lab-ws3")[0]
         with service.store.atomic() as db:
@@ -130,7 +136,8 @@ def test_policy_set_show_history(site: str, tmp_path: Path, capsys) -> None:
 def test_exception_past_expiry_is_overdue_and_flagged(site: str, capsys) -> None:
     until = (date.today() + timedelta(days=30)).isoformat()
     code, text = run("--site", site, "exception", "add", "--patch", "openssl", "--host",
-                     "pay01", "--reason", "WAF rule 42", "--until", until, "--by", "J. Smith")
+                     "pay01", "--reason", "WAF rule 42", "--until", until, "--by", "J. Smith",
+                     "--pin-stdin", stdin="4711-blue\n")
     assert code == 0 and "recorded exception #1" in text
     [listed] = json.loads(run("--site", site, "exception", "list", "--json")[1])
     assert (listed["expired"], listed["host"], listed["until"]) == (False, "pay01", until)
@@ -152,10 +159,12 @@ def test_exception_past_expiry_is_overdue_and_flagged(site: str, capsys) -> None
     assert "SLA compliance 66.7%" in run("--site", site, "compliance")[1]
     capsys.readouterr()
     assert run("--site", site, "exception", "add", "--patch", "openssl", "--reason", "x",
-               "--until", "2001-01-01", "--by", "J. Smith")[0] == 2
+               "--until", "2001-01-01", "--by", "J. Smith", "--pin-stdin",
+               stdin="4711-blue\n")[0] == 2
     assert "expire today or later" in capsys.readouterr().err
     assert run("--site", site, "exception", "add", "--patch", "openssl", "--reason", "x",
-               "--until", "someday", "--by", "J. Smith")[0] == 2
+               "--until", "someday", "--by", "J. Smith", "--pin-stdin",
+               stdin="4711-blue\n")[0] == 2
 
 
 def test_review_decisions(site: str) -> None:
@@ -190,8 +199,9 @@ def test_a_role_that_may_not_approve_cannot_approve_a_deployment(site: str, caps
     assert run("--site", site, "policy", "set", "approvers", "J. Smith", "people.bob",
                "deployer")[0] == 0
     capsys.readouterr()
+    assert run("--site", site, "person", "add", "bob", "--pin-stdin", stdin="bob-pin\n")[0] == 0
     code, _ = run("--site", site, "--actor", "bob", "deploy", "approve", str(dep.id), "--as",
-                  "bob")
+                  "bob", "--pin-stdin", stdin="bob-pin\n")
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("patchdesk: error: bob may not approve deployments")
@@ -203,7 +213,8 @@ def test_a_role_that_may_not_approve_cannot_approve_a_deployment(site: str, caps
     assert "bob may not approve" in refusal["details"]["refused"]
     status = json.loads(run("--site", site, "deploy", "status", str(dep.id), "--json")[1])
     assert status["phase"] == "awaiting_approval"
-    code, text = run("--site", site, "deploy", "approve", str(dep.id), "--as", "J. Smith")
+    code, text = run("--site", site, "deploy", "approve", str(dep.id), "--as", "J. Smith",
+                     "--pin-stdin", stdin="4711-blue\n")
     assert code == 0 and "approved by J. Smith" in text
 
 

@@ -65,7 +65,7 @@ def test_dependency_chain_is_deployed_recorded_and_rolled_back_together(
             "zlib1g": f"{old} ii", "zlib1g-dev": f"{old} ii"}
         site.add_asset(Asset(hostname=info.name, ips=(info.ip,)))
         env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": MASTER}
-        cli = [PATCHDESK, "--site", str(site.path), "deploy"]
+        cli = [PATCHDESK, "--site", str(site.path), "--accept-new-host-keys", "deploy"]
         expected = f"zlib1g-dev {old} → {new}, and with it: zlib1g {old} → {new}"
 
         # The change set is known before anything is installed: `deploy plan --simulate`

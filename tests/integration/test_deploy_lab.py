@@ -31,6 +31,7 @@ def site(tmp_path: Path) -> Iterator[SiteService]:
     service = SiteService.open(tmp_path / "deploy.pdsite", create=True, actor="tech")
     service.remote.unlock(MASTER, create=True)
     service.remote.add_ssh_credential("office", "admin", password="labpass")
+    service.people.add("J. Smith", "4711-blue")  # approvals are proved by PIN ([12].8)
     yield service
     service.close()
 
@@ -118,9 +119,13 @@ def test_sigkill_mid_production_then_resume_never_installs_twice(
     path = site.path
     site.close()
     env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": MASTER}
-    proc = subprocess.Popen([PATCHDESK, "--site", str(path), "deploy", "run", str(dep.id),
-                             "--approve-as", "J. Smith", "--json"],
+    proc = subprocess.Popen([PATCHDESK, "--site", str(path), "--accept-new-host-keys",
+                             "deploy", "run", str(dep.id), "--approve-as", "J. Smith",
+                             "--pin-stdin", "--json"], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(b"4711-blue\n")
+    proc.stdin.close()
     try:
         # Wait until a production host is mid-install (its job started), then kill -9.
         deadline = time.monotonic() + 180

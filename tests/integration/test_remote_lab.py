@@ -48,7 +48,7 @@ def test_cli_credential_add_and_test_without_secrets_on_argv(lab: Lab, tmp_path:
     code, _ = cli(site_path, "cred", "add", "office", "--ssh-user", host.user,
                   "--password-stdin", "--scope", "all", stdin=host.password + "\n")
     assert code == 0
-    code, text = cli(site_path, "cred", "test", "office", "deb1")
+    code, text = cli(site_path, "cred", "test", "office", "deb1", "--accept-new-host-keys")
     assert code == 0, capsys.readouterr().err
     assert "sudo ok" in text
     # The secret is nowhere in the site file (WAL folded in first), nor in the output.

@@ -183,9 +183,10 @@ def test_an_expired_exception_is_overdue_again_and_listed_for_the_report(
     now = datetime.now(UTC).replace(microsecond=0)
     before = {i.package: i for i in service.risk_items()}
     assert not before["openssl"].overdue
+    service.people.add("J. Smith", "4711-blue")
     exc = service.add_review(Decision.EXCEPTION, package="openssl", host="pay01",
                              reason="WAF rule 42 blocks the vector", by="J. Smith",
-                             until=(now + timedelta(days=10)).date())
+                             until=(now + timedelta(days=10)).date(), pin="4711-blue")
     assert (exc.asset_id, exc.host) == (fleet["pay"].id, "pay01")
     # past the SLA (important on a critical server: high, 7 days) but still excepted
     in_9_days = now + timedelta(days=9)

@@ -97,7 +97,7 @@ def test_report_only_scan_writes_no_assets(service: SiteService,
 @pytest.mark.parametrize(
     ("targets", "needle"),
     [("10.0.0.0/33", "10.0.0.0/33"), ("10.0.0.9-3", "10.0.0.9-3"), ("foo..bar", "foo..bar"),
-     ("", "no targets"), ("10.0.0.0/8", "65,536")],
+     ("", "no targets"), ("10.0.0.0/13", "65,536"), ("10.0.0.0/8", "at most")],
 )
 def test_bad_ranges_start_nothing(service: SiteService, targets: str, needle: str) -> None:
     with pytest.raises(ValidationError, match="range") as info:

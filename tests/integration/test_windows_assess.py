@@ -170,7 +170,7 @@ def test_wrong_password_is_refused_and_the_host_counts_as_not_assessed(
     host = windows_trio.hostname("win11")
     assert cli(site, "asset", "add", "--hostname", host, "--ip", windows_trio.ip("win11"),
                "--os", "Windows")[0] == 0
-    code, _ = cli(site, "cred", "add", "bad", "--winrm-user", windows_trio.user,
+    code, _ = cli(site, "cred", "add", "bad", "--scope", "all", "--winrm-user", windows_trio.user,
                   "--password-stdin", "--winrm-port", str(windows_trio.port), "--ca-file",
                   str(windows_trio.ca_file), stdin="Not-The-Passw0rd\n")
     assert code == 0
@@ -216,7 +216,7 @@ def test_basic_over_http_needs_the_explicit_choice_and_sends_nothing_without_it(
         site = tmp_path / "basic.pdsite"
         assert cli(site, "asset", "add", "--hostname", "frontdesk", "--ip", ep.address,
                    "--os", "Windows")[0] == 0
-        code, _ = cli(site, "cred", "add", "basic", "--winrm-user", "reception",
+        code, _ = cli(site, "cred", "add", "basic", "--scope", "all", "--winrm-user", "reception",
                       "--password-stdin", "--winrm-auth", "basic", "--winrm-http",
                       "--winrm-port", str(ep.port), stdin="Rc-Passw0rd!\n")
         assert code == 1
@@ -227,7 +227,8 @@ def test_basic_over_http_needs_the_explicit_choice_and_sends_nothing_without_it(
         code, text = cli(site, "cred", "list", "--json")
         assert json.loads(text) == []  # nothing was stored either
         # With the explicit choice it works — and the CLI says what that costs.
-        code, text = cli(site, "cred", "add", "basic", "--winrm-user", "reception",
+        code, text = cli(site, "cred", "add", "basic", "--scope", "all",
+                         "--winrm-user", "reception",
                          "--password-stdin", "--winrm-auth", "basic", "--winrm-http",
                          "--allow-unencrypted", "--winrm-port", str(ep.port),
                          stdin="Rc-Passw0rd!\n")
@@ -248,7 +249,7 @@ def test_an_untrusted_certificate_is_refused_before_the_password_is_sent(
     assert cli(site, "asset", "add", "--hostname", host, "--ip", windows_trio.ip(name),
                "--os", "Windows")[0] == 0
     # No --ca-file: the system CAs do not know the lab CA.
-    code, _ = cli(site, "cred", "add", "nocA", "--winrm-user", windows_trio.user,
+    code, _ = cli(site, "cred", "add", "nocA", "--scope", "all", "--winrm-user", windows_trio.user,
                   "--password-stdin", "--winrm-port", str(windows_trio.port),
                   stdin=windows_trio.password + "\n")
     assert code == 0
@@ -260,7 +261,8 @@ def test_an_untrusted_certificate_is_refused_before_the_password_is_sent(
     assert code == 1 and json.loads(text)[0]["error_kind"] == "untrusted_certificate"
     # Skipping validation is an explicit per-host choice, warned about and audited.
     assert cli(site, "cred", "rm", "nocA")[0] == 0
-    code, text = cli(site, "cred", "add", "skip", "--winrm-user", windows_trio.user,
+    code, text = cli(site, "cred", "add", "skip", "--scope", "all",
+                     "--winrm-user", windows_trio.user,
                      "--password-stdin", "--winrm-port", str(windows_trio.port),
                      "--skip-cert-validation", windows_trio.ip(name),
                      stdin=windows_trio.password + "\n")
@@ -284,7 +286,8 @@ def test_kerberos_without_its_libraries_is_stored_and_refused_with_the_fix(
     host = windows_trio.hostname("win11")
     assert cli(site, "asset", "add", "--hostname", host, "--ip", windows_trio.ip("win11"),
                "--os", "Windows")[0] == 0
-    code, text = cli(site, "cred", "add", "domain", "--winrm-user", "CORP\\patcher",
+    code, text = cli(site, "cred", "add", "domain", "--scope", "all",
+                     "--winrm-user", "CORP\\patcher",
                      "--password-stdin", "--winrm-auth", "kerberos", "--winrm-port",
                      str(windows_trio.port), "--ca-file", str(windows_trio.ca_file),
                      stdin="Krb-Passw0rd!\n")

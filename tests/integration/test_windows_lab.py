@@ -72,7 +72,8 @@ def test_scan_marks_a_windows_host_and_assess_reaches_it_over_winrm(
         [asset] = json.loads(text)
         assert asset["os_family"] == "windows" and asset["ips"] == [host.ip]
         # One WinRM credential for the site (HTTPS 5986 by default, the lab CA).
-        code, text = cli(site, "cred", "add", "windows", "--winrm-user", "Administrator",
+        code, text = cli(site, "cred", "add", "windows", "--scope", "all",
+                         "--winrm-user", "Administrator",
                          "--password-stdin", "--ca-file", str(ca.ca_file),
                          stdin=PASSWORD + "\n")
         assert code == 0, text

@@ -362,6 +362,7 @@ def test_credential_dialog_validation(qtbot: Any, tmp_path: Path) -> None:
     assert problems["username"] == "A user name has no spaces."
     assert problems["auth"].startswith("There is no file")
     assert "sudo needs its password" in problems["sudo"]
+    assert problems["scope"] == "Choose which hosts get this credential."  # [12].10
     key = tmp_path / "id_ed25519"
     key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     dialog.name.setText("root-key")
@@ -388,3 +389,51 @@ def test_vault_gate_without_vault_points_to_credentials(
     assert shown_errors[0][0] == "No credentials yet"
     assert not done
 
+
+
+def test_first_contact_with_a_password_asks_to_confirm_the_key(
+        qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[12].10: a hostile SSH server on loopback records passwords; the first test of a
+    password credential sends none until the person confirms the key in the dialog."""
+    from tests.integration.test_password_hosts import HostileServer
+
+    server = HostileServer()
+    path = tmp_path / "tofu.pdsite"
+    service = SiteService.open(path, create=True, actor="tester")
+    service.remote.unlock(MASTER, create=True)
+    service.remote.add_ssh_credential("hostile", "admin", password="pw-login",
+                                      port=server.port, scopes=(Scope.parse("all"),))
+    service.add_asset(Asset(hostname="stranger", ips=("127.0.0.1",)))
+    service.close()
+    window = MainWindow(SiteService.open(path, actor="tester"))
+    qtbot.addWidget(window)
+    window.show()
+    assert window.service is not None
+    window.service.remote.unlock(MASTER)
+    open_credentials(qtbot, window)
+    texts: list[str] = []
+    seen_at_ask: list[list[str]] = []
+
+    def ask(_cls: Any, parent: QWidget | None, error: Any) -> bool:
+        box = HostKeyChangedDialog(parent, error)
+        qtbot.addWidget(box)
+        texts.append(f"{box.windowTitle()}\n{box.text()}")
+        seen_at_ask.append(list(server.passwords))
+        return True
+
+    monkeypatch.setattr(HostKeyChangedDialog, "ask", classmethod(ask))
+    choose(monkeypatch, qtbot, "stranger")
+    page = window.credentials
+    page.view.selectRow(0)
+    try:
+        qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(texts) == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: server.passwords == ["pw-login"], timeout=10_000)
+        wait_idle(qtbot, window)
+        assert seen_at_ask == [[]]  # nothing was sent before the person confirmed
+        assert texts[0].startswith("Confirm SSH host key") and "never confirmed" in texts[0]
+        [key] = window.service.remote.host_keys.all()
+        assert key["accepted_by"] == "tester"
+    finally:
+        server.close()
+        window.close()

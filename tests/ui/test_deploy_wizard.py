@@ -43,6 +43,7 @@ from app.ui.deploy.helpers import (
     window_text,
 )
 from app.ui.deploy.wizard import DeployWizard
+from app.ui.pin_dialog import PinDialog
 from app.ui.qt import QWizard
 from app.ui.tasks import TaskRunner
 from tests.ui.stall import StallMeter
@@ -267,8 +268,22 @@ def lab_site(tmp_path: Path) -> Iterator[SiteService]:
     service = SiteService.open(tmp_path / "deploy.pdsite", create=True, actor="tech")
     service.remote.unlock(MASTER, create=True)
     service.remote.add_ssh_credential("office", "admin", password="labpass")
+    service.people.add("J. Smith", "4711-blue")  # approvals need the approver's PIN ([12].8)
     yield service
     service.close()
+
+
+@pytest.fixture(autouse=True)
+def approver_pin(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The PIN dialog answers J. Smith's PIN; returns the names it was asked for."""
+    asked: list[str] = []
+
+    def ask(_parent: object, name: str, _purpose: str) -> str:
+        asked.append(name)
+        return "4711-blue"
+
+    monkeypatch.setattr(PinDialog, "ask", staticmethod(ask))
+    return asked
 
 
 def add_hosts(lab_host, site: SiteService, names: list[str]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.errors import UserError
 from app.ui import discover
 from app.ui.mainwindow import MainWindow
 from tests.integration.test_scan_service import Listener
@@ -86,8 +87,8 @@ def test_large_range_needs_confirmation(qtbot, window: MainWindow, monkeypatch) 
         return False
 
     monkeypatch.setattr(discover, "confirm_large_scan", refuse)
-    start(window, "10.0.0.0/8")
-    assert asked == [16_777_214]
+    start(window, "10.0.0.0/13")
+    assert asked == [524_286]
     assert not window.discover.running
     assert window.service is not None
     assert window.service.scans() == []
@@ -150,3 +151,30 @@ def test_import_nmap_xml_shows_the_scan_and_fills_the_inventory(
     wait_idle(qtbot, window)
     assert "not an Nmap XML report" in page.error_label.text()
     assert page.status_label.text() == "Import failed."
+
+
+def test_public_range_needs_its_own_confirmation(qtbot, window: MainWindow,
+                                                 monkeypatch) -> None:
+    """[12].14: declined, nothing runs; confirmed, the scan is asked for with the public
+    choice (the test's stand-in for the sweep refuses: no packet leaves loopback)."""
+    answers = [False, True]
+    asked: list[int] = []
+
+    def ask(_parent: object, count: int) -> bool:
+        asked.append(count)
+        return answers.pop(0)
+
+    monkeypatch.setattr(discover, "confirm_public_scan", ask)
+    start(window, "8.8.8.0/30")
+    assert asked == [2] and not window.discover.running
+    assert window.service is not None and window.service.scans() == []
+    calls: list[bool] = []
+
+    def no_sweep(*_args: object, allow_public: bool = False, **_kw: object) -> object:
+        calls.append(allow_public)
+        raise UserError("stopped by the test before any packet")
+
+    monkeypatch.setattr(window.service, "scan_network", no_sweep)
+    start(window, "8.8.8.0/30")
+    qtbot.waitUntil(lambda: not window.discover.running, timeout=10_000)
+    assert asked == [2, 2] and calls == [True]

@@ -155,6 +155,29 @@ def test_edit_asset_and_change_log(
     assert "add" in details.history.text()
 
 
+def test_an_edit_keeps_what_another_process_changed_meanwhile(
+    qtbot: object, window: MainWindow, site_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """[12].16: while the dialog is open another process sets the location; saving the
+    dialog's owner change does not revert it."""
+    select(window, "web01")
+
+    def fill(d: AssetDialog) -> None:
+        other = SiteService.open(site_path, actor="other")
+        try:
+            loaded = other.find_assets("web01")[0]
+            other.update_asset(loaded.with_changes(location="Rack 9"), base=loaded)
+        finally:
+            other.close()
+        type_into(qtbot, d.owner, "Web team")
+
+    drive_asset_dialog(qtbot, monkeypatch, fill)
+    with qtbot.waitSignal(window.changed, timeout=5000):  # type: ignore[attr-defined]
+        window.action(MainAction.EDIT).trigger()
+    web = next(a for a in stored(site_path) if a.hostname == "web01")
+    assert (web.location, web.owner) == ("Rack 9", "Web team")
+
+
 def test_bad_ip_and_mac_are_shown_inline_and_nothing_is_saved(
     qtbot: object, window: MainWindow, site_path: Path, monkeypatch: pytest.MonkeyPatch,
     shown_errors: list[tuple[str, str]],

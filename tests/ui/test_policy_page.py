@@ -19,6 +19,7 @@ from app.services import SiteService
 from app.ui.deploy.helpers import window_text
 from app.ui.deploy.wizard import DeployWizard
 from app.ui.mainwindow import MainWindow
+from app.ui.pin_dialog import PinDialog
 from app.ui.policy_page import PolicyPage, policy_document
 from app.ui.tasks import TaskRunner
 from tests.ui.conftest import wait_idle
@@ -142,7 +143,8 @@ def test_kev_import_updates_the_status_and_the_priority_flags(
 
 
 def test_deploy_wizard_shows_the_refusal_of_an_approver_the_policy_does_not_name(
-        qtbot: Any, tmp_path: Path, shown_errors: list[tuple[str, str]]) -> None:
+        qtbot: Any, tmp_path: Path, shown_errors: list[tuple[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     service = SiteService.open(tmp_path / "approve.pdsite", create=True, actor="tester")
     fleet = build_fleet(service, kev=False)
     service.set_policy_values([("approvers", "alice"), ("people.bob", "deployer")])
@@ -156,6 +158,8 @@ def test_deploy_wizard_shows_the_refusal_of_an_approver_the_policy_does_not_name
     qtbot.waitUntil(lambda: bool(opened), timeout=10_000)
     wizard = opened[0]
     qtbot.addWidget(wizard)
+    service.people.add("bob", "bob-pin")  # bob proves who he is, and is still refused
+    monkeypatch.setattr(PinDialog, "ask", staticmethod(lambda _p, _n, _w: "bob-pin"))
     wizard.approve("bob", "looks fine")
     qtbot.waitUntil(lambda: bool(shown_errors), timeout=10_000)
     title, message = shown_errors[0]

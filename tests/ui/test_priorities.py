@@ -197,8 +197,25 @@ def test_urgency_review_with_an_exception_through_the_dialog(
         dialog.by.setText("J. Smith")
 
     seen = answer_review(monkeypatch, fill)
+    win.service.people.add("J. Smith", "4711-blue")
+    pins = ["", "wrong", "4711-blue"]  # cancelled, wrong, right ([12].8)
+    asked: list[str] = []
+
+    def ask_pin(_parent: object, name: str, _purpose: str) -> str | None:
+        asked.append(name)
+        return pins.pop(0) or None
+
+    monkeypatch.setattr(priorities.PinDialog, "ask", staticmethod(ask_pin))
+    panel.review_button.click()  # the PIN dialog cancelled: nothing recorded
+    wait_idle(qtbot, win)
+    assert win.service.exceptions() == [] and not shown_errors
+    panel.review_button.click()  # a wrong PIN: refused, said why
+    qtbot.waitUntil(lambda: bool(shown_errors), timeout=10_000)
+    assert "Wrong PIN for J. Smith" in shown_errors[0][1]
+    assert win.service.exceptions() == []
+    shown_errors.clear()
     panel.review_button.click()
-    assert len(seen) == 1
+    assert len(seen) == 3 and asked == ["J. Smith"] * 3
     qtbot.waitUntil(lambda: any(i.package == "openssl" and i.state is ItemState.EXCEPTED
                                 for i in panel.items_shown()), timeout=10_000)
     assert not shown_errors
@@ -297,9 +314,10 @@ def test_screenshots_of_priorities_and_policy(qtbot: Any, tmp_path: Path) -> Non
          ("deployers", "J. Smith, K. Brown"), ("reviewers", "J. Smith"),
          ("windows", "ring:production=sat 22:00-04:00;ring:pilot=wed 19:00-21:00"),
          ("scope.exclude", "tag:lab")], "named the people; weekend window")
+    service.people.add("J. Smith", "4711-blue")
     service.add_review(Decision.EXCEPTION, package="openssl", host="pay01", by="J. Smith",
                        reason="WAF rule 42 blocks the vector until the vendor's fix",
-                       until=datetime.now(UTC).date() + timedelta(days=14))
+                       until=datetime.now(UTC).date() + timedelta(days=14), pin="4711-blue")
     assert fleet["pay"].id is not None
     service.close()
 

@@ -46,6 +46,7 @@ from app.ui.deploy.pages import PatchesPage, SchedulePage, TargetsPage
 from app.ui.deploy.run import EngineEvents
 from app.ui.deploy.run_pages import ReviewPage, RunPage, SummaryPage
 from app.ui.deployments_page import log_text
+from app.ui.pin_dialog import PinDialog
 from app.ui.qt import QMessageBox, Qt, QTimer, QWidget, QWizard, Signal
 from app.ui.tasks import Task, TaskError, TaskRunner
 
@@ -518,13 +519,17 @@ class DeployWizard(QWizard):
         """Record the named approval (write pool), then go on to the pilot and production."""
         assert self.dep is not None
         engine, dep_id = self.engine, self.dep.id
+        pin = PinDialog.ask(self, approver, "approve this deployment")  # [12].8
+        if pin is None:
+            return
 
         def approved(dep: Deployment) -> None:
             self.review_page.status.setText(f"Approved by {approver}.")
             if self.currentId() == P_REVIEW:
                 self.next()
 
-        self._write("deploy-approve", lambda: engine.approve(dep_id, approver, note), approved)
+        self._write("deploy-approve", lambda: engine.approve(dep_id, approver, note, pin=pin),
+                    approved)
 
     def override(self, asset_id: int, reason: str) -> None:
         """Let a host that failed pre-flight take part (write pool)."""
