@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,8 +49,16 @@ from app.core.deployment import (
 )
 from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
-from app.core.policy import MaintenanceWindow, selector_matches
+from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.deploy.hosts import failure_detail as _failure_detail
+from app.deploy.hosts import host_error_text
+from app.deploy.hosts import host_pins as _host_pins
+from app.deploy.hosts import pins as _pins
+from app.deploy.hosts import port_open as _port_open
+from app.deploy.hosts import unexpected_changes as _unexpected
+from app.deploy.rollback import rollback_host
+from app.deploy.windows import host_windows, window_gate, window_open
 from app.drivers.base import DeployCapability, DriverError, JobStatus, Transport
 from app.drivers.linux_deploy import compare_health
 from app.drivers.registry import deployer_for
@@ -359,47 +365,18 @@ class DeployEngine:
 
     # -- maintenance windows ---------------------------------------------------------
     def _host_windows(self, dep: Deployment, target: Target) -> list[MaintenanceWindow]:
-        """The plan's windows that apply to a host (none: any time; emergency: none)."""
-        if dep.gates.emergency or not dep.gates.windows:
-            return []
-        try:
-            asset = AssetRepo(self.store.db()).get(target.asset_id)
-        except UserError:
-            return []
-        windows = [MaintenanceWindow.parse(w) for w in dep.gates.windows]
-        return [w for w in windows if selector_matches(w.group, asset)]
+        """The plan's windows that apply to a host (:func:`app.deploy.windows.host_windows`)."""
+        return host_windows(self, dep, target)
 
     def _window_open(self, dep: Deployment, target: Target,
                      now: datetime | None = None) -> bool:
-        """Whether a host's maintenance window is open now (a RUNNING host is in flight)."""
-        windows = self._host_windows(dep, target)
-        now = now or self.clock()
-        return not windows or any(w.contains(now) for w in windows)
+        """Whether a host's maintenance window is open now."""
+        return window_open(self, dep, target, now)
 
     def _window_gate(self, dep: Deployment, targets: list[Target],
                      progress: ProgressCallback | None, cancel: CancelToken) -> list[Target]:
-        """The hosts of ``targets`` that may start now: in flight, or their window is open.
-        While none may, wait (cancellable) for the first window to open, saying so in the
-        log and the progress. Returns [] only when cancelled."""
-        said = ""
-        while True:
-            now = self.clock()
-            ready = [t for t in targets if t.state is HostState.RUNNING
-                     or self._window_open(dep, t, now)]
-            if ready or not targets:
-                return ready
-            opens = min(w.next_open(now) for t in targets for w in self._host_windows(dep, t))
-            message = f"waiting for window {opens:%a %H:%M}"
-            if message != said:
-                said = message
-                self._save(self.get(dep.id), f"{message} ({len(targets)} host(s))",
-                           audit="deploy.window_wait")
-            if progress is not None:
-                done = sum(1 for t in dep.targets if t.state in (
-                    HostState.SUCCEEDED, HostState.FAILED, HostState.SKIPPED))
-                progress(Progress(done, len(dep.targets), message))
-            if cancel.wait(min(30.0, max(0.2, (opens - now).total_seconds()))):
-                return []
+        """The hosts that may start now (:func:`app.deploy.windows.window_gate`)."""
+        return window_gate(self, dep, targets, progress, cancel)
 
     # -- pre-flight ------------------------------------------------------------------
     def _preflight(self, dep: Deployment, cancel: CancelToken) -> Deployment:
@@ -803,102 +780,5 @@ class DeployEngine:
         return dep
 
     def _rollback_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
-        """Restore every package the install changed, in ONE transaction of the host's
-        package manager: the kept old package files of what was upgraded (or removed), and
-        removal of what the install added; then check each package (dpkg, rpm)."""
-        dep = self.get(dep_id)
-        job = (target.job or self._job_id(dep, target.asset_id)) + "-rb"
-        try:
-            asset = AssetRepo(self.store.db()).get(target.asset_id)
-            transport = self.remote.transport_for(asset)
-            deployer = self._deployer(target.asset_id, transport)
-            native = str(target.health_before.get("native_arch", ""))
-            restore = dict(target.before)  # name → version ("" = was not installed)
-            now = deployer.versions(transport, list(restore), native)
-            if now != restore:
-                kept: dict[str, str] = target.health_before.get("kept", {})
-                back = [n for n, v in restore.items() if v and now.get(n) != v]
-                missing = [n for n in back if n not in kept]
-                if missing:
-                    raise DriverError(transport.host, "rollback_impossible",
-                                      f"no kept package file for {', '.join(missing)}")
-                remove = [n for n, v in restore.items() if not v and now.get(n)]
-                self._log(dep_id, target, "rolling back: " + ", ".join(
-                    [f"{n}={restore[n]}" for n in back] + [f"remove {n}" for n in remove]))
-                _answer, started = deployer.start_rollback(
-                    transport, job, [kept[n] for n in back], remove)
-                self._wait(deployer, transport, started, 1800, cancel)
-                now = deployer.versions(transport, list(restore), native)
-            wrong = [n for n, v in restore.items() if now.get(n, "") != v]
-            ok = not wrong
-            state = HostState.ROLLED_BACK if ok else target.state
-            detail = "rolled back" if ok else "rollback did not restore: " + ", ".join(
-                f"{n} is {now.get(n) or 'absent'} (was {restore[n] or 'absent'})"
-                for n in wrong)
-            if ok and len(restore) > 1:
-                detail += " (" + ", ".join(f"{n} {v or 'removed'}"
-                                           for n, v in restore.items()) + ")"
-            self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
-                                                state=state, detail=detail, after=now),
-                                f"{target.label}: {detail}", audit="deploy.rollback_host")
-        except Exception as exc:  # any failure is this host's error ([12].1)
-            what = host_error_text(exc)
-            try:
-                self._update_target(dep_id, replace(self.get(dep_id).target(target.asset_id),
-                                                    detail=f"rollback failed: {what}"),
-                                    f"{target.label}: rollback failed: {what}",
-                                    audit="deploy.rollback_host")
-            except Exception as store_exc:
-                self._host_error(dep_id, target.asset_id, store_exc, state=False)
-
-
-def host_error_text(exc: BaseException) -> str:
-    """A host's failure in words: ours as they are, a storage failure as such, anything
-    else (a parser meeting garbage) as an internal error naming the exception."""
-    if isinstance(exc, UserError):
-        return str(exc)
-    if isinstance(exc, sqlite3.Error):
-        return f"its result could not be stored ({type(exc).__name__}: {exc})"
-    return f"internal error: {type(exc).__name__}: {exc}"
-
-
-def _pins(dep: Deployment, native: str = "") -> dict[str, str]:
-    """The deployment's packages as the host names them, for its native architecture
-    (``name:arch`` for another architecture; every one qualified when it is unknown)."""
-    return {p.host_name(native): p.version for p in dep.packages}
-
-
-def _host_pins(dep: Deployment, target: Target) -> dict[str, str]:
-    """The pins that applied to a host, as recorded when its install was prepared (the
-    deployment's own for a host recorded before pins were)."""
-    recorded = target.health_before.get("pins")
-    if isinstance(recorded, dict):
-        return {str(n): str(v) for n, v in recorded.items()}
-    return _pins(dep, str(target.health_before.get("native_arch", "")))
-
-
-def _unexpected(changes: Sequence[PackageChange], pins: dict[str, str],
-                after: dict[str, str]) -> list[str]:
-    """What dpkg shows that the transaction did not do: a requested package not at its
-    version, or a change the simulation announced that did not happen."""
-    wrong = [f"{n} is {after.get(n) or 'not installed'}" for n, v in pins.items()
-             if after.get(n) != v]
-    wrong += [f"{c.name} is {after.get(c.name) or 'not installed'} (expected "
-              f"{c.after or 'removed'})" for c in changes
-              if c.name not in pins and after.get(c.name, "") != c.after]
-    return wrong
-
-
-def _failure_detail(deployer: DeployCapability, status: JobStatus, problems: list[str],
-                    wrong: list[str]) -> str:
-    """"failed: " with the package manager's verdict first, then what the versions show."""
-    first = problems[:1] or [f"{deployer.tool} exited {status.exit_code}"]
-    return "failed: " + "; ".join([*first, *wrong, *problems[1:]])
-
-
-def _port_open(address: str, port: int, timeout: float = 2.0) -> bool:
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        """One host's rollback (:func:`app.deploy.rollback.rollback_host`)."""
+        rollback_host(self, dep_id, target, cancel)

@@ -17,7 +17,8 @@ from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates, check_package_pin
-from app.deploy.engine import DeployEngine, EventCallback, _port_open
+from app.deploy.engine import DeployEngine, EventCallback
+from app.deploy.hosts import port_open as _port_open
 from app.files import write_text
 from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart

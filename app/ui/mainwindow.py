@@ -18,7 +18,7 @@ from typing import Any
 from app.core.errors import UserError
 from app.core.models import Asset, Site
 from app.services import ImportReport, SiteService, scan_profiles
-from app.ui import dialogs
+from app.ui import asset_actions, dialogs
 from app.ui.actions import (
     INVENTORY_CONTEXT,
     INVENTORY_TOOLS,
@@ -31,8 +31,6 @@ from app.ui.actions import (
     update_actions,
 )
 from app.ui.assess import AssessDialog, Assessor
-from app.ui.asset_dialog import AssetDialog, CriticalityDialog
-from app.ui.bulk_edit import BulkEditDialog
 from app.ui.credentials import CredentialsPage, VaultGate
 from app.ui.dashboard import Link
 from app.ui.deploy.wizard import DeployWizard
@@ -600,96 +598,27 @@ class MainWindow(QMainWindow):
 
     def add_asset(self) -> None:
         """Ask for a new asset and add it."""
-        service = self.service
-        if service is None:
-            return
-        asset = AssetDialog.ask(self, None)
-        if asset is None:
-            return
-
-        def done(stored: Asset) -> None:
-            self.inventory.model.upsert(stored)
-            assert stored.id is not None
-            if self.inventory.proxy.filter_text:
-                visible = self.inventory.proxy.mapFromSource(
-                    self.inventory.model.index(self.inventory.model.row_of(stored.id) or 0, 0)
-                )
-                if not visible.isValid():
-                    self.inventory.search.clear()
-                    self.inventory.apply_filter()
-            self.inventory.select_ids({stored.id})
-            self._update_count()
-            self.statusBar().showMessage(f"Added {stored.label}.", 5000)
-
-        self._write("add", lambda: service.add_asset(asset), done)
+        asset_actions.add_asset(self)
 
     def edit_selected(self) -> None:
         """Edit the selected asset in the asset dialog."""
-        service = self.service
-        selected = self.inventory.selected_assets()
-        if service is None or len(selected) != 1:
-            return
-        edited = AssetDialog.ask(self, selected[0])
-        if edited is None:
-            return
-
-        def done(stored: Asset) -> None:
-            self.inventory.model.upsert(stored)
-            self.inventory._on_selection_changed()
-            self.statusBar().showMessage(f"Saved {stored.label}.", 5000)
-
-        loaded = selected[0]  # only the fields edited are written ([12].16)
-        self._write("edit", lambda: service.update_asset(edited, base=loaded), done)
+        asset_actions.edit_selected(self)
 
     def set_criticality_selected(self) -> None:
         """Answer the criticality questionnaire for the selected assets at once."""
-        service = self.service
-        selected = self.inventory.selected_assets()
-        if service is None or not selected or self.current_page() != "inventory":
-            return
-        changed = CriticalityDialog.ask(self, selected)
-        if not changed:
-            return
-
-        def save() -> list[Asset]:
-            loaded = {a.id: a for a in selected}  # write only what was answered ([12].16)
-            return [service.update_asset(asset, base=loaded.get(asset.id)) for asset in changed]
-
-        def done(stored: list[Asset]) -> None:
-            for asset in stored:
-                self.inventory.model.upsert(asset)
-            self.inventory._on_selection_changed()
-            self.patches.mark_stale()
-            self.priorities.reload()
-            self.statusBar().showMessage(
-                f"Criticality set on {len(stored)} asset{'s' if len(stored) != 1 else ''}.",
-                5000)
-
-        self._write("criticality", save, done)
+        asset_actions.set_criticality_selected(self)
 
     def bulk_edit_selected(self) -> None:
         """Set the ring, owner, location, kind or tags of the selected assets at once."""
-        service = self.service
-        selected = self.inventory.selected_assets()
-        if service is None or not selected or self.current_page() != "inventory":
-            return
-        changed = BulkEditDialog.ask(self, selected)
-        if not changed:
-            return
+        asset_actions.bulk_edit_selected(self)
 
-        def save() -> list[Asset]:
-            return [service.update_asset(asset) for asset in changed]
+    def delete_selected(self) -> None:
+        """Delete the selected assets after confirmation; Undo brings them back."""
+        asset_actions.delete_selected(self)
 
-        def done(stored: list[Asset]) -> None:
-            for asset in stored:
-                self.inventory.model.upsert(asset)
-            self.inventory._on_selection_changed()
-            self.patches.mark_stale()
-            self.priorities.reload()
-            self.statusBar().showMessage(
-                f"Changed {len(stored)} asset{'s' if len(stored) != 1 else ''}.", 5000)
-
-        self._write("bulk edit", save, done)
+    def undo_delete(self) -> None:
+        """Restore the assets deleted last."""
+        asset_actions.undo_delete(self)
 
     def _on_tray_activated(self, _reason: object) -> None:
         self.showNormal()
@@ -712,48 +641,6 @@ class MainWindow(QMainWindow):
             if self.current_page() == "patches":
                 self.patches.load()
             self.statusBar().showMessage(changes.summary().replace("\n", " · "), 15000)
-
-    def delete_selected(self) -> None:
-        """Delete the selected assets after confirmation; Undo brings them back."""
-        service = self.service
-        selected = self.inventory.selected_assets()
-        if service is None or not selected or self.current_page() != "inventory":
-            return
-        if not dialogs.confirm_delete(self, selected):
-            return
-        ids = [a.id for a in selected if a.id is not None]
-
-        def done(deleted: list[Asset]) -> None:
-            self.inventory.model.remove_ids(ids)
-            self._update_count()
-            self.undo_assets = deleted
-            n = len(deleted)
-            noun = deleted[0].label if n == 1 else f"{n} assets"
-            self.action(MainAction.UNDO).setText(f"&Undo delete of {noun}")
-            self.undo_button.show()
-            self.statusBar().showMessage(f"Deleted {noun}.", 15000)
-            self._update_actions()
-
-        self._write("delete", lambda: service.delete_assets(ids), done)
-
-    def undo_delete(self) -> None:
-        """Restore the assets deleted last."""
-        service = self.service
-        assets = list(self.undo_assets)
-        if service is None or not assets:
-            return
-        self.undo_assets = []
-        self.undo_button.hide()
-        self._update_actions()
-
-        def done(restored: list[Asset]) -> None:
-            for asset in restored:
-                self.inventory.model.upsert(asset)
-            self.inventory.select_ids({a.id for a in restored if a.id is not None})
-            self._update_count()
-            self.statusBar().showMessage(f"Restored {len(restored)} asset(s).", 5000)
-
-        self._write("undo", lambda: service.restore_assets(assets), done)
 
     def _on_site_saved(self, site: Site) -> None:
         self.site = site
