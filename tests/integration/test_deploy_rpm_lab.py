@@ -32,6 +32,7 @@ def site(tmp_path: Path) -> Iterator[SiteService]:
     service = SiteService.open(tmp_path / "rpmdeploy.pdsite", create=True, actor="tech")
     service.remote.unlock(MASTER, create=True)
     service.remote.add_ssh_credential("office", "admin", password="labpass")
+    service.people.add("J. Smith", "4711-blue")  # approvals are proved by PIN ([12].8)
     yield service
     service.close()
 
@@ -64,7 +65,7 @@ def test_security_update_preflight_install_verify_and_rollback(
     assert {t.label: t.stage for t in dep.targets} == {test_name: Stage.TEST,
                                                        prod_name: Stage.PRODUCTION}
     t0 = time.monotonic()
-    dep = site.deployments.run(dep.id, approve_as="J. Smith")
+    dep = site.deployments.run(dep.id, approve_as="J. Smith", pin="4711-blue")
     t_run = time.monotonic() - t0
     details = {t.label: t.detail for t in dep.targets}
     assert dep.phase is Phase.DONE, (dep.halt_reason, details,
@@ -111,7 +112,7 @@ def test_failing_post_scriptlet_halts_at_the_test_ring(
     rpm_hosts(lab_host, site, kind, [test_name, prod_name])
     dep = site.plan_deployment([f"pd-broken={BROKEN_NEW.evr}"], [prod_name],
                                test_ring=[test_name])
-    dep = site.deployments.run(dep.id, approve_as="J. Smith")
+    dep = site.deployments.run(dep.id, approve_as="J. Smith", pin="4711-blue")
     assert dep.phase is Phase.HALTED, [t.detail for t in dep.targets]
     assert "test host(s) failed" in dep.halt_reason
     states = {t.label: t.state for t in dep.targets}

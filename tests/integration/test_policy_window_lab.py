@@ -59,7 +59,8 @@ def test_deploy_run_follows_the_policy_and_waits_for_the_window(
     site.close()
     env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": MASTER}
     proc = subprocess.Popen(
-        [PATCHDESK, "--site", str(path), "--actor", "tech", "deploy", "run", "--patch",
+        [PATCHDESK, "--site", str(path), "--actor", "tech", "deploy", "run",
+         "--accept-new-host-keys", "--patch",
          "pd-tools=2.1-1",
          "--targets", "wpol,wnob", "--yes", "--json", "--pilot-success", "0.95",
          "--max-failure-rate", "0.5", "--override", "lab: rate only matters past 1 host"],

@@ -134,7 +134,8 @@ def test_deploy_wakes_a_host_that_is_off_then_installs(lab: Lab, lab_host,
     try:
         env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": master}
         run = lab.client_run([str(Path(sys.executable).with_name("patchdesk")), "--site",
-                              str(path), "deploy", "run", str(dep.id), "--yes", "--json"],
+                              str(path), "deploy", "run", str(dep.id), "--yes", "--json",
+                              "--accept-new-host-keys"],
                              env=env, timeout=400)
         nic_thread.join(60)
     finally:
