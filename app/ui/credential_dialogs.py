@@ -35,7 +35,7 @@ from app.ui.qt import (
     QVBoxLayout,
     QWidget,
 )
-from app.ui.widgets import plain_label
+from app.ui.widgets import form_row, plain_label
 
 KEY_FILTER = "SSH private keys (id_* *.pem *.key);;All files (*)"
 CA_FILTER = "CA certificates (*.pem *.crt *.cer);;All files (*)"
@@ -338,7 +338,12 @@ class CredentialDialog(QDialog):
         else:
             box.addLayout(widget)
         box.addWidget(error)
-        form.addRow(label, box)
+        # the label's "&" mnemonic needs a buddy: the row's first input (else it shows "&")
+        buddy = widget if isinstance(widget, QWidget) else _first_input(widget)
+        if buddy is None:
+            form.addRow(label.replace("&", ""), box)
+        else:
+            form_row(form, label, box, buddy)
 
     def _on_auth_toggled(self, use_key: bool) -> None:
         self.secret_stack.setCurrentIndex(1 if use_key else 0)
@@ -577,3 +582,17 @@ class ChooseAssetDialog(QDialog):
 
 
 # -- the page -------------------------------------------------------------------------------
+
+
+def _first_input(layout: Any) -> QWidget | None:
+    """The first widget in a (nested) layout: the field a row's label points at."""
+    for i in range(layout.count()):
+        item = layout.itemAt(i)
+        widget: QWidget | None = item.widget()
+        if widget is not None:
+            return widget
+        if item.layout() is not None:
+            found = _first_input(item.layout())
+            if found is not None:
+                return found
+    return None

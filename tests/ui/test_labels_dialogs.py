@@ -189,3 +189,13 @@ def test_a_saved_inventory_group_is_a_deployment_target(qtbot: Any,
     runner.cancel_all()
     wizard.close()
     assert runner.wait_for_done(20_000)
+
+
+def test_credential_dialog_labels_have_their_fields_as_buddies(qtbot: Any) -> None:
+    """The SSH/WinRM credential dialog's rows whose field is a layout showed a literal "&"."""
+    from app.ui.credential_dialogs import CredentialDialog
+
+    dialog = CredentialDialog(None, taken=[], assets=[], tags=[])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert literal_ampersands(dialog) == []
