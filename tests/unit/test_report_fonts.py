@@ -63,3 +63,4 @@ def test_a_local_logo_loads_and_a_huge_one_is_refused(tmp_path: Path) -> None:
     huge.write_bytes(logo.read_bytes() + b"\0" * (pdf.MAX_LOGO_BYTES + 1))
     assert pdf.load_logo(str(huge)) is None
     assert pdf.load_logo(str(tmp_path / "missing.png")) is None
+
