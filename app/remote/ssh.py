@@ -57,6 +57,13 @@ class UnreachableError(RemoteError):
     kind = "unreachable"
 
 
+class ConnectionLostError(UnreachableError):
+    """An established SSH connection dropped while a command ran (the host rebooted, a
+    middlebox or an overloaded sshd cut it). Read-only work may be retried once."""
+
+    kind = "connection_lost"
+
+
 class AuthenticationError(RemoteError):
     """The host refused the credentials."""
 
@@ -397,6 +404,9 @@ class SshTransport:
             chan.settimeout(0.2)
             chan.exec_command(command)
             out, err, code = self._pump(chan, marker, input, deadline, argv, max_output)
+        except (OSError, EOFError, paramiko.SSHException) as exc:  # the link, not the command
+            raise ConnectionLostError(self.host, f"the SSH connection was lost while "
+                                                 f"'{shlex.join(argv)[:60]}' ran: {exc}") from None
         finally:
             chan.close()
         stderr = err.decode("utf-8", "replace")

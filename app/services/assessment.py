@@ -21,6 +21,7 @@ from app.core.models import Asset, AssetPatch, Classification, PatchStatus, Soft
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.registry import assess_host, assess_windows_host
+from app.remote.ssh import ConnectionLostError
 from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
@@ -165,8 +166,13 @@ class AssessmentService(ServicePart):
                             remote.winrm_transport_for(asset), refresh=refresh,
                             should_stop=lambda: cancel.cancelled)
                     else:
-                        result = assess_host(remote.transport_for(asset), refresh=refresh,
-                                             changelogs=changelogs)
+                        try:
+                            result = assess_host(remote.transport_for(asset),
+                                                 refresh=refresh, changelogs=changelogs)
+                        except ConnectionLostError as lost:  # read-only work: once more
+                            log.warning("%s: %s; assessing it again", asset.label, lost)
+                            result = assess_host(remote.transport_for(asset),
+                                                 refresh=refresh, changelogs=changelogs)
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (

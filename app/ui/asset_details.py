@@ -41,6 +41,7 @@ _RED = QColor("#b3261e")
 #: How each per-host error kind of a deep scan reads.
 ERROR_KINDS = {
     "unreachable": "unreachable",
+    "connection_lost": "connection lost",
     "auth_failed": "login refused",
     "sudo_refused": "sudo refused",
     "timeout": "timed out",
