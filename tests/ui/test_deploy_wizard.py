@@ -460,7 +460,8 @@ def test_close_mid_run_asks_then_resume_finishes_without_installing_twice(
         qtbot, lab, lab_host, lab_site: SiteService, runner: TaskRunner, closing: Closing) -> None:
     names = ["rtest", "rprod"]
     add_hosts(lab_host, lab_site, names)
-    lab_site.assess_assets()
+    outcomes = lab_site.assess_assets()
+    assert all(o.ok for o in outcomes), [o.to_dict() for o in outcomes if not o.ok]
     wizard = open_wizard(qtbot, lab_site, runner)
     plan_in_wizard(qtbot, wizard, "pd-tools", {"rtest": Stage.TEST,
                                                "rprod": Stage.PRODUCTION})
@@ -485,8 +486,9 @@ def test_close_mid_run_asks_then_resume_finishes_without_installing_twice(
     again = opened[0]
     qtbot.addWidget(again)
     assert again.currentId() in (P_TEST, P_REVIEW)
-    assert "rtest: installing" in again.test_page.log_view.toPlainText() or \
-        again.currentId() == P_REVIEW
+    # the resumed wizard reads the stored log in the background: wait for it
+    qtbot.waitUntil(lambda: "rtest: installing" in again.test_page.log_view.toPlainText()
+                    or again.currentId() == P_REVIEW, timeout=30_000)
     qtbot.waitUntil(lambda: again.currentId() == P_REVIEW, timeout=300_000)
     qtbot.waitUntil(lambda: again.review_page.approve_button.isEnabled())
     again.review_page.approver_edit.setText("J. Smith")
