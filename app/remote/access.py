@@ -182,9 +182,7 @@ class RemoteAccess:
             VaultLockedError, UserError (bad name/user, unreadable key file).
         """
         key = self._require_key()
-        name = name.strip()
-        if not name or len(name) > 64:
-            raise UserError("A credential needs a name of 1–64 characters.")
+        name = _credential_name(name)
         if not username.strip():
             raise UserError("An SSH credential needs a user name.")
         if not (password or key_file):
@@ -238,9 +236,7 @@ class RemoteAccess:
                 (nothing is stored, nothing is sent).
         """
         key = self._require_key()
-        name = name.strip()
-        if not name or len(name) > 64:
-            raise UserError("A credential needs a name of 1–64 characters.")
+        name = _credential_name(name)
         if not username.strip():
             raise UserError("A WinRM credential needs a user name.")
         if not password:
@@ -510,3 +506,14 @@ class RemoteAccess:
             for pool_key in stale:
                 self._pool.pop(pool_key).close()
 
+
+def _credential_name(name: str) -> str:
+    """A credential's name, trimmed.
+
+    Raises:
+        UserError: empty or longer than 64 characters.
+    """
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise UserError("A credential needs a name of 1–64 characters.")
+    return name

@@ -16,33 +16,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-try:  # imported as tests.lab.base (pytest) or as base (lab.py run as a script)
-    from tests.lab.common import (
-        BASE_PACKAGES,
-        BASE_RECIPE_VERSION,
-        DEFAULT_CACHE_DIR,
-        DEFAULT_RUN_DIR,
-        HOST_PATH,
-        SUITE,
-        LabError,
-        _log,
-        _tool,
-        run,
-    )
-except ImportError:  # pragma: no cover - script use
-    from common import (  # type: ignore[no-redef]
-        BASE_PACKAGES,
-        BASE_RECIPE_VERSION,
-        DEFAULT_CACHE_DIR,
-        DEFAULT_RUN_DIR,
-        HOST_PATH,
-        SUITE,
-        LabError,
-        _log,
-        _tool,
-        run,
-    )
-
+from tests.lab.common import (
+    BASE_PACKAGES,
+    BASE_RECIPE_VERSION,
+    DEFAULT_CACHE_DIR,
+    DEFAULT_RUN_DIR,
+    HOST_PATH,
+    SUITE,
+    LabError,
+    _log,
+    _tool,
+    run,
+)
 
 # --------------------------------------------------------------------------- mirror
 

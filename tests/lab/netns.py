@@ -15,27 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-try:  # imported as tests.lab.netns (pytest) or as netns (lab.py run as a script)
-    from tests.lab.base import (
-        run_dir,
-    )
-    from tests.lab.common import (
-        PREFIX_RE,
-        LabError,
-        run,
-        wait_until,
-    )
-except ImportError:  # pragma: no cover - script use
-    from base import (  # type: ignore[no-redef]
-        run_dir,
-    )
-    from common import (  # type: ignore[no-redef]
-        PREFIX_RE,
-        LabError,
-        run,
-        wait_until,
-    )
-
+from tests.lab.base import (
+    run_dir,
+)
+from tests.lab.common import (
+    PREFIX_RE,
+    LabError,
+    run,
+    wait_until,
+)
 
 # --------------------------------------------------------------------------- low level
 
@@ -149,10 +137,8 @@ def _destroy_lab(prefix: str, state_dir: Path | None) -> list[str]:
 
 def _rpmhosts() -> Any:
     """tests/lab/rpmhosts.py (imported on first use: only labs with RPM hosts need it)."""
-    try:
-        from tests.lab import rpmhosts
-    except ImportError:  # lab.py run as a script
-        import rpmhosts  # type: ignore[no-redef]
+    from tests.lab import rpmhosts
+
     return rpmhosts
 
 

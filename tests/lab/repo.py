@@ -14,39 +14,21 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-try:  # imported as tests.lab.repo (pytest) or as repo (lab.py run as a script)
-    from tests.lab.base import (
-        _dpkg_arch,
-        _flock,
-        cache_dir,
-    )
-    from tests.lab.common import (
-        ARCHIVE_SUITES,
-        DEBIAN_VERSION,
-        SECURITY_SUITE,
-        SOURCE_DATE_EPOCH,
-        SUITE,
-        LabError,
-        _tool,
-        run,
-    )
-except ImportError:  # pragma: no cover - script use
-    from base import (  # type: ignore[no-redef]
-        _dpkg_arch,
-        _flock,
-        cache_dir,
-    )
-    from common import (  # type: ignore[no-redef]
-        ARCHIVE_SUITES,
-        DEBIAN_VERSION,
-        SECURITY_SUITE,
-        SOURCE_DATE_EPOCH,
-        SUITE,
-        LabError,
-        _tool,
-        run,
-    )
-
+from tests.lab.base import (
+    _dpkg_arch,
+    _flock,
+    cache_dir,
+)
+from tests.lab.common import (
+    ARCHIVE_SUITES,
+    DEBIAN_VERSION,
+    SECURITY_SUITE,
+    SOURCE_DATE_EPOCH,
+    SUITE,
+    LabError,
+    _tool,
+    run,
+)
 
 # --------------------------------------------------------------------------- packages
 

@@ -36,12 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-try:  # imported as tests.lab.rpmhosts (pytest) or as rpmhosts (lab.py run as a script)
-    from tests.lab import lab as _lab
-    from tests.lab import rpmrepo
-except ImportError:  # pragma: no cover - script use
-    import lab as _lab  # type: ignore[no-redef]
-    import rpmrepo  # type: ignore[no-redef]
+from tests.lab import lab as _lab
+from tests.lab import rpmrepo
 
 RPM_KINDS = ("rocky", "opensuse")
 TOOL_RECIPE_VERSION = "1"

@@ -36,10 +36,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-try:  # imported as tests.lab.rpmrepo (pytest) or as rpmrepo (lab.py run as a script)
-    from tests.lab import lab as _lab
-except ImportError:  # pragma: no cover - script use
-    import lab as _lab  # type: ignore[no-redef]
+from tests.lab import lab as _lab
 
 RECIPE_VERSION = "1"
 RELEASE_SUFFIX = "pdlab"  # release "1.pdlab": like a dist tag (".el9"), but our own
