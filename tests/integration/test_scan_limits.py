@@ -14,6 +14,20 @@ from app.core.errors import ValidationError
 from app.services import LargeRangeError, PublicScanError, SiteService, check_scan_range
 
 
+@pytest.fixture(autouse=True)
+def _no_packet_may_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests name public addresses only to see them refused: should a refusal ever
+    regress, the sweep fails the test instead of sending a packet."""
+    import app.discovery
+    import app.discovery.sweep
+
+    def refuse(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("a scan of a public range reached the sweep")
+
+    monkeypatch.setattr(app.discovery, "scan", refuse)
+    monkeypatch.setattr(app.discovery.sweep, "scan", refuse)
+
+
 def test_more_than_a_slash_12_is_refused_even_when_confirmed() -> None:
     for targets in ("0.0.0.0/0", "10.0.0.0/8", "172.0.0.0/11"):
         with pytest.raises(ValidationError) as caught:

@@ -157,6 +157,15 @@ def test_public_range_needs_its_own_confirmation(qtbot, window: MainWindow,
                                                  monkeypatch) -> None:
     """[12].14: declined, nothing runs; confirmed, the scan is asked for with the public
     choice (the test's stand-in for the sweep refuses: no packet leaves loopback)."""
+    import app.discovery
+    import app.discovery.sweep
+
+    def refuse(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("a scan of a public range reached the sweep")
+
+    # should the confirmation ever regress, the sweep fails the test: no packet leaves
+    monkeypatch.setattr(app.discovery, "scan", refuse)
+    monkeypatch.setattr(app.discovery.sweep, "scan", refuse)
     answers = [False, True]
     asked: list[int] = []
 
