@@ -268,6 +268,9 @@ class DeploymentService(ServicePart):
         for spec in patches:
             name, _, version = spec.partition("=")
             name, _, arch = name.strip().partition(":")  # "name:arch=version" pins an arch
+            if version and any(p.package == name and p.source == UPDATE_SOURCE
+                               for p in missing):
+                version = INSTALLED  # a Windows KB (the wizard gives its title as version)
             if version:
                 pins.append(PackagePin(name, version.strip(), arch))
                 continue
