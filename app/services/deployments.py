@@ -19,6 +19,8 @@ from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
+from app.drivers.parsers.windows import UPDATE_SOURCE
+from app.drivers.windows.deploy import INSTALLED
 from app.files import write_text
 from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
@@ -66,7 +68,7 @@ class DeploymentService(ServicePart):
             if asset is None or not asset.primary_mac or t.state.value != "pending":
                 continue
             try:
-                port = self.site.remote.credential_for(asset).port or 22
+                port = self.site.remote.access_port(asset)
             except UserError:  # locked vault or no credential: pre-flight will say so
                 port = 22
             if not _port_open(t.address, port, 1.0):
@@ -266,6 +268,9 @@ class DeploymentService(ServicePart):
         for spec in patches:
             name, _, version = spec.partition("=")
             name, _, arch = name.strip().partition(":")  # "name:arch=version" pins an arch
+            if version and any(p.package == name and p.source == UPDATE_SOURCE
+                               for p in missing):
+                version = INSTALLED  # a Windows KB (the wizard gives its title as version)
             if version:
                 pins.append(PackagePin(name, version.strip(), arch))
                 continue
@@ -275,7 +280,9 @@ class DeploymentService(ServicePart):
             for p in missing:
                 row_arch = str(p.arch or "")
                 if p.package == name and (not arch or row_arch == arch):
-                    by_arch.setdefault(row_arch, set()).add(p.candidate_version)
+                    # A Windows update's target is "installed" (its row names its title).
+                    by_arch.setdefault(row_arch, set()).add(
+                        INSTALLED if p.source == UPDATE_SOURCE else p.candidate_version)
             if not by_arch:
                 raise UserError(f"No assessed host is missing '{name}'; assess first or "
                                 "give name=version.")
