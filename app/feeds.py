@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import tempfile
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -119,7 +118,7 @@ class FeedFile:
     label: str
     modified: str  # Last-Modified of a URL / the file's mtime, ISO ("" unknown)
     progress: Progress | None = None
-    cancel: threading.Event | None = None
+    should_stop: Callable[[], bool] | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The content in chunks (gunzipped when the file is gzip), checking for a cancel
@@ -133,7 +132,7 @@ class FeedFile:
                 stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
             try:
                 while True:
-                    if self.cancel is not None and self.cancel.is_set():
+                    if self.should_stop is not None and self.should_stop():
                         raise FeedCancelledError("Import cancelled; nothing was changed.")
                     try:
                         chunk = stream.read(CHUNK)
@@ -163,7 +162,7 @@ class FeedFile:
 
 @contextmanager
 def open_feed(source: str | Path, *, timeout: float = 60.0, progress: Progress | None = None,
-              cancel: threading.Event | None = None) -> Iterator[FeedFile]:
+              should_stop: Callable[[], bool] | None = None) -> Iterator[FeedFile]:
     """A feed file or http(s) URL, opened for streaming. A URL is downloaded to a private
     temporary file first (progress, cancel, size cap), so a dropped connection never leaves
     a half-imported feed.
@@ -186,16 +185,16 @@ def open_feed(source: str | Path, *, timeout: float = 60.0, progress: Progress |
             raise UserError(f"{path} is {info.st_size // 1_048_576} MB; that is larger than "
                             "any feed PatchDesk reads.")
         modified = datetime.fromtimestamp(info.st_mtime, UTC).isoformat(timespec="seconds")
-        yield FeedFile(path, str(path), modified, progress, cancel)
+        yield FeedFile(path, str(path), modified, progress, should_stop)
         return
     with tempfile.TemporaryDirectory(prefix="patchdesk-feed-") as folder:
         path = Path(folder) / "feed"
-        modified = _download(text, path, timeout, progress, cancel)
-        yield FeedFile(path, text, modified, progress, cancel)
+        modified = _download(text, path, timeout, progress, should_stop)
+        yield FeedFile(path, text, modified, progress, should_stop)
 
 
 def _download(url: str, path: Path, timeout: float, progress: Progress | None,
-              cancel: threading.Event | None) -> str:
+              should_stop: Callable[[], bool] | None) -> str:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise UserError(f"Only http and https URLs can be fetched, not '{scheme}:'.")
@@ -208,7 +207,7 @@ def _download(url: str, path: Path, timeout: float, progress: Progress | None,
             total = int(length) if length and length.isdigit() else None
             done = 0
             while True:
-                if cancel is not None and cancel.is_set():
+                if should_stop is not None and should_stop():
                     raise FeedCancelledError("Download cancelled; nothing was changed.")
                 chunk = response.read(CHUNK)
                 if not chunk:

@@ -8,8 +8,7 @@ previous data untouched. Each import is audited with its source, date and counts
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +56,7 @@ class FeedService(ServicePart):
 
     def import_feed(self, feed: str, source: str | Path | None = None, *,
                     progress: Progress | None = None,
-                    cancel: threading.Event | None = None,
+                    should_stop: Callable[[], bool] | None = None,
                     timeout: float = 60.0) -> FeedImport:
         """Import a feed from a file or an http(s) URL (audited).
 
@@ -66,7 +65,7 @@ class FeedService(ServicePart):
             source: a file or URL; None takes the feed's published URL (only when asked
                 for explicitly by a person: "Update now").
             progress: called with (bytes read, total) while the file is read.
-            cancel: set it to stop; nothing is changed then.
+            should_stop: answers True to stop; nothing is changed then.
 
         Raises:
             UserError: unknown feed, unreadable source, not that feed's format
@@ -84,7 +83,8 @@ class FeedService(ServicePart):
             return FeedImport("kev", kev.source, kev.date_released, kev.catalog_version,
                               kev.entries, 0, kev.entries)
         header = FeedHeader()
-        with open_feed(source, timeout=timeout, progress=progress, cancel=cancel) as opened, \
+        with open_feed(source, timeout=timeout, progress=progress,
+                       should_stop=should_stop) as opened, \
                 self.store.atomic() as db:
             repo = FeedRepo(db)
             if feed == "debian":
