@@ -146,6 +146,13 @@ class JsonStream:
             if not self._more():
                 return ""
 
+    def _next(self) -> str:
+        char = self._peek()
+        if not char:
+            raise FeedFormatError("the JSON ends early: the file is truncated")
+        self._pos += 1
+        return char
+
     def expect(self, char: str) -> None:
         """Consume ``char`` (after whitespace) or refuse the file."""
         found = self._peek()
@@ -184,8 +191,7 @@ class JsonStream:
                 raise FeedFormatError("an object key is not text")
             self.expect(":")
             yield key, self.value
-            nxt = self._peek()
-            self._pos += 1
+            nxt = self._next()
             if nxt == "}":
                 return
             if nxt != ",":
@@ -199,8 +205,7 @@ class JsonStream:
             return
         while True:
             yield self.value()
-            nxt = self._peek()
-            self._pos += 1
+            nxt = self._next()
             if nxt == "]":
                 return
             if nxt != ",":
