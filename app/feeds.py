@@ -25,6 +25,7 @@ from typing import BinaryIO
 from app import __version__
 from app.core.errors import UserError
 from app.core.kev import MAX_BYTES
+from app.core.progress import Cancelled
 
 #: Where CISA publishes the catalogue (tech-notes §7); offered as the default source.
 KEV_URL = ("https://www.cisa.gov/sites/default/files/feeds/"
@@ -106,7 +107,7 @@ FEED_URLS = {
 Progress = Callable[[int, int | None], None]
 
 
-class FeedCancelledError(UserError):
+class FeedCancelledError(UserError, Cancelled):
     """The person stopped the import; nothing was changed."""
 
 

@@ -109,6 +109,10 @@ class FeedService(ServicePart):
                                  result.to_dict())
         return result
 
+    def published_url(self, feed: str) -> str | None:
+        """Where a feed is published (what "Update now" fetches); None: no single file."""
+        return FEED_URLS.get(feed)
+
     def status(self) -> list[FeedStatus]:
         """Every feed's last import (never imported: no import time)."""
         repo = FeedRepo(self.store.db())

@@ -22,6 +22,7 @@ from app.core.patchgroups import (
     group_patches,
     severity_rank,
 )
+from app.ui.cve_detail import CveContext, detail_lines, load_cve_context
 from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
@@ -305,6 +306,7 @@ class PatchesPage(Page):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("patchesPage")
+        self.cve_context = CveContext()  # CVSS, EPSS, KEV of the CVEs shown
         header, self.summary = page_header("Patches")
         self.summary.setObjectName("patchesSummary")
 
@@ -459,9 +461,12 @@ class PatchesPage(Page):
         """Reload the missing updates of every assessed host (in the background)."""
 
         def read(service: SiteService) -> Any:
-            return build_rows(service.patches(), service.assessments(), service.assets())
+            patches = service.patches()
+            return (build_rows(patches, service.assessments(), service.assets()),
+                    load_cve_context(service, patches))
 
-        def show(rows: Any) -> None:
+        def show(result: Any) -> None:
+            rows, self.cve_context = result
             self.set_rows(*rows)
             self.loaded.emit()
 
@@ -583,7 +588,8 @@ class PatchesPage(Page):
     def _show_detail(self, *_args: object) -> None:
         if self.tabs.currentIndex() == 0:
             group = self._selected(self.patch_view, self.patch_proxy)
-            self.detail.setText(patch_detail(group) if isinstance(group, PatchGroup) else
+            self.detail.setText(patch_detail(group, self.cve_context)
+                                if isinstance(group, PatchGroup) else
                                 "Select a patch to see its hosts, CVEs and advisories; "
                                 "double-click it to list the hosts that miss it.")
         else:
@@ -593,8 +599,9 @@ class PatchesPage(Page):
                                 "inventory.")
 
 
-def patch_detail(g: PatchGroup) -> str:
-    """A patch group in a few plain-text lines."""
+def patch_detail(g: PatchGroup, context: CveContext | None = None) -> str:
+    """A patch group in a few plain-text lines (with ``context``: each CVE's CVSS, EPSS
+    and KEV flag, and the evidence for its classification)."""
     installed = ", ".join(g.installed) or "?"
     # A Windows update is a KB with a title, not a version change.
     change = (", ".join(g.candidates) if g.sources == ("windows-update",) and not g.installed
@@ -608,6 +615,8 @@ def patch_detail(g: PatchGroup) -> str:
     refs = [*g.cves, *g.advisories]
     if refs:
         lines.append("References: " + ", ".join(refs))
+    if context is not None:
+        lines += detail_lines(g.cves, g.patches, context)
     return "\n".join(lines)
 
 

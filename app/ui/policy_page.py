@@ -28,6 +28,7 @@ from app.core.policy import (
 )
 from app.services.compliance import frameworks as bundled_frameworks
 from app.ui import dialogs
+from app.ui.feeds_panel import FeedsSection
 from app.ui.models import local_time
 from app.ui.page import Page
 from app.ui.qt import (
@@ -201,6 +202,9 @@ class PolicyPage(Page):
         side = QVBoxLayout()
         side.addWidget(self._build_history(), 1)
         side.addWidget(self._build_kev())
+        self.feeds = FeedsSection(runner)  # vulnerability feeds (app/ui/feeds_panel.py)
+        self.feeds.imported.connect(lambda _feed: self.changed.emit("feeds"))
+        side.addWidget(self.feeds)
         body = QHBoxLayout()
         body.addWidget(scroll, 3)
         body.addLayout(side, 2)
@@ -394,9 +398,11 @@ class PolicyPage(Page):
         self._set_editing(False)
         self.history.clear()
         self.kev_status.setText("")
+        self.feeds.set_service(service)
 
     def bind(self, service: Any, runner: TaskRunner) -> None:
         self.runner = runner
+        self.feeds.runner = runner
         self.set_service(service)
 
     def load(self) -> None:
@@ -413,6 +419,7 @@ class PolicyPage(Page):
                 self.loaded.emit()
 
         self.runner.submit(lambda: load_state(service), name="load policy", on_result=done)
+        self.feeds.load()
 
     def set_state(self, state: PolicyState) -> None:
         """Show loaded data (the version in force unless an old one is being viewed)."""
