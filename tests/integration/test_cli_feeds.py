@@ -193,3 +193,30 @@ def test_url_import_streams_a_gzip_feed_with_progress(site: str, local_server: s
             service.feeds.import_feed("nvd", f"{local_server}/missing.json")
     finally:
         service.close()
+
+
+def test_framework_evidence_takes_the_nvd_cvss_band(site: str) -> None:
+    """A vendor-unknown update whose CVE NVD scores 7.1 (CVSS 4.0) counts as important in
+    the compliance frameworks' judgement once NVD is imported."""
+    from app.core.models import Severity as Sev
+    from app.services.compliance import framework_evidence
+
+    service = SiteService.open(site)
+    try:
+        web = service.find_assets("web01")[0]
+        now = datetime.now(UTC).replace(microsecond=0)
+        with service.store.atomic() as db:
+            AssessmentRepo(db).record_success(int(web.id or 0), now, now, Assessment(
+                "web01", "apt", updates=[Update(
+                    "panos-agent", "2.0", "1.0", classification=Classification.SECURITY,
+                    cves=("CVE-2025-0111",))]))
+
+        def severity() -> Sev:
+            evidence = framework_evidence(service)
+            return next(m.severity for m in evidence.missing if m.package == "panos-agent")
+
+        assert severity() is Sev.UNKNOWN
+        service.feeds.import_feed("nvd", NVD)
+        assert severity() is Sev.IMPORTANT
+    finally:
+        service.close()
