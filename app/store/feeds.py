@@ -147,7 +147,3 @@ class FixIndex:
                     r["distro"], r["release"], r["package"], r["cve"], r["fixed_version"],
                     r["urgency"], r["advisory"]))
         return out
-
-    def empty(self) -> bool:
-        """No distribution fix was ever imported (lookups can be skipped)."""
-        return self.store.db().execute("SELECT 1 FROM vuln_fixes LIMIT 1").fetchone() is None
