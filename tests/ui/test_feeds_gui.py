@@ -158,3 +158,25 @@ def test_patch_details_list_each_cve_with_cvss_epss_kev_and_evidence(
     assert "CVE-2099-0001  ·  CVSS unknown  ·  EPSS unknown  ·  KEV: not listed" in text
     assert "Classified from:\n  • Debian Security Tracker names CVE-2024-3094, urgency high" \
         "\n  • archive Internal:12/internal-mirror" in text
+
+
+def test_policy_form_sets_the_feeds_age_limit(qtbot: Any, win: MainWindow,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.ui.policy_page import PolicyPage
+
+    assert win.service is not None
+    win.service.feeds.import_feed("epss", EPSS)
+    win.show_page("policy")
+    wait_idle(qtbot, win)
+    page = win.policy_page
+    assert page.feeds_age.value() == 7
+    assert rows(page.feeds)["FIRST EPSS"][5] == "STALE (over 7 d)"
+    page.edit_button.click()
+    page.feeds_age.setValue(366)
+    monkeypatch.setattr(PolicyPage, "ask_note", staticmethod(lambda _p: "feeds yearly"))
+    page.save_button.click()
+    qtbot.waitUntil(lambda: page.state is not None and page.state.current.version == 1,
+                    timeout=10_000)
+    wait_idle(qtbot, win)
+    assert win.service.policy().policy.feeds_max_age_days == 366
+    assert rows(page.feeds)["FIRST EPSS"][5] == "STALE (over 366 d)"  # 2025-08-15: > 366 d
