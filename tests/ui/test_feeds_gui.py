@@ -9,6 +9,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,32 @@ def test_policy_form_sets_the_feeds_age_limit(qtbot: Any, win: MainWindow,
     wait_idle(qtbot, win)
     assert win.service.policy().policy.feeds_max_age_days == 366
     assert rows(page.feeds)["FIRST EPSS"][5] == "STALE (over 366 d)"  # 2025-08-15: > 366 d
+
+
+def test_a_stale_feed_is_flagged_on_the_dashboard_and_in_the_report(
+        qtbot: Any, win: MainWindow, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    service = win.service
+    assert service is not None
+    with qtbot.waitSignal(win.dashboard_loaded, timeout=10_000):
+        win.show_page("dashboard")
+    assert not [line for line in win.dashboard.attention_lines() if "Stale feed" in line]
+    service.feeds.import_feed("epss", EPSS)  # scored 2025-08-15: older than 7 days
+    with qtbot.waitSignal(win.dashboard_loaded, timeout=10_000):
+        win.dashboard.load()
+    [line] = [line for line in win.dashboard.attention_lines() if "Stale feed" in line]
+    age = service.feeds.status()[3].age_days(datetime.now(UTC))
+    assert line == (f"⚠ Stale feed FIRST EPSS: {age} days old (policy: 7) — update it on "
+                    "the Policy page")
+    view = win.dashboard.attention
+    item = next(view.item(i) for i in range(view.count()) if "Stale feed" in view.item(i).text())
+    win.dashboard._on_list_activated(item)
+    wait_idle(qtbot, win)
+    assert win.current_page() == "policy"
+
+    pdf = tmp_path / "report.pdf"
+    service.reports.generate(pdf)
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(pdf).pages).split())
+    assert (f"Stale vulnerability data — scores and classifications may be out of date: "
+            f"FIRST EPSS: {age} days old (policy: 7 days).") in text
