@@ -23,7 +23,7 @@ from app.drivers.zypper import zypper_driver
 def _apt(facts: LinuxFacts) -> Driver:
     inventory = DpkgInventory()
     return Driver("apt", facts=facts, inventory=inventory,
-                  updates=AptUpdates(inventory), reboot=AptReboot(facts))
+                  updates=AptUpdates(inventory, facts=facts), reboot=AptReboot(facts))
 
 
 #: Package-manager family (from os-release ID / ID_LIKE) → driver factory. A factory is
