@@ -120,8 +120,14 @@ class DeploymentService(ServicePart):
             ValidationError: a package name or version a package manager could read as
                 syntax, or a gate out of range ([12].2); nothing is saved.
         """
+        # Apple labels and Homebrew names have their own rules: the patches name their source
+        # (an explicitly named major macOS upgrade is Apple's too).
+        sources = {p.package: p.source for p in self.site.assess.patches()}
+        for record in self.site.assess.assessments().values():
+            for major in (record.facts.get("details") or {}).get("major_upgrades") or ():
+                sources.setdefault(str(major.get("label", "")), "apple")
         errors = [e for p in packages for e in check_package_pin(
-            f"{p.name}:{p.arch}" if p.arch else p.name, p.version)]
+            f"{p.name}:{p.arch}" if p.arch else p.name, p.version, sources.get(p.name, ""))]
         errors += check_gates(gates)  # the gates as finally assembled (policy, options)
         if errors:
             raise ValidationError(errors)

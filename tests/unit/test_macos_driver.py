@@ -180,3 +180,18 @@ def test_sources_and_rollback_notes() -> None:
     notes = rollback_notes(["apt", "apple", "brew", "apple"])
     assert len(notes) == 2 and notes[0].startswith("Apple updates cannot be rolled back")
     assert rollback_notes(["apt", "dnf"]) == []
+
+
+def test_plan_names_of_apple_and_homebrew_have_their_own_rules() -> None:
+    from app.core.validate import check_package_pin
+
+    label = "Command Line Tools (macOS Mojave version 10.14) for Xcode-10.3"
+    assert check_package_pin(label, "10.3", "apple") == []
+    assert check_package_pin(label, "10.3") != []  # not a Linux package name
+    assert check_package_pin("homebrew/cask/alfred", "5.1,2134", "brew") == []
+    assert check_package_pin("homebrew/cask/alfred", "5.1,2134") != []
+    for name, version, source in (("$(id) x", "1", "apple"), ("-i x", "1", "apple"),
+                                  ("macOS 14", "1;reboot", "apple"), ("a/b", "1", "brew"),
+                                  ("homebrew/core/x;id", "1", "brew"),
+                                  ("homebrew/core/git", "--force", "brew")):
+        assert check_package_pin(name, version, source) != []

@@ -94,6 +94,8 @@ class MacDeployer:
     """Installs Apple updates and Homebrew upgrades; keeps nothing for rollback."""
 
     tool = "softwareupdate"
+    #: Why nothing can be rolled back (the engine's rollback says it).
+    no_rollback = NO_ROLLBACK
 
     def __init__(self) -> None:
         self._rebooter = MacReboot()
