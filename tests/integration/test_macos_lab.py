@@ -59,7 +59,7 @@ def test_macs_assessed_updated_and_deferred(lab: Lab, lab_host, site: SiteServic
     outcomes = {o.label: o for o in site.assess_assets()}
     assert all(o.ok for o in outcomes.values()), {k: o.message for k, o in outcomes.items()}
     records = site.assessments()
-    for name, (_info, asset_id) in ids.items():
+    for _info, asset_id in ids.values():
         assert records[asset_id].driver == "macos"
     x, a, b = (ids[n][1] for n in ("macx", "maca", "macb"))
     assert records[x].facts["os_name"] == "Mac OS X" and records[x].facts["os_version"] == "10.14"
