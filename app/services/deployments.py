@@ -16,6 +16,7 @@ from app.core.models import Asset
 from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
+from app.core.thirdparty import rollback_notes
 from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
@@ -349,9 +350,17 @@ class DeploymentService(ServicePart):
         """A deployment's step log."""
         return DeploymentRepo(self.store.db()).log_lines(dep_id, asset_id)
 
+    def rollback_notes(self, dep_id: int) -> list[str]:
+        """What of a deployment cannot be rolled back, said before approval (Apple updates,
+        Homebrew upgrades: :func:`app.core.thirdparty.rollback_notes`)."""
+        names = {p.name for p in self.deployment(dep_id).packages}
+        return rollback_notes(p.source for p in self.site.assess.patches(status=None)
+                              if p.package in names)
+
     def json(self, dep_id: int, *, with_log: bool = True) -> dict[str, Any]:
         """A deployment as JSON data (plan, hosts, approval), with its step log."""
         data = to_json(self.deployment(dep_id))
+        data["rollback_notes"] = self.rollback_notes(dep_id)
         if with_log:
             data["log"] = self.log(dep_id)
         return data

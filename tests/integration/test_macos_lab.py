@@ -145,3 +145,54 @@ def test_macs_assessed_updated_and_deferred(lab: Lab, lab_host, site: SiteServic
     assert target.state is not HostState.SUCCEEDED
     assert mac_state(lab, "macb")["installed"] == []
     assert lab.exec("macb", "pgrep -f '[s]oftwareupdate -i'").returncode == 1
+
+
+def cli(site_path: Path, *argv: str, stdin: str = "") -> tuple[int, str]:
+    import io
+    import sys
+
+    from app.cli import main
+
+    out = io.StringIO()
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(["--site", str(site_path), *argv], out=out)
+    finally:
+        sys.stdin = old
+    return code, out.getvalue()
+
+
+def test_cli_owner_credential_sources_and_rollback_notes(lab: Lab, lab_host, tmp_path: Path,
+                                                          monkeypatch, capsys) -> None:
+    info = lab_host(name="macc", kind="mac-arm")
+    site_path = tmp_path / "cli.pdsite"
+    monkeypatch.setenv("PATCHDESK_MASTER_PASSWORD", MASTER)
+    assert cli(site_path, "asset", "add", "--hostname", "macc", "--ip", info.ip)[0] == 0
+    # The volume owner's password is a second secret on stdin, never on the command line.
+    code, text = cli(site_path, "cred", "add", "mac", "--ssh-user", "admin", "--password-stdin",
+                     "--macos-owner", OWNER, "--macos-owner-password-stdin", "--scope", "all",
+                     "--json", stdin=f"labpass\n{OWNER_PASSWORD}\n")
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(text)["macos_owner"] == OWNER
+    assert cli(site_path, "cred", "test", "mac", "macc", "--accept-new-host-keys")[0] == 0
+    code, _ = cli(site_path, "assess", "macc")
+    assert code == 0, capsys.readouterr().err
+    brew = json.loads(cli(site_path, "patches", "--source", "brew", "--json")[1])
+    assert {r["package"] for r in brew} == {"homebrew/core/git", "homebrew/core/openssl@3",
+                                            "homebrew/cask/firefox"}
+    apple = json.loads(cli(site_path, "patches", "--source", "apple", "--json")[1])
+    assert {(r["package"], r["reboot_required"]) for r in apple} == {
+        ("Safari17.6MontereyAuto-17.6", False), ("macOS Monterey 12.7.6-21H1320", True)}
+    assert json.loads(cli(site_path, "patches", "--source", "apt", "--json")[1]) == []
+    # Before approval, the plan says plainly that none of this can be rolled back.
+    code, text = cli(site_path, "deploy", "plan", "--patch", "macOS Monterey 12.7.6-21H1320",
+                     "--patch", "homebrew/core/git", "--targets", "macc")
+    assert code == 0, capsys.readouterr().err
+    assert "no rollback: Apple updates cannot be rolled back" in text
+    assert "no rollback: Homebrew upgrades cannot be rolled back" in text
+    service = SiteService.open(site_path)
+    service.store.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    service.close()
+    raw = site_path.read_bytes()
+    assert OWNER_PASSWORD.encode() not in raw
