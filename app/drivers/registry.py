@@ -52,13 +52,14 @@ def deployer_for(transport: Transport) -> DeployCapability:
         DriverError: ``unknown_os`` (no package manager PatchDesk knows) or
             ``unsupported_os`` (known, but nothing here installs with it).
     """
-    result = transport.run(["sh", "-c", "if [ \"$(uname -s)\" = Darwin ]; then "
-                            "echo @@darwin@@; else cat /etc/os-release 2>/dev/null || "
-                            "cat /usr/lib/os-release; fi"], timeout=60)
-    if result.stdout.strip() == "@@darwin@@":  # macOS: softwareupdate and Homebrew
+    result = transport.run(["sh", "-c", "cat /etc/os-release 2>/dev/null || "
+                            "cat /usr/lib/os-release; echo; echo @@pd:uname-s@@; uname -s"],
+                           timeout=60)
+    text, _, system = result.stdout.partition("\n@@pd:uname-s@@\n")
+    if system.strip() == "Darwin":  # macOS (whatever os-release says): softwareupdate, brew
         return MacDeployer()
     try:
-        release = parse_os_release(result.stdout)
+        release = parse_os_release(text)
     except ParseError as exc:
         raise DriverError(transport.host, "unknown_os",
                           f"os-release could not be read: {exc}") from None

@@ -195,3 +195,15 @@ def test_plan_names_of_apple_and_homebrew_have_their_own_rules() -> None:
                                   ("homebrew/core/x;id", "1", "brew"),
                                   ("homebrew/core/git", "--force", "brew")):
         assert check_package_pin(name, version, source) != []
+
+
+def test_the_registry_picks_the_mac_deployer_by_uname() -> None:
+    from app.drivers.registry import deployer_for
+
+    # The lab's Macs have a Debian os-release underneath: uname -s decides.
+    t = ScriptedTransport("m1").on(lambda a: "uname -s" in a[-1], 0,
+                                   'ID=debian\nPRETTY_NAME="Debian"\n\n@@pd:uname-s@@\nDarwin\n')
+    assert isinstance(deployer_for(t), MacDeployer)
+    t = ScriptedTransport("l1").on(lambda a: "uname -s" in a[-1], 0,
+                                   'ID=debian\nPRETTY_NAME="Debian"\n\n@@pd:uname-s@@\nLinux\n')
+    assert deployer_for(t).tool == "apt"
