@@ -122,6 +122,15 @@ def test_macs_assessed_updated_and_deferred(lab: Lab, lab_host, site: SiteServic
     assert "macOS 10.14.1 Update" not in left and "homebrew/core/git" not in left
     log = " ".join(line["message"] for line in site.deployment_log(done.id))
     assert "reboot scheduled in 1 min; users notified" in log
+    # A restart scheduled the BSD way is cancelled by stopping the waiting shutdown.
+    from app.drivers.macos.deploy import MacReboot
+
+    asset = next(a for a in site.assets() if a.id == x)
+    transport = site.remote.transport_for(asset)
+    MacReboot().schedule(transport, 5, "PatchDesk: cancel test")
+    assert lab.exec("macx", "pgrep -x shutdown").returncode == 0
+    MacReboot().cancel(transport)
+    assert lab.exec("macx", "pgrep -x shutdown").returncode == 1
     # No rollback for Apple updates or Homebrew: said plainly.
     back = site.deployer.rollback(done.id)
     assert "no rollback on macOS" in " ".join(
