@@ -65,6 +65,9 @@ def test_macs_assessed_updated_and_deferred(lab: Lab, lab_host, site: SiteServic
     assert records[x].facts["os_name"] == "Mac OS X" and records[x].facts["os_version"] == "10.14"
     assert records[x].facts["model"] == "Mac Pro (MacPro7,1)"  # text form: no -json on 10.14
     assert records[a].facts["serial"] == "D5XQV1FMFJ"  # -json form
+    assets = {asset.id: asset for asset in site.assets()}
+    assert (str(assets[a].os_family), assets[a].manufacturer, assets[a].serial) == (
+        "macos", "Apple", "D5XQV1FMFJ")
     patches = {(p.asset_id, p.package): p for p in site.patches()}
     # Apple (the 10.14 format) with restart / shut-down flags, and Homebrew, each named.
     update = patches[(x, "macOS 10.14.1 Update")]
