@@ -207,3 +207,25 @@ def test_the_registry_picks_the_mac_deployer_by_uname() -> None:
     t = ScriptedTransport("l1").on(lambda a: "uname -s" in a[-1], 0,
                                    'ID=debian\nPRETTY_NAME="Debian"\n\n@@pd:uname-s@@\nLinux\n')
     assert deployer_for(t).tool == "apt"
+
+
+def test_cli_owner_options_come_together_and_never_on_argv(tmp_path: Path, capsys) -> None:
+    import io
+    import sys
+
+    from app.cli import main
+
+    site = str(tmp_path / "s.pdsite")
+    old = sys.stdin
+    try:
+        sys.stdin = io.StringIO("pw\n")
+        code = main(["--site", site, "cred", "add", "m", "--ssh-user", "admin",
+                     "--password-stdin", "--macos-owner", "maria", "--scope", "all"],
+                    out=io.StringIO())
+    finally:
+        sys.stdin = old
+    assert code == 2
+    assert "--macos-owner needs" in capsys.readouterr().err
+    # There is no option that takes the password itself.
+    assert main(["--site", site, "cred", "add", "m", "--ssh-user", "admin",
+                 "--macos-owner-password", "x", "--scope", "all"], out=io.StringIO()) == 2

@@ -213,3 +213,11 @@ def test_brew_outdated_refuses_malformed(text: str) -> None:
         parse_brew_outdated(text)
     with pytest.raises(ParseError):
         parse_brew_outdated(read("brew/homebrew-4/outdated-cut.json"))
+
+
+def test_install_history_binary_plist_reads_the_same() -> None:
+    import plistlib
+
+    xml = (DATA / "macos/macos-10.10/InstallHistory.plist").read_bytes()
+    binary = plistlib.dumps(plistlib.loads(xml), fmt=plistlib.FMT_BINARY)
+    assert parse_install_history(binary) == parse_install_history(xml)
