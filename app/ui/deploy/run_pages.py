@@ -23,7 +23,7 @@ from app.ui.deploy.helpers import (
     P_SUMMARY,
 )
 from app.ui.deploy.pages import DeployPage, table_item
-from app.ui.deployments_page import TargetTableModel, phase_label
+from app.ui.deployments_page import TargetTableModel, can_roll_back, phase_label
 from app.ui.qt import (
     QAbstractItemView,
     QFormLayout,
@@ -158,9 +158,12 @@ class RunPage(DeployPage):
         halted = dep.phase in (Phase.HALTED, Phase.ROLLING_BACK, Phase.ROLLED_BACK)
         if halted_at_preflight(dep):
             self.halt_label.setText(f"Halted: {dep.halt_reason}.")
-        elif dep.phase is Phase.HALTED:
+        elif dep.phase is Phase.HALTED and can_roll_back(dep):
             self.halt_label.setText(f"Halted: {dep.halt_reason}\nRoll the deployment back, "
                                     "or close the wizard and plan a new one.")
+        elif dep.phase is Phase.HALTED:
+            self.halt_label.setText(f"Halted: {dep.halt_reason}\nNothing was installed: "
+                                    "close the wizard and plan a new one.")
         elif dep.phase is Phase.ROLLING_BACK:
             self.halt_label.setText("Rollback was interrupted. Roll back again to finish it.")
         elif dep.phase is Phase.ROLLED_BACK:
@@ -200,8 +203,9 @@ class RunPage(DeployPage):
                                      else "&Retry")
         self.continue_button.setVisible(self.w.paused_for_preflight or retry)
         self.continue_button.setEnabled(not self.w.busy)
+        # Offered only where something was installed ([13]).
         can_roll = (dep is not None and dep.phase in (Phase.HALTED, Phase.ROLLING_BACK)
-                    and not halted_at_preflight(dep))
+                    and can_roll_back(dep))
         self.rollback_button.setVisible(can_roll)
         self.rollback_button.setEnabled(can_roll and not self.w.busy)
 
