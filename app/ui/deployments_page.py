@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.core.clock import utcnow
+from app.core.deploy_eta import duration_text, host_seconds
 from app.core.deployment import (
     ARCHIVABLE_PHASES,
     CANCELLABLE_PHASES,
@@ -102,6 +104,15 @@ def host_state_text(target: Target) -> str:
     return str(target.state).replace("_", " ")
 
 
+def host_time_text(target: Target) -> str:
+    """How long a host took ("1 min"), or has been going ("running 45 s"), or ""."""
+    seconds = host_seconds(target, utcnow())
+    if seconds is None:
+        return ""
+    text = duration_text(seconds)
+    return f"running {text}" if target.state is HostState.RUNNING else text
+
+
 def target_detail(target: Target) -> str:
     """The most useful one-line detail of a target."""
     if target.excluded:
@@ -173,9 +184,9 @@ class TargetTableModel(RowTableModel):
     """The hosts of one deployment with their ring, state, versions and details."""
 
     COLUMNS = ("Host", "Address", "Ring", "Wave", "State", "Verified", "Before", "After",
-               "Reboot", "Detail")
+               "Reboot", "Detail", "Time")
     (COL_HOST, COL_ADDRESS, COL_RING, COL_WAVE, COL_STATE, COL_VERIFIED, COL_BEFORE,
-     COL_AFTER, COL_REBOOT, COL_DETAIL) = range(10)
+     COL_AFTER, COL_REBOOT, COL_DETAIL, COL_TIME) = range(11)
 
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         t: Target = obj
@@ -190,6 +201,7 @@ class TargetTableModel(RowTableModel):
             versions_text(t.after),
             t.reboot,
             target_detail(t),
+            host_time_text(t),
         )
         return cells, " ".join(cells).lower()
 

@@ -174,3 +174,43 @@ def test_per_host_rollback_is_offered_only_where_something_was_installed(
     assert wizard.test_page.rollback_button.isVisible()
     wizard.reject()
     assert QWizard  # imported for the wizard's buttons in the other tests
+
+
+def test_the_run_page_shows_hosts_done_and_the_time_left(
+        qtbot, patched_site: SiteService, runner: TaskRunner,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from app.core.clock import utcnow
+    from app.ui.deployments_page import TargetTableModel
+
+    alpha, bravo, charlie = (patched_site.find_assets(n)[0]
+                             for n in ("alpha", "bravo", "charlie"))
+    dep = patched_site.deployments.plan(
+        [PackagePin("pd-openssl", "1.0-2")],
+        [(alpha, Stage.PRODUCTION), (bravo, Stage.PRODUCTION), (charlie, Stage.PRODUCTION)],
+        Gates(concurrency=1, wave_size=1))
+    now = utcnow()
+    first, second, third = dep.targets
+    done = replace(first, state=HostState.SUCCEEDED, started_at=now - timedelta(seconds=300),
+                   finished_at=now - timedelta(seconds=180))  # took 2 min
+    going = replace(second, state=HostState.RUNNING, started_at=now - timedelta(seconds=30))
+    running = dep.with_target(done).with_target(going).moved(Phase.PREFLIGHT) \
+        .moved(Phase.PRODUCTION)
+    with patched_site.store.atomic() as db:
+        DeploymentRepo(db).save(running)
+    monkeypatch.setattr(DeployWizard, "start_run", lambda self: None)  # only the view here
+    wizard = DeployWizard(patched_site, runner, deployment=patched_site.deployment(dep.id))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    page = wizard.rollout_page
+    assert wizard.currentPage() is page
+    # 1 of 3 done; the running one needs ~90 s more, then the third 120 s: ~4 min.
+    assert page.progress.text() == "1 of 3 host(s) done · 1 running · about 4 min left"
+    assert page.progress.value() == 1 and page.progress.maximum() == 3
+    times = {t.label: page.model.data(page.model.index(row, TargetTableModel.COL_TIME))
+             for row, t in enumerate(page.model.objects())}
+    assert times[first.label] == "2 min"
+    assert times[second.label].startswith("running ")
+    assert times[third.label] == ""
+    wizard.reject()

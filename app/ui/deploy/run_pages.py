@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from app.core.clock import utcnow
+from app.core.deploy_eta import duration_text, run_progress
 from app.core.deployment import (
     RUNNING_PHASES,
     HostState,
@@ -34,6 +36,7 @@ from app.ui.qt import (
     QPushButton,
     QSplitter,
     Qt,
+    QTimer,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -59,6 +62,11 @@ class RunPage(DeployPage):
                          "Installs on the pilot group, then on production in waves, then "
                          "re-assesses every host to verify.")
         self.stage = stage
+        #: The rings this page runs (its progress counts their hosts).
+        self.stages = (Stage.TEST,) if test else (Stage.PILOT, Stage.PRODUCTION)
+        self._ticker = QTimer(self)  # the running hosts' time and the time left move on
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "&Next >")
         self.phase_label = plain_label("", name=f"{stage}Phase")
@@ -129,7 +137,15 @@ class RunPage(DeployPage):
     def initializePage(self) -> None:
         self.log_view.setPlainText("\n".join(self.w.log_lines))
         self.show_deployment()
+        self._ticker.start()
         self.w.start_run()
+
+    def _on_ticker_timeout(self) -> None:
+        if self.w.closed:
+            self._ticker.stop()
+        elif self.w.running and self.w.dep is not None:
+            self.model.update_targets(self.w.dep.targets)
+            self.show_progress()
 
     def show_deployment(self) -> None:
         """Render the wizard's current snapshot of the deployment."""
@@ -137,18 +153,7 @@ class RunPage(DeployPage):
         if dep is None:
             return
         self.model.update_targets(dep.targets)
-        finished = sum(1 for t in dep.targets if t.excluded or t.state in (
-            HostState.SUCCEEDED, HostState.FAILED, HostState.SKIPPED, HostState.ROLLED_BACK))
-        self.progress.setRange(0, max(1, len(dep.targets)))
-        if dep.phase is Phase.HALTED:  # stopped short: never "100 %"
-            installed = sum(1 for t in dep.targets if t.state in (
-                HostState.SUCCEEDED, HostState.FAILED, HostState.ROLLED_BACK))
-            self.progress.setValue(installed)
-            self.progress.setFormat(f"Halted — {installed} of {len(dep.targets)} host(s) "
-                                    "worked on")
-        else:
-            self.progress.setValue(finished)
-            self.progress.setFormat("%p%")
+        self.show_progress()
         text = f"Deployment {dep.id}: {phase_label(dep.phase)}"
         if self.w.running:
             text += " — running…"
@@ -171,6 +176,28 @@ class RunPage(DeployPage):
         self.halt_label.setVisible(halted)
         self.update_buttons()
         self.completeChanged.emit()
+
+    def show_progress(self) -> None:
+        """Hosts done of this page's rings, with the time left estimated from the finished
+        hosts' durations ([13]); a halted run says halted, never "100 %"."""
+        dep = self.w.dep
+        if dep is None:
+            return
+        if dep.phase is Phase.HALTED:  # stopped short
+            installed = sum(1 for t in dep.targets if t.state in (
+                HostState.SUCCEEDED, HostState.FAILED, HostState.ROLLED_BACK))
+            self.progress.setRange(0, max(1, len(dep.targets)))
+            self.progress.setValue(installed)
+            self.progress.setFormat(f"Halted — {installed} of {len(dep.targets)} host(s) "
+                                    "worked on")
+            return
+        run = run_progress(dep, utcnow(), self.stages)
+        self.progress.setRange(0, max(1, run.total))
+        self.progress.setValue(run.finished)
+        self.progress.setFormat(run.text())
+        self.progress.setToolTip(f"Average {duration_text(run.average)} per host"
+                                 if run.average is not None else
+                                 "The time left is estimated once a host has finished.")
 
     def show_waiting(self, text: str | None) -> None:
         """Show the maintenance-window countdown (None hides it)."""
