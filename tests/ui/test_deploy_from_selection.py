@@ -31,6 +31,8 @@ def chosen(qtbot: Any, wizard: DeployWizard) -> tuple[list[str], list[str]]:
     qtbot.waitUntil(lambda: wizard.currentPage() is wizard.targets_page, timeout=5_000)
     hosts = sorted(wizard.assets[a].label for a, _stage in wizard.targets_page.chosen())
     wizard.reject()
+    with qtbot.waitSignal(wizard.destroyed, timeout=5_000):  # gone before the next one
+        wizard.deleteLater()
     return packages, hosts
 
 
@@ -58,14 +60,12 @@ def test_deploy_from_the_patches_page_by_patch_host_and_risk(
     wizard = opened_wizard(qtbot, window)
     assert "1 patch(es) selected on the Patches page" in wizard.patches_page.status.text()
     assert chosen(qtbot, wizard) == (["openssl"], ["web01"])
-    wizard.setParent(None)
     # By host: acct-pc, with every update it misses.
     page.tabs.setCurrentIndex(1)
     select_rows(page.host_view, page.host_proxy, {"acct-pc"})
     page.deploy_button.click()
     wizard = opened_wizard(qtbot, window)
     assert chosen(qtbot, wizard) == (["curl"], ["acct-pc"])
-    wizard.setParent(None)
     # By risk: web01's curl item.
     page.show_by_risk()
     risk = page.risk
@@ -75,7 +75,6 @@ def test_deploy_from_the_patches_page_by_patch_host_and_risk(
     page.deploy_button.click()
     wizard = opened_wizard(qtbot, window)
     assert chosen(qtbot, wizard) == (["curl"], ["web01"])
-    wizard.setParent(None)
     wait_idle(qtbot, window)
 
 
@@ -96,7 +95,6 @@ def test_deploy_to_the_hosts_selected_in_the_inventory(
     wizard = opened_wizard(qtbot, window)
     assert "1 host(s) selected on the Inventory page" in wizard.patches_page.status.text()
     assert chosen(qtbot, wizard) == (["curl", "openssl"], ["web01"])
-    wizard.setParent(None)
     wait_idle(qtbot, window)
 
 
