@@ -144,9 +144,15 @@ class Coverage:
                 out.append((font, ch))
         return out
 
+    def _all_main(self, text: str) -> bool:
+        """Every character of ``text`` is in the main font (checked in C: the common case)."""
+        if text.isascii():
+            return True
+        return self._main is not None and self._main.issuperset(map(ord, text))
+
     def note(self, text: str) -> None:
         """Note the characters of text drawn in the main fonts only (tables, canvas)."""
-        if text.isascii():
+        if self._all_main(text):
             return
         for ch in text:
             if not (_drawable(ch) or self.in_main(ch)):
@@ -166,7 +172,7 @@ class Coverage:
 
     def markup(self, text: str) -> str:
         """Paragraph markup for plain ``text``: escaped, the fallback's runs in its font."""
-        if text.isascii():
+        if self._all_main(text):
             return escape(text)
         return "".join(escape(self._main_run(run)) if not font
                        else f'<font name="{font}">{escape(run)}</font>'
