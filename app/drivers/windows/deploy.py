@@ -69,6 +69,13 @@ INSTALLED = "installed"
 MAX_ROUNDS = 3
 #: Seconds a restart between rounds may take before the host counts as not back.
 ROUND_REBOOT_TIMEOUT = 1800.0
+#: Restarts one install may take in all before a host that still asks for one is a reboot
+#: loop (the engine's restart after the install is the first).
+MAX_REBOOTS = 3
+#: Seconds the pending-reboot flags may stay set after a restart before they count: CBS
+#: RebootPending can linger for minutes after a boot (GoogleCloudPlatform/osconfig
+#: updates_windows.go; tech-notes §3.2).
+REBOOT_SETTLE = 180.0
 #: The shortest delay given to shutdown /r /t: its answer must come back over WinRM before
 #: Windows stops the service ("restart now" is 5 seconds from now).
 MIN_RESTART_SECONDS = 5
@@ -140,6 +147,12 @@ class WindowsRebootControl:
 
     def __init__(self, owner: WindowsDeployer) -> None:
         self.owner = owner
+        #: Restarts made for the current install (the scheduled one included).
+        self.restarts = 0
+        #: Set once a host kept asking for a restart after :data:`MAX_REBOOTS` of them.
+        self.loop_error = ""
+        self._waiting_past = ""  # boot marker of the restart we wait to see happen
+        self._pending_since: float | None = None
 
     def _run(self, transport: Transport, action: str, **args: Any) -> Any:
         text = run_script(transport, "reboot", {"action": action, **args}, timeout=60)
@@ -160,6 +173,11 @@ class WindowsRebootControl:
             DriverError: kind ``reboot_failed`` when shutdown.exe refuses (1190: one is
                 scheduled already).
         """
+        self.restarts, self.loop_error, self._pending_since = 1, "", None
+        self._waiting_past = ""
+        self._schedule(transport, minutes, message)
+
+    def _schedule(self, transport: Transport, minutes: int, message: str) -> None:
         answer = self._run(transport, "schedule", message=message,
                            seconds=max(MIN_RESTART_SECONDS, int(minutes) * 60))
         if answer.exit_code not in (0, None):
@@ -177,8 +195,44 @@ class WindowsRebootControl:
         return self.owner.state(transport, fresh=True).boot_marker
 
     def ready(self, transport: Transport) -> bool:
-        """Back after a restart: WinRM answers and the servicing stack is idle."""
-        return not self.owner.state(transport, fresh=True).servicing_busy
+        """Back after a restart: WinRM answers, the servicing stack is idle and the
+        pending-reboot flags cleared.
+
+        Flags still set :data:`REBOOT_SETTLE` seconds after a boot get another restart
+        (with its notice), up to :data:`MAX_REBOOTS` restarts in all; a host still asking
+        after those is a reboot loop: ``loop_error`` says so and :meth:`WindowsDeployer.
+        health` fails the host with it (True is returned so the wait ends)."""
+        state = self.owner.state(transport, fresh=True)
+        if self._waiting_past and state.boot_marker == self._waiting_past:
+            return False  # our extra restart has not happened yet
+        self._waiting_past = ""
+        if state.servicing_busy:
+            return False
+        if not state.reboot_pending or self.loop_error:
+            self._pending_since = None
+            return True
+        now = time.monotonic()
+        if self._pending_since is None:
+            self._pending_since = now
+        if now - self._pending_since < REBOOT_SETTLE:
+            return False
+        self._pending_since = None
+        signals = ", ".join(name for name, on in (
+            ("CBS RebootPending", state.cbs_reboot_pending),
+            ("Windows Update RebootRequired", state.wu_reboot_required)) if on)
+        if self.restarts >= MAX_REBOOTS:
+            self.loop_error = (f"reboot loop: the host still asks for a restart after "
+                               f"{self.restarts} restarts ({signals}); an update keeps "
+                               "failing to finish at boot — read C:\\Windows\\Logs\\CBS\\"
+                               "CBS.log and the Windows Update history before retrying")
+            return True
+        self.restarts += 1
+        message = (f"PatchDesk: this computer restarts again to finish installing updates "
+                   f"(restart {self.restarts} of at most {MAX_REBOOTS}).")
+        self.notify(transport, message)
+        self._waiting_past = state.boot_marker
+        self._schedule(transport, 0, message)
+        return False
 
 
 class WindowsDeployer:
@@ -230,6 +284,8 @@ class WindowsDeployer:
             DriverError: ``access_denied`` with the LocalAccountTokenFilterPolicy
                 explanation when the token is not elevated.
         """
+        if self.rebooter.loop_error:
+            raise DriverError(transport.host, "reboot_loop", self.rebooter.loop_error)
         state = self.state(transport, fresh=True)
         if state.elevated is not True:
             raise DriverError(transport.host, "access_denied", _token_explanation(state))
