@@ -759,7 +759,8 @@ def _state_snapshot(host: WindowsHost) -> dict[str, Any]:
             "notices": list(host.notices), "missing": [u.kb for u in host.missing],
             "tasks": sorted(host.tasks), "job_dirs": sorted(host.job_dirs),
             "reboot_flags": {"wua": host.wua_reboot, "cbs": host.cbs_reboot,
-                             "wu": host.wu_reboot}}
+                             "wu": host.wu_reboot},
+            **host.apps_snapshot()}
 
 
 class _StateWriter:
