@@ -60,6 +60,8 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
         records = service.assessments()
     if args.security:
         patches = [p for p in patches if str(p.classification) == "security"]
+    if args.source:  # generic: the patch's own source field (choco, winget, brew, ...)
+        patches = [p for p in patches if p.source.lower() == args.source.lower()]
     rows: list[dict[str, Any]] = []
     for p in patches:
         asset = assets.get(p.asset_id)
@@ -117,4 +119,6 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("patches", parents=[common], help="missing updates across the site")
     p.add_argument("--host", metavar="SELECTOR", help="only this asset")
     p.add_argument("--security", action="store_true", help="only security updates")
+    p.add_argument("--source", metavar="SOURCE",
+                   help="only updates from this source (choco, winget, windows-update, ...)")
     p.set_defaults(func=cmd_patches)
