@@ -13,7 +13,9 @@ lab CA, NTLM, WinRS; tests/lab/winrm_endpoint.py) serving the Windows 11 / Serve
 workgroup presets in turn, all in ONE separate process (``--serve``), so the endpoints' CPU
 is not counted in ours — and optionally M Debian hosts of the network-namespace lab over
 SSH (root needed). Each Windows host runs the real client path: 4 scripts plus the WUA
-task's start, polls and clean-up, each a fresh WinRM shell with its own NTLM handshake.
+task's start, polls and clean-up, choco.ps1 twice (list, outdated) where Chocolatey is
+installed and the winget task (start, polls, clean-up), each a fresh WinRM shell with its
+own NTLM handshake.
 
 Phases (summed over hosts, so with concurrency they add up to more than the wall time):
 
@@ -129,6 +131,7 @@ class Phases:
 @contextmanager
 def instrumented(phases: Phases) -> Iterator[None]:
     """Wrap the transports, parsers, WUA sleeps and the store write with timers."""
+    import app.drivers.windows.apps as winapps
     import app.drivers.windows.driver as windriver
     import app.drivers.windows.wua as wua
     from app.remote.ssh import SshTransport
@@ -158,6 +161,9 @@ def instrumented(phases: Phases) -> Iterator[None]:
         wrap(windriver, name, "windows", "parse")
     for name in ("parse_wua_poll", "parse_task_action"):
         wrap(wua, name, "windows", "parse")
+    for name in ("load_document", "parse_choco_list", "parse_choco_outdated",
+                 "parse_winget_export", "parse_winget_module", "parse_winget_upgrade"):
+        wrap(winapps, name, "windows", "parse")  # Chocolatey and winget
 
     original_backoff = windriver._backoff
     saved.append((windriver, "_backoff", original_backoff))
@@ -267,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{len(failed)} host(s) failed: {failed[0].summary}")
             kbs = sum(o.updates for o in outcomes if o.driver == "windows")
             log(f"round {round_no}{' (warm-up)' if round_no == 0 else ''}: {wall:.2f} s, "
-                f"{len(outcomes)} hosts, {kbs} missing KBs on the Windows hosts")
+                f"{len(outcomes)} hosts, {kbs} missing updates on the Windows hosts "
+                "(KBs, Chocolatey and winget)")
             if round_no:
                 walls.append(wall)
                 per_round.append(phases)
