@@ -95,6 +95,12 @@ def test_scan_assess_and_ring_deployment_on_linux_and_windows_lab_hosts(
         code, text = cli(site, "patches", "--json")
         rows = [r for r in json.loads(text) if r["kb"]]
         assert {(r["ip"], r["kb"]) for r in rows} >= {(ips[n], kb) for n, kb in CUS.items()}
+        # Third-party applications beside the KBs, by their source ([10]).
+        code, text = cli(site, "patches", "--source", "winget", "--json")
+        assert ("Mozilla.Firefox", ips["win11"]) in {(r["package"], r["ip"])
+                                                     for r in json.loads(text)}
+        code, text = cli(site, "patches", "--source", "choco", "--json")
+        assert {r["ip"] for r in json.loads(text)} == {ips["srv22"], ips["wg10"]}
         # -- the deployment: test ring → approval (PIN) → pilot → production ------------
         service = SiteService.open(site, actor="tech")
         try:
