@@ -13,14 +13,18 @@ lab CA, NTLM, WinRS; tests/lab/winrm_endpoint.py) serving the Windows 11 / Serve
 workgroup presets in turn, all in ONE separate process (``--serve``), so the endpoints' CPU
 is not counted in ours — and optionally M Debian hosts of the network-namespace lab over
 SSH (root needed). Each Windows host runs the real client path: 4 scripts plus the WUA
-task's start, polls and clean-up, each a fresh WinRM shell with its own NTLM handshake.
+task's start, polls and clean-up, choco.ps1 twice (list, outdated) where Chocolatey is
+installed and the winget task (start, polls, clean-up), each a fresh WinRM shell with its
+own NTLM handshake.
 
 Phases (summed over hosts, so with concurrency they add up to more than the wall time):
 
-* remote — inside the transport: connecting, authenticating, TLS/encryption, the WinRS
-  exchange and the host's own work (which is ~0 for the simulated Windows hosts: their
-  answers are canned; real Windows takes minutes for a WUA search);
-* task wait — sleeping between polls of the WUA task (0.25 s first, doubling to 5 s);
+* transport — a WinRM call's time minus the host's own: connecting, NTLM, TLS/encryption,
+  the WinRS exchange (measured as the call's time less the endpoint's script time);
+* script — the host running our scripts: the simulated host answering (measured inside the
+  endpoint process; ~0: its answers are canned) and the WUA task running while we poll
+  (0.25 s first, doubling to 5 s; real Windows takes minutes for a WUA search);
+* Linux hosts: remote = transport + the host's own commands (apt) together;
 * parse — our parsers on the Windows hosts' documents;
 * store — writing the result into the site file;
 * other — the rest of each host's time until its result (driver code, Linux parsers).
@@ -77,11 +81,38 @@ def serve(count: int, directory: Path) -> int:
         endpoints.append(WinRMEndpoint(host, address=address, port=port,
                                        users=[(USER, PASSWORD)],
                                        tls=ca.issue(host.name.lower(), address)).start())
+    # The hosts' own time answering scripts (the "script" phase; the rest of a WinRM call is
+    # transport), summed here and asked for with a "stats" line on stdin.
+    spent = [0.0]
+    lock = threading.Lock()
+    original = WinRMEndpoint._script
+
+    def timed_script(self: Any, text: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(self, text)
+        finally:
+            with lock:
+                spent[0] += time.perf_counter() - started
+
+    WinRMEndpoint._script = timed_script  # type: ignore[method-assign]
     print(f"{port} {ca.ca_file}", flush=True)
-    sys.stdin.read()  # until the parent closes our stdin
+    for line in sys.stdin:  # until the parent closes our stdin
+        if line.strip() == "stats":
+            with lock:
+                print(f"{spent[0]:.6f}", flush=True)
     for ep in endpoints:
         ep.stop()
     return 0
+
+
+def host_script_seconds(server: subprocess.Popen[str]) -> float:
+    """The endpoint process's total time answering scripts so far."""
+    assert server.stdin is not None
+    assert server.stdout is not None
+    server.stdin.write("stats\n")
+    server.stdin.flush()
+    return float(server.stdout.readline())
 
 
 # -- phase timing ------------------------------------------------------------------------------
@@ -100,6 +131,7 @@ class Phases:
 @contextmanager
 def instrumented(phases: Phases) -> Iterator[None]:
     """Wrap the transports, parsers, WUA sleeps and the store write with timers."""
+    import app.drivers.windows.apps as winapps
     import app.drivers.windows.driver as windriver
     import app.drivers.windows.wua as wua
     from app.remote.ssh import SshTransport
@@ -123,12 +155,15 @@ def instrumented(phases: Phases) -> Iterator[None]:
         setattr(owner, name, timed)
 
     wrap(WinRMTransport, "run_ps", "windows", "remote")
-    wrap(SshTransport, "run", "linux", "remote")
+    wrap(SshTransport, "run", "linux", "remote (transport + the host's commands)")
     for name in ("parse_facts", "parse_installed_software", "parse_installed_updates",
                  "parse_pending_reboot"):
         wrap(windriver, name, "windows", "parse")
     for name in ("parse_wua_poll", "parse_task_action"):
         wrap(wua, name, "windows", "parse")
+    for name in ("load_document", "parse_choco_list", "parse_choco_outdated",
+                 "parse_winget_export", "parse_winget_module", "parse_winget_upgrade"):
+        wrap(winapps, name, "windows", "parse")  # Chocolatey and winget
 
     original_backoff = windriver._backoff
     saved.append((windriver, "_backoff", original_backoff))
@@ -141,7 +176,8 @@ def instrumented(phases: Phases) -> Iterator[None]:
             try:
                 sleep(interval)
             finally:
-                phases.add("windows", "task wait", time.perf_counter() - started)
+                phases.add("windows", "script (WUA task running)",
+                           time.perf_counter() - started)
         return timed
 
     windriver._backoff = backoff  # type: ignore[assignment]
@@ -214,13 +250,22 @@ def main(argv: list[str] | None = None) -> int:
                 from tests.lab.lab import DEFAULT_PASSWORD
                 service.remote.add_ssh_credential("linux", "admin", password=DEFAULT_PASSWORD,
                                                   scopes=(Scope.parse("tag:linux"),))
+            if args.linux:
+                service.credentials.access.accept_new_host_keys = True  # fresh lab hosts
             phases = Phases()
+            host_before = host_script_seconds(server)
             with instrumented(phases):
                 started = time.perf_counter()
                 outcomes = service.assess.assess_assets(concurrency=args.concurrency,
                                                         refresh=False)
                 wall = time.perf_counter() - started
             service.close()
+            # Split each WinRM call's time: the simulated host's own work answering the
+            # script, and the rest (connect, NTLM, TLS/encryption, WinRS exchange).
+            host_side = host_script_seconds(server) - host_before
+            remote = phases.sums.pop(("windows", "remote"), 0.0)
+            phases.add("windows", "transport", max(0.0, remote - host_side))
+            phases.add("windows", "script (host answering)", host_side)
             for o in outcomes:
                 phases.add("windows" if o.driver == "windows" else "linux", "total", o.duration)
             failed = [o for o in outcomes if not o.ok]
@@ -228,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{len(failed)} host(s) failed: {failed[0].summary}")
             kbs = sum(o.updates for o in outcomes if o.driver == "windows")
             log(f"round {round_no}{' (warm-up)' if round_no == 0 else ''}: {wall:.2f} s, "
-                f"{len(outcomes)} hosts, {kbs} missing KBs on the Windows hosts")
+                f"{len(outcomes)} hosts, {kbs} missing updates on the Windows hosts "
+                "(KBs, Chocolatey and winget)")
             if round_no:
                 walls.append(wall)
                 per_round.append(phases)

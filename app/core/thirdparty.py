@@ -16,6 +16,8 @@ _NO_ROLLBACK = {
     "apple": "Apple updates cannot be rolled back: macOS has no way to uninstall them.",
     "brew": "Homebrew upgrades cannot be rolled back by PatchDesk: brew keeps no older "
             "version to reinstall (a formula can be pinned before, not downgraded after).",
+    "winget": "winget upgrades cannot be rolled back: winget keeps no previous installer "
+              "and many installers refuse to downgrade.",
 }
 
 

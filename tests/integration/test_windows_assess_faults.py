@@ -63,7 +63,8 @@ def test_wua_refusing_the_winrm_logon_still_finds_the_updates(
     windows_trio.endpoints["win11"].host.wua_remote_denied = True
     add_credential(site, windows_trio)
     win11 = outcomes(site)[windows_trio.hostname("win11")]
-    assert win11.ok and win11.updates == 3 and win11.security_updates == 2
+    # 3 KBs and 2 winget upgrades (read through the SYSTEM task as well)
+    assert win11.ok and win11.updates == 5 and win11.security_updates == 2
     assert any("WUA history unavailable" in w and "0x80070005" in w for w in win11.warnings)
     record = site.assessment(win11.asset_id)
     assert record is not None and record.reboot_required is False
@@ -86,7 +87,8 @@ def test_a_connection_dropped_during_the_search_loses_nothing(
     add_credential(site, windows_trio)
     srv = outcomes(site)[windows_trio.hostname("server2022")]
     assert drops and ep.stats.dropped == 1
-    assert srv.ok and srv.updates == 2  # the poll was asked again; the result collected
+    # the poll was asked again; the result collected (2 KBs, 3 Chocolatey packages)
+    assert srv.ok and srv.updates == 5
     assert not host.tasks and not host.job_dirs  # and the task removed
 
 

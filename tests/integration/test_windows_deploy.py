@@ -223,3 +223,60 @@ def test_the_wua_installer_run_directly_over_winrm_is_refused(
     assert res.exit_code == 1
     assert "0x80070005" in res.stderr and "E_ACCESSDENIED" in res.stderr
     assert trio.endpoints["server2022"].host.installs == []
+
+
+def test_a_host_that_keeps_asking_for_a_restart_ends_in_a_reboot_loop_error(
+        site: SiteService, windows_trio: WindowsTrio, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.drivers.windows import deploy
+
+    monkeypatch.setattr(deploy, "REBOOT_SETTLE", 0.3)  # CBS may linger; here: not long
+    trio = windows_trio
+    host = trio.endpoints["win11"].host
+    host.reboot_loop = True  # every restart leaves the pending-reboot flags set
+    site.assess_assets([a.id for a in site.assets() if a.hostname == trio.hostname("win11")])
+    dep = site.plan_deployment(["KB5045935"], [trio.hostname("win11")],
+                               gates=Gates(reboot_lead_minutes=0), override_reason=NOW)
+    dep = site.deployments.run(dep.id, approve_as="J. Smith", pin=PIN)
+    target = dep.targets[0]
+    assert target.state is HostState.FAILED
+    assert "reboot loop: the host still asks for a restart after 3 restarts" in target.detail
+    assert "CBS RebootPending" in target.detail
+    assert host.installs == ["KB5045935"]
+    # Three restarts (bounded), each announced; not a fourth.
+    assert sum(n.startswith("shutdown /r") for n in host.notices) == 3
+    assert sum("restart 3 of at most 3" in n for n in host.notices) == 2  # msg + /c
+
+
+def test_restart_flags_that_clear_need_no_second_restart(
+        site: SiteService, windows_trio: WindowsTrio) -> None:
+    trio = windows_trio
+    host = trio.endpoints["server2022"].host
+    site.assess_assets([a.id for a in site.assets()
+                        if a.hostname == trio.hostname("server2022")])
+    dep = site.plan_deployment(["KB5046616"], [trio.hostname("server2022")],
+                               gates=Gates(reboot_lead_minutes=0), override_reason=NOW)
+    dep = site.deployments.run(dep.id, approve_as="J. Smith", pin=PIN)
+    assert dep.targets[0].state is HostState.SUCCEEDED, dep.targets[0].detail
+    assert sum(n.startswith("shutdown /r") for n in host.notices) == 1
+    assert not (host.cbs_reboot or host.wu_reboot)
+
+
+def test_an_install_that_hangs_times_out_on_its_host_and_the_others_finish(
+        site: SiteService, windows_trio: WindowsTrio) -> None:
+    trio = windows_trio
+    hung = trio.endpoints["win11"].host
+    hung.install_hangs = True  # the task never writes its result
+    site.assess_assets()
+    dep = site.plan_deployment(list(CUS.values()), ["all"],
+                               gates=Gates(reboot_lead_minutes=0, host_timeout=6),
+                               override_reason=NOW)
+    dep = site.deployments.run(dep.id, approve_as="J. Smith", pin=PIN)
+    states = {t.label: (t.state, t.detail) for t in dep.targets}
+    state, detail = states.pop(trio.hostname("win11"))
+    assert state is HostState.FAILED and "did not finish within 6s" in detail
+    assert hung.installs == []
+    assert {label: s for label, (s, _) in states.items()} == {
+        trio.hostname("server2022"): HostState.SUCCEEDED,
+        trio.hostname("workgroup"): HostState.SUCCEEDED}
+    assert trio.endpoints["server2022"].host.installs == ["KB5046616"]
+    assert trio.endpoints["workgroup"].host.installs == ["KB5046613"]

@@ -140,7 +140,9 @@ class NbstatProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
 
-async def serve(kind: str, ip: str, mac: str, name: str) -> None:
+async def serve(kind: str, ip: str, mac: str, name: str, *, winrm: bool = True) -> None:
+    """Listen until cancelled; ``winrm=False`` leaves 5985 to a simulated WinRM endpoint
+    (tests/lab/winrm_endpoint.py serves this box then)."""
     servers = []
 
     async def tcp(port: int, handler: object) -> None:
@@ -155,10 +157,11 @@ async def serve(kind: str, ip: str, mac: str, name: str) -> None:
         await loop.create_datagram_endpoint(lambda: NbstatProtocol(name, mac), local_addr=(ip, 137))
         for port in (135, 139, 3389):
             await tcp(port, accept_close)
-        await tcp(
-            5985,
-            http_handler("Microsoft-HTTPAPI/2.0", "", status="404 Not Found"),
-        )
+        if winrm:
+            await tcp(
+                5985,
+                http_handler("Microsoft-HTTPAPI/2.0", "", status="404 Not Found"),
+            )
         await tcp(445, accept_close)  # last: the lab polls it for readiness
     else:
         raise SystemExit(f"unknown device kind {kind}")

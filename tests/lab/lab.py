@@ -238,6 +238,12 @@ __all__ = [
     "wait_until",
 ]
 
+def _winhosts() -> Any:
+    from tests.lab import winhosts
+
+    return winhosts
+
+
 PD_INIT = (Path(__file__).resolve().parent / "pd-init").read_text(encoding="utf-8")
 
 HOLD_LOCK_SCRIPT = r"""
@@ -266,6 +272,9 @@ class HostSpec:
     sudo_password: str = DEFAULT_PASSWORD  # admin's password (sudo asks for it)
     authorized_keys: Sequence[str] = ()  # extra public keys for admin
     netbios_name: str | None = None  # windows kind: NBSTAT name (default WIN-<NAME>)
+    #: windows kind: a simulated host's preset (win11, server2022, workgroup) served over
+    #: WinRM (tests/lab/winhosts.py); None: the port-only box
+    windows: str | None = None
 
 
 @dataclasses.dataclass
@@ -305,7 +314,8 @@ class _Host:
 
 
 def default_hosts() -> list[HostSpec]:
-    """The default lab: 4 Debian hosts, a printer, a Windows-like box, a firewalled box."""
+    """The default lab: 4 Debian hosts, a printer, a Windows-like box, three simulated
+    Windows hosts over WinRM, a firewalled box."""
     return [
         HostSpec("deb1", ip="10"),
         HostSpec("deb2", ip="11"),
@@ -313,6 +323,13 @@ def default_hosts() -> list[HostSpec]:
         HostSpec("deb4", ip="13"),
         HostSpec("printer1", kind="printer", ip="20"),
         HostSpec("win1", kind="windows", ip="30", netbios_name="WIN-LAB01"),
+        # Simulated Windows hosts answering WinRM (tests/lab/winhosts.py).
+        HostSpec("win11", kind="windows", ip="31", netbios_name="WIN11-LAB01",
+                 windows="win11"),
+        HostSpec("srv22", kind="windows", ip="32", netbios_name="SRV22-LAB01",
+                 windows="server2022"),
+        HostSpec("wg10", kind="windows", ip="33", netbios_name="FRONTDESK-PC",
+                 windows="workgroup"),
         HostSpec("fw1", kind="firewalled", ip="40"),
     ]
 
@@ -711,6 +728,8 @@ class Lab:
             if spec.kind == "windows"
             else None,
         )
+        if spec.kind == "windows" and spec.windows:
+            info.user, info.password = _winhosts().WINRM_USER, _winhosts().WINRM_PASSWORD
         index = self._next_index
         self._next_index += 1
         h = _Host(spec=spec, info=info, index=index, dir=self.dir / "hosts" / spec.name)
@@ -836,6 +855,15 @@ class Lab:
                     "/sbin/pd-init",
                     h.spec.name,
                 ]
+            elif kind == "windows" and h.spec.windows and self._winrm_python():
+                win = _winhosts()
+                argv = ["ip", "netns", "exec", h.info.netns, *win.endpoint_argv(
+                    self._winrm_python() or "", h.spec.windows, h.info.ip, h.info.mac,
+                    h.info.netbios_name or h.spec.name, h.dir, self._windows_ca())]
+                h.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=log, start_new_session=True, cwd=win.REPO,
+                                          env=win.endpoint_env(HOST_PATH))
+                return
             else:
                 argv = [
                     "ip",
@@ -874,6 +902,8 @@ class Lab:
             except OSError:
                 return False
         port = {"printer": 9100, "windows": 445}[h.spec.kind]
+        if h.spec.windows and self._winrm_python() and not tcp_open(h.info.ip, 5986, 0.3):
+            return False  # a simulated Windows host: WinRM first, then the box's ports
         return tcp_open(h.info.ip, port, 0.3)
 
     def _wait_ready(self, hosts: Sequence[_Host], timeout: float) -> None:
@@ -919,6 +949,31 @@ class Lab:
             return self.hosts[name].info
         except KeyError:
             raise LabError(f"no host {name!r} in lab {self.prefix}") from None
+
+    # ---- simulated Windows hosts (tests/lab/winhosts.py)
+
+    def _winrm_python(self) -> str | None:
+        if not hasattr(self, "_winrm_py"):
+            self._winrm_py = _winhosts().winrm_python()
+            if self._winrm_py is None:
+                _log("note: no Python with pyspnego here; simulated Windows hosts are "
+                     "port-only (set PATCHDESK_LAB_PYTHON)")
+        return self._winrm_py
+
+    def _windows_ca(self) -> Any:
+        if not hasattr(self, "_win_ca"):
+            self._win_ca = _winhosts().WindowsCA(self.dir / "windows-ca")
+        return self._win_ca
+
+    @property
+    def winrm_ca_file(self) -> Path:
+        """The CA certificate that validates every simulated Windows host's HTTPS."""
+        return Path(self._windows_ca().ca_file)
+
+    def windows_state(self, name: str) -> dict[str, Any]:
+        """A simulated Windows host's state as its endpoint last wrote it (installs,
+        notices, last boot, tasks); ``simulate_reboot`` restores its preset."""
+        return dict(_winhosts().state(self._get(name).dir))
 
     def host_names(self, kind: str | None = None) -> list[str]:
         return [n for n, h in self.hosts.items() if kind is None or h.spec.kind == kind]

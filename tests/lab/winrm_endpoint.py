@@ -51,7 +51,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,8 @@ class WinRMEndpoint:
         self.address, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
         self.down_until = 0.0  # monotonic time until which a "reboot" drops everything
+        #: Called after every script and restart (the lab's state file).
+        self.on_script: Callable[[], None] | None = None
 
     def restart_if_due(self, down_for: float = 1.0) -> None:
         """A restart scheduled by reboot.ps1 (shutdown /r /t N) happens once it is due."""
@@ -224,6 +226,8 @@ class WinRMEndpoint:
             self.shells.clear()
             self.down_until = time.monotonic() + down_for
             self.host.reboot(clears_flags=clears_flags)
+        if self.on_script is not None:
+            self.on_script()
 
     @property
     def scheme(self) -> str:
@@ -398,6 +402,8 @@ class WinRMEndpoint:
             return Run(_flood(total), b"", 0)
         run = self.host.run_script(text)
         self.stats.scripts.append(run.script or "(unknown)")
+        if self.on_script is not None:
+            self.on_script()
         return run
 
     def _finish(self, cmd: _Command, run: Run) -> None:
@@ -746,13 +752,58 @@ def _flood(total: int) -> Iterator[bytes]:
 
 
 # -- running one host in a namespace -------------------------------------------------------
+def _state_snapshot(host: WindowsHost) -> dict[str, Any]:
+    """What a lab test may check of a host served in another process."""
+    return {"name": host.name, "last_boot": host.last_boot.isoformat(),
+            "installs": list(host.installs), "uninstalls": list(host.uninstalls),
+            "notices": list(host.notices), "missing": [u.kb for u in host.missing],
+            "tasks": sorted(host.tasks), "job_dirs": sorted(host.job_dirs),
+            "reboot_flags": {"wua": host.wua_reboot, "cbs": host.cbs_reboot,
+                             "wu": host.wu_reboot},
+            **host.apps_snapshot()}
+
+
+class _StateWriter:
+    """Writes the host's snapshot to a file after every script (atomically)."""
+
+    def __init__(self, host: WindowsHost, path: Path) -> None:
+        self.host, self.path = host, path
+        self.lock = threading.Lock()
+        self.write()
+
+    def write(self) -> None:
+        import json
+
+        with self.lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(_state_snapshot(self.host)), encoding="utf-8")
+            tmp.replace(self.path)
+
+
+def _serve_devices(address: str, mac: str, name: str) -> None:
+    """The port-only listeners of a Windows box (RPC, NetBIOS, SMB, RDP; NBSTAT on UDP
+    137) beside the WinRM ones, in a thread of this process."""
+    import asyncio
+
+    from tests.lab import devices
+
+    threading.Thread(target=asyncio.run, args=(devices.serve("windows", address, mac, name,
+                                                             winrm=False),),
+                     daemon=True, name="devices").start()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Serve one simulated host until killed (``ip netns exec NS python -m ...``)."""
+    """Serve one simulated host until killed (``ip netns exec NS python -m ...``): HTTPS on
+    ``--port`` (with ``--cert``) or HTTP, and with ``--http-port`` HTTP too (one state);
+    ``--devices MAC`` adds the Windows box's other listeners, ``--state-file`` a JSON
+    snapshot of the host after every script."""
     from tests.lab import winrm_hosts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5985)
+    parser.add_argument("--http-port", type=int, default=0,
+                        help="also serve HTTP (NTLM + message encryption) on this port")
     parser.add_argument("--host", default="win11", choices=sorted(winrm_hosts.PRESETS))
     parser.add_argument("--user", default="Administrator")
     parser.add_argument("--password-file", required=True)
@@ -760,6 +811,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", help="its private key")
     parser.add_argument("--basic", action="store_true")
     parser.add_argument("--allow-unencrypted", action="store_true")
+    parser.add_argument("--devices", metavar="MAC",
+                        help="also the RPC/SMB/RDP/NetBIOS listeners, NBSTAT with this MAC")
+    parser.add_argument("--netbios", help="the NBSTAT name (default: the host's name)")
+    parser.add_argument("--state-file", type=Path)
     args = parser.parse_args(argv)
     if not (args.address.startswith("127.") or args.address.startswith("10.")):
         parser.error("listen only on loopback or a lab namespace address")
@@ -775,14 +830,31 @@ def main(argv: list[str] | None = None) -> int:
             serialization.Encoding.DER)
         tls = ServerCert(Path(args.cert), Path(args.key), Path(args.cert),
                          hashlib.sha256(der).digest())
-    endpoint = WinRMEndpoint(winrm_hosts.PRESETS[args.host](), address=args.address,
-                             port=args.port, users=[(args.user, password)], tls=tls,
-                             basic=args.basic, allow_unencrypted=args.allow_unencrypted)
-    print(f"serving {endpoint.url}", flush=True)
+    host = winrm_hosts.PRESETS[args.host]()
+    for nic in host.interfaces[:1]:  # the facts report the address it is reached at
+        nic["addresses"] = [args.address, *nic["addresses"][1:]]
+    users = [(args.user, password)]
+    endpoints = [WinRMEndpoint(host, address=args.address, port=args.port, users=users,
+                               tls=tls, basic=args.basic,
+                               allow_unencrypted=args.allow_unencrypted)]
+    if args.http_port:
+        endpoints.append(WinRMEndpoint(host, address=args.address, port=args.http_port,
+                                       users=users, basic=args.basic,
+                                       allow_unencrypted=args.allow_unencrypted))
+    if args.state_file:
+        writer = _StateWriter(host, args.state_file)
+        for ep in endpoints:
+            ep.on_script = writer.write
+    for ep in endpoints[1:]:
+        ep.start()
+    if args.devices:
+        _serve_devices(args.address, args.devices, args.netbios or host.name)
+    print(f"serving {' '.join(ep.url for ep in endpoints)}", flush=True)
     try:
-        endpoint.httpd.serve_forever(poll_interval=0.2)
+        endpoints[0].httpd.serve_forever(poll_interval=0.2)
     finally:
-        endpoint.stop()
+        for ep in endpoints:
+            ep.stop()
     return 0
 
 

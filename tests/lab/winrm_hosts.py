@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from tests.lab.winrm_apps import Apps, server2022_apps, win11_apps, workgroup_apps
+
 REVIEWED_FILE = Path(__file__).with_name("winrm_reviewed.json")
 REVIEWED: dict[str, dict[str, str]] = json.loads(REVIEWED_FILE.read_text(encoding="utf-8"))
 _ARGS = re.compile(r"^\$PatchDeskArgs = '([A-Za-z0-9+/=]*)'\r?\n")
@@ -78,6 +80,7 @@ class Job:
 
     operation: str
     kbs: list[str]
+    packages: list[dict[str, Any]] = field(default_factory=list)
     polls: int = 0
     progress: list[str] = field(default_factory=list)
     result: str | None = None
@@ -147,6 +150,12 @@ class WindowsHost:
     installed_by_task: dict[str, Update] = field(default_factory=dict)
     installs: list[str] = field(default_factory=list)  # KBs installed, in order (twice = bug)
     uninstalls: list[str] = field(default_factory=list)
+    #: Chocolatey and winget (tests/lab/winrm_apps.py)
+    apps: Apps = field(default_factory=Apps)
+
+    def apps_snapshot(self) -> dict[str, Any]:
+        """The third-party packages, for the lab's state file."""
+        return self.apps.snapshot()
 
     def reboot(self, *, clears_flags: bool = True) -> None:
         """A restart: new boot time (always later than the last one), shutdown events
@@ -247,6 +256,12 @@ class WindowsHost:
             "    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException\r\n"
             "    + FullyQualifiedErrorId : ComException\r\n"), 1)
 
+    def _ps_choco(self, args: dict[str, Any]) -> Run:
+        action = str(args.get("action"))
+        if action not in ("outdated", "list"):
+            return _ps_fail("unknown action")
+        return _json_out(self.apps.choco_reply(action))
+
     def _ps_deploy_state(self, args: dict[str, Any]) -> Run:
         del args
         busy = self.busy_polls > 0
@@ -302,17 +317,21 @@ class WindowsHost:
             except (binascii.Error, UnicodeDecodeError):
                 return _ps_fail("worker is not base64 UTF-8")
             marker = _MARKER.match(worker.replace("\r\n", "\n"))
-            if marker is None or marker.group(1) != "wua_worker":
-                return _ps_fail("the task's worker is not the PatchDesk WUA worker")
-            problem = _unreviewed("wua_worker", worker.replace("\r\n", "\n"))
+            operation = args.get("operation")
+            wanted = "apps_worker" if str(operation).startswith("apps_") else "wua_worker"
+            if marker is None or marker.group(1) != wanted:
+                return _ps_fail(f"the task's worker is not the PatchDesk {wanted}")
+            problem = _unreviewed(wanted, worker.replace("\r\n", "\n"))
             if problem:
                 return Run(b"", clixml_error(problem), 1)
-            operation = args.get("operation")
-            if operation not in ("search", "install", "uninstall"):
+            if operation not in ("search", "install", "uninstall", "apps_search",
+                                 "apps_install"):
                 return _ps_fail("invalid operation")
             already = job_id in self.job_dirs
             if not already:
-                self.jobs[job_id] = Job(str(operation), [str(k) for k in args.get("kbs") or []])
+                self.jobs[job_id] = Job(str(operation), [str(k) for k in args.get("kbs") or []],
+                                        [p for p in args.get("packages") or []
+                                         if isinstance(p, dict)])
                 self.tasks.add(job_id)
                 self.job_dirs.add(job_id)
             return _json_out({"schema": 1, "action": "start", "job_id": job_id,
@@ -342,6 +361,12 @@ class WindowsHost:
         return _ps_fail("unknown action")
 
     def _finish_job(self, job: Job) -> None:
+        if job.operation.startswith("apps_"):
+            result = self.apps.search_result() if job.operation == "apps_search" \
+                else self.apps.install_result(job.packages)
+            job.progress.append(_event("finished", ok=True))
+            job.result = json.dumps(result, separators=(",", ":"))
+            return
         if job.operation == "uninstall":
             self._finish_uninstall(job)
             return
@@ -523,6 +548,7 @@ def win11() -> WindowsHost:
                    reboot_behavior=2, uninstallable=True),
             _DEFENDER,
         ],
+        apps=win11_apps(),
     )
 
 
@@ -557,6 +583,7 @@ def server2022() -> WindowsHost:
                    ["CVE-2024-43483"], size=83_886_080, reboot_behavior=2, uninstallable=True),
         ],
         cbs_reboot=True,
+        apps=server2022_apps(),
     )
 
 
@@ -581,6 +608,7 @@ def workgroup() -> WindowsHost:
             _DEFENDER,
         ],
         file_renames=2,
+        apps=workgroup_apps(),
     )
 
 

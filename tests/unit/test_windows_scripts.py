@@ -113,7 +113,8 @@ def one_document_problems(source: bytes) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("name", [n for n in SCRIPTS if n != "wua_worker"])
+@pytest.mark.parametrize("name", [n for n in SCRIPTS
+                                  if n not in ("wua_worker", "apps_worker")])
 def test_each_run_prints_exactly_one_json_document(name: str) -> None:
     assert one_document_problems((SCRIPT_DIR / f"{name}.ps1").read_bytes()) == []
 
@@ -129,8 +130,9 @@ def test_the_structure_check_catches_extra_or_missing_documents(bad: bytes) -> N
     assert one_document_problems(bad)
 
 
-def test_the_worker_prints_nothing_and_writes_one_result_file() -> None:
-    source = (SCRIPT_DIR / "wua_worker.ps1").read_bytes()
+@pytest.mark.parametrize("worker", ["wua_worker", "apps_worker"])
+def test_the_worker_prints_nothing_and_writes_one_result_file(worker: str) -> None:
+    source = (SCRIPT_DIR / f"{worker}.ps1").read_bytes()
     assert output_statements(source) == []
     assert source.count(b"WriteAllText($resultFile") == 1
 

@@ -1,4 +1,5 @@
-"""The Windows driver: facts, installed updates and software, missing updates, pending reboot.
+"""The Windows driver: facts, installed updates and software, missing updates (Windows Update,
+Chocolatey and winget: :mod:`app.drivers.windows.apps`), pending reboot.
 
 Every step runs one of the reviewed scripts in this package over WinRM
 (:class:`app.remote.winrm.WinRMTransport`) and hands its one JSON document to the pure
@@ -221,6 +222,14 @@ def assess_windows(transport: Transport, **updates_options: Any) -> Assessment:
                                + "; ".join(inventory.failed_history[:5]))
     updates = cast(WindowsUpdates, driver.require("updates"))
     result.updates = updates.missing(transport)
+    # Third-party applications: Chocolatey where installed, winget best effort (a host
+    # where neither can be read is still assessed; the warnings say why).
+    from app.drivers.windows.apps import read_apps, to_update
+
+    apps = read_apps(transport, _ps(transport), sleep=_backoff(
+        transport.host, updates_options.get("should_stop")))
+    result.updates += [to_update(u) for u in apps.upgrades]
+    result.warnings.extend(apps.warnings)
     result.reboot = driver.require("reboot").reboot_state(transport)
     result.facts = replace(facts, details={**facts.details, "updates": updates.details()})
     return result

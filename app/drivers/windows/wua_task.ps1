@@ -1,5 +1,7 @@
 # PatchDesk script: wua_task
-# Runs the Windows Update Agent through a one-shot scheduled task as SYSTEM, because WUA
+# Runs the Windows Update Agent (wua_worker.ps1) - or winget and Chocolatey installs
+# (apps_worker.ps1: winget cannot run in a WinRM session) - through a one-shot scheduled
+# task as SYSTEM, because WUA
 # refuses its searcher/downloader/installer to a remote (WinRM) logon with E_ACCESSDENIED
 # (MS "Using WUA From a Remote Computer"; PSWindowsUpdate#60, #65; the same pattern as
 # ansible.windows win_updates' ephemeral task). One action per call, each printing ONE
@@ -43,13 +45,13 @@ function New-JobFolder {
 
 switch ($A.action) {
     'start' {
-        if ($A.operation -notin @('search', 'install', 'uninstall')) { throw 'invalid operation' }
+        if ($A.operation -notin @('search', 'install', 'uninstall', 'apps_search', 'apps_install')) { throw 'invalid operation' }
         $already = Test-Path -Path (Join-Path $jobDir 'params.json')
         if (-not $already) {
             New-JobFolder
             $worker = Join-Path $jobDir 'worker.ps1'
             [IO.File]::WriteAllBytes($worker, [Convert]::FromBase64String($A.worker))
-            $params = [ordered]@{ operation = $A.operation; kbs = @($A.kbs) } | ConvertTo-Json -Compress
+            $params = [ordered]@{ operation = $A.operation; kbs = @($A.kbs); packages = @($A.packages) } | ConvertTo-Json -Depth 4 -Compress
             [IO.File]::WriteAllText((Join-Path $jobDir 'params.json'), $params, $utf8)
             $argument = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -JobDir "{1}"' -f $worker, $jobDir
             $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $argument
