@@ -1155,8 +1155,11 @@ class Lab:
     def boot_id(self, name: str) -> str:
         return self.exec(name, ["cat", "/run/pd-boot-id"], check=True).stdout.strip()
 
-    def remove_host(self, name: str) -> None:
-        """Stop the host and delete its namespace, link and disk."""
+    def remove_host(self, name: str, *, forget_neighbours: bool = True) -> None:
+        """Stop the host and delete its namespace, link and disk.
+
+        forget_neighbours: also flush its address from the client's and the root's
+        neighbour tables (False keeps them, as a real LAN does when a device leaves)."""
         with self._mutex:
             h = self._get(name)
             self._kill_host(h)
@@ -1164,6 +1167,12 @@ class Lab:
             _umount_tree(h.dir)
             shutil.rmtree(h.dir, ignore_errors=True)
             del self.hosts[name]
+            # The lab reuses addresses: a later host (or a scan expecting none) must not meet
+            # this one's REACHABLE neighbour entry, which outlives it by up to ~45 s.
+            for argv in (["ip", "-n", self.client_ns, "neigh", "flush", "to", h.info.ip],
+                         ["ip", "neigh", "flush", "to", h.info.ip, "dev", self.root_if]):
+                if forget_neighbours:
+                    run(argv, check=False, timeout=10)
 
     def hold_dpkg_lock(self, name: str, *, timeout: float = 10.0) -> DpkgLockHolder:
         """Start a process in the host that holds /var/lib/dpkg/lock-frontend and
