@@ -3,8 +3,10 @@ and which deployer installs on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
 from app.drivers.apt_deploy import AptDeployer
@@ -93,12 +95,17 @@ def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
 
 
 def assess_host(transport: Transport, *, refresh: bool = True,
-                changelogs: ChangelogBroker | None = None) -> Assessment:
+                changelogs: ChangelogBroker | None = None,
+                previous: Mapping[str, Any] | None = None) -> Assessment:
     """A full deep scan: facts, installed software, missing updates, reboot state.
 
     Args:
         changelogs: the run's changelog broker (site cache, shared by all hosts), for
             drivers that read changelogs; None gives each host a private one.
+        previous: ``facts.details`` of this host's previous successful assessment: an
+            updates capability that can (``reuse_from``) reuses what it stored there
+            while the host's state is unchanged, and adds what the next one may reuse
+            (``stored_details()``) to this assessment's details.
 
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
@@ -111,6 +118,8 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     reboot = driver.require("reboot")
     if changelogs is not None and hasattr(updates, "changelogs"):
         updates.changelogs = changelogs
+    if previous and hasattr(updates, "reuse_from"):
+        updates.reuse_from(dict(previous))
     if getattr(updates, "concurrent_reads", False):
         # Independent reads over one SSH connection (one channel each): the package list
         # and the reboot state come while apt refreshes and simulates.
@@ -128,6 +137,9 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
     result.warnings.extend(getattr(updates, "warnings", ()))
     result.lookups = getattr(updates, "lookups", None)
+    if hasattr(updates, "stored_details"):
+        result.facts = replace(result.facts,
+                               details={**result.facts.details, **updates.stored_details()})
     return result
 
 

@@ -51,12 +51,12 @@ def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
     t = ScriptedTransport()
     t.on(contains("changelogs"), 0, "\n@@pd:end@@\n")  # no changelog could be read
     t.on(contains("pd-lockprobe"), *check)  # /proc/locks, then apt-get check if needed
+    t.on(contains("dist-upgrade"), 0,  # the simulation (a script) and its download list
+         simulation if simulation is not None else read("apt/debian-12/apt-get-s-upgrade.txt"))
     t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
     t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
     t.on(starts("dpkg-query", "-W", "-f=${Package} ${Status}\\n"), 1, "")
     t.on(starts("dpkg-query", "-W"), 0, read("apt/debian-12/dpkg-query-before.txt"))
-    t.on(contains("dist-upgrade"), 0,
-         simulation if simulation is not None else read("apt/debian-12/apt-get-s-upgrade.txt"))
     return t
 
 
