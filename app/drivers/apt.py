@@ -20,7 +20,13 @@ from urllib.parse import unquote
 from app.core.assessment import LookupStats
 from app.core.changelogs import ChangelogInfo, ChangelogKey
 from app.core.models import Classification
-from app.drivers.apt_state import STATE_FUNCTION, STATE_KEY, AptState, split_state
+from app.drivers.apt_state import (
+    CACHE_FUNCTION,
+    STATE_FUNCTION,
+    STATE_KEY,
+    AptState,
+    split_state,
+)
 from app.drivers.base import (
     DriverError,
     InstalledPackage,
@@ -81,11 +87,19 @@ pd_state
 """
 # Usage: sh -c "$this" pd-simulate APT-GET-ARGS... : apt-get's simulation, then (when it
 # succeeded) the package state's fingerprint, to pair the state with this simulation.
-_SIMULATE = STATE_FUNCTION + r"""
-apt-get "$@"
+# As "pd-apt", apt-get alone. Both with PatchDesk's apt caches where apt keeps none.
+_SIMULATE = STATE_FUNCTION + CACHE_FUNCTION + r"""
+# shellcheck disable=SC2046
+apt-get $(pd_cache) "$@"
 rc=$?
-[ "$rc" -eq 0 ] && pd_state
+[ "$rc" -eq 0 ] && [ "$0" = pd-simulate ] && pd_state
 exit "$rc"
+"""
+# Usage: sh -c "$this" pd-update APT-GET-ARGS... (as root): apt-get update, writing
+# PatchDesk's apt caches where apt keeps none (the later commands read them).
+_UPDATE = CACHE_FUNCTION + r"""
+# shellcheck disable=SC2046
+exec apt-get $(pd_cache) "$@"
 """
 _SIMULATION_ARGS = ("-s", "-o", "APT::Get::Always-Include-Phased-Updates=true",
                     "-o", "Debug::NoLocking=1", "dist-upgrade")
@@ -148,8 +162,8 @@ class AptUpdates:
             DriverError: kinds ``apt_lock`` or ``apt_update_failed``.
         """
         result = transport.run(
-            ["apt-get", "-q", "update", "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"],
-            sudo=True, timeout=300, env=NONINTERACTIVE)
+            ["sh", "-c", _UPDATE, "pd-update", "-q", "update", "-o",
+             f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"], sudo=True, timeout=300, env=NONINTERACTIVE)
         text = result.stdout + result.stderr
         lock = _lock_error(transport.host, text)
         if lock:
@@ -267,8 +281,8 @@ class AptUpdates:
         try:
             # An archive directory that does not exist: .debs already in apt's own
             # cache are listed too.
-            result = transport.run(["apt-get", "-qq", "--print-uris", "-o",
-                                    f"Dir::Cache::Archives={_NO_ARCHIVES}",
+            result = transport.run(["sh", "-c", _SIMULATE, "pd-apt", "-qq", "--print-uris",
+                                    "-o", f"Dir::Cache::Archives={_NO_ARCHIVES}",
                                     *_SIMULATION_ARGS[1:]], timeout=180, env=NONINTERACTIVE)
             if result.exit_code != 0:
                 return None

@@ -61,6 +61,32 @@ pd_state() {
 }
 """
 
+#: Shell function ``pd_cache``: prints apt options that give apt binary caches of
+#: PatchDesk's own (``/var/cache/patchdesk/apt``) on a host whose apt keeps none
+#: (``Dir::Cache::pkgcache ""``, as Docker-derived images set): without one, every apt
+#: command parses all package lists again (about half a second of CPU each on a real
+#: Debian 12). Prints nothing where apt keeps its caches (nothing changes there), or where
+#: /var/cache has less than 1 GiB free and no such cache exists yet. The directory is made
+#: by root only; apt validates the caches against the lists and dpkg's status, writes them
+#: atomically (temporary file, rename) and, where it cannot write, builds in memory.
+CACHE_FUNCTION = r"""
+pd_cache() {
+  eval "$(apt-config shell PD_PC Dir::Cache::pkgcache PD_SC Dir::Cache::srcpkgcache \
+    2>/dev/null)"
+  [ -z "${PD_PC:-}" ] && [ -z "${PD_SC:-}" ] || return 0
+  pd_cd=/var/cache/patchdesk/apt
+  if [ ! -f "$pd_cd/srcpkgcache.bin" ]; then
+    pd_free=$(df -Pk /var/cache 2>/dev/null | awk 'NR == 2 { print $4 }')
+    [ "${pd_free:-0}" -ge 1048576 ] 2>/dev/null || return 0
+    if [ ! -d "$pd_cd" ]; then
+      [ "$(id -u)" = 0 ] && mkdir -p "$pd_cd" 2>/dev/null && chmod 755 "$pd_cd" || return 0
+    fi
+  fi
+  printf '%s\n' "-o Dir::Cache::pkgcache=$pd_cd/pkgcache.bin" \
+    "-o Dir::Cache::srcpkgcache=$pd_cd/srcpkgcache.bin"
+}
+"""
+
 
 def split_state(text: str) -> tuple[str, str | None]:
     """A command's output without its trailing ``@@pd-state`` line, and the fingerprint

@@ -33,20 +33,20 @@ while [ $# -ge 2 ]; do
 done
 # uris: "name uri file size hash" per known pin.
 # shellcheck disable=SC2086
-LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+LANG=C apt-get $(pd_cache) download --print-uris -q $pins 2>/dev/null | awk '
   NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
             if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 if [ ! -s "$work/uris" ]; then
   # One pin apt does not know (lists changed since the simulation) fails the whole batch:
   # keep the pins apt-cache knows and ask again.
   # shellcheck disable=SC2086
-  known=$(LANG=C apt-cache show $pins 2>/dev/null | awk '
+  known=$(LANG=C apt-cache $(pd_cache) show $pins 2>/dev/null | awk '
     /^Package: /{p=$2} /^Version: /{v=$2} /^Architecture: /{a=$2}
     /^$/{ if (p != "") { print p "=" v; print p ":" a "=" v }; p="" }
     END{ if (p != "") { print p "=" v; print p ":" a "=" v } }' | sort -u)
   pins=$(for pin in $pins; do printf '%s\n' "$known" | grep -qxF "$pin" && echo "$pin"; done)
   # shellcheck disable=SC2086
-  [ -n "$pins" ] && LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+  [ -n "$pins" ] && LANG=C apt-get $(pd_cache) download --print-uris -q $pins 2>/dev/null | awk '
     NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
               if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 fi
@@ -96,7 +96,7 @@ while [ -n "$open" ] && [ "$round" -le 3 ]; do
       >/dev/null 2>&1
   else
     # shellcheck disable=SC2046
-    LANG=C apt-get download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
+    LANG=C apt-get $(pd_cache) download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
   fi
   # Unpack in $jobs workers, the biggest .debs dealt first so they do not end up last.
   for n in $(awk '{ print $1 }' "$work/round"); do
