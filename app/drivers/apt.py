@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -144,6 +145,9 @@ class AptUpdates:
         #: This assessment's state, for the next one (None: nothing to store).
         self.state: AptState | None = None
         self._early: _Early | None = None
+        #: ``apt-get update`` already started (:func:`start_refresh`): :meth:`missing`
+        #: takes its outcome instead of refreshing again.
+        self.early_refresh: Future[list[str]] | None = None
 
     def reuse_from(self, details: dict[str, Any]) -> None:
         """Take the previous assessment's stored state from its ``facts.details`` (a
@@ -209,7 +213,10 @@ class AptUpdates:
         self.state = None
         self._early = None
         self.changelogs = self.changelogs or ChangelogBroker()
-        if refresh:
+        started, self.early_refresh = self.early_refresh, None
+        if started is not None:
+            self.warnings.extend(f"apt-get update: {w}" for w in started.result())
+        elif refresh:
             self.warnings.extend(f"apt-get update: {w}" for w in self.refresh(transport))
         fingerprint = self.check_lock(transport)
         previous = self.previous
@@ -365,6 +372,26 @@ class AptUpdates:
                                           u.candidate_version))
             out.append(_classified(u, info))
         return out
+
+
+def start_refresh(transport: Transport, previous: Mapping[str, Any] | None
+                  ) -> Future[list[str]] | None:
+    """Start ``apt-get update`` now, on a thread, when the host's previous assessment was
+    an apt one (its details hold an apt state): it then runs beside the facts script
+    instead of after it. None otherwise. The future gives apt's warnings or raises what
+    :meth:`AptUpdates.refresh` raises; a host that is no longer an apt host ignores it."""
+    if not previous or STATE_KEY not in previous:
+        return None
+    future: Future[list[str]] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(AptUpdates().refresh(transport))
+        except BaseException as exc:  # handed to whoever takes the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="apt-refresh", daemon=True).start()
+    return future
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,11 @@ and which deployer installs on it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
 
-from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
+from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory, start_refresh
 from app.drivers.apt_deploy import AptDeployer
 from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, Transport
 from app.drivers.changelogs import ChangelogBroker
@@ -110,7 +110,19 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
     """
-    driver, facts = detect(transport)
+    # A host that was an apt host last time refreshes apt's lists beside the facts script.
+    early = start_refresh(transport, previous) if refresh else None
+    try:
+        driver, facts = detect(transport)
+    except BaseException:
+        if early is not None:
+            wait([early])
+        raise
+    if early is not None:
+        if isinstance(driver.updates, AptUpdates):
+            driver.updates.early_refresh = early
+        else:  # no longer an apt host: what that refresh did means nothing here
+            wait([early])
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections, result.warnings)
     inventory = driver.require("inventory")

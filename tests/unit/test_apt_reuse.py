@@ -12,6 +12,7 @@ import pytest
 
 from app.drivers.apt import _download_list
 from app.drivers.apt_state import STATE_KEY, AptState, split_state
+from app.drivers.base import DriverError
 from app.drivers.registry import assess_host
 from tests.fakes import ScriptedTransport, contains
 from tests.unit.test_apt_driver import debian_host, read
@@ -159,3 +160,21 @@ def test_changelogs_are_read_once_beside_the_simulation(print_uris: bool) -> Non
     assert fetches[0][-2:] == ("0", "libssl3:amd64=3.0.19-1~deb12u2")
     assert result.lookups is not None
     assert (result.lookups.fetched, result.lookups.cached, result.lookups.failed) == (1, 0, 0)
+
+
+def test_known_apt_host_refreshes_once_beside_the_facts() -> None:
+    """A host whose previous assessment stored an apt state starts apt-get update with
+    the facts script; it still runs once, and its failure still fails the host."""
+    transport = host(STATE_A, STATE_A)
+    assess_host(transport, previous=details(STATE_A))
+    assert sum("pd-update" in argv for argv, _ in transport.calls) == 1
+    locked = host(STATE_A, STATE_A)
+    locked.rules.insert(0, (contains("pd-update"), (
+        100, "", "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process "
+                 "4242 (apt-get)\n")))
+    with pytest.raises(DriverError) as caught:
+        assess_host(locked, previous=details(STATE_A))
+    assert caught.value.kind == "apt_lock"
+    unchanged = host(STATE_A, STATE_A)
+    assess_host(unchanged, previous=details(STATE_A), refresh=False)
+    assert not any("pd-update" in argv for argv, _ in unchanged.calls)
