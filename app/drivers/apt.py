@@ -67,23 +67,31 @@ _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 _LOCK_HOLDER = re.compile(r"held by process (\d+) \(([^)]*)\)")
 
 
-# Usage: sh -c "$this" pd-lockprobe TIMEOUT. Prints "pd-lock-free" when no lock in
-# /proc/locks is on the inode of one of dpkg's lock files (any device: overlay and
-# container file systems may show another device number); otherwise runs apt-get check,
-# which waits up to TIMEOUT seconds for the lock and names its holder. When the lock is
-# free, the package state's fingerprint follows (apt_state.STATE_FUNCTION).
-_LOCK_PROBE = STATE_FUNCTION + r"""
-inodes=$(stat -c %i /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock 2>/dev/null)
-if [ -z "$inodes" ] || [ ! -r /proc/locks ]; then
-  apt-get check -q -o "DPkg::Lock::Timeout=$1" || exit $?
-elif awk -v want=" $(echo $inodes) " '
-    { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) {
-        split($i, p, ":"); if (index(want, " " p[3] " ")) found = 1 } }
-    END { exit !found }' /proc/locks; then
-  apt-get check -q -o "DPkg::Lock::Timeout=$1" || exit $?
-else
-  echo pd-lock-free
-fi
+# pd_lockprobe TIMEOUT: prints "pd-lock-free" when no lock in /proc/locks is on the inode
+# of one of dpkg's lock files (any device: overlay and container file systems may show
+# another device number); otherwise runs apt-get check, which waits up to TIMEOUT seconds
+# for the lock and names its holder (and fails when it is still held).
+_LOCK_FUNCTION = r"""
+pd_lockprobe() {
+  inodes=$(stat -c %i /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock 2>/dev/null)
+  if [ -z "$inodes" ] || [ ! -r /proc/locks ]; then
+    apt-get check -q -o "DPkg::Lock::Timeout=$1" || return $?
+  elif awk -v want=" $(echo $inodes) " '
+      { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) {
+          split($i, p, ":"); if (index(want, " " p[3] " ")) found = 1 } }
+      END { exit !found }' /proc/locks; then
+    apt-get check -q -o "DPkg::Lock::Timeout=$1" || return $?
+  else
+    echo pd-lock-free
+  fi
+  echo @@pd-lock-checked
+}
+"""
+_LOCK_CHECKED = "@@pd-lock-checked"
+# Usage: sh -c "$this" pd-lockprobe TIMEOUT: the lock probe, then (the lock being free)
+# the package state's fingerprint (apt_state.STATE_FUNCTION).
+_LOCK_PROBE = STATE_FUNCTION + _LOCK_FUNCTION + r"""
+pd_lockprobe "$1" || exit $?
 pd_state
 """
 # Usage: sh -c "$this" pd-simulate APT-GET-ARGS... : apt-get's simulation, then (when it
@@ -96,11 +104,15 @@ rc=$?
 [ "$rc" -eq 0 ] && [ "$0" = pd-simulate ] && pd_state
 exit "$rc"
 """
-# Usage: sh -c "$this" pd-update APT-GET-ARGS... (as root): apt-get update, writing
-# PatchDesk's apt caches where apt keeps none (the later commands read them).
-_UPDATE = CACHE_FUNCTION + r"""
+# Usage: sh -c "$this" pd-update TIMEOUT APT-GET-ARGS... (as root): apt-get update,
+# writing PatchDesk's apt caches where apt keeps none (the later commands read them),
+# then the lock probe and the package state's fingerprint (one round trip for the three).
+_UPDATE = CACHE_FUNCTION + STATE_FUNCTION + _LOCK_FUNCTION + r"""
+timeout=$1; shift
 # shellcheck disable=SC2046
-exec apt-get $(pd_cache) "$@"
+apt-get $(pd_cache) "$@" || exit $?
+pd_lockprobe "$timeout" || exit $?
+pd_state
 """
 _SIMULATION_ARGS = ("-s", "-o", "APT::Get::Always-Include-Phased-Updates=true",
                     "-o", "Debug::NoLocking=1", "dist-upgrade")
@@ -147,7 +159,7 @@ class AptUpdates:
         self._early: _Early | None = None
         #: ``apt-get update`` already started (:func:`start_refresh`): :meth:`missing`
         #: takes its outcome instead of refreshing again.
-        self.early_refresh: Future[list[str]] | None = None
+        self.early_refresh: Future[Refreshed] | None = None
 
     def reuse_from(self, details: dict[str, Any]) -> None:
         """Take the previous assessment's stored state from its ``facts.details`` (a
@@ -159,14 +171,16 @@ class AptUpdates:
         stored = self.state.to_details() if self.state is not None else None
         return {STATE_KEY: stored} if stored else {}
 
-    def refresh(self, transport: Transport) -> list[str]:
-        """``apt-get update``; returns apt's warnings (unreachable mirrors...).
+    def refresh(self, transport: Transport) -> Refreshed:
+        """``apt-get update``, then (same command) the lock probe and the package state's
+        fingerprint; returns apt's warnings (unreachable mirrors...), whether the lock
+        probe ran and the fingerprint.
 
         Raises:
             DriverError: kinds ``apt_lock`` or ``apt_update_failed``.
         """
         result = transport.run(
-            ["sh", "-c", _UPDATE, "pd-update", "-q", "update", "-o",
+            ["sh", "-c", _UPDATE, "pd-update", str(LOCK_TIMEOUT), "-q", "update", "-o",
              f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"], sudo=True, timeout=300, env=NONINTERACTIVE)
         text = result.stdout + result.stderr
         lock = _lock_error(transport.host, text)
@@ -175,7 +189,9 @@ class AptUpdates:
         if result.exit_code != 0:
             raise DriverError(transport.host, "apt_update_failed",
                               f"apt-get update failed: {_tail(result.stderr or result.stdout)}")
-        return [line for line in text.splitlines() if line.startswith(("W:", "E:"))]
+        checked = _LOCK_CHECKED in result.stdout.splitlines()
+        return Refreshed([line for line in text.splitlines() if line.startswith(("W:", "E:"))],
+                         checked, split_state(result.stdout)[1] if checked else None)
 
     def check_lock(self, transport: Transport) -> str | None:
         """Fail when another package operation holds dpkg's lock (its state is in flux);
@@ -214,11 +230,12 @@ class AptUpdates:
         self._early = None
         self.changelogs = self.changelogs or ChangelogBroker()
         started, self.early_refresh = self.early_refresh, None
-        if started is not None:
-            self.warnings.extend(f"apt-get update: {w}" for w in started.result())
-        elif refresh:
-            self.warnings.extend(f"apt-get update: {w}" for w in self.refresh(transport))
-        fingerprint = self.check_lock(transport)
+        refreshed = started.result() if started is not None else (
+            self.refresh(transport) if refresh else None)
+        if refreshed is not None:
+            self.warnings.extend(f"apt-get update: {w}" for w in refreshed.warnings)
+        fingerprint = refreshed.fingerprint if refreshed is not None and \
+            refreshed.lock_checked else self.check_lock(transport)
         previous = self.previous
         if fingerprint is not None and previous is not None \
                 and previous.fingerprint == fingerprint:
@@ -375,14 +392,15 @@ class AptUpdates:
 
 
 def start_refresh(transport: Transport, previous: Mapping[str, Any] | None
-                  ) -> Future[list[str]] | None:
+                  ) -> Future[Refreshed] | None:
     """Start ``apt-get update`` now, on a thread, when the host's previous assessment was
     an apt one (its details hold an apt state): it then runs beside the facts script
-    instead of after it. None otherwise. The future gives apt's warnings or raises what
+    instead of after it. None otherwise. The future gives :meth:`AptUpdates.refresh`'s
+    answer or raises what
     :meth:`AptUpdates.refresh` raises; a host that is no longer an apt host ignores it."""
     if not previous or STATE_KEY not in previous:
         return None
-    future: Future[list[str]] = Future()
+    future: Future[Refreshed] = Future()
 
     def work() -> None:
         try:
@@ -392,6 +410,15 @@ def start_refresh(transport: Transport, previous: Mapping[str, Any] | None
 
     threading.Thread(target=work, name="apt-refresh", daemon=True).start()
     return future
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What ``apt-get update`` and the checks run with it answered."""
+
+    warnings: list[str]
+    lock_checked: bool  # the dpkg-lock probe ran after the update and found it free
+    fingerprint: str | None  # the package state after the update (None: not given)
 
 
 @dataclass(frozen=True, slots=True)

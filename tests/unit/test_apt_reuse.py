@@ -178,3 +178,19 @@ def test_known_apt_host_refreshes_once_beside_the_facts() -> None:
     unchanged = host(STATE_A, STATE_A)
     assess_host(unchanged, previous=details(STATE_A), refresh=False)
     assert not any("pd-update" in argv for argv, _ in unchanged.calls)
+
+
+def test_refresh_probes_the_lock_and_fingerprints_in_the_same_command() -> None:
+    """apt-get update, the dpkg-lock probe and the fingerprint are one round trip; the
+    separate probe runs only when the refresh's output does not say the lock was checked."""
+    transport = host(STATE_A, STATE_A)
+    transport.rules.insert(0, (contains("pd-update"), (
+        0, f"Reading package lists...\npd-lock-free\n@@pd-lock-checked\n\n@@pd-state {STATE_B}\n",
+        "")))
+    result = assess_host(transport, previous=details(STATE_B))
+    assert not simulated(transport)
+    assert not any("pd-lockprobe" in argv for argv, _ in transport.calls)
+    assert any("unchanged since" in w for w in result.warnings)
+    unsure = host(STATE_A, STATE_A)  # the refresh says nothing of the lock
+    assess_host(unsure, previous=details(STATE_A))
+    assert any("pd-lockprobe" in argv for argv, _ in unsure.calls)
