@@ -64,11 +64,54 @@ awk 'FILENAME == ARGV[1] { linked[$1] = 1; next }
   "$work/linked" "$work/uris" "$work/groups" \
   | sort -k1,1n -k2,2n | awk '{ rank[$1]++; print $1, rank[$1], $3, $4 }' > "$work/order"
 
+# data_member DEB: "offset size name" of the package's data.tar.* member (ar format: an
+# 8-byte magic, then per member a 60-byte header whose bytes 49-58 give its size).
+data_member() {
+  off=8
+  total=$(wc -c < "$1")
+  while [ "$off" -lt "$total" ]; do
+    hdr=$(tail -c +$((off + 1)) "$1" | head -c 60 | tr -d '\000')
+    mname=$(printf '%s' "$hdr" | cut -c1-16 | tr -d ' ')
+    msize=$(printf '%s' "$hdr" | cut -c49-58 | tr -d ' ')
+    case "$msize" in ''|*[!0-9]*) return 1 ;; esac
+    case "$mname" in data.tar.*) echo "$((off + 60)) $msize ${mname%/}"; return 0 ;; esac
+    off=$((off + 60 + msize + msize % 2))
+  done
+  return 1
+}
+
+# last_block DEB DIR NAME: a big package's own changelog usually sits in the last block of
+# its multi-block data.tar.xz (after its libraries): decode that block alone (the stream
+# header, then the block; tar -i finds the next header in it) instead of the whole
+# package. Fails (the caller decodes everything) when it is not there.
+last_block() {
+  command -v xz >/dev/null 2>&1 || return 1
+  member=$(data_member "$1") || return 1
+  # shellcheck disable=SC2086
+  set -- "$1" "$2" "$3" $member
+  [ "$6" = data.tar.xz ] || return 1
+  tail -c +$(($4 + 1)) "$1" | head -c "$5" > "$2.xz" || return 1
+  block=$(xz --robot -lvv "$2.xz" 2>/dev/null | awk '
+    $1 == "block" { n++; if ($2 != 1) multi = 1; o = $5; s = $7 }
+    END { if (n > 1 && !multi) print o, s }')
+  if [ -z "$block" ]; then rm -f "$2.xz"; return 1; fi
+  # shellcheck disable=SC2086
+  set -- "$1" "$2" "$3" $block
+  { head -c 12 "$2.xz"; tail -c +$(($4 + 1)) "$2.xz" | head -c "$5"; } \
+    | xz -dc --single-stream 2>/dev/null \
+    | tar -xif - -C "$2" "./usr/share/doc/$3/changelog.Debian.gz" 2>/dev/null
+  rm -f "$2.xz"
+  [ -f "$2/usr/share/doc/$3/changelog.Debian.gz" ] && \
+    [ ! -h "$2/usr/share/doc/$3/changelog.Debian.gz" ]
+}
+
 extract() { # $1 group, $2 name, $3 deb
   x="$work/x.$1"
   mkdir -p "$x"
-  dpkg-deb --fsys-tarfile "$3" 2>/dev/null | tar -xf - -C "$x" --wildcards \
-    './usr/share/doc/*/changelog.Debian.gz' './usr/share/doc/*/changelog.gz' 2>/dev/null
+  if [ "$(wc -c < "$3")" -lt 8000000 ] || ! last_block "$3" "$x" "$2"; then
+    dpkg-deb --fsys-tarfile "$3" 2>/dev/null | tar -xf - -C "$x" --wildcards \
+      './usr/share/doc/*/changelog.Debian.gz' './usr/share/doc/*/changelog.gz' 2>/dev/null
+  fi
   for f in "$x/usr/share/doc/$2/changelog.Debian.gz" \
            "$(find "$x/usr/share/doc" -mindepth 2 -maxdepth 2 -type f \
               -name changelog.Debian.gz 2>/dev/null | head -n 1)" \
