@@ -152,7 +152,8 @@ class AssessmentService(ServicePart):
         changelogs = ChangelogBroker(ChangelogCache(self.store))
         # What each host's previous assessment stored for the next one (apt: its package
         # state and simulation, reused while the state is unchanged).
-        previous = AssessmentRepo(self.store.db()).previous_details()
+        previous = AssessmentRepo(self.store.db()).previous_details(
+            [int(a.id or 0) for a in assets])
 
         def one(asset: Asset) -> None:
             nonlocal done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,18 +125,23 @@ class AssessmentRepo:
                     "UPDATE asset_patches SET status='installed', last_seen=? "
                     "WHERE asset_id=? AND package=? AND arch=?", [now, asset_id, package, arch])
 
-    def previous_details(self) -> dict[int, dict[str, Any]]:
-        """``facts.details`` of every asset's latest successful deep scan (assets whose
+    def previous_details(self, asset_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """``facts.details`` of these assets' latest successful deep scans (assets whose
         latest success has none are left out): what a driver stored for the next one."""
-        rows = self.db.execute(
-            "SELECT a.asset_id, json_extract(a.facts, '$.details') FROM assessments a JOIN "
-            "(SELECT asset_id, max(id) AS id FROM assessments WHERE ok = 1 GROUP BY asset_id)"
-            " m ON a.id = m.id").fetchall()
         out: dict[int, dict[str, Any]] = {}
-        for asset_id, text in rows:
-            details = json.loads(text) if text else None
-            if isinstance(details, dict) and details:
-                out[int(asset_id)] = details
+        ids = list(dict.fromkeys(asset_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                "SELECT a.asset_id, json_extract(a.facts, '$.details') FROM assessments a "
+                "JOIN (SELECT asset_id, max(id) AS id FROM assessments WHERE ok = 1 AND "
+                f"asset_id IN ({marks}) GROUP BY asset_id) m ON a.id = m.id",
+                chunk).fetchall()
+            for asset_id, text in rows:
+                details = json.loads(text) if text else None
+                if isinstance(details, dict) and details:
+                    out[int(asset_id)] = details
         return out
 
     def keep_detail_latest_only(self, asset_id: int, key: str) -> None:
