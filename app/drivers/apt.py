@@ -395,9 +395,8 @@ def start_refresh(transport: Transport, previous: Mapping[str, Any] | None
                   ) -> Future[Refreshed] | None:
     """Start ``apt-get update`` now, on a thread, when the host's previous assessment was
     an apt one (its details hold an apt state): it then runs beside the facts script
-    instead of after it. None otherwise. The future gives :meth:`AptUpdates.refresh`'s
-    answer or raises what
-    :meth:`AptUpdates.refresh` raises; a host that is no longer an apt host ignores it."""
+    instead of after it. None otherwise. The future gives what :meth:`AptUpdates.refresh`
+    returns or raises; a host that is no longer an apt host ignores it."""
     if not previous or STATE_KEY not in previous:
         return None
     future: Future[Refreshed] = Future()
