@@ -9,11 +9,16 @@ This machine is served over SSH on loopback by tests/lab/realhost.py (a private 
 127.0.0.x address and a high port, root by a throw-away key; nothing else changes). In
 each round, on that same sshd:
 
-* ours, first: a brand-new site (empty changelog cache), then ``patchdesk --json assess
-  --all`` — facts, dpkg list, ``apt-get update``, lock probe, ``apt-get -s dist-upgrade``,
-  reboot state, and the changelogs of every update (one batch ``apt-get download`` of one
-  binary per source package, changelog.Debian.gz extracted), stored in the site file.
-* ours, repeat: the same command again on that site (changelogs from the site's cache).
+* ours, first: a brand-new site (empty changelog cache, no stored state), then
+  ``patchdesk --json assess --all`` — facts, dpkg list, ``apt-get update``, lock probe
+  with the package-state fingerprint, ``apt-get -s dist-upgrade``, reboot state, and the
+  changelogs of every update (read beside the simulation from apt's download list: one
+  batch download of one binary per source package, changelog.Debian.gz extracted),
+  stored in the site file.
+* ours, repeat: the same command again on that site: ``apt-get update`` (beside the
+  facts script) and the fingerprint; while the package state is unchanged the stored
+  simulation is parsed again instead of simulating ("reused" below), changelogs from the
+  site's cache.
 * Ansible: ``ansible-playbook`` of ``package_facts`` (apt), ``apt: update_cache=yes`` and
   ``command: apt-get -s dist-upgrade`` (what issue [7] names), no fact gathering.
 
@@ -124,6 +129,11 @@ def run_ours(site: Path, refresh: bool) -> tuple[float, dict[str, Any]]:
     return wall, outcome
 
 
+def reused(outcome: dict[str, Any]) -> bool:
+    """Whether the assessment parsed a stored simulation (package state unchanged)."""
+    return any("package state unchanged since" in w for w in outcome["warnings"])
+
+
 def write_ansible_files(workdir: Path, host: Any, refresh: bool) -> tuple[Path, Path]:
     known = workdir / "known_hosts"
     known.write_text(host.known_hosts_line + "\n")
@@ -203,7 +213,7 @@ def main() -> int:
         repeat: list[float] = []
         ansible: list[float] = []
         log("round  ours first s  (lookups: fetched/cached/failed, s)  ours repeat s  "
-            "(lookups)  ansible s")
+            "(lookups, reused?)  ansible s")
         for number in range(1, args.rounds + 1):
             site = workdir / f"r{number}.pdsite"
             make_site(site, host)
@@ -227,7 +237,10 @@ def main() -> int:
             log(f"{number:>5}  {w1:>12.2f}  ({lk1.get('fetched')}/{lk1.get('cached')}/"
                 f"{lk1.get('failed')}, {lk1.get('seconds')} s)  {w2:>13.2f}  "
                 f"({lk2.get('fetched')}/{lk2.get('cached')}/{lk2.get('failed')}, "
-                f"{lk2.get('seconds')} s)  {wa:>9.2f}")
+                f"{lk2.get('seconds')} s{', reused' if reused(o2) else ''})  {wa:>9.2f}")
+            if reused(o1) or o1["missing"] != o2["missing"]:
+                raise SystemExit("the first assessment reused a state, or the repeat "
+                                 "found other updates")
             log(f"       ours: {o1['updates']} updates ({o1['security_updates']} security); "
                 f"ansible: {found[1]} Inst lines, {found[0]} installed")
         mf, mr, ma = (statistics.median(x) for x in (first, repeat, ansible))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.core.assessment import LookupStats
 from app.core.changelogs import ChangelogInfo, ChangelogKey
+from app.drivers.apt_state import CACHE_FUNCTION
 
 if TYPE_CHECKING:
     from app.drivers.advisories import AdvisoryIndex
@@ -246,5 +247,6 @@ def parse_sections(text: str) -> dict[str, str]:
 
 
 def _script() -> str:
-    return resources.files("app.drivers").joinpath("scripts/changelogs.sh").read_text(
-        encoding="utf-8")
+    # pd_cache: PatchDesk's apt caches where the host's apt keeps none (apt_state).
+    return CACHE_FUNCTION + resources.files("app.drivers").joinpath(
+        "scripts/changelogs.sh").read_text(encoding="utf-8")

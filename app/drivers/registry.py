@@ -3,10 +3,12 @@ and which deployer installs on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
+from typing import Any
 
-from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
+from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory, start_refresh
 from app.drivers.apt_deploy import AptDeployer
 from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, Transport
 from app.drivers.changelogs import ChangelogBroker
@@ -107,20 +109,39 @@ def _linux_driver(sections: dict[str, str | None], host: str) -> tuple[Driver, L
 
 
 def assess_host(transport: Transport, *, refresh: bool = True,
-                changelogs: ChangelogBroker | None = None) -> Assessment:
+                changelogs: ChangelogBroker | None = None,
+                previous: Mapping[str, Any] | None = None) -> Assessment:
     """A full deep scan: facts, installed software, missing updates, reboot state.
 
     Args:
         changelogs: the run's changelog broker (site cache, shared by all hosts), for
             drivers that read changelogs; None gives each host a private one.
+        previous: ``facts.details`` of this host's previous successful assessment: an
+            updates capability that can (``reuse_from``) reuses what it stored there
+            while the host's state is unchanged, and adds what the next one may reuse
+            (``stored_details()``) to this assessment's details.
 
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
     """
-    sections, _raw = gather(transport)
-    if is_darwin(sections):  # the host answers uname -s with Darwin: a Mac
-        return assess_macos(transport, refresh=refresh)
-    driver, facts = _linux_driver(sections, transport.host)
+    # A host that was an apt host last time refreshes apt's lists beside the facts script.
+    early = start_refresh(transport, previous) if refresh else None
+    try:
+        sections, _raw = gather(transport)
+        if is_darwin(sections):  # the host answers uname -s with Darwin: a Mac
+            if early is not None:
+                wait([early])
+            return assess_macos(transport, refresh=refresh)
+        driver, facts = _linux_driver(sections, transport.host)
+    except BaseException:
+        if early is not None:
+            wait([early])
+        raise
+    if early is not None:
+        if isinstance(driver.updates, AptUpdates):
+            driver.updates.early_refresh = early
+        else:  # no longer an apt host: what that refresh did means nothing here
+            wait([early])
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections, result.warnings)
     inventory = driver.require("inventory")
@@ -128,6 +149,8 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     reboot = driver.require("reboot")
     if changelogs is not None and hasattr(updates, "changelogs"):
         updates.changelogs = changelogs
+    if previous and hasattr(updates, "reuse_from"):
+        updates.reuse_from(dict(previous))
     if getattr(updates, "concurrent_reads", False):
         # Independent reads over one SSH connection (one channel each): the package list
         # and the reboot state come while apt refreshes and simulates.
@@ -145,6 +168,9 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     # Capabilities that can degrade (no advisory data, skipped repositories) say so here.
     result.warnings.extend(getattr(updates, "warnings", ()))
     result.lookups = getattr(updates, "lookups", None)
+    if hasattr(updates, "stored_details"):
+        result.facts = replace(result.facts,
+                               details={**result.facts.details, **updates.stored_details()})
     return result
 
 

@@ -37,6 +37,8 @@ CONNECT_TIMEOUT = 8.0
 #: installed-package list of a big server, is a few MiB).
 MAX_OUTPUT = 64 * 1024 * 1024
 DEFAULT_COMMAND_TIMEOUT = 120.0
+#: How long output is still awaited after a command's exit status when no EOF comes.
+EOF_GRACE = 2.0
 C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
 
 
@@ -440,6 +442,7 @@ class SshTransport:
 
         if not marker:
             send_input()
+        exited: float | None = None
         while True:
             if time.monotonic() > deadline:
                 raise CommandTimeoutError(
@@ -466,7 +469,13 @@ class SshTransport:
                 send_input()  # no prompt came: sudo did not need the password
             if chan.exit_status_ready() and not chan.recv_ready() and not \
                     chan.recv_stderr_ready():
-                break
+                # sshd may send the exit status before the command's last output (on a
+                # loaded host): the output is whole at EOF. A command whose background
+                # child keeps the output open sends none: the exit status ends it soon.
+                if exited is None:
+                    exited = time.monotonic()
+                if chan.eof_received or time.monotonic() - exited > EOF_GRACE:
+                    break
             if not progressed:
                 time.sleep(0.01)
         return bytes(out), bytes(err), chan.recv_exit_status()

@@ -19,6 +19,7 @@ from app.core.errors import NotFoundError, UserError
 from app.core.inventory_merge import apply_facts
 from app.core.models import Asset, AssetPatch, Classification, PatchStatus, Software
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.drivers.apt_state import STATE_KEY as APT_STATE_KEY
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.registry import assess_host, assess_windows_host
 from app.remote.ssh import ConnectionLostError
@@ -151,6 +152,10 @@ class AssessmentService(ServicePart):
         # hosts need is fetched by one of them only.
         changelogs = ChangelogBroker(ChangelogCache(self.store))
         changelogs.advisories = FixIndex(self.store)  # trackers first (app/drivers/advisories)
+        # What each host's previous assessment stored for the next one (apt: its package
+        # state and simulation, reused while the state is unchanged).
+        previous = AssessmentRepo(self.store.db()).previous_details(
+            [int(a.id or 0) for a in assets])
 
         def one(asset: Asset) -> None:
             nonlocal done
@@ -170,11 +175,13 @@ class AssessmentService(ServicePart):
                     else:
                         try:
                             result = assess_host(remote.transport_for(asset),
-                                                 refresh=refresh, changelogs=changelogs)
+                                                 refresh=refresh, changelogs=changelogs,
+                                                 previous=previous.get(int(asset.id or 0)))
                         except ConnectionLostError as lost:  # read-only work: once more
                             log.warning("%s: %s; assessing it again", asset.label, lost)
                             result = assess_host(remote.transport_for(asset),
-                                                 refresh=refresh, changelogs=changelogs)
+                                                 refresh=refresh, changelogs=changelogs,
+                                                 previous=previous.get(int(asset.id or 0)))
                 except Exception as exc:  # every host failure is recorded, none stops the run
                     kind = "cancelled" if cancel.cancelled else _error_kind(exc)
                     message = str(exc) if isinstance(exc, UserError) else (
@@ -258,6 +265,7 @@ class AssessmentService(ServicePart):
         result = replace(result, facts=facts, warnings=[*result.warnings, *warnings])
         with self.store.atomic() as db:
             AssessmentRepo(db).record_success(int(asset.id or 0), started, utcnow(), result)
+            AssessmentRepo(db).keep_detail_latest_only(int(asset.id or 0), APT_STATE_KEY)
             repo = AssetRepo(db)
             current = repo.get(int(asset.id or 0))
             facts = self._without_claimed_macs(db, current, facts)

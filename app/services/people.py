@@ -4,6 +4,7 @@ kept only as a scrypt hash in the site. Every proof and every failed try is audi
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 from app.core.errors import FieldError, UserError, ValidationError
@@ -17,7 +18,13 @@ from app.store.repos import AuditRepo
 #: Failed tries for one name within LOCK_WINDOW before its proofs are refused for a while.
 MAX_FAILURES = 5
 LOCK_WINDOW = timedelta(minutes=15)
-_DUMMY = hash_pin("not a pin", b"\0" * 16)  # the same work for an unknown name
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash to verify against for an unknown name (the same work); made on first use,
+    not when the module is imported (every CLI start)."""
+    return hash_pin("not a pin", b"\0" * 16)
 
 
 class PeopleService(ServicePart):
@@ -78,7 +85,7 @@ class PeopleService(ServicePart):
         if len(recent) >= MAX_FAILURES:
             raise UserError(f"Too many wrong PINs for {name}; try again in "
                             f"{int(LOCK_WINDOW.total_seconds() // 60)} minutes.")
-        ok = verify_pin(pin, stored or _DUMMY) and stored is not None
+        ok = verify_pin(pin, stored or _dummy()) and stored is not None
         details = {"person": name, "for": purpose, "object": f"{object_type}:{object_id}"}
         with self.store.atomic() as write:
             if ok:

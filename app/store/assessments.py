@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -123,6 +124,34 @@ class AssessmentRepo:
                 self.db.execute(
                     "UPDATE asset_patches SET status='installed', last_seen=? "
                     "WHERE asset_id=? AND package=? AND arch=?", [now, asset_id, package, arch])
+
+    def previous_details(self, asset_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """``facts.details`` of these assets' latest successful deep scans (assets whose
+        latest success has none are left out): what a driver stored for the next one."""
+        out: dict[int, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(asset_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                "SELECT a.asset_id, json_extract(a.facts, '$.details') FROM assessments a "
+                "JOIN (SELECT asset_id, max(id) AS id FROM assessments WHERE ok = 1 AND "
+                f"asset_id IN ({marks}) GROUP BY asset_id) m ON a.id = m.id",
+                chunk).fetchall()
+            for asset_id, text in rows:
+                details = json.loads(text) if text else None
+                if isinstance(details, dict) and details:
+                    out[int(asset_id)] = details
+        return out
+
+    def keep_detail_latest_only(self, asset_id: int, key: str) -> None:
+        """Remove ``facts.details.<key>`` from every deep scan of the asset but its latest
+        (a state only the next assessment reads, not history)."""
+        path = f'$.details."{key}"'
+        self.db.execute(
+            "UPDATE assessments SET facts = json_remove(facts, ?) WHERE asset_id = ? AND "
+            "id < (SELECT max(id) FROM assessments WHERE asset_id = ?) AND "
+            "json_extract(facts, ?) IS NOT NULL", [path, asset_id, asset_id, path])
 
     def latest(self, asset_id: int) -> AssessmentRecord | None:
         """The newest deep scan of an asset."""

@@ -51,12 +51,12 @@ def debian_host(*, reboot_required: bool = False, simulation: str | None = None,
     t = ScriptedTransport()
     t.on(contains("changelogs"), 0, "\n@@pd:end@@\n")  # no changelog could be read
     t.on(contains("pd-lockprobe"), *check)  # /proc/locks, then apt-get check if needed
+    t.on(contains("dist-upgrade"), 0,  # the simulation (a script) and its download list
+         simulation if simulation is not None else read("apt/debian-12/apt-get-s-upgrade.txt"))
+    t.on(contains("pd-update"), 0, "Reading package lists...\n")
     t.on(starts("sh", "-c"), 0, facts_output(reboot_required=reboot_required))
-    t.on(starts("apt-get", "-q", "update"), 0, "Reading package lists...\n")
     t.on(starts("dpkg-query", "-W", "-f=${Package} ${Status}\\n"), 1, "")
     t.on(starts("dpkg-query", "-W"), 0, read("apt/debian-12/dpkg-query-before.txt"))
-    t.on(contains("dist-upgrade"), 0,
-         simulation if simulation is not None else read("apt/debian-12/apt-get-s-upgrade.txt"))
     return t
 
 
@@ -78,9 +78,12 @@ def test_assessment_of_a_captured_debian_host() -> None:
     assert any("pd-kernel" in r for r in result.reboot.reasons)
     assert {p.name for p in result.packages} >= {"pd-openssl", "pd-tools", "bash"}
     # Refresh and lock check run as root; parsing commands ran without sudo.
-    sudo = {argv[1] for argv, as_root in transport.calls if argv[0] == "apt-get" and as_root}
-    assert sudo == {"-q"}
-    assert any("pd-lockprobe" in argv for argv, as_root in transport.calls if as_root)
+    scripts = {(argv[3], as_root) for argv, as_root in transport.calls
+               if argv[:2] == ("sh", "-c") and len(argv) > 3}
+    assert {("pd-update", True), ("pd-lockprobe", True), ("pd-simulate", False),
+            ("pd-apt", False)} <= scripts
+    assert not any(as_root for name, as_root in scripts if name in ("pd-simulate", "pd-apt"))
+    assert not any(as_root for argv, as_root in transport.calls if argv[0] != "sh")
 
 
 def test_missing_reboot_file_alone_proves_nothing() -> None:
@@ -206,7 +209,7 @@ def test_unreadable_lines_and_apt_warnings_become_assessment_warnings() -> None:
         "Inst pd-tools [2.0-1] (2.1-1 PatchDesk Lab:12/bookworm [all])\n"
         "Conf pd-tools {2.1-1 in a shape nobody knows}\n")
     transport = debian_host(simulation=simulation)
-    transport.rules.insert(0, (starts("apt-get", "-q", "update"), (
+    transport.rules.insert(0, (contains("pd-update"), (
         0, "Reading package lists...\n",
         "W: Failed to fetch http://10.0.0.1/debian/dists/bookworm/InRelease  "
         "Could not connect\n")))

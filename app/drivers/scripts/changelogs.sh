@@ -33,20 +33,20 @@ while [ $# -ge 2 ]; do
 done
 # uris: "name uri file size hash" per known pin.
 # shellcheck disable=SC2086
-LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+LANG=C apt-get $(pd_cache) download --print-uris -q $pins 2>/dev/null | awk '
   NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
             if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 if [ ! -s "$work/uris" ]; then
   # One pin apt does not know (lists changed since the simulation) fails the whole batch:
   # keep the pins apt-cache knows and ask again.
   # shellcheck disable=SC2086
-  known=$(LANG=C apt-cache show $pins 2>/dev/null | awk '
+  known=$(LANG=C apt-cache $(pd_cache) show $pins 2>/dev/null | awk '
     /^Package: /{p=$2} /^Version: /{v=$2} /^Architecture: /{a=$2}
     /^$/{ if (p != "") { print p "=" v; print p ":" a "=" v }; p="" }
     END{ if (p != "") { print p "=" v; print p ":" a "=" v } }' | sort -u)
   pins=$(for pin in $pins; do printf '%s\n' "$known" | grep -qxF "$pin" && echo "$pin"; done)
   # shellcheck disable=SC2086
-  [ -n "$pins" ] && LANG=C apt-get download --print-uris -q $pins 2>/dev/null | awk '
+  [ -n "$pins" ] && LANG=C apt-get $(pd_cache) download --print-uris -q $pins 2>/dev/null | awk '
     NF >= 4 { uri = $1; gsub("\047", "", uri); file = $2; name = file; sub("_.*", "", name)
               if (file !~ /\//) print name, uri, file, $3, $4 }' > "$work/uris"
 fi
@@ -64,11 +64,54 @@ awk 'FILENAME == ARGV[1] { linked[$1] = 1; next }
   "$work/linked" "$work/uris" "$work/groups" \
   | sort -k1,1n -k2,2n | awk '{ rank[$1]++; print $1, rank[$1], $3, $4 }' > "$work/order"
 
+# data_member DEB: "offset size name" of the package's data.tar.* member (ar format: an
+# 8-byte magic, then per member a 60-byte header whose bytes 49-58 give its size).
+data_member() {
+  off=8
+  total=$(wc -c < "$1")
+  while [ "$off" -lt "$total" ]; do
+    hdr=$(tail -c +$((off + 1)) "$1" | head -c 60 | tr -d '\000')
+    mname=$(printf '%s' "$hdr" | cut -c1-16 | tr -d ' ')
+    msize=$(printf '%s' "$hdr" | cut -c49-58 | tr -d ' ')
+    case "$msize" in ''|*[!0-9]*) return 1 ;; esac
+    case "$mname" in data.tar.*) echo "$((off + 60)) $msize ${mname%/}"; return 0 ;; esac
+    off=$((off + 60 + msize + msize % 2))
+  done
+  return 1
+}
+
+# last_block DEB DIR NAME: a big package's own changelog usually sits in the last block of
+# its multi-block data.tar.xz (after its libraries): decode that block alone (the stream
+# header, then the block; tar -i finds the next header in it) instead of the whole
+# package. Fails (the caller decodes everything) when it is not there.
+last_block() {
+  command -v xz >/dev/null 2>&1 || return 1
+  member=$(data_member "$1") || return 1
+  # shellcheck disable=SC2086
+  set -- "$1" "$2" "$3" $member
+  [ "$6" = data.tar.xz ] || return 1
+  tail -c +$(($4 + 1)) "$1" | head -c "$5" > "$2.xz" || return 1
+  block=$(xz --robot -lvv "$2.xz" 2>/dev/null | awk '
+    $1 == "block" { n++; if ($2 != 1) multi = 1; o = $5; s = $7 }
+    END { if (n > 1 && !multi) print o, s }')
+  if [ -z "$block" ]; then rm -f "$2.xz"; return 1; fi
+  # shellcheck disable=SC2086
+  set -- "$1" "$2" "$3" $block
+  { head -c 12 "$2.xz"; tail -c +$(($4 + 1)) "$2.xz" | head -c "$5"; } \
+    | xz -dc --single-stream 2>/dev/null \
+    | tar -xif - -C "$2" "./usr/share/doc/$3/changelog.Debian.gz" 2>/dev/null
+  rm -f "$2.xz"
+  [ -f "$2/usr/share/doc/$3/changelog.Debian.gz" ] && \
+    [ ! -h "$2/usr/share/doc/$3/changelog.Debian.gz" ]
+}
+
 extract() { # $1 group, $2 name, $3 deb
   x="$work/x.$1"
   mkdir -p "$x"
-  dpkg-deb --fsys-tarfile "$3" 2>/dev/null | tar -xf - -C "$x" --wildcards \
-    './usr/share/doc/*/changelog.Debian.gz' './usr/share/doc/*/changelog.gz' 2>/dev/null
+  if [ "$(wc -c < "$3")" -lt 8000000 ] || ! last_block "$3" "$x" "$2"; then
+    dpkg-deb --fsys-tarfile "$3" 2>/dev/null | tar -xf - -C "$x" --wildcards \
+      './usr/share/doc/*/changelog.Debian.gz' './usr/share/doc/*/changelog.gz' 2>/dev/null
+  fi
   for f in "$x/usr/share/doc/$2/changelog.Debian.gz" \
            "$(find "$x/usr/share/doc" -mindepth 2 -maxdepth 2 -type f \
               -name changelog.Debian.gz 2>/dev/null | head -n 1)" \
@@ -96,7 +139,7 @@ while [ -n "$open" ] && [ "$round" -le 3 ]; do
       >/dev/null 2>&1
   else
     # shellcheck disable=SC2046
-    LANG=C apt-get download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
+    LANG=C apt-get $(pd_cache) download -q $(awk '{ print $3 }' "$work/round") >/dev/null 2>&1
   fi
   # Unpack in $jobs workers, the biggest .debs dealt first so they do not end up last.
   for n in $(awk '{ print $1 }' "$work/round"); do
