@@ -52,7 +52,7 @@ from app.core.models import Asset, AssetKind, Outcome
 from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.deploy.hosts import failure_detail as _failure_detail
-from app.deploy.hosts import host_error_text
+from app.deploy.hosts import host_error_text, reschedule_if_pending
 from app.deploy.hosts import host_pins as _host_pins
 from app.deploy.hosts import pins as _pins
 from app.deploy.hosts import port_open as _port_open
@@ -323,6 +323,8 @@ class DeployEngine:
                 dep = self.approve(dep_id, approve_as)
             elif dep.phase is Phase.VERIFICATION:
                 self._verify(dep)
+            elif dep.phase is Phase.ROLLING_BACK:  # a rollback was interrupted: finish it
+                return self._rollback(dep_id, None, cancel)
             else:
                 return dep
         return self.get(dep_id)
@@ -635,6 +637,8 @@ class DeployEngine:
                                 f"{minutes} min; users notified", audit="deploy.reboot")
             deployer.rebooter.notify(transport, message)
             deployer.rebooter.schedule(transport, minutes, message)
+        elif reschedule_if_pending(dep, deployer, transport, target):  # killed in between
+            self._log(dep.id, target, "reboot scheduled again after an interruption")
         deadline = time.monotonic() + dep.gates.reboot_lead_minutes * 60 + REBOOT_GRACE
         seen_down = False
         transport.close()

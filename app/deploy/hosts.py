@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from app.core.deployment import Deployment, PackageChange, Target
 from app.core.errors import UserError
-from app.drivers.base import DeployCapability, JobStatus
+from app.drivers.base import DeployCapability, JobStatus, Transport
 
 
 def host_error_text(exc: BaseException) -> str:
@@ -62,3 +62,19 @@ def port_open(address: str, port: int, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def reschedule_if_pending(dep: Deployment, deployer: DeployCapability, transport: Transport,
+                          target: Target) -> bool:
+    """A reboot recorded as scheduled by a run that was killed before (or while) it asked
+    the host: schedule it again when the host still runs the boot it had then (scheduling
+    replaces a pending one, so a reboot is never asked twice over). True when it did; a
+    host that does not answer is left to the reboot wait."""
+    try:
+        if deployer.rebooter.marker(transport) != target.reboot_marker:
+            return False  # rebooted already (or going down): only wait for it
+        message = dep.gates.reboot_text(dep.gates.reboot_lead_minutes)
+        deployer.rebooter.schedule(transport, dep.gates.reboot_lead_minutes, message)
+    except UserError:
+        return False
+    return True

@@ -42,7 +42,7 @@ from app.services.people import PeopleService
 from app.services.reports import ReportService
 from app.services.risk import RiskService
 from app.store.assessments import AssessmentRecord
-from app.store.db import SITE_SUFFIX, SiteDB
+from app.store.db import SITE_SUFFIX, SiteDB, restore_backup
 from app.store.repos import AssetRepo, AuditRepo, SiteRepo
 from app.store.risk import KevImport
 from app.store.scans import ScanRecord
@@ -183,6 +183,22 @@ class SiteService:
                     service.actor, "site.create", "site", site_name,
                     {"path": str(path), "app_version": __version__},
                 )
+        return service
+
+    @classmethod
+    def restore_backup(cls, path: Path | str, backup: Path | str,
+                       actor: str | None = None) -> SiteService:
+        """Replace a damaged site file by a backup copy and open it (audited, naming the
+        backup and where the damaged file was kept: :func:`app.store.db.restore_backup`).
+
+        Raises:
+            SiteFileError: the backup is not usable, or the files cannot be moved.
+        """
+        kept = restore_backup(Path(path).expanduser(), Path(backup).expanduser())
+        service = cls.open(path, actor=actor)
+        with service.store.atomic() as db:
+            AuditRepo(db).append(service.actor, "site.restore_backup", "site", "",
+                                 {"backup": str(backup), "damaged_kept_as": str(kept)})
         return service
 
     @classmethod
