@@ -52,7 +52,7 @@ from app.core.models import Asset, AssetKind, Outcome
 from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.deploy.hosts import failure_detail as _failure_detail
-from app.deploy.hosts import host_error_text, reschedule_if_pending
+from app.deploy.hosts import host_error_text, lock_problem, reschedule_if_pending
 from app.deploy.hosts import host_pins as _host_pins
 from app.deploy.hosts import pins as _pins
 from app.deploy.hosts import port_open as _port_open
@@ -433,6 +433,9 @@ class DeployEngine:
                                 f"({health['package_audit'].splitlines()[0][:100]})")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
+            locked = lock_problem(deployer, transport)  # an install would wait behind it
+            if locked:
+                problems.append(locked)
             if deployer.tool not in health["package_tools"]:
                 problems.append(f"{deployer.tool} is not installed on this host (no driver "
                                 "for installs)")

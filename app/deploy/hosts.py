@@ -78,3 +78,10 @@ def reschedule_if_pending(dep: Deployment, deployer: DeployCapability, transport
     except UserError:
         return False
     return True
+
+
+def lock_problem(deployer: DeployCapability, transport: Transport) -> str:
+    """The pre-flight problem of a package database locked by another process ("" when
+    free, or when the deployer has no such check: ``lock_holder`` is optional)."""
+    probe = getattr(deployer, "lock_holder", None)
+    return str(probe(transport)) if callable(probe) else ""

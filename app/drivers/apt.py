@@ -121,6 +121,12 @@ class AptUpdates:
         if result.exit_code != 0:
             raise DriverError(transport.host, "apt_update_failed",
                               f"apt-get update failed: {_tail(result.stderr or result.stdout)}")
+        full = [line for line in text.splitlines() if "No space left on device" in line]
+        if full:  # apt says W: and exits 0, then simulates on no or old lists: not a result
+            raise DriverError(transport.host, "disk_full",
+                              "apt-get update could not store the package lists (No space "
+                              f"left on device): {_tail(full[0], 200)}; free space on the "
+                              "host and assess it again")
         return [line for line in text.splitlines() if line.startswith(("W:", "E:"))]
 
     def check_lock(self, transport: Transport) -> None:
