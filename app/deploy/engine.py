@@ -619,9 +619,9 @@ class DeployEngine:
                           target: Target, after: dict[str, str], cancel: CancelToken,
                           health: dict[str, Any] | None = None) -> tuple[str, Target]:
         """Reboot by policy: notice to logged-in users, scheduled reboot, wait for the new
-        boot marker and a working login. Resumable: a reboot already scheduled is only
-        waited for, never scheduled twice. ``health`` is the snapshot taken after the
-        install, when the caller has one (its reboot-required flag decides)."""
+        boot marker and a working login. Resumable: a reboot recorded as scheduled is asked
+        again only while the host runs the same boot, then waited for. ``health`` is the
+        snapshot taken after the install, when the caller has one (its reboot flag decides)."""
         policy = dep.gates.reboot
         if target.reboot != "scheduled":
             if health is None:
