@@ -109,7 +109,7 @@ class AptUpdates:
         """``apt-get update``; returns apt's warnings (unreachable mirrors...).
 
         Raises:
-            DriverError: kinds ``apt_lock`` or ``apt_update_failed``.
+            DriverError: kinds ``apt_lock``, ``disk_full`` or ``apt_update_failed``.
         """
         result = transport.run(
             ["apt-get", "-q", "update", "-o", f"DPkg::Lock::Timeout={LOCK_TIMEOUT}"],
@@ -118,15 +118,15 @@ class AptUpdates:
         lock = _lock_error(transport.host, text)
         if lock:
             raise lock
-        if result.exit_code != 0:
-            raise DriverError(transport.host, "apt_update_failed",
-                              f"apt-get update failed: {_tail(result.stderr or result.stdout)}")
         full = [line for line in text.splitlines() if "No space left on device" in line]
-        if full:  # apt says W: and exits 0, then simulates on no or old lists: not a result
+        if full:  # also when apt only warns and exits 0: no or old lists are not a result
             raise DriverError(transport.host, "disk_full",
                               "apt-get update could not store the package lists (No space "
                               f"left on device): {_tail(full[0], 200)}; free space on the "
                               "host and assess it again")
+        if result.exit_code != 0:
+            raise DriverError(transport.host, "apt_update_failed",
+                              f"apt-get update failed: {_tail(result.stderr or result.stdout)}")
         return [line for line in text.splitlines() if line.startswith(("W:", "E:"))]
 
     def check_lock(self, transport: Transport) -> None:
