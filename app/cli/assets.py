@@ -1,4 +1,4 @@
-"""``patchdesk asset add|list|show|edit|rm``: the inventory, one asset at a time."""
+"""``patchdesk asset add|list|show|edit|rm|conflicts|resolve``: the inventory by asset."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.cli.common import (
     one_asset,
     opened,
 )
+from app.cli.identity import register_commands as register_identity
 from app.core.models import Asset, AssetKind, DataSensitivity, Impact, OsFamily, Ring
 from app.core.records import record_to_asset
 from app.services import asset_to_json
@@ -189,3 +190,4 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("selectors", nargs="+", metavar="SELECTOR", help="id, host name, IP or MAC")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_asset_rm)
+    register_identity(asset, common)  # conflicts, resolve ([12].5)

@@ -128,7 +128,9 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
                       "--as NAME --pin-stdin, then deploy resume\n")
 
     emit(args, out, data, text)
-    return EXIT_OK if str(dep.phase) in ("done", "awaiting_approval") else EXIT_FAILED
+    finished = ("done", "awaiting_approval") + (  # resume also finishes a cut-off rollback
+        ("rolled_back",) if args.deploy_command == "resume" else ())
+    return EXIT_OK if str(dep.phase) in finished else EXIT_FAILED
 
 
 def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:

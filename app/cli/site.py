@@ -1,4 +1,4 @@
-"""``patchdesk site init|info|set`` and ``patchdesk gui``: the site file and its branding."""
+"""``patchdesk site init|info|set|restore`` and ``patchdesk gui``: the site file."""
 
 from __future__ import annotations
 
@@ -58,6 +58,17 @@ def cmd_site_set(args: argparse.Namespace, out: TextIO) -> int:
         return _print_info(service, args, out)
 
 
+def cmd_site_restore(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.site).expanduser() if args.site else default_site_path()
+    service = SiteService.restore_backup(path, args.backup, actor=args.actor)
+    try:
+        sys.stderr.write(f"restored {path} from {args.backup} (the damaged file is kept "
+                         "beside it as *.damaged-*)\n")
+        return _print_info(service, args, out)
+    finally:
+        service.close()
+
+
 def cmd_gui(args: argparse.Namespace, out: TextIO) -> int:
     from app.ui.main import main as gui_main
 
@@ -85,3 +96,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         p.set_defaults(func=func)
     p = site.add_parser("info", parents=[common], help="show the site's summary")
     p.set_defaults(func=cmd_site_info)
+    p = site.add_parser("restore", parents=[common],
+                        help="replace a damaged site file by a backup copy (the damaged "
+                             "file is kept)")
+    p.add_argument("--from", dest="backup", required=True, metavar="BACKUP",
+                   help="the backup copy (NAME.*.bak, named when the site is refused)")
+    p.set_defaults(func=cmd_site_restore)

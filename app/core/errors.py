@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class PatchDeskError(Exception):
@@ -21,7 +22,12 @@ class NotFoundError(UserError):
 
 
 class SiteFileError(UserError):
-    """A site file cannot be used: not a PatchDesk site, damaged, too new or locked."""
+    """A site file cannot be used: not a PatchDesk site, damaged, too new or locked.
+
+    ``backup``: for a damaged site, its newest backup copy (a path) when one exists.
+    """
+
+    backup: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

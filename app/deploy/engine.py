@@ -53,7 +53,7 @@ from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.deploy.hosts import answering as _answering
 from app.deploy.hosts import failure_detail as _failure_detail
-from app.deploy.hosts import host_error_text
+from app.deploy.hosts import host_error_text, lock_problem, reschedule_if_pending
 from app.deploy.hosts import host_pins as _host_pins
 from app.deploy.hosts import pins as _pins
 from app.deploy.hosts import port_open as _port_open
@@ -323,6 +323,8 @@ class DeployEngine:
                 dep = self.approve(dep_id, approve_as)
             elif dep.phase is Phase.VERIFICATION:
                 self._verify(dep)
+            elif dep.phase is Phase.ROLLING_BACK:  # a rollback was interrupted: finish it
+                return self._rollback(dep_id, None, cancel)
             else:
                 return dep
         return self.get(dep_id)
@@ -434,6 +436,9 @@ class DeployEngine:
                                 f"({health['package_audit'].splitlines()[0][:100]})")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
+            locked = lock_problem(deployer, transport)  # an install would wait behind it
+            if locked:
+                problems.append(locked)
             if deployer.tool not in health["package_tools"]:
                 problems.append(f"{deployer.tool} is not installed on this host (no driver "
                                 "for installs)")
@@ -617,9 +622,9 @@ class DeployEngine:
                           target: Target, after: dict[str, str], cancel: CancelToken,
                           health: dict[str, Any] | None = None) -> tuple[str, Target]:
         """Reboot by policy: notice to logged-in users, scheduled reboot, wait for the new
-        boot marker and a working login. Resumable: a reboot already scheduled is only
-        waited for, never scheduled twice. ``health`` is the snapshot taken after the
-        install, when the caller has one (its reboot-required flag decides)."""
+        boot marker and a working login. Resumable: a reboot recorded as scheduled is asked
+        again only while the host runs the same boot, then waited for. ``health`` is the
+        snapshot taken after the install, when the caller has one (its reboot flag decides)."""
         policy = dep.gates.reboot
         if target.reboot != "scheduled":
             if health is None:
@@ -638,6 +643,8 @@ class DeployEngine:
                                 f"{minutes} min; users notified", audit="deploy.reboot")
             deployer.rebooter.notify(transport, message)
             deployer.rebooter.schedule(transport, minutes, message)
+        elif reschedule_if_pending(dep, deployer, transport, target):  # killed in between
+            self._log(dep.id, target, "reboot scheduled again after an interruption")
         deadline = time.monotonic() + dep.gates.reboot_lead_minutes * 60 + REBOOT_GRACE
         seen_down = False
         transport.close()

@@ -72,3 +72,26 @@ def port_open(address: str, port: int, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def reschedule_if_pending(dep: Deployment, deployer: DeployCapability, transport: Transport,
+                          target: Target) -> bool:
+    """A reboot recorded as scheduled by a run that was killed before (or while) it asked
+    the host: schedule it again when the host still runs the boot it had then (scheduling
+    replaces a pending one, so a reboot is never asked twice over). True when it did; a
+    host that does not answer is left to the reboot wait."""
+    try:
+        if deployer.rebooter.marker(transport) != target.reboot_marker:
+            return False  # rebooted already (or going down): only wait for it
+        message = dep.gates.reboot_text(dep.gates.reboot_lead_minutes)
+        deployer.rebooter.schedule(transport, dep.gates.reboot_lead_minutes, message)
+    except UserError:
+        return False
+    return True
+
+
+def lock_problem(deployer: DeployCapability, transport: Transport) -> str:
+    """The pre-flight problem of a package database locked by another process ("" when
+    free, or when the deployer has no such check: ``lock_holder`` is optional)."""
+    probe = getattr(deployer, "lock_holder", None)
+    return str(probe(transport)) if callable(probe) else ""

@@ -180,7 +180,7 @@ class AptUpdates:
         probe ran and the fingerprint.
 
         Raises:
-            DriverError: kinds ``apt_lock`` or ``apt_update_failed``.
+            DriverError: kinds ``apt_lock``, ``disk_full`` or ``apt_update_failed``.
         """
         result = transport.run(
             ["sh", "-c", _UPDATE, "pd-update", str(LOCK_TIMEOUT), "-q", "update", "-o",
@@ -189,6 +189,12 @@ class AptUpdates:
         lock = _lock_error(transport.host, text)
         if lock:
             raise lock
+        full = [line for line in text.splitlines() if "No space left on device" in line]
+        if full:  # also when apt only warns and exits 0: no or old lists are not a result
+            raise DriverError(transport.host, "disk_full",
+                              "apt-get update could not store the package lists (No space "
+                              f"left on device): {_tail(full[0], 200)}; free space on the "
+                              "host and assess it again")
         if result.exit_code != 0:
             raise DriverError(transport.host, "apt_update_failed",
                               f"apt-get update failed: {_tail(result.stderr or result.stdout)}")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from app.drivers.apt import AptUpdates
 from app.drivers.base import DriverError, JobStatus, Simulation, Transport
 from app.drivers.linux_deploy import (
     LinuxReboot,
@@ -165,6 +166,16 @@ class AptDeployer:
         tail = [line for line in [*status.notes, *(status.log_tail or "").splitlines()]
                 if line.startswith(("E:", "dpkg:", "Errors", "the host reported"))]
         return [f"apt exited {status.exit_code}", *list(dict.fromkeys(tail))[-2:]]
+
+    def lock_holder(self, transport: Transport) -> str:
+        """Who holds dpkg's lock now ("" when nobody does): checked at pre-flight, so no
+        install starts behind another package operation (it would wait for the lock, and
+        could run after the deployment has given the host up)."""
+        try:
+            AptUpdates().check_lock(transport)
+        except DriverError as exc:
+            return str(exc).removeprefix(f"{transport.host}: ")
+        return ""
 
     def health(self, transport: Transport) -> dict[str, Any]:
         """A health snapshot: boot markers, load, memory, disk, package consistency."""

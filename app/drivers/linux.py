@@ -20,7 +20,7 @@ from app.drivers.parsers.reboot import (
 
 T = TypeVar("T")
 ABSENT = "@@pd-absent@@"
-_SECTION = re.compile(r"^@@pd:([a-z_-]+)@@$", re.MULTILINE)
+_SECTION = re.compile(r"^@@pd:([a-z0-9_-]+)@@$", re.MULTILINE)
 #: Filesystems worth reporting (real disks), by mount point prefix to skip.
 _SKIP_MOUNTS = ("/proc", "/sys", "/dev", "/run")
 

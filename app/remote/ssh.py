@@ -101,6 +101,13 @@ class OutputTooLargeError(RemoteError):
                                f"output is not trusted). It began: {head[:120]!r}")
 
 
+class ChannelClosedError(RemoteError):
+    """The host ended a command's channel without an exit status (the command was killed,
+    or the server closed it): its output is incomplete and means nothing."""
+
+    kind = "channel_closed"
+
+
 class HostKeyChangedError(RemoteError):
     """The host presented a key different from the pinned one: possibly an attack."""
 
@@ -414,6 +421,13 @@ class SshTransport:
                                                  f"'{shlex.join(argv)[:60]}' ran: {exc}") from None
         finally:
             chan.close()
+        if code == -1 and not transport.is_active():  # the whole connection went
+            raise ConnectionLostError(self.host, f"the SSH connection was lost while "
+                                                 f"'{shlex.join(argv)[:60]}' ran")
+        if code == -1:  # paramiko's "no exit-status came": an exit-signal, or just closed
+            raise ChannelClosedError(self.host, f"the host closed the channel while "
+                                                f"'{shlex.join(argv)[:60]}' ran, without an "
+                                                "exit status (the command was killed)")
         stderr = err.decode("utf-8", "replace")
         stdout = out.decode("utf-8", "replace")
         if sudo and code == 1 and "a password is required" in stderr:

@@ -38,12 +38,13 @@ from app.core.risk import Compliance, Decision, Review, RiskItem
 from app.services.audit import AuditService
 from app.services.discovery import DiscoveryService
 from app.services.feeds import FeedService
+from app.services.identity import IdentityService
 from app.services.inventory import ImportReport, InventoryService
 from app.services.people import PeopleService
 from app.services.reports import ReportService
 from app.services.risk import RiskService
 from app.store.assessments import AssessmentRecord
-from app.store.db import SITE_SUFFIX, SiteDB
+from app.store.db import SITE_SUFFIX, SiteDB, restore_backup
 from app.store.repos import AssetRepo, AuditRepo, SiteRepo
 from app.store.risk import KevImport
 from app.store.scans import ScanRecord
@@ -114,6 +115,7 @@ class SiteService:
         self.audit = AuditService(self)
         self.people = PeopleService(self)  # named people and their PINs ([12].8)
         self.feeds = FeedService(self)  # vulnerability data feeds (NVD, EPSS, trackers)
+        self.identity = IdentityService(self)  # identity conflicts to resolve ([12].5)
 
     # The services that bring SSH (paramiko), the drivers and the deployment engine are made
     # (and their modules imported) on first use: the GUI and the CLI import this module at
@@ -185,6 +187,22 @@ class SiteService:
                     service.actor, "site.create", "site", site_name,
                     {"path": str(path), "app_version": __version__},
                 )
+        return service
+
+    @classmethod
+    def restore_backup(cls, path: Path | str, backup: Path | str,
+                       actor: str | None = None) -> SiteService:
+        """Replace a damaged site file by a backup copy and open it (audited, naming the
+        backup and where the damaged file was kept: :func:`app.store.db.restore_backup`).
+
+        Raises:
+            SiteFileError: the backup is not usable, or the files cannot be moved.
+        """
+        kept = restore_backup(Path(path).expanduser(), Path(backup).expanduser())
+        service = cls.open(path, actor=actor)
+        with service.store.atomic() as db:
+            AuditRepo(db).append(service.actor, "site.restore_backup", "site", "",
+                                 {"backup": str(backup), "damaged_kept_as": str(kept)})
         return service
 
     @classmethod

@@ -72,6 +72,11 @@ def _readonly_check(path: Path) -> list[str]:
             f"{path} is not a PatchDesk site: it is not an SQLite database. "
             "Choose a .pdsite file, or create a new site."
         )
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        raise SiteFileError(
+            f"{path} cannot be opened for writing: the file or its folder is read-only "
+            "(a read-only disk, mount or folder). It was left untouched; copy it to a "
+            "writable folder, or make it writable, to open it.")
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True)
@@ -85,10 +90,7 @@ def _readonly_check(path: Path) -> list[str]:
             )
         result = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
         if result != ["ok"]:
-            raise SiteFileError(
-                f"{path} is damaged ({'; '.join(result)[:200]}). It was left untouched; "
-                "restore it from a backup (PatchDesk keeps *.bak copies before upgrades)."
-            )
+            raise damaged(path, "; ".join(result)[:200])
         has_table = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
             (migrations.migrations_table,),
@@ -109,11 +111,22 @@ def _readonly_check(path: Path) -> list[str]:
     except SiteFileError:
         raise
     except sqlite3.DatabaseError as exc:
-        raise SiteFileError(
-            f"{path} is damaged or not a database ({exc}). It was left untouched."
-        ) from exc
+        raise damaged(path, str(exc)) from exc
     finally:
         conn.close()
+
+
+def damaged(path: Path, detail: str) -> SiteFileError:
+    """The refusal of a damaged site, naming its newest backup when there is one
+    (:attr:`SiteFileError.backup`: the GUI offers to restore it)."""
+    found = backups_of(path)
+    error = SiteFileError(
+        f"{path} is damaged ({detail}). It was left untouched. "
+        + (f"The newest backup is {found[0]} ({len(found)} in all); restore it with: "
+           f"patchdesk site restore --site {path} --from {found[0]}" if found else
+           "No backup of it was found beside it; restore it from your own backups."))
+    error.backup = found[0] if found else None
+    return error
 
 
 def _make_folders(folder: Path) -> None:
@@ -195,6 +208,35 @@ def _restore_code_objects(db: Database) -> list[str]:
     for key in missing:
         db.conn.execute(expected[key])
     return [f"{kind} {name}" for kind, name in missing]
+
+
+def write_failure(path: Path, exc: sqlite3.Error) -> SiteFileError | None:
+    """What a failed write to the site file means for a person (disk full, read-only,
+    locked by another program, I/O error), or None when it is not about the file."""
+    text = str(exc).lower()
+    if "disk is full" in text or "disk full" in text:
+        why = "the disk is full; free some space and try again"
+    elif "readonly" in text or "read-only" in text:
+        why = "the file or its folder is read-only; copy the site to a writable folder"
+    elif "locked" in text or "busy" in text:
+        why = (f"another program holds it locked (waited {BUSY_TIMEOUT_MS // 1000} s); "
+               "close it or wait, then try again")
+    elif "disk i/o error" in text:
+        why = "the disk reported an I/O error; check the disk and keep a copy of the file"
+    else:
+        return None
+    return SiteFileError(f"{path} could not be written: {why}. Nothing of this change "
+                         "was saved.")
+
+
+def backups_of(path: Path) -> list[Path]:
+    """The backup copies PatchDesk made of a site (``NAME.*.bak`` beside it), newest
+    first."""
+    try:
+        found = [p for p in path.parent.glob(f"{path.name}.*.bak") if p.is_file()]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -315,14 +357,22 @@ class SiteDB:
             with db.atomic():
                 yield db
             return
-        db.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.conn.rollback()  # a no-op if an error already ended the transaction
-            raise
-        else:
-            db.conn.commit()
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.conn.rollback()  # a no-op if an error already ended the transaction
+                raise
+            else:
+                db.conn.commit()
+        except sqlite3.OperationalError as exc:  # the file, not the change: say which
+            with contextlib.suppress(sqlite3.Error):
+                db.conn.rollback()  # a no-op when no transaction is open
+            failure = write_failure(self.path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def schema_version(self) -> int:
         """How many migrations this file has applied."""
@@ -352,3 +402,40 @@ class SiteDB:
         finally:
             dst.close()
 
+
+
+def restore_backup(path: Path, backup: Path) -> Path:
+    """Put a backup copy in place of a (damaged) site file: the damaged file and its
+    -wal/-shm are kept beside it as ``NAME.damaged-STAMP`` (never deleted, and a stale WAL
+    is never replayed onto the restored copy), the backup is copied in with SQLite's
+    backup (0600). Returns where the damaged file was kept.
+
+    Raises:
+        SiteFileError: the backup is not a usable site, or the files cannot be moved.
+    """
+    path, backup = Path(path).expanduser(), Path(backup).expanduser()
+    if not backup.is_file():
+        raise SiteFileError(f"There is no backup at {backup}.")
+    applied = _readonly_check(backup)
+    if not applied or any(name not in known_migration_names() for name in applied):
+        raise SiteFileError(f"{backup} is not a usable PatchDesk site backup.")
+    kept = path.with_name(f"{path.name}.damaged-{utcnow().strftime('%Y%m%dT%H%M%SZ')}")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{path}{suffix}")
+            if part.exists():
+                part.rename(f"{kept}{suffix}")
+        _create_private(path)
+        src = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(path)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise SiteFileError(f"Cannot restore {path} from {backup}: {exc}") from exc
+    log.warning("restored %s from %s; the damaged file is kept as %s", path, backup, kept)
+    return kept

@@ -51,3 +51,27 @@ class IdentityConflictRepo:
         return [{"id": r[0], "claimed_by": r[1],
                  "other_asset_id": r[2] if r[1] == asset_id else r[1],
                  "mac": r[3], "source": r[4], "detected_at": r[5]} for r in rows]
+
+    def open_all(self) -> list[dict[str, object]]:
+        """Every unresolved conflict: id, claimed_by (A, the host that reported the MAC
+        address), owner (B, the asset that had it), mac, source, detected_at."""
+        rows = self.db.execute(
+            "SELECT id, asset_id, other_asset_id, mac, source, detected_at FROM "
+            "identity_conflicts WHERE resolved_at IS NULL ORDER BY id").fetchall()
+        return [{"id": r[0], "claimed_by": r[1], "owner": r[2], "mac": r[3], "source": r[4],
+                 "detected_at": r[5]} for r in rows]
+
+    def get(self, conflict_id: int) -> dict[str, object] | None:
+        """One conflict (resolved or not) as :meth:`open_all` gives it, plus resolved_at."""
+        row = self.db.execute(
+            "SELECT id, asset_id, other_asset_id, mac, source, detected_at, resolved_at "
+            "FROM identity_conflicts WHERE id = ?", [conflict_id]).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "claimed_by": row[1], "owner": row[2], "mac": row[3],
+                "source": row[4], "detected_at": row[5], "resolved_at": row[6]}
+
+    def resolve(self, conflict_id: int) -> None:
+        """Mark a conflict resolved (the decision itself is in the audit log)."""
+        self.db.execute("UPDATE identity_conflicts SET resolved_at = ? WHERE id = ?",
+                        [utcnow().isoformat(), conflict_id])

@@ -126,8 +126,18 @@ class InventoryPage(Page):
         self.delete_group_button.setEnabled(False)
         self.delete_group_button.clicked.connect(self.delete_group)
 
+        # Identity conflicts waiting for a person ([12].5): a badge that shows them.
+        self.conflicts: list[dict[str, Any]] = []
+        self.conflict_button = QToolButton()
+        self.conflict_button.setObjectName("identityConflicts")
+        self.conflict_button.setToolTip("Hosts that reported another asset's MAC address: "
+                                        "show them and decide")
+        self.conflict_button.clicked.connect(self.show_conflicts)
+        self.conflict_button.hide()
+
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(6)
+        self.toolbar.addWidget(self.conflict_button)
         self.toolbar.addWidget(self.group_combo)
         self.toolbar.addWidget(self.search, 1)
         self.toolbar.addWidget(self.save_group_button)
@@ -243,18 +253,50 @@ class InventoryPage(Page):
         background)."""
 
         def read(service: SiteService) -> tuple[list[Asset], dict[int, AssetStatus],
-                                                dict[str, str]]:
+                                                dict[str, str], list[dict[str, Any]]]:
             status = asset_statuses(service.assessments(), service.patches())
             groups = service.settings().get(GROUPS_SETTING) or {}
-            return service.assets(), status, dict(groups) if isinstance(groups, dict) else {}
+            return (service.assets(), status, dict(groups) if isinstance(groups, dict) else {},
+                    service.identity.conflicts())
 
-        def show(result: tuple[list[Asset], dict[int, AssetStatus], dict[str, str]]) -> None:
-            assets, status, groups = result
+        def show(result: tuple[list[Asset], dict[int, AssetStatus], dict[str, str],
+                               list[dict[str, Any]]]) -> None:
+            assets, status, groups, conflicts = result
             self.set_groups(groups)
             self.set_assets(assets, status)
+            self.set_conflicts(conflicts)
             self.loaded.emit()
 
         self.read(read, "load assets", show)
+
+    # -- identity conflicts ([12].5) -----------------------------------------------------
+    def set_conflicts(self, conflicts: list[dict[str, Any]]) -> None:
+        """Show the badge of open identity conflicts (hidden when there are none)."""
+        self.conflicts = conflicts
+        n = len(conflicts)
+        self.conflict_button.setText(f"⚠ {n} identity conflict{'s' if n != 1 else ''}")
+        self.conflict_button.setVisible(bool(n))
+
+    def show_conflicts(self) -> None:
+        """Show only the assets in a conflict, and the dialog to decide them."""
+        from app.ui.identity_dialog import IdentityConflictsDialog
+
+        ids = sorted({int(c[key]) for c in self.conflicts for key in ("claimed_by", "owner")})
+        self.set_scope(ids, "assets with identity conflicts")
+        IdentityConflictsDialog(self.conflicts, self.resolve_conflict, self).exec()
+
+    def resolve_conflict(self, conflict_id: int, keep: Any, merge: bool) -> None:
+        """Record a decision (audited), then reload the inventory."""
+        service = self.service
+        if service is None:
+            return
+
+        def done(_result: Any) -> None:
+            self.status_message.emit(f"Identity conflict {conflict_id} resolved.", 5000)
+            self.set_scope(None)
+            self.load()
+
+        self.write("identity", lambda: service.identity.resolve(conflict_id, keep, merge), done)
 
     # -- groups (saved filters) -----------------------------------------------------------
     def set_groups(self, groups: dict[str, str]) -> None:

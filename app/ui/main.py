@@ -20,8 +20,8 @@ from types import TracebackType
 import platformdirs
 
 from app import APP_NAME, __version__
-from app.core.errors import UserError
-from app.services import SiteService
+from app.core.errors import SiteFileError, UserError
+from app.services import SiteService, default_site_path
 from app.ui import dialogs
 from app.ui.icons import app_icon
 from app.ui.qt import QApplication, QMessageBox, Qt, QTimer, QWidget
@@ -94,17 +94,25 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def ask_recovery(message: str) -> str:
-    """After a site could not be opened: 'open', 'new' or 'quit'."""
+def ask_recovery(message: str, backup: Path | None = None) -> str:
+    """After a site could not be opened: 'open', 'new', 'quit', or 'restore' (put the
+    backup copy in place of the damaged file; offered when it has one)."""
     box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open site", message)
     box.setTextFormat(Qt.TextFormat.PlainText)
-    box.setInformativeText("Open another site file, create a new one, or quit.")
+    box.setInformativeText(
+        f"Restore the backup {backup.name} (the damaged file is kept beside it), open "
+         "another site file, create a new one, or quit." if backup else
+         "Open another site file, create a new one, or quit.")
+    restore_button = (box.addButton("Restore backup", QMessageBox.ButtonRole.AcceptRole)
+                      if backup else None)
     open_button = box.addButton("Open another…", QMessageBox.ButtonRole.AcceptRole)
     new_button = box.addButton("Create new…", QMessageBox.ButtonRole.ActionRole)
     box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(open_button)
+    box.setDefaultButton(restore_button or open_button)
     box.exec()
     clicked = box.clickedButton()
+    if restore_button is not None and clicked is restore_button:
+        return "restore"
     if clicked is open_button:
         return "open"
     if clicked is new_button:
@@ -128,9 +136,17 @@ def open_first_site(path: str | None) -> SiteService | None:
             return service
         except UserError as exc:
             log.warning("cannot open site: %s", exc)
-            choice = ask_recovery(str(exc))
+            backup = exc.backup if isinstance(exc, SiteFileError) else None
+            choice = ask_recovery(str(exc), backup) if backup else ask_recovery(str(exc))
         if choice == "quit":
             return None
+        if choice == "restore" and backup is not None:
+            try:
+                return SiteService.restore_backup(target or default_site_path(), backup)
+            except UserError as exc:
+                log.warning("cannot restore the backup: %s", exc)
+                dialogs.show_error(None, "Cannot restore the backup", str(exc))
+                continue
         if choice == "open":
             chosen = dialogs.ask_open_file(None, "Open site", dialogs.SITE_FILTER)
             if chosen:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import UserError
+from app.core.errors import SiteFileError, UserError
 from app.core.models import Asset, Site
 from app.services import ImportReport, SiteService, scan_profiles
 from app.ui import asset_actions, dialogs
@@ -435,8 +435,18 @@ class MainWindow(QMainWindow):
             if client:
                 service.update_site(client=client)
         except UserError as exc:
-            dialogs.show_error(self, "Cannot open site", str(exc))
-            return False
+            backup = exc.backup if isinstance(exc, SiteFileError) else None
+            if backup is None or not dialogs.confirm(
+                    self, "Cannot open site", f"{exc}\n\nRestore the backup {backup.name}? "
+                    "The damaged file is kept beside it."):
+                if backup is None:
+                    dialogs.show_error(self, "Cannot open site", str(exc))
+                return False
+            try:
+                service = SiteService.restore_backup(path, backup)
+            except UserError as again:
+                dialogs.show_error(self, "Cannot restore the backup", str(again))
+                return False
         self.set_service(service)
         self.statusBar().showMessage(
             f"{'Created' if create else 'Opened'} {service.path}", 5000

@@ -481,8 +481,19 @@ def test_cleanup_removes_a_lab_whose_runner_was_killed(lab: Lab, tmp_path: Path)
         prefix, subnet = proc.stdout.readline().split()
         assert prefix.startswith("pdl"), prefix
         assert f"{prefix}-d1" in _netns_list()
-        # a live lab is left alone
+        # a live lab is left alone, by the shell fallback too (python3 failing here)
         assert prefix not in cleanup_stale()
+        no_python = tmp_path / "bin"
+        no_python.mkdir()
+        (no_python / "python3").write_text("#!/bin/sh\nexit 1\n")
+        (no_python / "python3").chmod(0o755)
+        res = subprocess.run(["bash", str(LAB_DIR / "cleanup.sh")], capture_output=True,
+                             text=True, timeout=120,
+                             env={**os.environ, "PATH": f"{no_python}:{os.environ['PATH']}"})
+        assert "falling back to shell" in res.stderr
+        assert f"{prefix} is running" in res.stderr and f"{lab.prefix} is running" in res.stderr
+        assert f"{prefix}-d1" in _netns_list()
+        assert tcp_open(lab.host("deb1").ip, 22, 2)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
