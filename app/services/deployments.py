@@ -17,6 +17,7 @@ from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates, check_package_pin
+from app.deploy.ansible.choice import ENGINES, engine_class, recorded_engine, show_playbooks
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
 from app.files import write_text
@@ -40,17 +41,42 @@ class DeploymentService(ServicePart):
     """
 
     _engine: DeployEngine | None = None
+    engine_kind = "builtin"  #: which engine runs what follows (:meth:`use_engine`)
 
     @property
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
-            self._engine = DeployEngine(
+            self._engine = engine_class(self.engine_kind)(
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
             self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
+
+    def use_engine(self, kind: str = "", dep_id: int | None = None) -> str:
+        """Run what follows with ``kind`` ("builtin" or "ansible"; "" = the one that ran
+        ``dep_id`` before, else the built-in one); returns the engine chosen.
+
+        Raises:
+            UserError: an unknown engine, or Ansible is not installed.
+        """
+        kind = kind or (recorded_engine(self.store, dep_id) if dep_id else "builtin")
+        engine_class(kind)  # refuses an engine that cannot run here
+        if kind != self.engine_kind:
+            callback = self._engine.on_event if self._engine is not None else None
+            self.engine_kind, self._engine = kind, None
+            self.engine.on_event = callback
+        return kind
+
+    @staticmethod
+    def engines() -> dict[str, str]:
+        """The execution engines and what each does."""
+        return dict(ENGINES)
+
+    def playbooks(self, dep_id: int) -> dict[str, str]:
+        """The playbooks the Ansible engine runs for a deployment (to show before a run)."""
+        return show_playbooks(self.get(dep_id))
 
     def wake_hosts(self, dep: Deployment, targets: Sequence[Target]) -> list[str]:
         """Wake-on-LAN before pre-flight: a host whose SSH port does not answer and whose
