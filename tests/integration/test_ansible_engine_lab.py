@@ -7,8 +7,10 @@ folder nor on any process's command line."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from app.core.deployment import Deployment, Gates, HostState, Phase
 from app.core.models import Asset
@@ -88,16 +91,27 @@ def comparable(dep: Deployment, prefix: str) -> dict[str, dict[str, Any]]:
 
 def report_rows(site: SiteService, dep_id: int, prefix: str, tmp_path: Path) -> list[dict]:
     """The report's deployment rows (the deployments export) of one deployment."""
-    path = tmp_path / f"deployments-{dep_id}.json"
-    site.reports.export("deployments", "json", path)
-    rows = [r for r in json.loads(path.read_text())["deployments"]
-            if r["deployment_id"] == dep_id]
+    path = tmp_path / f"deployments-{dep_id}.csv"
+    site.reports.export("deployments", "csv", path)
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["deployment_id"] == str(dep_id)]
     for row in rows:
         for field in ("deployment_id", "asset_id", "created_at", "started_at", "finished_at",
                       "approved_at"):
             row.pop(field, None)
         row["host"] = row["host"].removeprefix(prefix)
     return sorted(rows, key=lambda r: r["host"])
+
+
+def report_section(text: str, dep_id: int) -> str:
+    """A deployment's summary and host table in the PDF report's text, with what differs by
+    nature (ids, times, the engines' host name prefixes) taken out."""
+    start = text.rfind(f"Deployment #{dep_id} ")
+    assert start >= 0
+    section = text[start:text.index("Step log", start)]
+    section = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(\+00:00)?", "T", section)
+    section = re.sub(r"\b[xb](test|pilot|prod\d)\b", r"\1", section)
+    return re.sub(r"\s+", " ", section.replace(f"#{dep_id}", "#N"))
 
 
 class SecretWatch:
@@ -192,21 +206,27 @@ def test_ansible_and_builtin_engines_record_the_same_deployment(
     assert report_rows(site, results["ansible"].id, "x", tmp_path) == report_rows(
         site, results["builtin"].id, "b", tmp_path)
 
+    pdf = tmp_path / "report.pdf"
+    site.reports.generate(pdf)
+    text = " ".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert report_section(text, results["ansible"].id) == report_section(
+        text, results["builtin"].id)
+    assert "installed" in report_section(text, results["ansible"].id)
+
     def actions(dep_id: int) -> list[str]:
         return sorted(e.action for e in site.audit_events(
             object_type="deployment", object_id=str(dep_id), limit=500)
             if e.action != "deploy.engine")
 
     assert actions(results["ansible"].id) == actions(results["builtin"].id)
-    log = [line["message"] for line in site.deployment_log(results["ansible"].id)]
-    assert log[0].startswith("engine: ansible")
-    # The log reads like the built-in engine's: the same step lines, host names aside.
-    builtin_log = [line["message"].replace("b", "", 1) if line["message"].startswith("b")
-                   else line["message"]
-                   for line in site.deployment_log(results["builtin"].id)]
-    steps = [m.replace("x", "", 1) if m.startswith("x") else m for m in log[1:]]
-    assert sorted(m.split(":")[0] for m in steps if "pre-flight" in m) == sorted(
-        m.split(":")[0] for m in builtin_log if "pre-flight" in m)
+    def log(dep_id: int, prefix: str) -> list[str]:
+        lines = [line["message"] for line in site.deployment_log(dep_id)]
+        return sorted(re.sub(rf"\b{prefix}(test|pilot|prod\d)\b", r"\1", m) for m in lines)
+
+    ansible_log, builtin_log = log(results["ansible"].id, "x"), log(results["builtin"].id, "b")
+    assert sum(m.startswith("engine: ansible") for m in ansible_log) == 1
+    # The same step lines as the built-in engine's, host names aside.
+    assert [m for m in ansible_log if not m.startswith("engine: ")] == builtin_log
 
 
 def test_failing_update_halts_at_the_test_ring_and_ansible_rolls_back(
