@@ -152,8 +152,9 @@ def _install(engine: AnsibleDeployEngine, dep_id: int,
                                   f"unreachable (Ansible: {result.unreachable[:300]})")
             outputs = host_outputs(target.address, result, readback[target.asset_id],
                                    "pd_after")
-            saved, message = engine.judge(dep, target, deployer, outputs,
-                                          result.tasks.get(INSTALL_TASKS[deployer.tool]))
+            task = INSTALL_TASKS[deployer.tool]
+            module = {**result.tasks.get(task, {}), "failed": task in result.failed}
+            saved, message = engine.judge(dep, target, deployer, outputs, module)
         except (Exception, NeedCommands) as exc:
             if cancel.cancelled:
                 return
