@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -275,7 +276,8 @@ def test_killed_ansible_run_resumes_without_installing_twice(
     path = site.path
     site.close()
     env = {**os.environ, "PATCHDESK_MASTER_PASSWORD": MASTER}
-    proc = subprocess.Popen([PATCHDESK, "--site", str(path), "deploy", "run", str(dep.id),
+    proc = subprocess.Popen([PATCHDESK, "--site", str(path), "--accept-new-host-keys",
+                             "deploy", "run", str(dep.id),
                              "--engine", "ansible", "--approve-as", "J. Smith",
                              "--pin-stdin", "--json"], stdin=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -312,6 +314,12 @@ def test_killed_ansible_run_resumes_without_installing_twice(
         names, "installed")
     messages = [line["message"] for line in final["log"]]
     assert sum(m.startswith("engine: ansible") for m in messages) == 1  # resumed as Ansible
+    assert any("resumed: the install playbook runs again" in m for m in messages)
+    # The killed run's private folder (its key FIFO was already consumed) is removed by
+    # the next run.
+    left = [p for p in Path(tempfile.gettempdir()).glob("pd-ansible-*")
+            if (p / "owner.pid").exists() and (p / "owner.pid").read_text() == str(proc.pid)]
+    assert not left
     for name in names:
         assert version(lab, name, "pd-tools") == "2.1-1 ii"
         history = lab.read_file(name, "/var/log/apt/history.log")
