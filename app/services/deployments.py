@@ -17,7 +17,7 @@ from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates, check_package_pin
-from app.deploy.ansible.choice import ENGINES, engine_class, recorded_engine, show_playbooks
+from app.deploy.ansible import choice as engine_choice
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
 from app.files import write_text
@@ -47,7 +47,7 @@ class DeploymentService(ServicePart):
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
-            self._engine = engine_class(self.engine_kind)(
+            self._engine = engine_choice.engine_class(self.engine_kind)(
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
@@ -61,8 +61,9 @@ class DeploymentService(ServicePart):
         Raises:
             UserError: an unknown engine, or Ansible is not installed.
         """
-        kind = kind or (recorded_engine(self.store, dep_id) if dep_id else "builtin")
-        engine_class(kind)  # refuses an engine that cannot run here
+        kind = kind or (engine_choice.recorded_engine(self.store, dep_id) if dep_id
+                        else "builtin")
+        engine_choice.engine_class(kind)  # refuses an engine that cannot run here
         if kind != self.engine_kind:
             callback = self._engine.on_event if self._engine is not None else None
             self.engine_kind, self._engine = kind, None
@@ -72,11 +73,19 @@ class DeploymentService(ServicePart):
     @staticmethod
     def engines() -> dict[str, str]:
         """The execution engines and what each does."""
-        return dict(ENGINES)
+        return dict(engine_choice.ENGINES)
 
-    def playbooks(self, dep_id: int) -> dict[str, str]:
-        """The playbooks the Ansible engine runs for a deployment (to show before a run)."""
-        return show_playbooks(self.get(dep_id))
+    @staticmethod
+    def engine_problem(kind: str) -> str:
+        """Why an engine cannot run here ("" when it can)."""
+        return engine_choice.missing_reason() if kind == "ansible" else ""
+
+    def playbooks(self, dep_id: int | None = None, specs: Sequence[str] = ()) -> dict[str, str]:
+        """The playbooks the Ansible engine runs for a deployment, or would run for
+        ``specs`` not planned yet (to show before a run)."""
+        if dep_id is None:
+            return engine_choice.preview_playbooks(specs)
+        return engine_choice.playbooks_for(self.get(dep_id))
 
     def wake_hosts(self, dep: Deployment, targets: Sequence[Target]) -> list[str]:
         """Wake-on-LAN before pre-flight: a host whose SSH port does not answer and whose

@@ -72,10 +72,9 @@ __all__ = ["AnsibleDeployEngine", "module_packages", "show_playbooks"]
 T = TypeVar("T")
 
 
-def show_playbooks(dep: Deployment) -> dict[str, str]:
-    """The playbooks a run of ``dep`` uses, by file name, and the install's per-host
-    variables as they will be for a host of each package manager (for review)."""
-    title = f"deployment {dep.id}"
+def show_playbooks(title: str, example_pins: dict[str, str]) -> dict[str, str]:
+    """The playbooks a run uses, by file name, and the install's host variables for a host
+    of each package manager with ``example_pins`` (for review before a run)."""
     zypper = collection_present("community.general")
     shown = {
         "preflight.yml": pb.playbook(f"{title} pre-flight",
@@ -91,7 +90,7 @@ def show_playbooks(dep: Deployment) -> dict[str, str]:
         shown["windows.yml"] = pb.windows_playbook(f"{title} Windows updates")
     shown["host_vars (install)"] = "".join(
         f"# a host of {tool}:\npd_tool: {tool}\npd_packages: "
-        f"{pb.unsafe_yaml(module_packages(tool, pins(dep)))}\n"
+        f"{pb.unsafe_yaml(module_packages(tool, example_pins))}\n"
         for tool in ("apt", "dnf", "zypper"))
     notes = []
     if not zypper:
