@@ -20,6 +20,7 @@ has not changed since.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -54,7 +55,7 @@ from app.deploy.ansible.runner import (
     run_playbook,
 )
 from app.deploy.ansible.waves import install_wave, rollback_hosts
-from app.deploy.engine import REBOOT_GRACE, DeployEngine
+from app.deploy.engine import REBOOT_GRACE, SNAPSHOT_AGE, DeployEngine
 from app.deploy.hosts import failure_detail, host_error_text, host_pins, pins, port_open
 from app.deploy.hosts import unexpected_changes as unexpected
 from app.drivers.base import DeployCapability, JobStatus
@@ -102,6 +103,17 @@ def show_playbooks(title: str, example_pins: dict[str, str]) -> dict[str, str]:
     if notes:
         shown["notes"] = "\n".join(notes) + "\n"
     return shown
+
+
+def _guess_tool(asset: Asset | None) -> str:
+    """The package tool an asset's OS name suggests ("" when it suggests none)."""
+    name = (asset.os_name if asset is not None else "").lower()
+    for words, tool in ((("debian", "ubuntu", "mint", "raspbian", "devuan", "kali"), "apt"),
+                        (("rocky", "alma", "red hat", "rhel", "centos", "fedora", "oracle"),
+                         "dnf"), (("suse",), "zypper")):
+        if any(w in name for w in words):
+            return tool
+    return ""
 
 
 class _ReplayRemote:
@@ -244,14 +256,35 @@ class AnsibleDeployEngine(DeployEngine):
                             {str(a): cs for a, cs in (prefetch or {}).items()})
         return {int(n): r for n, r in results.items()}
 
-    def os_prefetch(self, dep: Deployment, target: Target) -> list[Command]:
-        """The commands a host's first step surely runs: os-release and, when pre-flight
-        recorded the host's package tool, its simulation of this deployment."""
+    def prefetch(self, dep: Deployment, target: Target, asset: Asset | None = None, *,
+                 step: str = "") -> list[Command]:
+        """The commands a host's step will run, known ahead so one playbook run serves
+        it: os-release, and for the host's package tool (recorded by pre-flight, else
+        guessed from the asset's OS name) the simulation ("preflight", "prepare"), the
+        keeping of the versions pre-flight saw ("prepare") or the versions ("verify").
+        A wrong guess only costs a read-only command (or keeps a package file too many);
+        the step then asks for what it really needs in a second run."""
         wanted = [first_command(deployer_for)]
-        tool = str(target.health_before.get("package_tool", ""))
-        if tool in DEPLOYERS:
-            deployer = DEPLOYERS[tool]()
+        tool = str(target.health_before.get("package_tool", "")) or _guess_tool(asset)
+        factory = DEPLOYERS.get(tool)
+        if factory is None:
+            return [c for c in wanted if c is not None]
+        deployer = factory()
+        wanted.append(first_command(linux_health) if step == "preflight" else None)
+        if step in ("preflight", "prepare"):
             wanted.append(first_command(lambda t: deployer.simulate(t, pins(dep))))
+        recorded = target.health_before.get("pins")
+        if step == "prepare" and isinstance(recorded, dict):
+            before = {**recorded, **{c.name: c.before for c in target.changes}}
+            job = self._job_id(dep, target.asset_id)
+            wanted.append(first_command(lambda t: deployer.keep_for_rollback(
+                t, job, {n: v for n, v in before.items() if v})))
+            if target.health_before.get("taken_at", 0.0) <= time.time() - SNAPSHOT_AGE:
+                wanted.append(first_command(linux_health))
+        if step == "verify":
+            native = str(target.health_before.get("native_arch", ""))
+            wanted.append(first_command(lambda t: deployer.versions(
+                t, list(host_pins(dep, target)), native)))
         return [c for c in wanted if c is not None]
 
     # -- pre-flight --------------------------------------------------------------------
@@ -273,10 +306,10 @@ class AnsibleDeployEngine(DeployEngine):
                 found[target.asset_id] = ([self._windows_problem()], {}, [])
             else:
                 steps[target.asset_id] = self._preflight_step(dep, asset)
-        health_first = first_command(linux_health)
-        first = [c for c in (first_command(deployer_for), health_first) if c is not None]
-        found.update(self._replay(dep, "pre-flight", steps,
-                                  {a: list(first) for a in steps}))
+        targets = {t.asset_id: t for t in todo}
+        found.update(self._replay(dep, "pre-flight", steps, {
+            a: self.prefetch(dep, targets[a], assets.get(a), step="preflight")
+            for a in steps}))
         for target in todo:
             result = found[target.asset_id]
             problems, snapshot, changes = (([host_error_text(result)], {}, [])
@@ -359,9 +392,9 @@ class AnsibleDeployEngine(DeployEngine):
                     "failed" if target.state is HostState.FAILED else "missing")
             return step
 
-        first = [c for c in (first_command(deployer_for),) if c is not None]
         results = self._replay(dep, "verification", {t.asset_id: step_for(t) for t in checked},
-                               {t.asset_id: list(first) for t in checked})
+                               {t.asset_id: self.prefetch(dep, t, step="verify")
+                                for t in checked})
         verdicts = [r if isinstance(r, str) else f"unverified: {host_error_text(r)}"
                     for r in (results[t.asset_id] for t in checked)]
         if self.reassess is not None:

@@ -13,6 +13,7 @@ its terminal), and ``suppress_env_files`` keeps runner from writing its env/ fil
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ from app.deploy.ansible.playbooks import inventory_text
 
 __all__ = ["HostResult", "Login", "RunFailedError", "connection_vars", "run_playbook"]
 
+log = logging.getLogger(__name__)
 PRIVATE_PREFIX = "pd-ansible-"
 #: Called as (inventory host name, task name, event name) while a run goes on.
 EventHook = Callable[[str, str, str], None]
@@ -210,6 +212,8 @@ def run_playbook(playbook: str, hosts: Mapping[str, Mapping[str, Any]], login: L
             cancel_callback=(lambda: bool(cancelled and cancelled())),
             ident="run")
         status, rc = runner.status, runner.rc
+        log.info("ansible-runner: %s on %d host(s) in %.1f s (%s)", playbook.split("\n")[2][9:],
+                 len(hosts), time.monotonic() - started, status)
         if not any(r.tasks or r.unreachable for r in results.values()):
             tail = ""
             with contextlib.suppress(OSError, AttributeError):

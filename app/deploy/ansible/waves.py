@@ -97,7 +97,9 @@ def install_wave(engine: AnsibleDeployEngine, dep_id: int, wave: list[Target],
 
     everyone = [*fresh, *resumed]
     prepared = engine._replay(dep, "prepare", {t.asset_id: prepare(t) for t in everyone},
-                              {t.asset_id: engine.os_prefetch(dep, t) for t in everyone})
+                              {t.asset_id: engine.prefetch(dep, t, step="prepare")
+                               for t in fresh}
+                              | {t.asset_id: engine.prefetch(dep, t) for t in resumed})
     running: list[tuple[Target, DeployCapability]] = []
     for target in everyone:
         result = prepared[target.asset_id]
@@ -256,7 +258,7 @@ def rollback_hosts(engine: AnsibleDeployEngine, dep_id: int, targets: list[Targe
         return step
 
     found = engine._replay(dep, "rollback check", {t.asset_id: current(t) for t in targets},
-                           {t.asset_id: engine.os_prefetch(dep, t) for t in targets})
+                           {t.asset_id: engine.prefetch(dep, t) for t in targets})
     host_vars: dict[int, dict[str, Any]] = {}
     pending: dict[int, tuple[Target, DeployCapability, list[Command]]] = {}
     for target in targets:
