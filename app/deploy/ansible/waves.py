@@ -100,6 +100,8 @@ def install_wave(engine: AnsibleDeployEngine, dep_id: int, wave: list[Target],
                               {t.asset_id: engine.prefetch(dep, t, step="prepare")
                                for t in fresh}
                               | {t.asset_id: engine.prefetch(dep, t) for t in resumed})
+    if cancel.cancelled:  # cut short: the hosts stay as they were recorded
+        return
     running: list[tuple[Target, DeployCapability]] = []
     for target in everyone:
         result = prepared[target.asset_id]
