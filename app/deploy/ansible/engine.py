@@ -310,7 +310,7 @@ class AnsibleDeployEngine(DeployEngine):
         found.update(self._replay(dep, "pre-flight", steps, {
             a: self.prefetch(dep, targets[a], assets.get(a), step="preflight")
             for a in steps}))
-        if cancel.cancelled:  # cut short: the hosts stay as they were recorded
+        if cancel.wait(0):  # cut short: the hosts stay as they were recorded
             return self.get(dep.id)
         for target in todo:
             result = found[target.asset_id]
