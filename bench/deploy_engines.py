@@ -158,7 +158,7 @@ def main() -> int:
                      for e in ENGINES}
             every = [n for ns in names.values() for n in ns]
             lab.add_hosts([HostSpec(n, authorized_keys=(pubkey,)) for n in every],
-                          timeout=max(60.0, 3.0 * len(every)))
+                          timeout=max(120.0, 8.0 * len(every)))
             with ThreadPoolExecutor(max_workers=4) as pool:
                 list(pool.map(lambda n: lab.exec(n, "apt-cache gencaches >/dev/null",
                                                  check=True), every))
@@ -178,8 +178,8 @@ def main() -> int:
                                  "--concurrency", str(args.concurrency), "--reboot", "never",
                                  "--engine", engine)
                 if number == 1:
-                    log(f"{engine}: PATCHDESK_MASTER_PASSWORD=... "
-                        + " ".join(argv[:6]) + " ... " + " ".join(argv[-11:]))
+                    shown = [a if not a.startswith(f"r{number}") else "H1,...,HN" for a in argv]
+                    log(f"{engine}: PATCHDESK_MASTER_PASSWORD=... " + " ".join(shown))
                 started = datetime.now().astimezone().replace(microsecond=0)
                 run = Run(argv, env())
                 ended = datetime.now().astimezone().replace(microsecond=0)
