@@ -325,3 +325,27 @@ def test_killed_ansible_run_resumes_without_installing_twice(
         history = lab.read_file(name, "/var/log/apt/history.log")
         assert sum(1 for line in history.splitlines()
                    if line.startswith("Commandline:") and "pd-tools=2.1-1" in line) <= 1
+
+
+def test_password_login_goes_through_the_prompts_only(
+        lab: Lab, lab_host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password credential (no key): Ansible logs in with the password answered at its
+    --ask-pass prompt (paramiko when sshpass is missing) and sudo's at --ask-become-pass;
+    neither reaches a file or a command line."""
+    service = SiteService.open(tmp_path / "pw.pdsite", create=True, actor="tech")
+    try:
+        service.remote.unlock(MASTER, create=True)
+        service.remote.add_ssh_credential("office", "admin", password=SUDO)
+        info = lab_host(name="xpw", sudo_password=SUDO)
+        service.add_asset(Asset(hostname=info.name, ips=(info.ip,)))
+        service.deployments.use_engine("ansible")
+        dep = service.plan_deployment(["pd-tools=2.1-1"], ["xpw"])
+        with SecretWatch([SUDO, MASTER], monkeypatch) as watch:
+            dep = service.deployments.run(dep.id)
+        assert dep.phase is Phase.DONE, (dep.halt_reason, [t.detail for t in dep.targets])
+        assert not watch.found, watch.found
+        assert watch.files_seen > 0
+        assert [t.verified for t in dep.targets] == ["installed"]
+        assert version(lab, "xpw", "pd-tools") == "2.1-1 ii"
+    finally:
+        service.close()

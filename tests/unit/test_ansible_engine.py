@@ -9,6 +9,8 @@ import io
 import json
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +80,7 @@ def test_prompt_answers_and_switches_never_carry_a_secret() -> None:
                   become="password", become_password="sudo-pw")
     answers, switches = _passwords(login)
     assert switches == ["--ask-become-pass"]
-    assert sorted(answers.values()) == ["kp", "sudo-pw"]
+    assert sorted(answers.values()) == ["kp", "no", "sudo-pw"]  # "no": unknown host keys
     assert not any(s in " ".join(switches) for s in login.secrets())
     pw = Login("admin", password="pw", become="password", become_password="pw")
     assert _passwords(pw)[1] == ["--ask-pass", "--ask-become-pass"]
@@ -198,3 +200,51 @@ def test_a_real_run_never_evaluates_values_and_removes_its_folder(
     (path, mode, files), = seen
     assert mode == 0o700 and "project/play.yml" in files and "inventory/hosts.yml" in files
     assert not path.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_runs_folder_and_waiting_ssh_add_are_released(tmp_path: Path) -> None:
+    """A run killed before ansible-runner fed the key: its ssh-add waits on the key FIFO
+    (here: cat). The next run's clean-up lets it go and removes the folder."""
+    private = tmp_path / f"{runner_module.PRIVATE_PREFIX}dead"
+    (private / "artifacts" / "run").mkdir(parents=True)
+    fifo = private / "artifacts" / "run" / "ssh_key_data"
+    os.mkfifo(fifo, 0o600)
+    (private / "owner.pid").write_text(str(_dead_pid()))
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        time.sleep(0.2)
+        assert reader.poll() is None  # blocked, as ssh-add was
+        live = tmp_path / f"{runner_module.PRIVATE_PREFIX}live"
+        live.mkdir()
+        (live / "owner.pid").write_text(str(os.getpid()))
+        runner_module.remove_stale(tmp_path)
+        out, _ = reader.communicate(timeout=5)
+        assert reader.returncode == 0 and out == b""
+        assert not private.exists() and live.exists()  # a live run's folder stays
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.communicate()
+
+
+def test_a_key_nobody_read_is_drained_when_the_folder_goes(tmp_path: Path) -> None:
+    """ansible-runner's writer thread blocks until someone opens the key FIFO; a run that
+    failed before ssh-add started must not leave it (and its process) hanging."""
+    from ansible_runner.utils import open_fifo_write
+
+    if not available():
+        pytest.skip(missing_reason())
+    private = tmp_path / "p"
+    (private / "artifacts" / "run").mkdir(parents=True)
+    before = set(threading.enumerate())
+    open_fifo_write(str(private / "artifacts" / "run" / "ssh_key_data"), "KEY")
+    writer = next(iter(set(threading.enumerate()) - before))
+    runner_module._remove_private(private)
+    writer.join(5)
+    assert not writer.is_alive() and not private.exists()

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -97,13 +98,46 @@ def _passwords(login: Login) -> tuple[dict[str, str], list[str]]:
     if login.become == "password" and login.become_password:
         answers[r"BECOME password.*:\s*$"] = login.become_password
         switches.append("--ask-become-pass")
+    # An unknown host key is refused, never confirmed at a prompt (strict checking).
+    answers[r"\(yes/no(/\[fingerprint\])?\)\?\s*$"] = "no"
     if login.key_pem and login.key_passphrase:
         answers[r"Enter passphrase for .*:\s*$"] = login.key_passphrase
     return answers, switches
 
 
+def _key_fifos(path: Path) -> list[Path]:
+    return [p for p in path.glob("artifacts/*/ssh_key_data") if stat.S_ISFIFO(p.lstat().st_mode)]
+
+
+def _drain_key_fifo(path: Path) -> None:
+    """A key FIFO no ssh-add read (the run failed before it started): read it empty so
+    ansible-runner's writer thread ends (the key goes nowhere)."""
+    for fifo in _key_fifos(path):
+        with contextlib.suppress(OSError):
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                deadline = time.monotonic() + 2.0
+                while time.monotonic() < deadline:
+                    try:
+                        if not os.read(fd, 65536):
+                            break
+                    except BlockingIOError:
+                        time.sleep(0.05)
+            finally:
+                os.close(fd)
+
+
+def _release_key_reader(path: Path) -> None:
+    """A killed run's ssh-add may still wait on its key FIFO: open and close the write end
+    so it reads nothing and gives up (its playbook never starts)."""
+    for fifo in _key_fifos(path):
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
 def _remove_private(path: Path) -> None:
     """Remove a run's private folder (tests wrap this to look inside first)."""
+    _drain_key_fifo(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -116,7 +150,8 @@ def remove_stale(base: Path | None = None) -> None:
         except (OSError, ValueError):
             continue
         if path.stat().st_uid == os.getuid() and not Path(f"/proc/{pid}").exists():
-            _remove_private(path)
+            _release_key_reader(path)
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _environment(private: Path, known_hosts: Path) -> dict[str, str]:
@@ -200,6 +235,9 @@ def run_playbook(playbook: str, hosts: Mapping[str, Mapping[str, Any]], login: L
                                                          encoding="utf-8")
         known = private / "known_hosts"
         known.write_text("".join(line + "\n" for line in known_hosts), encoding="utf-8")
+        (private / ".ssh").mkdir(mode=0o700)  # where the paramiko connection looks
+        (private / ".ssh" / "known_hosts").write_text(known.read_text(encoding="utf-8"),
+                                                      encoding="utf-8")
         answers, switches = _passwords(login)
         started = time.monotonic()
         runner = ansible_runner.run(
