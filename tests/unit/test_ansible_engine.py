@@ -27,6 +27,7 @@ from app.deploy.ansible.playbooks import (
     inventory_text,
     module_packages,
     playbook,
+    reboot_playbook,
     rollback_playbook,
     unsafe_yaml,
 )
@@ -66,6 +67,11 @@ def test_every_host_value_is_unsafe_in_the_inventory() -> None:
 
 def test_playbooks_use_the_package_modules_and_no_host_value() -> None:
     install = install_playbook("deployment 3 install", zypper=False)
+    reboot = reboot_playbook("r")
+    # The reboot module writes msg into a root shell command: never the policy's notice
+    # (it goes to wall on stdin).
+    msg = next(line for line in reboot.splitlines() if line.strip().startswith("msg:"))
+    assert "{{" not in msg and 'stdin: "{{ pd_reboot_text }}"' in reboot
     assert "ansible.builtin.apt:" in install and "ansible.builtin.dnf:" in install
     assert "community.general.zypper" not in install  # only when the collection exists
     assert "community.general.zypper" in install_playbook("x", zypper=True)

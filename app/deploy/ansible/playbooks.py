@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["INSTALL_TASKS", "PLAYBOOKS", "REBOOT_TASK", "install_playbook", "inventory_text",
-           "module_packages", "playbook", "rollback_playbook", "unsafe_yaml"]
+           "module_packages", "playbook", "reboot_playbook", "rollback_playbook", "unsafe_yaml",
+           "windows_playbook"]
 
 #: The install task of each package tool, by name (its result decides the host's verdict).
 INSTALL_TASKS = {"apt": "Install the exact versions with apt",
@@ -187,7 +188,9 @@ _REBOOT = f"""\
     - name: "Restart after the notice's lead time and wait for the new boot"
       ansible.builtin.reboot:
         pre_reboot_delay: "{{{{ pd_reboot_lead_minutes | int * 60 }}}}"
-        msg: "{{{{ pd_reboot_text }}}}"
+        # The module puts msg into a root shell command line in double quotes: only this
+        # fixed text goes there; the policy's notice went out through wall's stdin above.
+        msg: "PatchDesk: restarting for updates (see the notice above)"
         boot_time_command: "{BOOT_MARKER_COMMAND}"
         reboot_timeout: "{{{{ pd_reboot_timeout | int }}}}"
       become: true
