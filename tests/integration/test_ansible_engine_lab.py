@@ -349,3 +349,47 @@ def test_password_login_goes_through_the_prompts_only(
         assert version(lab, "xpw", "pd-tools") == "2.1-1 ii"
     finally:
         service.close()
+
+
+def test_reboot_through_ansible_is_recorded_like_the_builtin_engine(
+        lab: Lab, lab_host: Any, site: SiteService, key: tuple[Path, str]) -> None:
+    """pd-kernel asks for a reboot: the notice goes to logged-in users through wall, the
+    reboot module schedules it with the lead time (the lab's shutdown stand-in records the
+    request; the test restarts the host), waits for the new boot marker, and the host is
+    recorded as the built-in engine records it."""
+    from tests.integration.test_deploy_lab import SHUTDOWN_SHIM
+
+    add_hosts(lab_host, site, key[1], ["xrboot"])
+    lab.exec("xrboot", ["sh", "-c", "cat > /usr/local/sbin/shutdown; "
+                                    "chmod 755 /usr/local/sbin/shutdown"],
+             input=SHUTDOWN_SHIM, check=True)
+    site.deployments.use_engine("ansible")
+    dep = site.plan_deployment(["pd-kernel=5.1-1"], ["xrboot"],
+                               gates=Gates(reboot_lead_minutes=1),
+                               override_reason="lab test: one minute of notice")
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(
+        dep=site.deployments.run(dep.id)), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 300
+    request = ""
+    while time.monotonic() < deadline and not request:
+        request = lab.exec("xrboot", "cat /run/pd-shutdown-request 2>/dev/null").stdout.strip()
+        time.sleep(0.2)
+    assert request.startswith("-r 1 "), request  # one minute of lead time
+    recorded = site.deployment(dep.id).targets[0]
+    assert recorded.reboot == "scheduled" and recorded.reboot_marker
+    lab.simulate_reboot("xrboot")
+    runner.join(300)
+    assert not runner.is_alive()
+    done = result["dep"]
+    assert done.phase is Phase.DONE, done.halt_reason
+    target = done.targets[0]
+    assert (target.state, target.reboot, target.verified) == (
+        HostState.SUCCEEDED, "done (boot marker changed)", "installed")
+    assert target.health_after["boot_marker"] != target.reboot_marker
+    assert lab.exec("xrboot", "test -e /var/run/reboot-required").returncode == 1
+    log = " ".join(line["message"] for line in site.deployment_log(done.id))
+    assert "reboot scheduled in 1 min; users notified" in log
+    assert "back after reboot" in log
+    assert "deploy.reboot" in [e.action for e in site.audit_events(limit=50)]
