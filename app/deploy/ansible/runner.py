@@ -115,14 +115,19 @@ def _drain_key_fifo(path: Path) -> None:
     for fifo in _key_fifos(path):
         with contextlib.suppress(OSError):
             fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-            try:
-                deadline = time.monotonic() + 2.0
+            try:  # until the writer came and went (it may not have opened it yet)
+                deadline, got = time.monotonic() + 2.0, False
                 while time.monotonic() < deadline:
                     try:
-                        if not os.read(fd, 65536):
-                            break
+                        data = os.read(fd, 65536)
                     except BlockingIOError:
-                        time.sleep(0.05)
+                        data = None
+                    if data:
+                        got = True
+                    elif data == b"" and got:
+                        break
+                    else:
+                        time.sleep(0.02)
             finally:
                 os.close(fd)
 
