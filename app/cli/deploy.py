@@ -85,8 +85,27 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
             unlock(service, args)
             dep = service.deployments.simulate(dep.id)
         notes = service.deployments.rollback_notes(dep.id)
-        emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out, notes))
+        shown = _playbooks(service, dep.id, args)
+
+        def text(out: TextIO) -> None:
+            _print_dep(dep, out, notes)
+            _print_playbooks(shown, out)
+
+        emit(args, out, lambda: {**_dep_json(service, dep), **shown}, text)
         return EXIT_OK
+
+
+def _playbooks(service: SiteService, dep_id: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The Ansible engine's playbooks for ``--show-playbook`` (checked: Ansible usable)."""
+    if not getattr(args, "show_playbook", False):
+        return {}
+    service.deployments.use_engine(args.engine or "ansible")
+    return {"playbooks": service.deployments.playbooks(dep_id)}
+
+
+def _print_playbooks(shown: dict[str, Any], out: TextIO) -> None:
+    for name, text in shown.get("playbooks", {}).items():
+        out.write(f"\n--- {name} ---\n{text}")
 
 
 def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
@@ -111,6 +130,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
         else:
             dep_id = args.id if args.id is not None else service.deployment().id
         deployments = service.deployments
+        deployments.use_engine(args.engine or "", dep_id)  # as before when not given
         if not args.json:
             deployments.on_event = print_event
         start = deployments.resume if args.deploy_command == "resume" else deployments.run
@@ -181,6 +201,7 @@ def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
         dep_id = service.deployment(None if args.last or args.id is None else args.id).id
         ids = [int(one_asset(service, sel).id or 0) for sel in split_list(args.host)] or None
         deployments = service.deployments
+        deployments.use_engine(args.engine or "", dep_id)
         if not args.json:
             deployments.on_event = print_event
         dep = deployments.rollback(dep_id, ids)
@@ -212,6 +233,13 @@ def cmd_deploy_cancel_reboot(args: argparse.Namespace, out: TextIO) -> int:
         dep = service.deployments.cancel_reboot(args.id, int(asset.id or 0))
         _print_dep(dep, out)
     return EXIT_OK
+
+
+def _add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["builtin", "ansible"],
+                   help="who executes: PatchDesk's own SSH engine or Ansible (ansible-runner, "
+                        "generated playbooks; needs the extra .[ansible]); default: the one "
+                        "that ran this deployment before, else builtin")
 
 
 def _add_plan_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -258,6 +286,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", action="store_true",
                    help="ask apt on each host what the install would change (nothing is "
                         "installed); the change set is shown with the plan")
+    _add_engine_option(p)
+    p.add_argument("--show-playbook", action="store_true",
+                   help="show the playbooks the Ansible engine would run for this plan")
     p.set_defaults(func=cmd_deploy_plan)
     for name, helptext in (("run", "plan (with --patch) and run, or run a planned one"),
                            ("resume", "continue an interrupted or approved deployment")):
@@ -269,6 +300,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                             "--pin-stdin: their PIN)")
         add_pin_option(p, "the approver")
         p.add_argument("--yes", action="store_true", help="do not ask before starting")
+        _add_engine_option(p)
         p.set_defaults(func=cmd_deploy_run)
     p = deploy.add_parser("status", parents=[common], help="a deployment's state")
     p.add_argument("id", nargs="?", type=int)
@@ -312,4 +344,5 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--last", action="store_true", help="the newest deployment")
     p.add_argument("--host", action="append", metavar="SELECTORS", help="only these hosts")
+    _add_engine_option(p)
     p.set_defaults(func=cmd_deploy_rollback)

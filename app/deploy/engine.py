@@ -478,8 +478,7 @@ class DeployEngine:
                 return
             label = f"wave {wave[0].wave + 1}" if stage is Stage.PRODUCTION else f"{stage} ring"
             self._save(dep, f"{label}: {', '.join(t.label for t in wave)}")
-            with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
-                list(pool.map(partial(self._install_host, dep.id), wave, repeat(cancel)))
+            self._install_wave(dep, wave, cancel)
             dep = self.get(dep.id)
             self._report(dep, progress)
             reason = dep.failures_exceeded(stage)
@@ -496,6 +495,11 @@ class DeployEngine:
         after = dep.after_ring(stage)
         self._save(dep.moved(after), f"{stage} ring complete "
                    f"({dep.success_rate(stage):.0%} succeeded)", audit="deploy.ring_done")
+
+    def _install_wave(self, dep: Deployment, wave: list[Target], cancel: CancelToken) -> None:
+        """Install one wave, ``concurrency`` hosts at a time (app.deploy.ansible: playbooks)."""
+        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
+            list(pool.map(partial(self._install_host, dep.id), wave, repeat(cancel)))
 
     def _halt(self, dep: Deployment, reason: str) -> None:
         with self._lock:
@@ -776,8 +780,7 @@ class DeployEngine:
                   if (whole or t.asset_id in set(asset_ids or ()))
                   and t.before and t.state in (HostState.SUCCEEDED, HostState.FAILED,
                                                HostState.RUNNING)]
-        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
-            list(pool.map(lambda t: self._rollback_host(dep_id, t, cancel), wanted))
+        self._rollback_hosts(dep_id, wanted, cancel)
         dep = self.get(dep_id)
         if whole:
             left = [t for t in dep.targets if t.state in (HostState.SUCCEEDED,
@@ -788,6 +791,10 @@ class DeployEngine:
                              f"rollback incomplete on {', '.join(t.label for t in left)}",
                              audit="deploy.rollback_done")
         return dep
+
+    def _rollback_hosts(self, dep_id: int, wanted: list[Target], cancel: CancelToken) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, self.get(dep_id).gates.concurrency)) as pool:
+            list(pool.map(lambda t: self._rollback_host(dep_id, t, cancel), wanted))
 
     def _rollback_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
         """One host's rollback (:func:`app.deploy.rollback.rollback_host`)."""

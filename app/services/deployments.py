@@ -27,6 +27,7 @@ from app.core.progress import CancelToken, ProgressCallback
 from app.core.thirdparty import rollback_notes
 from app.core.validate import check_gates, check_package_pin
 from app.deploy import closing
+from app.deploy.ansible import choice as engine_choice
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
 from app.drivers.parsers.windows import UPDATE_SOURCE
@@ -52,17 +53,51 @@ class DeploymentService(ServicePart):
     """
 
     _engine: DeployEngine | None = None
+    engine_kind = "builtin"  #: which engine runs what follows (:meth:`use_engine`)
 
     @property
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
-            self._engine = DeployEngine(
+            self._engine = engine_choice.engine_class(self.engine_kind)(
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
             self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
+
+    def use_engine(self, kind: str = "", dep_id: int | None = None) -> str:
+        """Run what follows with ``kind`` ("builtin" or "ansible"; "" = the one that ran
+        ``dep_id`` before, else the built-in one); returns the engine chosen.
+
+        Raises:
+            UserError: an unknown engine, or Ansible is not installed.
+        """
+        kind = kind or (engine_choice.recorded_engine(self.store, dep_id) if dep_id
+                        else "builtin")
+        engine_choice.engine_class(kind)  # refuses an engine that cannot run here
+        if kind != self.engine_kind:
+            callback = self._engine.on_event if self._engine is not None else None
+            self.engine_kind, self._engine = kind, None
+            self.engine.on_event = callback
+        return kind
+
+    @staticmethod
+    def engines() -> dict[str, str]:
+        """The execution engines and what each does."""
+        return dict(engine_choice.ENGINES)
+
+    @staticmethod
+    def engine_problem(kind: str) -> str:
+        """Why an engine cannot run here ("" when it can)."""
+        return engine_choice.missing_reason() if kind == "ansible" else ""
+
+    def playbooks(self, dep_id: int | None = None, specs: Sequence[str] = ()) -> dict[str, str]:
+        """The playbooks the Ansible engine runs for a deployment, or would run for
+        ``specs`` not planned yet (to show before a run)."""
+        if dep_id is None:
+            return engine_choice.preview_playbooks(specs)
+        return engine_choice.playbooks_for(self.get(dep_id))
 
     def wake_hosts(self, dep: Deployment, targets: Sequence[Target]) -> list[str]:
         """Wake-on-LAN before pre-flight: a host whose SSH port does not answer and whose

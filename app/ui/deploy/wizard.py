@@ -30,6 +30,7 @@ from app.core.models import Asset
 from app.core.patchgroups import PatchGroup, group_patches
 from app.ui import dialogs
 from app.ui.deploy import questions
+from app.ui.deploy.engine_choice import EngineChoice
 from app.ui.deploy.helpers import (
     P_PATCHES,
     P_REVIEW,
@@ -120,6 +121,8 @@ class DeployWizard(QWizard):
         self.review_page = ReviewPage(self)
         self.rollout_page = RunPage(self, "rollout")
         self.summary_page = SummaryPage(self)
+        self.engine_choice = EngineChoice(self.engine, lambda: [
+            g.spec for g in self.patches_page.chosen()], self.schedule_page)
         for page_id, page in ((P_PATCHES, self.patches_page), (P_TARGETS, self.targets_page),
                               (P_SCHEDULE, self.schedule_page), (P_TEST, self.test_page),
                               (P_REVIEW, self.review_page), (P_ROLLOUT, self.rollout_page),
@@ -428,7 +431,10 @@ class DeployWizard(QWizard):
         # Until the user has seen who pre-flight left out, the engine stops right after it.
         pause = not self._preflight_reviewed
 
+        kind = self.engine_choice.kind()
+
         def work(progress: Any, cancel: Any) -> Deployment:
+            engine.use_engine(kind, dep_id)  # "": the engine that ran it before
             return engine.run(dep_id, progress=progress, cancel=cancel,
                               pause_after_preflight=pause)
 
@@ -556,7 +562,12 @@ class DeployWizard(QWizard):
         if dep is None or self.busy or not questions.confirm_rollback(self, dep):
             return
         engine, dep_id = self.engine, dep.id
-        self._write("deploy-rollback", lambda: engine.rollback(dep_id), write=False)
+
+        def work() -> Deployment:
+            engine.use_engine("", dep_id)  # the engine that ran it
+            return engine.rollback(dep_id)
+
+        self._write("deploy-rollback", work, write=False)
 
     def export(self, kind: str) -> None:
         """Export the deployment as CSV or JSON to a file the user chooses."""
