@@ -262,11 +262,51 @@ def trace_ours(site: Path, hosts: int, concurrency: int) -> None:
         service.remote.unlock(MASTER)
         samples["unlock vault (once)"].append(time.perf_counter() - t0)
         engine = service.deployer
-        d = engine.deployer
-        for attr, name in (("versions", "versions (dpkg-query)"), ("health", "health snapshot"),
-                           ("keep_for_rollback", "keep old .deb"), ("start", "start job"),
-                           ("status", "poll job")):
-            setattr(d, attr, timed(name, getattr(d, attr)))
+        original_for = engine.deployer_for
+        wrapped: dict[int, Any] = {}
+
+        def traced_deployer(transport: Any) -> Any:
+            d = original_for(transport)
+            if id(d) not in wrapped:
+                for attr, name in (("versions", "versions (dpkg-query)"),
+                                   ("health", "health snapshot"),
+                                   ("simulate", "simulate (apt-get -s)"),
+                                   ("keep_for_rollback", "keep old .deb"),
+                                   ("start", "start job"), ("status", "poll job")):
+                    if hasattr(d, attr):
+                        setattr(d, attr, timed(name, getattr(d, attr)))
+                for attr, name in (("prepare_and_start", "prepare+start (1 trip)"),
+                                   ("check", "verify check (1 trip)")):
+                    if hasattr(d, attr):
+                        setattr(d, attr, timed(name, getattr(d, attr)))
+                wrapped[id(d)] = d
+            return d
+
+        engine.deployer_for = traced_deployer
+        from app.remote import ssh as ssh_mod
+        original_run = ssh_mod.SshTransport.run
+
+        def traced_run(self: Any, argv: Any, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original_run(self, argv, *args, **kwargs)
+            finally:
+                what = "sudo" if kwargs.get("sudo") else "plain"
+                with lock:
+                    samples[f"ssh command ({what})"].append(time.perf_counter() - t0)
+
+        ssh_mod.SshTransport.run = traced_run  # type: ignore[method-assign]
+        original_connect_ssh = ssh_mod.SshTransport.connect
+
+        def traced_connect(self: Any) -> None:
+            fresh = self._client is None
+            t0 = time.perf_counter()
+            original_connect_ssh(self)
+            if fresh:
+                with lock:
+                    samples["ssh connect (new)"].append(time.perf_counter() - t0)
+
+        ssh_mod.SshTransport.connect = traced_connect  # type: ignore[method-assign]
         engine._checks = timed("pre-flight host", engine._checks)
         engine._wait = timed("wait for job (polls)", engine._wait)
         engine._install_host = timed("install host (all)", engine._install_host)
@@ -345,7 +385,7 @@ def main() -> int:
             ours = [f"{label}p{i:02d}" for i in range(1, args.hosts + 1)]
             theirs = [f"{label}a{i:02d}" for i in range(1, args.hosts + 1)]
             lab.add_hosts([HostSpec(n, authorized_keys=(pubkey,)) for n in ours + theirs],
-                          timeout=max(60.0, 3.0 * args.hosts))
+                          timeout=max(180.0, 6.0 * args.hosts))
             prepare_hosts(lab, ours + theirs)
             site = make_site(rdir, [(n, lab.host(n).ip) for n in ours], key, DEFAULT_PASSWORD)
             pin_host_keys(site, {lab.host(n).ip: lab.host_keys(n) for n in ours})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory
-from app.drivers.apt_deploy import AptDeployer
+from app.drivers.apt_quick import AptQuickDeployer
 from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, Transport
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
@@ -36,7 +36,7 @@ DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {
 
 #: Package-manager family → the deployer that installs, keeps and rolls back with it.
 DEPLOYERS: dict[str, Callable[[], DeployCapability]] = {
-    "apt": AptDeployer,
+    "apt": AptQuickDeployer,
     "dnf": DnfDeployer,
     "zypper": ZypperDeployer,
 }
