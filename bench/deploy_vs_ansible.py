@@ -275,7 +275,9 @@ def trace_ours(site: Path, hosts: int, concurrency: int) -> None:
                                    ("start", "start job"), ("status", "poll job")):
                     if hasattr(d, attr):
                         setattr(d, attr, timed(name, getattr(d, attr)))
-                for attr, name in (("prepare_and_start", "prepare+start (1 trip)"),
+                for attr, name in (("preflight", "pre-flight (1 trip)"),
+                                   ("keep_and_start", "keep+check+start (1 trip)"),
+                                   ("wait_job", "wait+versions+health (trip)"),
                                    ("check", "verify check (1 trip)")):
                     if hasattr(d, attr):
                         setattr(d, attr, timed(name, getattr(d, attr)))

@@ -10,7 +10,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.core.deployment import Deployment, Gates, PackagePin, Stage, Target, targets_csv
+from app.core.deployment import (
+    Deployment,
+    Gates,
+    HostState,
+    PackagePin,
+    Phase,
+    Stage,
+    Target,
+    targets_csv,
+)
 from app.core.errors import NotFoundError, UserError, ValidationError
 from app.core.models import Asset
 from app.core.planrules import RULES, Request, plan_gates
@@ -24,6 +33,21 @@ from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
 from app.store.repos import AuditRepo
+
+
+def deployment_note(dep: Deployment) -> tuple[str, str]:
+    """A deployment's result as an e-mail: (subject, body), per host its state, its
+    verification and what happened; the reason when it halted."""
+    halted = dep.phase is Phase.HALTED
+    word = "HALTED" if halted else str(dep.phase)
+    done = sum(1 for t in dep.targets if t.state is HostState.SUCCEEDED)
+    subject = (f"PatchDesk: deployment {dep.id} {word} ({done} of {len(dep.targets)} "
+               "host(s) succeeded)")
+    body = (f"Deployment {dep.id} {word}: " + ", ".join(str(p) for p in dep.packages) + "\n"
+            + "\n".join(f"  {t.label}: {t.state} {t.verified} {t.detail}".rstrip()
+                        for t in dep.targets)
+            + (f"\nReason: {dep.halt_reason}" if halted else ""))
+    return subject, body
 
 
 class DeploymentService(ServicePart):
@@ -45,9 +69,9 @@ class DeploymentService(ServicePart):
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
-            self._engine = DeployEngine(
-                self.store, self.site.remote, self.actor,
-                reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
+            # The light verification records the versions it reads (app.deploy.verify):
+            # no full re-assessment of every host at the end of a run.
+            self._engine = DeployEngine(self.store, self.site.remote, self.actor)
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
             self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
@@ -129,9 +153,13 @@ class DeploymentService(ServicePart):
 
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None,
-            pause_after_preflight: bool = False, pin: str | None = None) -> Deployment:
+            pause_after_preflight: bool = False, pin: str | None = None,
+            notify: bool = True) -> Deployment:
         """Run (or resume) a deployment until it finishes, halts or awaits approval
-        (:meth:`app.deploy.engine.DeployEngine.run`).
+        (:meth:`app.deploy.engine.DeployEngine.run`). A run that ends (done) or halts
+        e-mails the result to the site's notification recipients (:func:`deployment_note`
+        through :meth:`app.services.schedules.ScheduleService.notify`) unless ``notify`` is
+        false (the scheduled runner sends its own summary).
 
         Raises:
             UserError: ``approve_as`` is given without that person's PIN ([12].8).
@@ -139,8 +167,12 @@ class DeploymentService(ServicePart):
         if approve_as:  # deploying with an approval needs proof of the named person
             self.site.people.prove(approve_as, pin, "approve deployments", "deployment",
                                    str(dep_id))
-        return self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
-                               pause_after_preflight=pause_after_preflight)
+        was = self.engine.get(dep_id).phase
+        dep = self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                              pause_after_preflight=pause_after_preflight)
+        if notify and dep.phase is not was and dep.phase in (Phase.DONE, Phase.HALTED):
+            self.site.schedules.notify(*deployment_note(dep))  # no mail server: nothing
+        return dep
 
     def resume(self, dep_id: int, *, approve_as: str = "",
                progress: ProgressCallback | None = None,
