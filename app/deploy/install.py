@@ -68,6 +68,8 @@ def install_host(engine: DeployEngine, dep_id: int, target: Target,
         if quick is not None:
             started, target = _keep_and_start(engine, dep, target, asset, transport, job,
                                               deployer, quick, pins)
+            if not started:
+                return
         else:
             answer, started = deployer.start(transport, target.job or job, pins)
             target = _started(engine, dep_id, target, answer, started)
@@ -125,9 +127,9 @@ def _keep_and_start(engine: DeployEngine, dep: Deployment, target: Target, asset
                     + ", ".join(done.drift) + "); checking it again")
         target = engine._prepare(dep, replace(target, state=HostState.PENDING), asset,
                                  transport, job, deployer)
-        if target.state is HostState.SUCCEEDED:
-            raise DriverError(transport.host, "install_failed",
-                              "the packages reached their versions outside this deployment")
+        if target.state is HostState.SUCCEEDED:  # by another hand: nothing left to do
+            engine._update_target(dep.id, target, f"{target.label}: already up to date")
+            return "", target
         engine._update_target(dep.id, target, f"{target.label}: change set now "
                               + (change_set_text(target.changes) or "empty"))
         answer, started = deployer.start(transport, target.job or job, host_pins(dep, target))
