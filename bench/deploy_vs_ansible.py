@@ -10,11 +10,15 @@ What runs, in the same run on the same lab (DESIGN.md §6), installing pd-tools 
 
 * ours: ``patchdesk --site S deploy run --patch pd-tools=2.1-1 --targets all --yes --json
   --wave-size N --concurrency C --reboot never`` — one production ring in one wave, C hosts
-  at a time. Per host: pre-flight (sudo, health snapshot, free disk, dpkg audit, apt-based),
-  installed versions, a health snapshot, the old .deb kept for rollback, the install as a
-  detached job on the host polled until done, versions and a health snapshot again; then a
-  verification re-assessment of every host and a version check. Every step is written to
-  the site (and the audit log) before and after.
+  at a time. Per host (the apt fast path, app/drivers/apt_quick.py): the os-release read that
+  picks the deployer; pre-flight — health snapshot (sudo, free disk, dpkg audit, failed
+  units, pending reboot) and apt's simulation (the change set) — in one sudo call; keeping
+  the old .deb for rollback, checking the installed versions are still pre-flight's and
+  starting the install as a detached job in one sudo call; one call that waits on the host
+  for the job and then reads the installed versions and a health snapshot; a light
+  verification (installed versions and apt's simulation, one call) that also records the
+  versions in the site's inventory. Every step is written to the site (and the audit log)
+  before and after.
 * Ansible: ``ansible-playbook -f C`` of a play with one task, ``apt: name=pd-tools=2.1-1
   state=present update_cache=no`` (become), ``gather_facts: false`` (``--gather-facts``
   turns it on, Ansible's default).
@@ -364,6 +368,11 @@ def main() -> int:
         raise SystemExit("--hosts: at most 100 (each round needs 2 × N lab addresses)")
     ensure_ssh_client()
     playbook, ansible_version = ensure_ansible(args.ansible_venv)
+    # Bytecode for the repository's app package, as an installed PatchDesk has it (pip
+    # compiles on install; Ansible's venv has it): untimed, and needed where the
+    # environment sets PYTHONDONTWRITEBYTECODE (every start would compile the app again).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "app")], check=True,
+                   stdout=subprocess.DEVNULL)
 
     sys.path.insert(0, str(REPO))
     from tests.lab.lab import DEFAULT_PASSWORD, HostSpec, Lab

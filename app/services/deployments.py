@@ -4,6 +4,7 @@ reboot, roll back, resume) and to the deployment history."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -33,6 +34,8 @@ from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
 from app.store.repos import AuditRepo
+
+log = logging.getLogger(__name__)
 
 
 def deployment_note(dep: Deployment) -> tuple[str, str]:
@@ -171,7 +174,10 @@ class DeploymentService(ServicePart):
         dep = self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
                               pause_after_preflight=pause_after_preflight)
         if notify and dep.phase is not was and dep.phase in (Phase.DONE, Phase.HALTED):
-            self.site.schedules.notify(*deployment_note(dep))  # no mail server: nothing
+            try:  # no mail server: nothing; a failure to send is audited by notify
+                self.site.schedules.notify(*deployment_note(dep))
+            except Exception:  # the run's result stands whatever the mail does
+                log.exception("could not send the notification of deployment %s", dep.id)
         return dep
 
     def resume(self, dep_id: int, *, approve_as: str = "",
