@@ -51,6 +51,7 @@ from app.core.errors import UserError
 from app.core.models import Asset, AssetKind, Outcome
 from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
+from app.deploy.hosts import answering as _answering
 from app.deploy.hosts import host_error_text
 from app.deploy.hosts import pins as _pins
 from app.deploy.install import install_host
@@ -572,7 +573,7 @@ class DeployEngine:
             try:
                 marker = deployer.rebooter.marker(transport)
                 back = (marker and marker != target.reboot_marker) or (seen_down and not marker)
-                if back and transport.run(["true"], timeout=30).exit_code == 0:
+                if back and _answering(deployer, transport):
                     how = "boot marker changed" + (", seen down and back" if seen_down else "")
                     self._log(dep.id, target, f"back after reboot ({how})")
                     return f"done ({how})", target

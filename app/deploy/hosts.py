@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from app.core.deployment import Deployment, PackageChange, Target
 from app.core.errors import UserError
-from app.drivers.base import DeployCapability, JobStatus
+from app.drivers.base import DeployCapability, JobStatus, Transport
 
 
 def host_error_text(exc: BaseException) -> str:
@@ -54,6 +54,16 @@ def failure_detail(deployer: DeployCapability, status: JobStatus, problems: list
     """"failed: " with the package manager's verdict first, then what the versions show."""
     first = problems[:1] or [f"{deployer.tool} exited {status.exit_code}"]
     return "failed: " + "; ".join([*first, *wrong, *problems[1:]])
+
+
+def answering(deployer: DeployCapability, transport: Transport) -> bool:
+    """Whether a host back from its restart works again: the platform's own check where it
+    has one (Windows: WinRM answers and the servicing stack is idle), else a login that
+    runs ``true``."""
+    ready = getattr(deployer.rebooter, "ready", None)
+    if callable(ready):
+        return bool(ready(transport))
+    return transport.run(["true"], timeout=30).exit_code == 0
 
 
 def port_open(address: str, port: int, timeout: float = 2.0) -> bool:

@@ -28,6 +28,7 @@ def rollback_host(engine: DeployEngine, dep_id: int, target: Target,
         deployer = engine._deployer(target.asset_id, transport)
         native = str(target.health_before.get("native_arch", ""))
         restore = dict(target.before)  # name → version ("" = was not installed)
+        problems: list[str] = []
         now = deployer.versions(transport, list(restore), native)
         if now != restore:
             kept: dict[str, str] = target.health_before.get("kept", {})
@@ -41,14 +42,15 @@ def rollback_host(engine: DeployEngine, dep_id: int, target: Target,
                 [f"{n}={restore[n]}" for n in back] + [f"remove {n}" for n in remove]))
             _answer, started = deployer.start_rollback(
                 transport, job, [kept[n] for n in back], remove)
-            engine._wait(deployer, transport, started, 1800, cancel)
+            status = engine._wait(deployer, transport, started, 1800, cancel)
+            problems = deployer.job_problems(status)  # e.g. what Windows cannot uninstall
             now = deployer.versions(transport, list(restore), native)
         wrong = [n for n, v in restore.items() if now.get(n, "") != v]
         ok = not wrong
         state = HostState.ROLLED_BACK if ok else target.state
         detail = "rolled back" if ok else "rollback did not restore: " + ", ".join(
             f"{n} is {now.get(n) or 'absent'} (was {restore[n] or 'absent'})"
-            for n in wrong)
+            for n in wrong) + "".join(f"; {p}" for p in problems if not ok)
         if ok and len(restore) > 1:
             detail += " (" + ", ".join(f"{n} {v or 'removed'}"
                                        for n, v in restore.items()) + ")"

@@ -7,8 +7,9 @@ versions of the pins and the package manager's simulation of installing them aga
 only). "installed" needs both: every pin at its version and nothing left to change. The
 versions read (and those the install recorded) go into the stored software list and
 missing updates (:meth:`app.store.assessments.AssessmentRepo.record_installed`), so the
-inventory shows the deployment without a full re-assessment; an engine given a
-``reassess`` hook runs that too.
+inventory shows the deployment without a full re-assessment. The other hosts (deployers
+without the light check: dnf, zypper, Windows; a host that could not be checked) are
+re-assessed through the engine's ``reassess`` hook, as before.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def verify(engine: DeployEngine, dep: Deployment) -> None:
     assets = {a.id: a for a in AssetRepo(engine.store.db()).all()}
     checked = [t for t in dep.targets if not t.excluded and t.asset_id in assets]
     read: dict[int, dict[str, str]] = {}
+    light: set[int] = set()  # hosts verified and recorded by the light check
 
     def verdict(target: Target) -> str:
         native = str(target.health_before.get("native_arch", ""))
@@ -44,6 +46,7 @@ def verify(engine: DeployEngine, dep: Deployment) -> None:
             if isinstance(deployer, QuickDeploy):
                 now, sim = deployer.check(transport, pins, native)
                 left = change_set_text(sim.changes)
+                light.add(target.asset_id)
             else:
                 now = deployer.versions(transport, list(pins), native)
         except Exception as exc:  # this host's problem only ([12].1)
@@ -58,11 +61,13 @@ def verify(engine: DeployEngine, dep: Deployment) -> None:
     with engine.store.atomic() as db:
         repo = AssessmentRepo(db)
         for target in checked:
-            versions = {**target.after, **read.get(target.asset_id, {})}
-            if versions and target.state in (HostState.SUCCEEDED, HostState.FAILED):
-                repo.record_installed(target.asset_id, versions, utcnow())
-    if engine.reassess is not None:
-        engine.reassess([t.asset_id for t in dep.targets if not t.excluded])
+            if target.asset_id in light and target.state in (HostState.SUCCEEDED,
+                                                             HostState.FAILED):
+                repo.record_installed(target.asset_id,
+                                      {**target.after, **read[target.asset_id]}, utcnow())
+    others = [t.asset_id for t in dep.targets if not t.excluded and t.asset_id not in light]
+    if engine.reassess is not None and others:
+        engine.reassess(others)  # a full re-assessment where the light check was not made
     for target, found in zip(checked, verdicts, strict=True):
         dep = dep.with_target(replace(target, verified=found))
     summary = {v: sum(1 for t in dep.targets if t.verified == v)

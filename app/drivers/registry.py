@@ -15,6 +15,7 @@ from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.osrelease import package_family, parse_os_release
 from app.drivers.rpm_deploy import DnfDeployer, ZypperDeployer
+from app.drivers.windows.deploy import WindowsDeployer
 from app.drivers.windows.driver import assess_windows
 from app.drivers.zypper import zypper_driver
 
@@ -44,12 +45,15 @@ DEPLOYERS: dict[str, Callable[[], DeployCapability]] = {
 
 def deployer_for(transport: Transport) -> DeployCapability:
     """The deployer of the host's package manager, chosen from its os-release (ID and
-    ID_LIKE, as :func:`detect` chooses the driver); one short command.
+    ID_LIKE, as :func:`detect` chooses the driver); one short command. A WinRM transport
+    (one that runs PowerShell scripts) gets the Windows Update deployer.
 
     Raises:
         DriverError: ``unknown_os`` (no package manager PatchDesk knows) or
             ``unsupported_os`` (known, but nothing here installs with it).
     """
+    if callable(getattr(transport, "run_ps", None)):
+        return WindowsDeployer()
     result = transport.run(["sh", "-c", "cat /etc/os-release 2>/dev/null || "
                             "cat /usr/lib/os-release"], timeout=60)
     try:

@@ -393,11 +393,26 @@ class RemoteAccess:
         :func:`app.core.credentials.access_kind`)."""
         return access_kind(asset, self.credentials())
 
+    def access_port(self, asset: Asset) -> int:
+        """The TCP port the asset is reached on: its SSH credential's (22), or for a host
+        reached over WinRM the WinRM one's (5986 HTTPS, 5985 HTTP)."""
+        kind = self.access_kind(asset)
+        cred = self.credential_for(asset, kind)
+        if kind is CredentialKind.WINRM:
+            return cred.port or (5986 if WinRMSettings.from_options(cred.options).https
+                                 else 5985)
+        return cred.port or 22
+
     # transports ----------------------------------------------------------------------
-    def transport_for(self, asset: Asset, cred: Credential | None = None) -> SshTransport:
-        """A connected-on-demand SSH transport to the asset, reused per host and user."""
+    def transport_for(self, asset: Asset,
+                      cred: Credential | None = None) -> SshTransport | WinRMTransport:
+        """A connected-on-demand SSH transport to the asset, reused per host and user; for
+        a Windows host reached over WinRM (:meth:`access_kind`, no credential given) its
+        WinRM transport, so the deployment engine reaches both alike."""
         if not asset.primary_ip and not asset.hostname:
             raise UserError(f"{asset.label}: the asset has no IP or host name to connect to.")
+        if cred is None and self.access_kind(asset) is CredentialKind.WINRM:
+            return self.winrm_transport_for(asset)
         cred = cred or self.credential_for(asset)
         host = asset.primary_ip or asset.hostname
         port = cred.port or 22

@@ -275,6 +275,9 @@ class WinRMTransport:
         return self._run(("powershell", name), cmdline, stdin, timeout, max_output,
                          idempotent=idempotent)
 
+    def close(self) -> None:
+        """Nothing to close: every call opens (and deletes) its own shell."""
+
     def run_raw(self, cmdline: str, *, timeout: float = DEFAULT_COMMAND_TIMEOUT,
                 max_output: int = MAX_OUTPUT) -> CommandResult:
         """Run one cmd.exe command line as given (tests; trusted fixed strings only)."""

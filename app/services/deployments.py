@@ -29,6 +29,8 @@ from app.core.progress import CancelToken, ProgressCallback
 from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
+from app.drivers.parsers.windows import UPDATE_SOURCE
+from app.drivers.windows.deploy import INSTALLED
 from app.files import write_text
 from app.remote.wol import broadcast_for, send_magic_packet
 from app.services.base import ServicePart
@@ -72,9 +74,11 @@ class DeploymentService(ServicePart):
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
-            # The light verification records the versions it reads (app.deploy.verify):
-            # no full re-assessment of every host at the end of a run.
-            self._engine = DeployEngine(self.store, self.site.remote, self.actor)
+            # Re-assessed at the end of a run: the hosts whose deployer has no light
+            # verification that records the versions (app.deploy.verify).
+            self._engine = DeployEngine(
+                self.store, self.site.remote, self.actor,
+                reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
             self._engine.approval_guard = self.site.risk.approval_guard  # who may approve
             self._engine.before_preflight = self.wake_hosts  # Wake-on-LAN at window start
         return self._engine
@@ -93,7 +97,7 @@ class DeploymentService(ServicePart):
             if asset is None or not asset.primary_mac or t.state.value != "pending":
                 continue
             try:
-                port = self.site.remote.credential_for(asset).port or 22
+                port = self.site.remote.access_port(asset)
             except UserError:  # locked vault or no credential: pre-flight will say so
                 port = 22
             if not _port_open(t.address, port, 1.0):
@@ -304,6 +308,9 @@ class DeploymentService(ServicePart):
         for spec in patches:
             name, _, version = spec.partition("=")
             name, _, arch = name.strip().partition(":")  # "name:arch=version" pins an arch
+            if version and any(p.package == name and p.source == UPDATE_SOURCE
+                               for p in missing):
+                version = INSTALLED  # a Windows KB (the wizard gives its title as version)
             if version:
                 pins.append(PackagePin(name, version.strip(), arch))
                 continue
@@ -313,7 +320,9 @@ class DeploymentService(ServicePart):
             for p in missing:
                 row_arch = str(p.arch or "")
                 if p.package == name and (not arch or row_arch == arch):
-                    by_arch.setdefault(row_arch, set()).add(p.candidate_version)
+                    # A Windows update's target is "installed" (its row names its title).
+                    by_arch.setdefault(row_arch, set()).add(
+                        INSTALLED if p.source == UPDATE_SOURCE else p.candidate_version)
             if not by_arch:
                 raise UserError(f"No assessed host is missing '{name}'; assess first or "
                                 "give name=version.")

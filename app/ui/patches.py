@@ -124,6 +124,29 @@ def build_rows(patches: Iterable[AssetPatch], assessments: dict[int, Any],
     return groups, hosts
 
 
+NO_ROLLBACK = "cannot be rolled back"
+
+
+def rollback_marks(assessments: dict[int, Any]) -> dict[str, str]:
+    """Per Windows KB, whether a deployment could roll it back: "cannot be rolled back"
+    when Windows marks it not uninstallable on any host, "uninstall" otherwise (from the
+    per-update details the Windows driver stores)."""
+    marks: dict[str, str] = {}
+    for record in assessments.values():
+        facts = getattr(record, "facts", None) or {}
+        details = (facts.get("details") or {}).get("updates") if isinstance(facts, dict) else None
+        if not isinstance(details, dict):
+            continue
+        for package, info in details.items():
+            if not isinstance(info, dict):
+                continue
+            if info.get("uninstallable") is not True or marks.get(package) == NO_ROLLBACK:
+                marks[str(package)] = NO_ROLLBACK
+            else:
+                marks[str(package)] = "uninstall"
+    return marks
+
+
 def _host_arch(record: Any) -> str:
     """The host's architecture from its last scan's facts ("" when unknown), so a
     package of another architecture shows as ``libc6:i386``."""
@@ -153,9 +176,15 @@ class PatchTableModel(RowTableModel):
     """Missing updates grouped by package."""
 
     COLUMNS = ("Package", "Candidate version", "Classification", "Severity", "Hosts", "CVEs",
-               "Reboot")
+               "Reboot", "Rollback")
     COL_PACKAGE, COL_CANDIDATE, COL_CLASS, COL_SEVERITY, COL_HOSTS, COL_CVES = range(6)
-    COL_REBOOT = 6
+    COL_REBOOT, COL_ROLLBACK = 6, 7
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        #: Package → what its rollback can do, where the platform limits it (Windows KBs:
+        #: :func:`rollback_marks`); Linux packages roll back from the kept package files.
+        self.marks: dict[str, str] = {}
 
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         g: PatchGroup = obj
@@ -168,6 +197,7 @@ class PatchTableModel(RowTableModel):
             str(len(g.hosts)),
             cves,
             "required" if g.reboot_required else "",
+            self.marks.get(g.package, ""),
         )
         search = " ".join((*cells[:4], *g.cves, *g.advisories, *g.sources,
                            *(h[1] for h in g.hosts))).lower()
@@ -193,6 +223,8 @@ class PatchTableModel(RowTableModel):
             if column == self.COL_SEVERITY and g.severity_rank >= 3:
                 return _RED
             if column == self.COL_REBOOT and g.reboot_required:
+                return _AMBER
+            if column == self.COL_ROLLBACK and self.marks.get(g.package) == NO_ROLLBACK:
                 return _AMBER
         elif role == Qt.ItemDataRole.ToolTipRole:
             if column == self.COL_HOSTS:
@@ -459,10 +491,13 @@ class PatchesPage(Page):
         """Reload the missing updates of every assessed host (in the background)."""
 
         def read(service: SiteService) -> Any:
-            return build_rows(service.patches(), service.assessments(), service.assets())
+            assessments = service.assessments()
+            return (*build_rows(service.patches(), assessments, service.assets()),
+                    rollback_marks(assessments))
 
         def show(rows: Any) -> None:
-            self.set_rows(*rows)
+            self.patch_model.marks = rows[2]
+            self.set_rows(rows[0], rows[1])
             self.loaded.emit()
 
         self.read(read, "load patches", show)

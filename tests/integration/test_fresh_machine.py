@@ -65,6 +65,35 @@ def _template() -> Path:
     return final
 
 
+# what a checkout holds beyond the tracked files: never copied into the fresh machine
+_UNTRACKED = frozenset({".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache",
+                        ".hypothesis", ".ruff_cache", "build", "dist", "tmp"})
+
+
+def _tracked_files() -> bytes:
+    """NUL-separated paths of the working tree as a fresh clone has them.
+
+    ``git ls-files`` where git and the repository's metadata are there; otherwise (a copy of
+    the tree on a machine without git, as when the suite itself runs on a fresh machine)
+    every file outside the caches and build folders.
+    """
+    git = shutil.which("git")
+    if git is not None and (ROOT / ".git").exists():
+        listed = subprocess.run([git, "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+                                check=False)
+        if listed.returncode == 0:
+            return listed.stdout
+    paths = []
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT)
+        if path.is_dir() or _UNTRACKED.intersection(rel.parts) or path.suffix == ".pyc":
+            continue
+        if rel.parts[0].endswith(".egg-info"):
+            continue
+        paths.append(str(rel).encode())
+    return b"\0".join(paths) + b"\0"
+
+
 @contextlib.contextmanager
 def _fresh_machine(tmp_path: Path) -> Iterator[Path]:
     rootfs = tmp_path / "rootfs"
@@ -90,8 +119,7 @@ def _fresh_machine(tmp_path: Path) -> Iterator[Path]:
             subprocess.run(["mount", *opts, source, str(target)], check=True)
             done.append(target)
         # the working tree as a fresh clone would have it (tracked files, current content)
-        files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True,
-                               capture_output=True).stdout
+        files = _tracked_files()
         dest = rootfs / "opt" / "patchdesk"
         dest.mkdir(parents=True)
         with (tmp_path / "tree.tar").open("wb") as tree:

@@ -210,6 +210,12 @@ class WinRMEndpoint:
         self._thread: threading.Thread | None = None
         self.down_until = 0.0  # monotonic time until which a "reboot" drops everything
 
+    def restart_if_due(self, down_for: float = 1.0) -> None:
+        """A restart scheduled by reboot.ps1 (shutdown /r /t N) happens once it is due."""
+        due = self.host.restart_at
+        if due is not None and time.monotonic() >= due:
+            self.reboot(down_for, clears_flags=not self.host.reboot_loop)
+
     def reboot(self, down_for: float = 1.0, *, clears_flags: bool = True) -> None:
         """Simulate a restart: shells are gone, every request is dropped for ``down_for``
         seconds, then the host answers with a new boot time. ``clears_flags=False`` is a
@@ -501,6 +507,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         ep = self.server.endpoint
+        ep.restart_if_due()
         if time.monotonic() < ep.down_until:  # "rebooting": the connection just dies
             ep.stats.dropped += 1
             self.close_connection = True

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class Update:
     uninstallable: bool = False
     update_id: str = ""
     revision: int = 1
+    combined: bool = False  # a combined SSU+LCU package: DISM removes it, wusa cannot
 
     def __post_init__(self) -> None:
         if not self.update_id:
@@ -124,11 +126,38 @@ class WindowsHost:
     tasks: set[str] = field(default_factory=set)
     job_dirs: set[str] = field(default_factory=set)
     polls_until_done: int = 2
+    # -- deployment state (deploy_state.ps1, reboot.ps1, installs through the task) --------
+    user: str = "Administrator"
+    #: The logon's token is elevated (False: a workgroup's local account filtered by UAC).
+    elevated: bool = True
+    token_filter_policy: int | None = None
+    wuauserv_start_type: str = "Manual"
+    msg_available: bool = True  # msg.exe exists (not on Home editions)
+    restart_scheduled: list[str] = field(default_factory=list)  # events 1074 since boot
+    #: Polls of deploy_state after a boot that still find the servicing stack busy.
+    busy_after_boot: int = 1
+    busy_polls: int = 0
+    #: monotonic time of a restart scheduled with shutdown /r /t N (the endpoint does it).
+    restart_at: float | None = None
+    reboot_loop: bool = False  # a restart does not clear the pending-reboot flags
+    notices: list[str] = field(default_factory=list)  # msg * and shutdown /c texts
+    #: KB -> HRESULT an install fails with once; the next round (after a restart) succeeds.
+    fail_until_reboot: dict[str, int] = field(default_factory=dict)
+    install_hangs: bool = False  # an install job never writes its result
+    installed_by_task: dict[str, Update] = field(default_factory=dict)
+    installs: list[str] = field(default_factory=list)  # KBs installed, in order (twice = bug)
+    uninstalls: list[str] = field(default_factory=list)
 
     def reboot(self, *, clears_flags: bool = True) -> None:
-        """A restart: new boot time, scheduled tasks' jobs gone; flags cleared unless a
-        reboot loop is simulated. PendingFileRenameOperations is processed at boot."""
-        self.last_boot = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        """A restart: new boot time (always later than the last one), shutdown events
+        gone; flags cleared unless a reboot loop is simulated. PendingFileRenameOperations
+        is processed at boot. Job folders under %ProgramData% survive, as on Windows."""
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.last_boot = max(now, self.last_boot + dt.timedelta(seconds=1))
+        self.restart_scheduled.clear()
+        self.restart_at = None
+        self.busy_polls = self.busy_after_boot
+        self.fail_until_reboot.clear()
         if clears_flags:
             self.wua_reboot = self.cbs_reboot = self.wu_reboot = False
             self.file_renames = 0
@@ -208,6 +237,60 @@ class WindowsHost:
             "pending_file_renames": self.file_renames, "last_boot": _iso(self.last_boot),
             "warnings": []})
 
+    def _ps_wua_worker(self, args: dict[str, Any]) -> Run:
+        """The worker run directly over WinRM (not as the SYSTEM task): the Windows Update
+        Agent refuses its searcher/installer to a remote logon (MS "Using WUA From a Remote
+        Computer"), so the COM call fails with E_ACCESSDENIED as on Windows."""
+        del args
+        return Run(b"", clixml_error(
+            f"Exception calling \"Search\" with \"1\" argument(s): \"{_DENIED}\"\r\n"
+            "    + CategoryInfo          : NotSpecified: (:) [], MethodInvocationException\r\n"
+            "    + FullyQualifiedErrorId : ComException\r\n"), 1)
+
+    def _ps_deploy_state(self, args: dict[str, Any]) -> Run:
+        del args
+        busy = self.busy_polls > 0
+        self.busy_polls = max(0, self.busy_polls - 1)
+        system = self.disks[0] if self.disks else {"mount": "C:", "free": 0}
+        return _json_out({
+            "schema": 1, "user": f"{self.name}\\{self.user}" if not self.part_of_domain
+            else f"{self.domain.split('.')[0].upper()}\\{self.user}",
+            "elevated": self.elevated, "local_account": not self.part_of_domain,
+            "part_of_domain": self.part_of_domain,
+            "token_filter_policy": self.token_filter_policy,
+            "system_drive": system["mount"], "system_drive_free": system["free"],
+            "wuauserv_status": "Stopped" if self.wuauserv_start_type == "Disabled"
+            else "Running", "wuauserv_start_type": self.wuauserv_start_type,
+            "cbs_reboot_pending": self.cbs_reboot, "wu_reboot_required": self.wu_reboot,
+            "restart_scheduled": list(self.restart_scheduled), "servicing_busy": busy,
+            "last_boot": _iso(self.last_boot), "msg_available": self.msg_available,
+            "warnings": []})
+
+    def _ps_reboot(self, args: dict[str, Any]) -> Run:
+        action = args.get("action")
+        text = str(args.get("message", ""))[:500].replace('"', "'")
+        if action == "notify":
+            if self.msg_available:
+                self.notices.append(f"msg: {text}")
+            return _json_out({"schema": 1, "action": "notify", "sent": self.msg_available,
+                              "exit_code": 0 if self.msg_available else None})
+        if action == "schedule":
+            seconds = max(0, min(315360000, int(args.get("seconds") or 0)))
+            if self.restart_at is not None:  # shutdown.exe: ERROR_SHUTDOWN_IS_SCHEDULED
+                return _json_out({"schema": 1, "action": "schedule", "exit_code": 1190,
+                                  "seconds": seconds})
+            self.notices.append(f"shutdown /r /t {seconds} /c {text}")
+            self.restart_at = time.monotonic() + seconds
+            self.restart_scheduled.append(f"restart initiated {_iso(dt.datetime.now(dt.UTC))}")
+            return _json_out({"schema": 1, "action": "schedule", "exit_code": 0,
+                              "seconds": seconds})
+        if action == "cancel":
+            code = 0 if self.restart_at is not None else 1116  # ERROR_NO_SHUTDOWN_IN_PROGRESS
+            self.restart_at = None
+            self.restart_scheduled.clear()
+            return _json_out({"schema": 1, "action": "cancel", "exit_code": code})
+        return _ps_fail("unknown action")
+
     def _ps_wua_task(self, args: dict[str, Any]) -> Run:
         job_id = str(args.get("job_id", ""))
         if not re.fullmatch(r"[0-9a-f]{32}", job_id):
@@ -225,13 +308,15 @@ class WindowsHost:
             if problem:
                 return Run(b"", clixml_error(problem), 1)
             operation = args.get("operation")
-            if operation not in ("search", "install"):
+            if operation not in ("search", "install", "uninstall"):
                 return _ps_fail("invalid operation")
-            self.jobs[job_id] = Job(str(operation), [str(k) for k in args.get("kbs") or []])
-            self.tasks.add(job_id)
-            self.job_dirs.add(job_id)
+            already = job_id in self.job_dirs
+            if not already:
+                self.jobs[job_id] = Job(str(operation), [str(k) for k in args.get("kbs") or []])
+                self.tasks.add(job_id)
+                self.job_dirs.add(job_id)
             return _json_out({"schema": 1, "action": "start", "job_id": job_id,
-                              "started": True})
+                              "started": True, "already": already})
         if action == "poll":
             job = self.jobs.get(job_id)
             if job is None:
@@ -240,7 +325,8 @@ class WindowsHost:
             job.polls += 1
             if job.polls == 1:
                 job.progress.append(_event("searching"))
-            if job.polls >= self.polls_until_done and job.result is None:
+            if job.polls >= self.polls_until_done and job.result is None \
+                    and not (self.install_hangs and job.operation == "install"):
                 self._finish_job(job)
             offset = int(args.get("offset") or 0)
             state = "Ready" if job.result is not None else "Running"
@@ -256,6 +342,9 @@ class WindowsHost:
         return _ps_fail("unknown action")
 
     def _finish_job(self, job: Job) -> None:
+        if job.operation == "uninstall":
+            self._finish_uninstall(job)
+            return
         job.progress.append(_event("searched", count=len(self.missing)))
         result: dict[str, Any] = {"schema": 1, "operation": job.operation, "ok": True,
                                   "search_result_code": 2}
@@ -266,12 +355,15 @@ class WindowsHost:
             job.progress.append(_event("selected", count=len(chosen)))
             installed = []
             for u in chosen:
-                hresult = self.install_failures.get(u.kb, 0)
+                hresult = self.install_failures.get(u.kb, 0) or \
+                    self.fail_until_reboot.get(u.kb, 0)
                 ok = hresult == 0
                 installed.append({"kbs": [u.kb], "title": u.title,
                                   "result_code": 2 if ok else 4, "hresult": hresult,
                                   "reboot_required": ok and u.reboot_behavior != 0})
                 if ok:
+                    self.installs.append(u.kb)
+                    self.installed_by_task[u.kb] = u
                     self.missing.remove(u)
                     self.hotfixes.append({"kb": u.kb, "description": "Security Update",
                                           "installed_on": dt.date.today().isoformat()})
@@ -285,6 +377,35 @@ class WindowsHost:
             result["reboot_required"] = any(i["reboot_required"] for i in installed)
             result["installed"] = installed
         result["reboot_pending"] = self.wua_reboot
+        job.progress.append(_event("finished", ok=True))
+        job.result = json.dumps(result, separators=(",", ":"))
+
+    def _finish_uninstall(self, job: Job) -> None:
+        """wua_worker's Remove-Kb: wusa /uninstall for a standalone update, DISM for a
+        combined package; a permanent one fails with CBS_E_CANNOT_UNINSTALL."""
+        removed = []
+        for kb in job.kbs:
+            job.progress.append(_event("uninstalling", kb=kb))
+            u = self.installed_by_task.get(kb)
+            installed = any(h["kb"] == kb for h in self.hotfixes)
+            entry: dict[str, Any] = {"kbs": [kb], "title": kb, "result_code": 4, "hresult": 0,
+                                     "reboot_required": False, "method": "none"}
+            if not installed:
+                entry["hresult"] = 0x80240017 - 2 ** 32
+            elif u is None or not u.uninstallable:
+                entry.update(method="wusa", hresult=0x800F0825 - 2 ** 32)
+            else:
+                entry.update(method="dism" if u.combined else "wusa", result_code=2,
+                             reboot_required=True)
+                self.hotfixes = [h for h in self.hotfixes if h["kb"] != kb]
+                self.history = [h for h in self.history if h.get("update_id") != u.update_id]
+                del self.installed_by_task[kb]
+                self.missing.append(u)
+                self.uninstalls.append(kb)
+                self.cbs_reboot = True
+            removed.append(entry)
+        result = {"schema": 1, "operation": "uninstall", "ok": True, "installed": removed,
+                  "reboot_required": any(e["reboot_required"] for e in removed)}
         job.progress.append(_event("finished", ok=True))
         job.result = json.dumps(result, separators=(",", ":"))
 

@@ -58,7 +58,11 @@ HRESULT_REASONS = {
     0x80073712: "the component store is damaged (ERROR_SXS_COMPONENT_STORE_CORRUPT): run "
                 "DISM /RestoreHealth",
     0x8024200D: "the update needs another download (WU_E_UH_NEEDANOTHERDOWNLOAD)",
+    0x800F0825: "Windows marks the package permanent (CBS_E_CANNOT_UNINSTALL)",
+    0x00240007: "the update is not installed (wusa: WU_S_NOT_INSTALLED)",
 }
+#: Install HRESULTs after which a restart and another round may succeed.
+RETRY_AFTER_REBOOT = frozenset({0x80070BC2, 0x8024200D, 0x800F0922})
 RESULT_CODES = {0: "not started", 1: "in progress", 2: "succeeded",
                 3: "succeeded with errors", 4: "failed", 5: "aborted"}
 
@@ -177,6 +181,7 @@ class InstallOutcome:
     result_code: int | None
     hresult: int
     reboot_required: bool
+    method: str = ""  # uninstall: "wusa", "dism" or "none"
 
     @property
     def ok(self) -> bool:
@@ -225,6 +230,7 @@ class TaskAction:
     action: str
     job_id: str
     done: bool  # started / removed
+    already: bool = False  # start: the job existed and was only re-attached
 
 
 # -- document level -------------------------------------------------------------------------
@@ -472,7 +478,7 @@ def parse_task_action(text: str, action: str, job_id: str) -> TaskAction:
     if doc.get("action") != action or doc.get("job_id") != job_id:
         raise ParseError(f"task {action}: the answer is for another action or job")
     flag = "started" if action == "start" else "removed"
-    return TaskAction(action, job_id, doc.get(flag) is True)
+    return TaskAction(action, job_id, doc.get(flag) is True, doc.get("already") is True)
 
 
 def parse_wua_poll(text: str, job_id: str) -> WuaPoll:
@@ -515,7 +521,7 @@ def parse_wua_result(text: str) -> WuaResult:
     """
     doc = load_document(text, "WUA result")
     operation = _text(doc.get("operation"), 20)
-    if operation not in ("search", "install"):
+    if operation not in ("search", "install", "uninstall"):
         raise ParseError(f"WUA result: unknown operation {operation!r}")
     updates = []
     for item in _dicts(doc.get("updates")):
@@ -545,9 +551,11 @@ def parse_wua_result(text: str) -> WuaResult:
     for item in _dicts(doc.get("installed")):
         kbs = tuple(k for k in (_kb(x) for x in _list(item.get("kbs"))) if k)
         hresult = _int(item.get("hresult"), minimum=-(2 ** 31)) or 0
+        method = _text(item.get("method"), 10)
         installed.append(InstallOutcome(kbs, _text(item.get("title")),
                                         _int(item.get("result_code")), hresult,
-                                        _bool(item.get("reboot_required")) or False))
+                                        _bool(item.get("reboot_required")) or False,
+                                        method if method in ("wusa", "dism", "none") else ""))
     return WuaResult(
         operation=operation, ok=doc.get("ok") is True, updates=tuple(updates),
         installed=tuple(installed),

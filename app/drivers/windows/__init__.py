@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 SCRIPTS = ("facts", "installed_updates", "installed_software", "pending_reboot",
-           "wua_task", "wua_worker")
+           "wua_task", "wua_worker", "deploy_state", "reboot")
 _MARKER = re.compile(r"^# PatchDesk script: ([a-z_]+)$")
 ARGS_LINE = "$PatchDeskArgs = '{}'\n"
 

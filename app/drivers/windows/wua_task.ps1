@@ -6,6 +6,8 @@
 # JSON document:
 #   start   - create %ProgramData%\PatchDesk\job-<id> (Administrators and SYSTEM only),
 #             write the worker script and its parameters there, register and start the task;
+#             a job whose folder exists already is only re-attached (already=true): a
+#             resumed deployment never starts the same install twice;
 #   poll    - progress lines (JSON lines written by the worker) after an offset, the task
 #             state, and the result document once the worker wrote it;
 #   cleanup - unregister the task and remove the folder (always called, even after errors).
@@ -41,23 +43,27 @@ function New-JobFolder {
 
 switch ($A.action) {
     'start' {
-        if ($A.operation -notin @('search', 'install')) { throw 'invalid operation' }
-        New-JobFolder
-        $worker = Join-Path $jobDir 'worker.ps1'
-        [IO.File]::WriteAllBytes($worker, [Convert]::FromBase64String($A.worker))
-        $params = [ordered]@{ operation = $A.operation; kbs = @($A.kbs) } | ConvertTo-Json -Compress
-        [IO.File]::WriteAllText((Join-Path $jobDir 'params.json'), $params, $utf8)
-        $argument = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -JobDir "{1}"' -f $worker, $jobDir
-        $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $argument
-        $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
-        $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -ExecutionTimeLimit (New-TimeSpan -Hours 4)
-        Register-ScheduledTask -TaskName $taskName -TaskPath $taskPath -Action $action -Principal $principal -Settings $settings -Force | Out-Null
-        Start-ScheduledTask -TaskName $taskName -TaskPath $taskPath
+        if ($A.operation -notin @('search', 'install', 'uninstall')) { throw 'invalid operation' }
+        $already = Test-Path -Path (Join-Path $jobDir 'params.json')
+        if (-not $already) {
+            New-JobFolder
+            $worker = Join-Path $jobDir 'worker.ps1'
+            [IO.File]::WriteAllBytes($worker, [Convert]::FromBase64String($A.worker))
+            $params = [ordered]@{ operation = $A.operation; kbs = @($A.kbs) } | ConvertTo-Json -Compress
+            [IO.File]::WriteAllText((Join-Path $jobDir 'params.json'), $params, $utf8)
+            $argument = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "{0}" -JobDir "{1}"' -f $worker, $jobDir
+            $action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $argument
+            $principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest
+            $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -ExecutionTimeLimit (New-TimeSpan -Hours 4)
+            Register-ScheduledTask -TaskName $taskName -TaskPath $taskPath -Action $action -Principal $principal -Settings $settings -Force | Out-Null
+            Start-ScheduledTask -TaskName $taskName -TaskPath $taskPath
+        }
         [ordered]@{
             schema  = 1
             action  = 'start'
             job_id  = $A.job_id
             started = $true
+            already = [bool]$already
         } | ConvertTo-Json -Compress
     }
     'poll' {

@@ -1,7 +1,10 @@
 # PatchDesk script: wua_worker
 # Runs INSIDE the scheduled task started by wua_task.ps1 (as SYSTEM), never over WinRM.
 # Searches with the Windows Update Agent and, for operation 'install', downloads and
-# installs the approved KBs. Writes JSON lines of progress and, last, ONE JSON result
+# installs the approved KBs; for operation 'uninstall' removes each given KB where that is
+# possible: wusa.exe /uninstall for a standalone update, DISM /Remove-Package for a
+# combined servicing-stack + cumulative package (wusa refuses those); a KB that is not
+# installed or whose package Windows marks permanent is reported as not removable. Writes JSON lines of progress and, last, ONE JSON result
 # document into the job folder. The install flow and per-update fields follow
 # ansible.windows win_updates.ps1 (read as reference, not copied) and MS wuapi docs:
 # ResultCode 0 NotStarted, 1 InProgress, 2 Succeeded, 3 SucceededWithErrors, 4 Failed,
@@ -43,9 +46,47 @@ function ConvertTo-UpdateInfo($Update) {
     }
 }
 
+function Remove-Kb([string]$Kb) {
+    # ResultCode 2 removed, 4 failed; method says how. wusa exit codes: 0 done, 3010 done and
+    # a restart is needed, 2359303 (0x240007) not installed; DISM: 0 done, 3010 restart.
+    $number = $Kb.Substring(2)
+    $packages = @(Get-WindowsPackage -Online | Where-Object { $_.PackageName -like ('*{0}*' -f $number) -or ($_.PackageName -like 'Package_for_RollupFix*' -and (Get-WindowsPackage -Online -PackageName $_.PackageName).Description -like ('*{0}*' -f $Kb)) })
+    $combined = @($packages | Where-Object { $_.PackageName -like 'Package_for_RollupFix*' })
+    $entry = [ordered]@{ kbs = @($Kb); title = $Kb; result_code = 4; hresult = 0; reboot_required = $false; method = 'none' }
+    if ($packages.Count -eq 0) {
+        $entry.hresult = [int64]0x80240017
+        return $entry
+    }
+    if ($combined.Count -gt 0) {
+        $entry.method = 'dism'
+        $proc = Start-Process -FilePath 'dism.exe' -ArgumentList @('/Online', '/Remove-Package', ('/PackageName:{0}' -f $combined[0].PackageName), '/Quiet', '/NoRestart') -NoNewWindow -Wait -PassThru
+    } else {
+        $entry.method = 'wusa'
+        $proc = Start-Process -FilePath 'wusa.exe' -ArgumentList @('/uninstall', ('/kb:{0}' -f $number), '/quiet', '/norestart') -NoNewWindow -Wait -PassThru
+    }
+    if ($proc.ExitCode -eq 0 -or $proc.ExitCode -eq 3010) {
+        $entry.result_code = 2
+        $entry.reboot_required = $proc.ExitCode -eq 3010
+    } else {
+        $entry.hresult = [int64]$proc.ExitCode
+    }
+    return $entry
+}
+
 $params = Get-Content -Path (Join-Path $JobDir 'params.json') -Raw -Encoding UTF8 | ConvertFrom-Json
 $result = [ordered]@{ schema = 1; operation = $params.operation; ok = $false }
 try {
+    if ($params.operation -eq 'uninstall') {
+        $removed = @()
+        foreach ($kb in @($params.kbs)) {
+            Write-JobEvent 'uninstalling' @{ kb = $kb }
+            $removed += Remove-Kb $kb
+        }
+        $result.installed = $removed
+        $result.reboot_required = [bool](@($removed | Where-Object { $_.reboot_required }).Count -gt 0)
+        $result.ok = $true
+        return
+    }
     Write-JobEvent 'searching' @{}
     $session = New-Object -ComObject Microsoft.Update.Session
     $session.ClientApplicationID = 'PatchDesk'
