@@ -19,6 +19,7 @@ from app.cli.common import (
     table,
     unlock,
 )
+from app.core.thirdparty import SOURCES, patch_source
 
 
 def cmd_assess(args: argparse.Namespace, out: TextIO) -> int:
@@ -60,6 +61,10 @@ def cmd_patches(args: argparse.Namespace, out: TextIO) -> int:
         records = service.assessments()
     if args.security:
         patches = [p for p in patches if str(p.classification) == "security"]
+    if args.source:  # the package manager: the patch's own source, else its host's driver
+        patches = [p for p in patches if patch_source(
+            p.source, records[p.asset_id].driver if p.asset_id in records else "")
+                   == args.source]
     rows: list[dict[str, Any]] = []
     for p in patches:
         asset = assets.get(p.asset_id)
@@ -117,4 +122,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("patches", parents=[common], help="missing updates across the site")
     p.add_argument("--host", metavar="SELECTOR", help="only this asset")
     p.add_argument("--security", action="store_true", help="only security updates")
+    p.add_argument("--source", choices=SOURCES,
+                   help="only updates from this package manager (Apple Software Update, "
+                        "Homebrew, winget, Chocolatey, apt, dnf, zypper, Windows Update)")
     p.set_defaults(func=cmd_patches)

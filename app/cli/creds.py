@@ -40,12 +40,19 @@ def cmd_cred_add(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--winrm-auth, --winrm-http, --ca-file, --allow-unencrypted and "
                          "--skip-cert-validation are for WinRM credentials (--winrm-user)")
     sudo_password = secret(args.sudo_password_stdin, args.sudo_password_file, "sudo password")
+    # A Mac's volume owner (Apple silicon installs): a separate secret, stdin or file only.
+    owner_password = secret(args.macos_owner_password_stdin, args.macos_owner_password_file,
+                            "macOS volume owner's password")
+    if bool(args.macos_owner) != bool(owner_password):
+        raise UsageError("--macos-owner needs --macos-owner-password-stdin or "
+                         "--macos-owner-password-file (and they need --macos-owner)")
     with opened(args, create=True) as service:
         unlock(service, args, create=True)
         cred = service.credentials.add_ssh_credential(
             args.name, args.ssh_user, password=password, key_file=args.ssh_key,
             sudo_mode=SudoMode(args.sudo), sudo_password=sudo_password,
-            port=args.port, scopes=scopes)
+            port=args.port, scopes=scopes, macos_owner=args.macos_owner or "",
+            macos_owner_password=owner_password)
     emit(args, out, _cred_json(cred), f"added credential '{cred.name}' for {cred.username} "
                                       f"({', '.join(str(s) for s in cred.scopes)})\n")
     return EXIT_OK
@@ -56,8 +63,10 @@ def _add_winrm(args: argparse.Namespace, out: TextIO, scopes: tuple[Scope, ...],
     if not password:
         raise UsageError("a WinRM credential needs a password (--password-stdin, "
                          "--password-file or --ask-password)")
-    if args.ssh_key or args.sudo_password_stdin or args.sudo_password_file:
-        raise UsageError("--ssh-key and sudo passwords are for SSH credentials")
+    if args.ssh_key or args.sudo_password_stdin or args.sudo_password_file or \
+            args.macos_owner:
+        raise UsageError("--ssh-key, sudo passwords and --macos-owner are for SSH "
+                         "credentials")
     port = args.winrm_port or args.port
     with opened(args, create=True) as service:
         unlock(service, args, create=True)
@@ -84,6 +93,8 @@ def _cred_json(cred: Any) -> dict[str, Any]:
             "port": cred.port, "key_path": cred.key_path, "sudo_mode": str(cred.sudo_mode),
             "scopes": [str(s) for s in cred.scopes], "has_password": cred.has_password,
             "has_key": cred.has_key, "has_sudo_password": cred.has_sudo_password}
+    if cred.options.get("macos_owner"):
+        data["macos_owner"] = cred.options["macos_owner"]
     if str(cred.kind) == "winrm":
         settings = WinRMSettings.from_options(cred.options)
         data.update({"auth": settings.auth, "transport": "https" if settings.https
@@ -191,6 +202,12 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
                    help="read the sudo password from the next line of stdin "
                         "(default: the login password)")
     p.add_argument("--sudo-password-file", metavar="FILE")
+    p.add_argument("--macos-owner", metavar="USER",
+                   help="a Mac's volume owner: Apple-silicon Macs install Apple updates only "
+                        "with their password (kept apart from the SSH login)")
+    p.add_argument("--macos-owner-password-stdin", action="store_true",
+                   help="read the volume owner's password from the next line of stdin")
+    p.add_argument("--macos-owner-password-file", metavar="FILE")
     p.add_argument("--port", type=int)
     p.add_argument("--scope", action="append", metavar="SCOPE", required=True,
                    help="which hosts get it: all, asset:ID, tag:NAME or ring:NAME; "

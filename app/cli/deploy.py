@@ -51,10 +51,12 @@ def _dep_json(service: SiteService, dep: Any, with_log: bool = False) -> dict[st
     return service.deployment_json(dep.id, with_log=with_log)
 
 
-def _print_dep(dep: Any, out: TextIO) -> None:
+def _print_dep(dep: Any, out: TextIO, notes: list[str] | None = None) -> None:
     pins = ", ".join(str(p) for p in dep.packages)
     out.write(f"deployment {dep.id}: {dep.phase}  ({pins})\n")
     out.write(f"  changes: {dep.change_summary()}\n")  # apt's simulation on each host
+    for note in notes or ():  # what cannot be rolled back, before anyone approves
+        out.write(f"  no rollback: {note}\n")
     for rule, source in dep.gates.sources:  # each rule and where it came from
         value = getattr(dep.gates, rule, None)
         shown = "; ".join(value) or "any time" if isinstance(value, tuple) else value
@@ -79,7 +81,8 @@ def cmd_deploy_plan(args: argparse.Namespace, out: TextIO) -> int:
         if args.simulate:  # the change set on each host, before anything runs
             unlock(service, args)
             dep = service.deployments.simulate(dep.id)
-        emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out))
+        notes = service.deployments.rollback_notes(dep.id)
+        emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out, notes))
         return EXIT_OK
 
 
@@ -96,7 +99,7 @@ def cmd_deploy_run(args: argparse.Namespace, out: TextIO) -> int:
                 if not sys.stdin.isatty():
                     raise UsageError("refusing to deploy without --yes (no terminal to "
                                      "confirm on)")
-                _print_dep(dep, sys.stderr)
+                _print_dep(dep, sys.stderr, service.deployments.rollback_notes(dep.id))
                 sys.stderr.write("Start this deployment? [y/N] ")
                 if sys.stdin.readline().strip().lower() not in ("y", "yes"):
                     sys.stderr.write("not started (the plan is kept)\n")

@@ -24,6 +24,7 @@ from app.cli import (
     common,
     creds,
     deploy,
+    feeds,
     people,
     report,
     risk,
@@ -46,7 +47,7 @@ from app.services import default_site_path
 
 #: The command groups in the order ``patchdesk --help`` lists them.
 GROUPS = (site, assets, transfer, scan, creds, people, assess, deploy, schedule, report, risk,
-          audit)
+          feeds, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

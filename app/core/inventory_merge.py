@@ -187,7 +187,8 @@ def apply_facts(asset: Asset, facts: HostFacts) -> Asset:
         changes[name] = value
         sources[name] = "assess"
 
-    put("os_family", OsFamily.WINDOWS if facts.os_id == "windows" else OsFamily.LINUX)
+    put("os_family", {"windows": OsFamily.WINDOWS, "macos": OsFamily.MACOS}.get(
+        facts.os_id, OsFamily.LINUX))
     put("os_name", facts.os_name)
     put("os_version", facts.os_version)
     put("os_build", facts.kernel)

@@ -58,6 +58,9 @@ DEFAULT_EMERGENCY_PROCEDURE = (
 )
 
 _GATES = Gates()  # the deployment defaults the policy starts from
+#: Days a vulnerability feed may age before it is flagged stale (EPSS and KEV change daily,
+#: the trackers within days of a fix: a week's grace covers a missed update run).
+DEFAULT_FEEDS_MAX_AGE_DAYS = 7
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(
     r"^\s*(?:(?P<group>[^=]+?)\s*=\s*)?(?P<days>[a-z,\s-]+?)\s+"
@@ -229,6 +232,8 @@ class Policy:
     backup_days: int = 7
     emergency_procedure: str = DEFAULT_EMERGENCY_PROCEDURE
     notes: str = ""
+    #: A vulnerability feed older than this is flagged stale (dashboard, report).
+    feeds_max_age_days: int = DEFAULT_FEEDS_MAX_AGE_DAYS
 
     # -- questions -----------------------------------------------------------------------
     def sla(self, priority: Priority) -> timedelta:
@@ -310,6 +315,7 @@ class Policy:
             "backup": {"required": self.backup_required, "days": self.backup_days},
             "emergency_procedure": self.emergency_procedure,
             "notes": self.notes,
+            "feeds": {"max_age_days": self.feeds_max_age_days},
         }
 
     @classmethod
@@ -442,6 +448,10 @@ def _from_dict(data: dict[str, Any]) -> Policy:
     backup_days = get(backup, "days", "backup.days", int)
     if not 1 <= backup_days <= 3660:
         errors.append(FieldError("backup.days", "must be 1 to 3660 days"))
+    feeds_sec = section("feeds")
+    feeds_age = get(feeds_sec, "max_age_days", "feeds.max_age_days", int)
+    if not 1 <= feeds_age <= 366:
+        errors.append(FieldError("feeds.max_age_days", "must be 1 to 366 days"))
     policy = Policy(
         responsible=" ".join(text("responsible").split()),
         people=tuple(people),
@@ -462,6 +472,7 @@ def _from_dict(data: dict[str, Any]) -> Policy:
         backup_days=backup_days,
         emergency_procedure=text("emergency_procedure"),
         notes=text("notes"),
+        feeds_max_age_days=feeds_age,
     )
     if errors:
         raise ValidationError(errors)
@@ -646,6 +657,9 @@ def format_policy(version: PolicyVersion) -> str:
         "",
         "Emergency procedure",
         f"  {p.emergency_procedure}",
+        "",
+        "Vulnerability feeds",
+        f"  flagged stale when older than {p.feeds_max_age_days} day(s)",
     ]
     if p.notes:
         lines += ["", "Notes", f"  {p.notes}"]

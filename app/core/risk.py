@@ -10,6 +10,10 @@ severity (vendor, or CVSS band when    critical 40, important 30, moderate 20,
 higher)                                low 10, unknown 15 (security) / 5 (other)
 security update                        10
 known exploited (CISA KEV)             35, and 5 more if used by ransomware
+CVSS base score (NVD; highest of the   ≥ 9.0: 10, ≥ 7.0: 5, lower 0
+update's CVEs)
+EPSS probability (FIRST; highest of    ≥ 50 %: 15, ≥ 10 %: 10, ≥ 1 %: 5, lower 0
+the update's CVEs)
 asset impact if down                   critical 15, high 10, low 0, none 0
 sensitive data                         payment 8, health 8, personal 5 (each)
 critical operations                    5
@@ -19,8 +23,10 @@ age since first seen missing           1 per full week, at most 10
 
 The score is the sum capped at 100; the priority follows from it (emergency ≥ 75, high ≥ 50,
 standard ≥ 25, else low), except that a known-exploited update is always at least high
-(tech-notes §7: KEV overrides vendor severity). CVSS is context: it only raises the
-severity points when it puts the update in a higher band than the vendor did.
+(tech-notes §7: KEV overrides vendor severity). CVSS also raises the severity points when it
+puts the update in a higher band than the vendor did. CVSS and EPSS come from the site's
+imported feeds (``feeds import nvd|epss``); their factors name the value, the CVE and the
+source, and are absent (not zero) when no feed knows the update's CVEs.
 
 Due dates come from the policy's SLA of the priority, counted from the day the update was
 first seen missing. An urgency review changes that: "patch now" brings the due date forward
@@ -36,6 +42,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from app.core.errors import FieldError, ValidationError
+from app.core.feeds import CveIntel
 from app.core.kev import CVE_ID, KevEntry, kev_matches
 from app.core.models import (
     Asset,
@@ -65,6 +72,10 @@ DATA_POINTS: dict[DataSensitivity, int] = {
 CRITICAL_OPERATIONS_POINTS = 5
 PUBLIC_FACING_POINTS = 8
 INTERNET_FACING_POINTS = 8
+#: (lowest CVSS base score, points), highest first.
+CVSS_POINTS: tuple[tuple[float, int], ...] = ((9.0, 10), (7.0, 5))
+#: (lowest EPSS probability, points), highest first.
+EPSS_POINTS: tuple[tuple[float, int], ...] = ((0.5, 15), (0.1, 10), (0.01, 5))
 AGE_POINTS_PER_WEEK = 1
 AGE_POINTS_MAX = 10
 MAX_SCORE = 100
@@ -111,6 +122,9 @@ class RiskInput:
     kev: tuple[str, ...] = ()  # the update's CVE ids listed in the KEV catalogue
     kev_ransomware: bool = False
     cvss: float | None = None
+    cvss_detail: str = ""  # vector, CVE and source of the CVSS score
+    epss: float | None = None  # highest EPSS probability of the update's CVEs
+    epss_detail: str = ""  # percentile, CVE and source
     impact: Impact = Impact.LOW
     data: tuple[DataSensitivity, ...] = ()
     critical_operations: bool = False
@@ -139,6 +153,10 @@ class RiskScore:
         return f"{text} = {self.raw}{cap} → {self.priority}{floor}"
 
 
+def _band(value: float, bands: tuple[tuple[float, int], ...]) -> int:
+    return next((points for low, points in bands if value >= low), 0)
+
+
 def score(inp: RiskInput) -> RiskScore:
     """Score one update on one asset (see the module docstring for the table)."""
     factors: list[Factor] = []
@@ -159,6 +177,12 @@ def score(inp: RiskInput) -> RiskScore:
                           ", ".join(inp.kev) if inp.kev else "no"))
     if inp.kev and inp.kev_ransomware:
         factors.append(Factor("used in ransomware campaigns", RANSOMWARE_POINTS, "yes"))
+    if inp.cvss is not None:
+        factors.append(Factor("CVSS base score", _band(inp.cvss, CVSS_POINTS),
+                              f"{inp.cvss:.1f} {inp.cvss_detail}".strip()))
+    if inp.epss is not None:
+        factors.append(Factor("EPSS exploit probability", _band(inp.epss, EPSS_POINTS),
+                              f"{inp.epss:.1%} {inp.epss_detail}".strip()))
     factors.append(Factor("asset impact", IMPACT_POINTS[inp.impact], str(inp.impact)))
     for kind in DataSensitivity:
         if kind in inp.data:
@@ -330,6 +354,7 @@ class RiskItem:
     overdue: bool
     state: ItemState
     review: Review | None = None
+    intel: tuple[CveIntel, ...] = ()  # CVSS / EPSS of its CVEs the feeds know
 
     @property
     def priority(self) -> Priority:
@@ -362,25 +387,49 @@ class RiskItem:
             "why": self.risk.why,
             "factors": [f.to_dict() for f in self.risk.factors],
             "review": self.review.to_dict() if self.review else None,
+            "cve_intel": [i.to_dict() for i in self.intel],
         }
 
 
+def _intel_inputs(intel: Sequence[CveIntel]) -> dict[str, Any]:
+    """The CVSS and EPSS inputs of a patch: the highest of its CVEs, with the source."""
+    out: dict[str, Any] = {}
+    top = max((i for i in intel if i.cvss is not None),
+              key=lambda i: i.cvss.score if i.cvss else 0.0, default=None)
+    if top is not None and top.cvss is not None:
+        scorer = f", scored by {top.cvss.scorer}" if top.cvss.scorer else ""
+        out["cvss"] = top.cvss.score
+        out["cvss_detail"] = (f"{top.cvss.vector or 'CVSS ' + top.cvss.version} "
+                              f"({top.cve}, NVD{scorer})")
+    best = max((i for i in intel if i.epss is not None),
+               key=lambda i: i.epss.epss if i.epss else 0.0, default=None)
+    if best is not None and best.epss is not None:
+        out["epss"] = best.epss.epss
+        out["epss_detail"] = (f"(percentile {best.epss.percentile:.3f}; {best.cve}, "
+                              "FIRST EPSS)")
+    return out
+
+
 def risk_input(asset: Asset, patch: AssetPatch, kev: Sequence[KevEntry], now: datetime,
-               cvss: float | None = None) -> RiskInput:
-    """The score's inputs for one update on one asset."""
+               cvss: float | None = None, intel: Sequence[CveIntel] = ()) -> RiskInput:
+    """The score's inputs for one update on one asset (``intel``: what the feeds know of
+    its CVEs; its CVSS wins over ``cvss``)."""
     first = patch.first_seen or now
+    feeds = _intel_inputs(intel)
+    if "cvss" not in feeds and cvss is not None:
+        feeds["cvss"] = cvss
     return RiskInput(
         severity=patch.severity,
         security=patch.classification is Classification.SECURITY or bool(kev),
         kev=tuple(e.cve_id for e in kev),
         kev_ransomware=any(e.ransomware for e in kev),
-        cvss=cvss,
         impact=asset.impact,
         data=asset.data_sensitivity,
         critical_operations=asset.critical_operations,
         public_facing=asset.public_facing,
         internet_facing=asset.internet_facing,
         age_days=max(0, (now - first).days),
+        **feeds,
     )
 
 
@@ -399,6 +448,7 @@ def prioritise(
     reviews: Sequence[Review] = (),
     now: datetime | None = None,
     cvss: Mapping[str, float] | None = None,
+    intel: Mapping[str, CveIntel] | None = None,
 ) -> list[RiskItem]:
     """Score, date and review every missing update on the assets the policy covers.
 
@@ -411,6 +461,7 @@ def prioritise(
             update applies).
         now: the moment to judge "overdue" at (default: now, UTC).
         cvss: CVSS base scores by CVE id, where known (the highest of a patch's CVEs counts).
+        intel: CVSS and EPSS by CVE id from the site's feeds (named factors in "why").
 
     Returns:
         Items, highest score first (then earliest due date).
@@ -427,7 +478,9 @@ def prioritise(
         if patch.classification not in kinds and not listed:
             continue
         scores = [cvss[c] for c in patch.cves if cvss and c in cvss]
-        risk = score(risk_input(asset, patch, listed, now, max(scores) if scores else None))
+        known = tuple(intel[c] for c in dict.fromkeys(patch.cves) if intel and c in intel)
+        risk = score(risk_input(asset, patch, listed, now, max(scores) if scores else None,
+                                known))
         first = patch.first_seen or now
         sla_due = policy.due(first, risk.priority)
         review = latest_review(reviews, patch.asset_id, patch.package, patch.cves)
@@ -447,7 +500,7 @@ def prioritise(
             package=patch.package, kb=patch.kb, candidate_version=patch.candidate_version,
             classification=patch.classification, severity=patch.severity, cves=patch.cves,
             kev=listed, risk=risk, first_seen=first, sla_due=sla_due, due=due,
-            overdue=due <= now, state=state, review=review))
+            overdue=due <= now, state=state, review=review, intel=known))
     items.sort(key=lambda i: (-i.risk.score, i.due, i.host, i.package))
     return items
 

@@ -96,8 +96,24 @@ _PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,127}(:[a-z0-9_-]{1,16})
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:^_-]{0,127}$")
 
 
-def check_package_pin(name: str, version: str) -> list[FieldError]:
-    """Problems with one ``name=version`` a plan would install (empty: fine)."""
+#: A macOS Software Update label (spaces, parentheses and commas occur: "Command Line Tools
+#: (macOS Mojave version 10.14) for Xcode-10.3"); each goes to softwareupdate as one argument.
+_APPLE_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ()+.,_-]{0,127}$")
+#: A Homebrew formula or cask by its full name (tap/tap/name); cask versions have commas.
+_BREW_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}/[A-Za-z0-9][A-Za-z0-9_.-]{0,39}/"
+                      r"[A-Za-z0-9][A-Za-z0-9@+._-]{0,99}$")
+_BREW_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.,+~:_-]{0,99}$")
+
+
+def check_package_pin(name: str, version: str, source: str = "") -> list[FieldError]:
+    """Problems with one ``name=version`` a plan would install (empty: fine). ``source``
+    "apple" (a Software Update label) and "brew" (a Homebrew full name) have their own
+    name rules; every other name is a Linux/Windows package name."""
+    if source == "apple" and _APPLE_LABEL_RE.fullmatch(name) and \
+            _VERSION_RE.fullmatch(version):
+        return []
+    if source == "brew" and _BREW_RE.fullmatch(name) and _BREW_VERSION_RE.fullmatch(version):
+        return []
     errors = []
     if not _PACKAGE_RE.fullmatch(name):
         errors.append(FieldError("package", f"{name[:60]!r} is not a package name (letters, "

@@ -34,9 +34,12 @@ def rollback_host(engine: DeployEngine, dep_id: int, target: Target,
             kept: dict[str, str] = target.health_before.get("kept", {})
             back = [n for n, v in restore.items() if v and now.get(n) != v]
             missing = [n for n in back if n not in kept]
-            if missing:
+            if missing:  # a platform that keeps nothing says why (macOS)
+                reason = getattr(deployer, "no_rollback", "")
+                names = ", ".join(missing)
                 raise DriverError(transport.host, "rollback_impossible",
-                                  f"no kept package file for {', '.join(missing)}")
+                                  f"{reason}: {names}" if reason
+                                  else f"no kept package file for {names}")
             remove = [n for n, v in restore.items() if not v and now.get(n)]
             engine._log(dep_id, target, "rolling back: " + ", ".join(
                 [f"{n}={restore[n]}" for n in back] + [f"remove {n}" for n in remove]))

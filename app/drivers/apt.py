@@ -15,6 +15,7 @@ from dataclasses import replace
 from app.core.assessment import LookupStats
 from app.core.changelogs import ChangelogInfo, ChangelogKey
 from app.core.models import Classification
+from app.drivers.advisories import TrackerFinding, lookup, release_keys, update_key
 from app.drivers.base import (
     DriverError,
     InstalledPackage,
@@ -99,9 +100,11 @@ class AptUpdates:
     """
 
     def __init__(self, inventory: DpkgInventory | None = None,
-                 changelogs: ChangelogBroker | None = None) -> None:
+                 changelogs: ChangelogBroker | None = None,
+                 facts: LinuxFacts | None = None) -> None:
         self.inventory = inventory
         self.changelogs = changelogs
+        self.facts = facts  # the host's release keys the security trackers' data
         self.lookups: LookupStats | None = None
         self.warnings: list[str] = []
 
@@ -208,8 +211,13 @@ class AptUpdates:
             # its source-package names, which key the cache.
             self.inventory.answered.wait(INVENTORY_WAIT)
         sources = self.inventory.sources if self.inventory is not None else {}
+        broker = self.changelogs or ChangelogBroker()
+        # The security trackers first: an update they answer needs no changelog.
+        tracked = lookup(broker.advisories, release_keys(self.facts), updates, sources)
+        broker.count_tracked(len(tracked))
         groups: dict[ChangelogKey, list[str]] = {}
-        order = sorted((u for u in updates if u.installed_version),
+        order = sorted((u for u in updates if u.installed_version
+                        and update_key(u) not in tracked),
                        key=lambda u: u.classification is not Classification.SECURITY)
         for u in order:
             key = ChangelogKey(sources.get(u.package) or u.package, u.candidate_version)
@@ -218,7 +226,6 @@ class AptUpdates:
             pin = f"{u.package}{arch}={u.candidate_version}"
             if pin not in groups.setdefault(key, []):
                 groups[key].append(pin)
-        broker = self.changelogs or ChangelogBroker()
 
         def fetch(keys: list[ChangelogKey]) -> dict[ChangelogKey, ChangelogInfo]:
             return fetch_changelogs(transport, [FetchGroup(k, tuple(groups[k])) for k in keys])
@@ -233,14 +240,19 @@ class AptUpdates:
         for u in updates:
             info = found.get(ChangelogKey(sources.get(u.package) or u.package,
                                           u.candidate_version))
-            out.append(_classified(u, info))
+            out.append(_classified(u, info, tracked.get(update_key(u))))
         return out
 
 
-def _classified(update: Update, info: ChangelogInfo | None) -> Update:
+def _classified(update: Update, info: ChangelogInfo | None,
+                tracker: TrackerFinding | None = None) -> Update:
     archive_security = update.classification is Classification.SECURITY
     evidence = [f"{'security archive' if archive_security else 'archive'} "
                 f"{update.source or '(unknown)'}"]
+    if tracker is not None:  # asked first; its update's changelog was not read
+        evidence.insert(0, tracker.evidence())
+        return replace(update, cves=tracker.cves, evidence=tuple(evidence),
+                       classification=Classification.SECURITY)
     cves: tuple[str, ...] = ()
     changelog_security = False
     if info is not None and update.installed_version:

@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.assessment import LookupStats
 from app.core.changelogs import ChangelogInfo, ChangelogKey
+
+if TYPE_CHECKING:
+    from app.drivers.advisories import AdvisoryIndex
 from app.drivers.base import Transport
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.apt import changelog_entries, newer_entries
@@ -93,6 +96,14 @@ class ChangelogBroker:
         self._known: dict[ChangelogKey, ChangelogInfo] = {}
         self._inflight: dict[ChangelogKey, threading.Event] = {}
         self.fetches = 0  # keys fetched from hosts through this broker (all hosts)
+        #: The security trackers' data (app/drivers/advisories.py), asked before changelogs.
+        self.advisories: AdvisoryIndex | None = None
+        self.tracked = 0  # updates the trackers answered (no changelog read for them)
+
+    def count_tracked(self, count: int) -> None:
+        """Count updates the trackers answered (thread-safe)."""
+        with self._lock:
+            self.tracked += count
 
     def lookup(self, keys: Iterable[ChangelogKey], fetch: Fetcher, *,
                limit: int | None = None

@@ -12,6 +12,8 @@ from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, 
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
 from app.drivers.linux import LinuxFacts, gather, host_facts, os_release
+from app.drivers.macos.deploy import MacDeployer
+from app.drivers.macos.driver import assess_macos, is_darwin
 from app.drivers.parsers import ParseError
 from app.drivers.parsers.osrelease import package_family, parse_os_release
 from app.drivers.rpm_deploy import DnfDeployer, ZypperDeployer
@@ -23,7 +25,7 @@ from app.drivers.zypper import zypper_driver
 def _apt(facts: LinuxFacts) -> Driver:
     inventory = DpkgInventory()
     return Driver("apt", facts=facts, inventory=inventory,
-                  updates=AptUpdates(inventory), reboot=AptReboot(facts))
+                  updates=AptUpdates(inventory, facts=facts), reboot=AptReboot(facts))
 
 
 #: Package-manager family (from os-release ID / ID_LIKE) → driver factory. A factory is
@@ -55,9 +57,13 @@ def deployer_for(transport: Transport) -> DeployCapability:
     if callable(getattr(transport, "run_ps", None)):
         return WindowsDeployer()
     result = transport.run(["sh", "-c", "cat /etc/os-release 2>/dev/null || "
-                            "cat /usr/lib/os-release"], timeout=60)
+                            "cat /usr/lib/os-release; echo; echo @@pd:uname-s@@; uname -s"],
+                           timeout=60)
+    text, _, system = result.stdout.partition("\n@@pd:uname-s@@\n")
+    if system.strip() == "Darwin":  # macOS (whatever os-release says): softwareupdate, brew
+        return MacDeployer()
     try:
-        release = parse_os_release(result.stdout)
+        release = parse_os_release(text)
     except ParseError as exc:
         raise DriverError(transport.host, "unknown_os",
                           f"os-release could not be read: {exc}") from None
@@ -81,15 +87,19 @@ def detect(transport: Transport) -> tuple[Driver, LinuxFacts]:
         DriverError: ``unknown_os`` or ``unsupported_os``.
     """
     sections, _raw = gather(transport)
-    release = os_release(sections, transport.host)
+    return _linux_driver(sections, transport.host)
+
+
+def _linux_driver(sections: dict[str, str | None], host: str) -> tuple[Driver, LinuxFacts]:
+    release = os_release(sections, host)
     family = package_family(release)
     if family is None:
-        raise DriverError(transport.host, "unknown_os",
+        raise DriverError(host, "unknown_os",
                           f"{release.pretty_name} ({release.id}) uses no package manager "
                           "PatchDesk knows")
     factory = DRIVERS.get(family)
     if factory is None:
-        raise DriverError(transport.host, "unsupported_os",
+        raise DriverError(host, "unsupported_os",
                           f"{release.pretty_name}: {family} hosts are recognised but cannot "
                           "be assessed by this version")
     facts = LinuxFacts(sections)
@@ -107,7 +117,10 @@ def assess_host(transport: Transport, *, refresh: bool = True,
     Raises:
         DriverError and the transport's errors (unreachable, auth, sudo, host key).
     """
-    driver, facts = detect(transport)
+    sections, _raw = gather(transport)
+    if is_darwin(sections):  # the host answers uname -s with Darwin: a Mac
+        return assess_macos(transport, refresh=refresh)
+    driver, facts = _linux_driver(sections, transport.host)
     result = Assessment(host=transport.host, driver=driver.name)
     result.facts = host_facts(facts.sections, result.warnings)
     inventory = driver.require("inventory")

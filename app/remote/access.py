@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -174,9 +175,12 @@ class RemoteAccess:
         sudo_password: str | None = None,
         port: int | None = None,
         scopes: tuple[Scope, ...] = (),
+        macos_owner: str = "",
+        macos_owner_password: str | None = None,
     ) -> Credential:
         """Store an SSH credential; the key file's content is sealed into the vault so the
-        site file stays portable.
+        site file stays portable. ``macos_owner`` (a public option) and its password (a
+        sealed secret) are a Mac's volume owner, for Apple-silicon installs.
 
         Raises:
             VaultLockedError, UserError (bad name/user, unreadable key file).
@@ -196,20 +200,30 @@ class RemoteAccess:
                                 f"{exc.strerror or exc}") from None
         if sudo_mode is SudoMode.PASSWORD and sudo_password is None:
             sudo_password = password
+        if bool(macos_owner.strip()) != bool(macos_owner_password):
+            raise UserError("A Mac volume owner needs both the user name and the password.")
+        if macos_owner.strip() and not re.match(r"^[a-z_][a-z0-9_.-]{0,31}$",
+                                                macos_owner.strip()):
+            raise UserError(f"'{macos_owner}' is not a macOS user name.")
         secrets = {"password": password, "key_pem": key_pem, "key_passphrase": key_passphrase,
                    "sudo_password": sudo_password}
+        if macos_owner_password:
+            secrets["macos_owner_password"] = macos_owner_password
         cred = Credential(
             name=name, kind=CredentialKind.SSH, username=username.strip(), port=port,
             key_path=str(key_file or ""), sudo_mode=sudo_mode,
             scopes=scopes or (Scope.parse("all"),), has_password=bool(password),
-            has_key=bool(key_pem), has_sudo_password=bool(sudo_password))
+            has_key=bool(key_pem), has_sudo_password=bool(sudo_password),
+            options={"macos_owner": macos_owner.strip()} if macos_owner.strip() else {})
         with self.store.atomic() as db:
             stored = CredentialRepo(db).add(cred, key.seal(secrets, cred.binding()))
             AuditRepo(db).append(self.actor, "credential.add", "credential", name, {
                 "kind": "ssh", "username": cred.username, "scopes": [str(s) for s in
                                                                       cred.scopes],
                 "sudo_mode": str(sudo_mode), "key": bool(key_pem),
-                "password": bool(password)})
+                "password": bool(password),
+                **({"macos_owner": cred.options["macos_owner"]}
+                   if cred.options.get("macos_owner") else {})})
         return stored
 
     def add_winrm_credential(
@@ -344,6 +358,8 @@ class RemoteAccess:
             key_passphrase=secrets.get("key_passphrase"),
             sudo_mode=str(cred.sudo_mode),
             sudo_password=secrets.get("sudo_password"),
+            macos_owner=str(cred.options.get("macos_owner", "")),
+            macos_owner_password=secrets.get("macos_owner_password"),
         )
 
     def winrm_credential(self, cred: Credential, host: str = "",

@@ -196,11 +196,14 @@ class SshCredential:
     use_agent: bool = False
     sudo_mode: str = "password"  # "password" | "nopasswd" | "root" (already root)
     sudo_password: str | None = field(default=None, repr=False)
+    #: A Mac's volume owner (Apple silicon installs need their password, fed on stdin).
+    macos_owner: str = ""
+    macos_owner_password: str | None = field(default=None, repr=False)
 
     def secrets(self) -> list[str]:
         """Every secret value, so callers can scrub them from any text."""
         return [s for s in (self.password, self.key_pem, self.key_passphrase,
-                            self.sudo_password) if s]
+                            self.sudo_password, self.macos_owner_password) if s]
 
 
 @dataclass(frozen=True, slots=True)

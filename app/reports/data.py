@@ -268,6 +268,8 @@ def short_why(item: RiskItem) -> str:
             label = "security"
         elif f.name == "known exploited (CISA KEV)":
             label = "known exploited (KEV)"
+        elif f.name in ("CVSS base score", "EPSS exploit probability"):
+            label = f"{f.name.split()[0]} {f.detail.split()[0]}"
         elif f.name == "asset impact":
             label = f"impact {f.detail}"
         elif f.name == "age":
@@ -318,6 +320,8 @@ class ReportData:
     frameworks: list[FrameworkResult] = field(default_factory=list)  # options.frameworks
     #: The audit log's head and whether its seals were checked, in words ([12].6).
     audit_head: str = ""
+    #: Imported vulnerability feeds older than the policy allows ("FIRST EPSS: 9 days old").
+    stale_feeds: list[str] = field(default_factory=list)
     figures: Figures = field(init=False)
 
     def __post_init__(self) -> None:

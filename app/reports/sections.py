@@ -262,6 +262,9 @@ def _top_risks(data: ReportData, st: Styles) -> list[Flowable]:
         "points listed under \u201cwhy\u201d — vendor severity, security update, known "
         "exploitation, the asset's impact, sensitive data and exposure, and age. The "
         f"priority, and so the SLA, follows from the score. {kev_text}", st.small))
+    if data.stale_feeds:  # the CVSS/EPSS/tracker data behind these scores is old
+        out.append(st.para("Stale vulnerability data — scores and classifications may be "
+                           "out of date: " + "; ".join(data.stale_feeds) + ".", st.body))
     top = data.top_risks()
     if not top:
         out.append(st.para("No missing update is covered by the patch policy."))

@@ -26,6 +26,7 @@ from app.remote.vault import VaultLockedError
 from app.services.base import ServicePart
 from app.store.assessments import AssessmentRecord, AssessmentRepo
 from app.store.changelogs import ChangelogCache
+from app.store.feeds import FixIndex
 from app.store.people import IdentityConflictRepo
 from app.store.repos import AssetRepo, AuditRepo, asset_diff
 
@@ -149,6 +150,7 @@ class AssessmentService(ServicePart):
         # One broker per run: changelogs come from the site's cache, and a changelog two
         # hosts need is fetched by one of them only.
         changelogs = ChangelogBroker(ChangelogCache(self.store))
+        changelogs.advisories = FixIndex(self.store)  # trackers first (app/drivers/advisories)
 
         def one(asset: Asset) -> None:
             nonlocal done

@@ -80,7 +80,8 @@ def framework_evidence(site: SiteService, now: datetime | None = None, *,
         audit_intact=not problems, audit_events=count,
         policy_version=policy.version,
         policy_responsible=policy.policy.holders(Role.RESPONSIBLE),
-        kev_imported_at=kev.imported_at if kev else None)
+        kev_imported_at=kev.imported_at if kev else None,
+        cvss={i.cve: i.cvss.score for item in items for i in item.intel if i.cvss})
 
 
 def framework_results(site: SiteService, chosen: Sequence[Framework],

@@ -99,6 +99,8 @@ class CredentialService(ServicePart):
         sudo_password: str | None = None,
         port: int | None = None,
         scopes: tuple[Scope, ...] = (),
+        macos_owner: str = "",
+        macos_owner_password: str | None = None,
     ) -> Credential:
         """Store an SSH credential (see :meth:`RemoteAccess.add_ssh_credential`).
 
@@ -108,7 +110,8 @@ class CredentialService(ServicePart):
         return self.access.add_ssh_credential(
             name, username, password=password, key_file=key_file,
             key_passphrase=key_passphrase, sudo_mode=sudo_mode, sudo_password=sudo_password,
-            port=port, scopes=scopes)
+            port=port, scopes=scopes, macos_owner=macos_owner,
+            macos_owner_password=macos_owner_password)
 
     def add_winrm_credential(
         self,

@@ -26,6 +26,7 @@ from app.core.models import Asset
 from app.core.planrules import RULES, Request, plan_gates
 from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
+from app.core.thirdparty import rollback_notes
 from app.core.validate import check_gates, check_package_pin
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
@@ -151,8 +152,14 @@ class DeploymentService(ServicePart):
             ValidationError: a package name or version a package manager could read as
                 syntax, or a gate out of range ([12].2); nothing is saved.
         """
+        # Apple labels and Homebrew names have their own rules: the patches name their source
+        # (an explicitly named major macOS upgrade is Apple's too).
+        sources = {p.package: p.source for p in self.site.assess.patches()}
+        for record in self.site.assess.assessments().values():
+            for major in (record.facts.get("details") or {}).get("major_upgrades") or ():
+                sources.setdefault(str(major.get("label", "")), "apple")
         errors = [e for p in packages for e in check_package_pin(
-            f"{p.name}:{p.arch}" if p.arch else p.name, p.version)]
+            f"{p.name}:{p.arch}" if p.arch else p.name, p.version, sources.get(p.name, ""))]
         errors += check_gates(gates)  # the gates as finally assembled (policy, options)
         if errors:
             raise ValidationError(errors)
@@ -390,9 +397,17 @@ class DeploymentService(ServicePart):
         """A deployment's step log."""
         return DeploymentRepo(self.store.db()).log_lines(dep_id, asset_id)
 
+    def rollback_notes(self, dep_id: int) -> list[str]:
+        """What of a deployment cannot be rolled back, said before approval (Apple updates,
+        Homebrew upgrades: :func:`app.core.thirdparty.rollback_notes`)."""
+        names = {p.name for p in self.deployment(dep_id).packages}
+        return rollback_notes(p.source for p in self.site.assess.patches(status=None)
+                              if p.package in names)
+
     def json(self, dep_id: int, *, with_log: bool = True) -> dict[str, Any]:
         """A deployment as JSON data (plan, hosts, approval), with its step log."""
         data = to_json(self.deployment(dep_id))
+        data["rollback_notes"] = self.rollback_notes(dep_id)
         if with_log:
             data["log"] = self.log(dep_id)
         return data

@@ -134,6 +134,9 @@ class ReportService(ServicePart):
             policy_history=service.policy_history(), risk_items=risk_items,
             compliance=compliance, kev=service.kev_status(), reviews=service.reviews(),
             history=history, frameworks=judged,
+            stale_feeds=[f"{f.title}: {f.age_days(now)} days old (policy: "
+                         f"{service.feeds.max_age_days()} days)"
+                         for f in service.feeds.stale(now)],
         )
         step(7, "collected")
         return data

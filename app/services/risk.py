@@ -143,9 +143,11 @@ class RiskService(ServicePart):
         """Every missing update on the assets the policy covers: score, priority, due date,
         overdue flag, KEV entries, "why" factors and review — highest risk first."""
         db = self.store.db()
-        return prioritise(self.site.inventory.assets(), self.site.assess.patches(),
-                          self.kev_catalogue(), self.policy().policy, ReviewRepo(db).all(),
-                          now or utcnow())
+        patches = self.site.assess.patches()
+        intel = self.site.feeds.intel(c for p in patches for c in p.cves)
+        return prioritise(self.site.inventory.assets(), patches, self.kev_catalogue(),
+                          self.policy().policy, ReviewRepo(db).all(), now or utcnow(),
+                          intel=intel)
 
     def compliance(self, now: datetime | None = None) -> Compliance:
         """The SLA compliance figure and its parts (:func:`app.core.risk.compliance`)."""

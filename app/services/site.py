@@ -37,6 +37,7 @@ from app.core.progress import CancelToken, ProgressCallback
 from app.core.risk import Compliance, Decision, Review, RiskItem
 from app.services.audit import AuditService
 from app.services.discovery import DiscoveryService
+from app.services.feeds import FeedService
 from app.services.inventory import ImportReport, InventoryService
 from app.services.people import PeopleService
 from app.services.reports import ReportService
@@ -112,6 +113,7 @@ class SiteService:
         self.reports = ReportService(self)
         self.audit = AuditService(self)
         self.people = PeopleService(self)  # named people and their PINs ([12].8)
+        self.feeds = FeedService(self)  # vulnerability data feeds (NVD, EPSS, trackers)
 
     # The services that bring SSH (paramiko), the drivers and the deployment engine are made
     # (and their modules imported) on first use: the GUI and the CLI import this module at

@@ -507,3 +507,62 @@ def m0013_schedules(db: Database) -> None:
         )
         """
     )
+
+
+@migrations(name="0014_feeds")
+def m0014_feeds(db: Database) -> None:
+    """Vulnerability data feeds: each import (source, the feed's own date, record counts),
+    distribution fixes (Debian tracker, Ubuntu OSV: package + fixed version → CVE,
+    urgency), NVD CVSS base scores and FIRST EPSS probabilities by CVE."""
+    db.execute(
+        """
+        CREATE TABLE feed_imports (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            feed_date TEXT NOT NULL DEFAULT '',
+            version TEXT NOT NULL DEFAULT '',
+            records INTEGER NOT NULL,
+            skipped INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_feed_imports_feed ON feed_imports(feed, id)")
+    db.execute(
+        """
+        CREATE TABLE vuln_fixes (
+            distro TEXT NOT NULL,
+            release TEXT NOT NULL,
+            package TEXT NOT NULL,
+            cve TEXT NOT NULL,
+            fixed_version TEXT NOT NULL,
+            urgency TEXT NOT NULL DEFAULT '',
+            advisory TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (distro, release, package, cve, fixed_version)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_vuln_fixes_package ON vuln_fixes(package, release)")
+    db.execute(
+        """
+        CREATE TABLE cvss_scores (
+            cve TEXT PRIMARY KEY,
+            score REAL NOT NULL,
+            version TEXT NOT NULL,
+            vector TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL DEFAULT '',
+            scorer TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE epss_scores (
+            cve TEXT PRIMARY KEY,
+            epss REAL NOT NULL,
+            percentile REAL NOT NULL
+        ) WITHOUT ROWID
+        """
+    )

@@ -120,6 +120,8 @@ class RiskOverview:
     #: The report's figures (``Figures``) and SLA-compliance trend points.
     figures: Any = None
     trend: list[tuple[str, float]] = field(default_factory=list)
+    #: Imported vulnerability feeds older than the policy allows ("FIRST EPSS: 9 days").
+    stale_feeds: list[str] = field(default_factory=list)
 
 
 def risk_overview(service: Any, stale_days: int, now: datetime | None = None) -> RiskOverview:
@@ -161,9 +163,11 @@ def risk_overview(service: Any, stale_days: int, now: datetime | None = None) ->
     stale.sort(key=by_name)
     failed.sort(key=by_name)
     figures, trend = service.reports.chart_figures((items, compliance))
+    feeds = [f"{f.title}: {f.age_days(now)} days old (policy: "
+             f"{service.feeds.max_age_days()})" for f in service.feeds.stale(now)]
     return RiskOverview(compliance, overdue, items[:10], [n for _i, n in never],
                         [n for _i, n in stale], stale_days, never, stale, failed, figures,
-                        trend)
+                        trend, feeds)
 
 
 #: The inventory cards: key, caption, note, which assets they count.
@@ -399,6 +403,9 @@ class DashboardPage(Page):
         for asset_id, name in never:
             self._add_line(self.attention, f"○ {name} — never assessed",
                            Link("asset", name, (asset_id,)))
+        for feed in overview.stale_feeds:  # risk scores lean on old data: say so
+            self._add_line(self.attention, f"⚠ Stale feed {feed} — update it on the Policy "
+                           "page", Link("policy", "vulnerability feeds"))
         if not self.attention.count():
             self._add_line(self.attention, "Every host with an address was assessed and its "
                            "last scan succeeded.", None)

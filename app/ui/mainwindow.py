@@ -528,6 +528,8 @@ class MainWindow(QMainWindow):
         elif link.page == "patches":
             self.show_page("patches")
             self.patches.show_class(link.classification)
+        elif link.page == "policy":  # a stale vulnerability feed
+            self.show_page("policy")
         elif link.page == "risk":
             self.show_page("patches")
             self.patches.search.clear()

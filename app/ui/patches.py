@@ -22,6 +22,7 @@ from app.core.patchgroups import (
     group_patches,
     severity_rank,
 )
+from app.ui.cve_detail import CveContext, detail_lines, load_cve_context
 from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
@@ -337,6 +338,7 @@ class PatchesPage(Page):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("patchesPage")
+        self.cve_context = CveContext()  # CVSS, EPSS, KEV of the CVEs shown
         header, self.summary = page_header("Patches")
         self.summary.setObjectName("patchesSummary")
 
@@ -491,13 +493,15 @@ class PatchesPage(Page):
         """Reload the missing updates of every assessed host (in the background)."""
 
         def read(service: SiteService) -> Any:
+            patches = service.patches()
             assessments = service.assessments()
-            return (*build_rows(service.patches(), assessments, service.assets()),
-                    rollback_marks(assessments))
+            return (build_rows(patches, assessments, service.assets()),
+                    rollback_marks(assessments), load_cve_context(service, patches))
 
-        def show(rows: Any) -> None:
-            self.patch_model.marks = rows[2]
-            self.set_rows(rows[0], rows[1])
+        def show(result: Any) -> None:
+            rows, marks, self.cve_context = result
+            self.patch_model.marks = marks
+            self.set_rows(*rows)
             self.loaded.emit()
 
         self.read(read, "load patches", show)
@@ -618,7 +622,8 @@ class PatchesPage(Page):
     def _show_detail(self, *_args: object) -> None:
         if self.tabs.currentIndex() == 0:
             group = self._selected(self.patch_view, self.patch_proxy)
-            self.detail.setText(patch_detail(group) if isinstance(group, PatchGroup) else
+            self.detail.setText(patch_detail(group, self.cve_context)
+                                if isinstance(group, PatchGroup) else
                                 "Select a patch to see its hosts, CVEs and advisories; "
                                 "double-click it to list the hosts that miss it.")
         else:
@@ -628,8 +633,9 @@ class PatchesPage(Page):
                                 "inventory.")
 
 
-def patch_detail(g: PatchGroup) -> str:
-    """A patch group in a few plain-text lines."""
+def patch_detail(g: PatchGroup, context: CveContext | None = None) -> str:
+    """A patch group in a few plain-text lines (with ``context``: each CVE's CVSS, EPSS
+    and KEV flag, and the evidence for its classification)."""
     installed = ", ".join(g.installed) or "?"
     # A Windows update is a KB with a title, not a version change.
     change = (", ".join(g.candidates) if g.sources == ("windows-update",) and not g.installed
@@ -643,6 +649,8 @@ def patch_detail(g: PatchGroup) -> str:
     refs = [*g.cves, *g.advisories]
     if refs:
         lines.append("References: " + ", ".join(refs))
+    if context is not None:
+        lines += detail_lines(g.cves, g.patches, context)
     return "\n".join(lines)
 
 

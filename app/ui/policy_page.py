@@ -28,6 +28,7 @@ from app.core.policy import (
 )
 from app.services.compliance import frameworks as bundled_frameworks
 from app.ui import dialogs
+from app.ui.feeds_panel import FeedsSection
 from app.ui.models import local_time
 from app.ui.page import Page
 from app.ui.qt import (
@@ -201,6 +202,9 @@ class PolicyPage(Page):
         side = QVBoxLayout()
         side.addWidget(self._build_history(), 1)
         side.addWidget(self._build_kev())
+        self.feeds = FeedsSection(runner)  # vulnerability feeds (app/ui/feeds_panel.py)
+        self.feeds.imported.connect(lambda _feed: self.changed.emit("feeds"))
+        side.addWidget(self.feeds)
         body = QHBoxLayout()
         body.addWidget(scroll, 3)
         body.addLayout(side, 2)
@@ -325,6 +329,11 @@ class PolicyPage(Page):
         backup.addWidget(self.backup_days)
         backup.addStretch(1)
         how.addRow("Backup", backup)
+        self.feeds_age = QSpinBox()
+        self.feeds_age.setObjectName("policy_feeds_max_age")
+        self.feeds_age.setRange(1, 366)
+        self.feeds_age.setSuffix(" days old")
+        how.addRow("Vulnerability feeds stale when over", self.feeds_age)
 
         emergency = self._group("Emergency procedure")
         self.emergency = self._plain("emergency", 6)
@@ -338,7 +347,7 @@ class PolicyPage(Page):
             self.exclude, *self.kinds.values(), *self.sla.values(), self.windows,
             self.test_ring, self.pilot, self.reboot, self.lead, self.notice,
             self.max_failures, self.max_rate, self.backup_required, self.backup_days,
-            self.emergency, self.notes]
+            self.feeds_age, self.emergency, self.notes]
 
     def _build_history(self) -> QWidget:
         box = QGroupBox("Version history")
@@ -394,9 +403,11 @@ class PolicyPage(Page):
         self._set_editing(False)
         self.history.clear()
         self.kev_status.setText("")
+        self.feeds.set_service(service)
 
     def bind(self, service: Any, runner: TaskRunner) -> None:
         self.runner = runner
+        self.feeds.runner = runner
         self.set_service(service)
 
     def load(self) -> None:
@@ -413,6 +424,7 @@ class PolicyPage(Page):
                 self.loaded.emit()
 
         self.runner.submit(lambda: load_state(service), name="load policy", on_result=done)
+        self.feeds.load()
 
     def set_state(self, state: PolicyState) -> None:
         """Show loaded data (the version in force unless an old one is being viewed)."""
@@ -494,6 +506,7 @@ class PolicyPage(Page):
         self.max_rate.setValue(round(p.max_failure_rate * 100))
         self.backup_required.setChecked(p.backup_required)
         self.backup_days.setValue(p.backup_days)
+        self.feeds_age.setValue(p.feeds_max_age_days)
         self.emergency.setPlainText(p.emergency_procedure)
         self.notes.setPlainText(p.notes)
 
@@ -522,6 +535,7 @@ class PolicyPage(Page):
             ("failures.max_rate", str(self.max_rate.value() / 100)),
             ("backup.required", "yes" if self.backup_required.isChecked() else "no"),
             ("backup.days", str(self.backup_days.value())),
+            ("feeds.max_age_days", str(self.feeds_age.value())),
             ("emergency_procedure", self.emergency.toPlainText()),
             ("notes", self.notes.toPlainText()),
         ]

@@ -52,8 +52,9 @@ RESERVED_HOST_NAMES = frozenset({"br", "client", "root"})
 SOURCE_DATE_EPOCH = 1_700_000_000
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RPM_KINDS = ("rocky", "opensuse")  # real dnf / zypper over the base (tests/lab/rpmhosts.py)
-KINDS = ("debian", *RPM_KINDS, "printer", "windows", "firewalled", "closed")
-_LINUX_KINDS = ("debian", *RPM_KINDS)  # real hosts: a disk, pd-init and sshd
+MAC_KINDS = ("mac-intel", "mac-arm")  # Debian + stand-in Mac tools (tests/lab/machosts.py)
+KINDS = ("debian", *RPM_KINDS, *MAC_KINDS, "printer", "windows", "firewalled", "closed")
+_LINUX_KINDS = ("debian", *RPM_KINDS, *MAC_KINDS)  # real hosts: a disk, pd-init and sshd
 _NO_PROCESS_KINDS = ("firewalled", "closed")  # just a netns: DROP everything / RST everything
 
 T = TypeVar("T")

@@ -93,6 +93,7 @@ from tests.lab.common import (
     HOST_PATH,
     INTERNAL_SUITE,
     KINDS,
+    MAC_KINDS,
     NOPW_USER,
     PREFIX_RE,
     RESERVED_HOST_NAMES,
@@ -169,6 +170,7 @@ __all__ = [
     "HOST_PATH",
     "INTERNAL_SUITE",
     "KINDS",
+    "MAC_KINDS",
     "NOPW_USER",
     "PD_INIT",
     "POSTINST_FAIL",
@@ -258,7 +260,7 @@ class HostSpec:
     """What to start. ip=None picks the next free address from .10 up."""
 
     name: str
-    kind: str = "debian"  # debian | rocky | opensuse | printer | windows | firewalled | closed
+    kind: str = "debian"  # debian | rocky | opensuse | mac-intel | mac-arm | printer | ...
     ip: str | None = None
     packages: Mapping[str, str | None] | None = None  # None: DEFAULT_INSTALLED
     sudo_password: str = DEFAULT_PASSWORD  # admin's password (sudo asks for it)
@@ -731,6 +733,7 @@ class Lab:
         lower = f"{self.layer}:{self.base}"
         if h.spec.kind in RPM_KINDS:
             lower = _rpmhosts().lower_dirs(self, h.spec.kind)
+        mac = h.spec.kind in MAC_KINDS
         run(
             [
                 "mount",
@@ -764,6 +767,10 @@ class Lab:
             ak.chmod(0o600)
             for p in (ssh, ak):
                 os.chown(p, pw[0], pw[1])
+        if mac:  # stand-in Mac tools replaying captured outputs (tests/lab/machosts.py)
+            from tests.lab import machosts
+
+            machosts.install(r, h.spec.kind)
 
     @staticmethod
     def _set_password(root: Path, user: str, password: str) -> None:

@@ -5,6 +5,7 @@
 sec() { printf '\n@@pd:%s@@\n' "$1"; }
 show() { if [ -e "$1" ]; then cat "$1" 2>/dev/null; else echo '@@pd-absent@@'; fi; }
 sec os-release; if [ -e /etc/os-release ]; then cat /etc/os-release; else show /usr/lib/os-release; fi
+sec uname-s; uname -s
 sec kernel; uname -r
 sec arch; uname -m
 sec hostname; hostname 2>/dev/null || cat /etc/hostname 2>/dev/null

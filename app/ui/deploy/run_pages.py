@@ -310,7 +310,9 @@ class ReviewPage(DeployPage):
             + f"\nNext: {len(pilot)} pilot host(s), then {len(production)} production "
             f"host(s) in {waves} wave(s)."
             + (f"\nApproved by {dep.approval.approver}." if dep.approval else ""))
-        self.changes_label.setText(f"Changes: {dep.change_summary()}")
+        notes = self.w.service.deployments.rollback_notes(dep.id)  # said before approval
+        self.changes_label.setText(f"Changes: {dep.change_summary()}"
+                                   + "".join(f"\nNo rollback: {n}" for n in notes))
         self._update_button()
         self.completeChanged.emit()
 
