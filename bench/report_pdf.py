@@ -94,14 +94,19 @@ def build(path: Path, assets: int, per_host: int) -> SiteService:
                 phase=Phase.DONE, created_by="bench", created_at=now,
                 approval=Approval("Dana Scully", now)))
     service.kev_import(sample=True)
+    service.people.add("Dana Scully", BENCH_PIN)  # exceptions need the person's PIN ([12].8)
     service.set_policy_values([("responsible", "Dana Scully"), ("approvers", "Dana Scully"),
                                ("windows", "kind:server=sat 22:00-04:00")], "bench")
     for k, package in enumerate(PACKAGES[:6]):
         service.add_review(Decision.EXCEPTION if k % 2 else Decision.SCHEDULE,
                            package=package, reason="bench decision", by="Dana Scully",
                            until=(now + timedelta(days=30)).date() if k % 2 else None,
-                           planned=None if k % 2 else (now + timedelta(days=3)).date())
+                           planned=None if k % 2 else (now + timedelta(days=3)).date(),
+                           pin=BENCH_PIN)
     return service
+
+
+BENCH_PIN = "bench-pin-4711"
 
 
 def main() -> int:

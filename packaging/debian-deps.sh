@@ -12,7 +12,9 @@ libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxc
 libxkbcommon0 libxkbcommon-x11-0 libgssapi-krb5-2 fonts-dejavu-core"
 
 # libpython3.11: PyInstaller bundles the interpreter's shared library (tests build the bundle)
-TEST_PACKAGES="xvfb xauth poppler-utils iproute2 util-linux procps binutils libpython3.11"
+# fonts-droid-fallback: a CJK font reports fall back to (tests read Chinese back from a PDF)
+TEST_PACKAGES="xvfb xauth poppler-utils iproute2 util-linux procps binutils libpython3.11
+fonts-droid-fallback"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 packages="$APP_PACKAGES"

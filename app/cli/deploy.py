@@ -1,4 +1,5 @@
-"""``patchdesk deploy plan|run|resume|status|list|approve|override|cancel-reboot|rollback``:
+"""``patchdesk deploy plan|run|resume|status|list|approve|override|cancel-reboot|rollback|
+cancel|archive``:
 test-then-deploy through ``service.deployments``."""
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def _print_dep(dep: Any, out: TextIO, notes: list[str] | None = None) -> None:
         out.write(f"  rule {rule}: {'' if rule == 'rings' else f'{shown} '}({source})\n")
     if dep.halt_reason and str(dep.phase) == "halted":
         out.write(f"  halted: {dep.halt_reason}\n")
+    if dep.archived:
+        out.write(f"  archived by {dep.archived}\n")
     if dep.approval:
         out.write(f"  approved by {dep.approval.approver} at "
                   f"{dep.approval.at.isoformat()}\n")
@@ -144,7 +147,8 @@ def cmd_deploy_status(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_deploy_list(args: argparse.Namespace, out: TextIO) -> int:
     with opened(args) as service:
-        deps = service.deployments.all()
+        # Archived deployments are hidden unless asked for ([13]).
+        deps = service.deployments.listed(None if args.all else bool(args.archived))
         emit(args, out, lambda: [service.deployments.json(d.id, with_log=False) for d in deps],
              Table([[str(d.id), d.created_at.isoformat() if d.created_at else "", str(d.phase),
                      ", ".join(str(p) for p in d.packages), str(len(d.targets))]
@@ -181,6 +185,22 @@ def cmd_deploy_rollback(args: argparse.Namespace, out: TextIO) -> int:
         emit(args, out, lambda: _dep_json(service, dep, with_log=True),
              lambda out: _print_dep(dep, out))
     return EXIT_OK if str(dep.phase) != "halted" else EXIT_FAILED
+
+
+def cmd_deploy_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        dep = service.deployments.cancel(args.id, args.reason)
+        emit(args, out, lambda: _dep_json(service, dep), lambda out: _print_dep(dep, out))
+    return EXIT_OK
+
+
+def cmd_deploy_archive(args: argparse.Namespace, out: TextIO) -> int:
+    with opened(args) as service:
+        dep = service.deployments.archive(args.id, not args.undo)
+        emit(args, out, lambda: _dep_json(service, dep),
+             f"deployment {dep.id}: " + (f"archived by {dep.archived}" if dep.archived
+                                         else "not archived") + "\n")
+    return EXIT_OK
 
 
 def cmd_deploy_cancel_reboot(args: argparse.Namespace, out: TextIO) -> int:
@@ -252,8 +272,22 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--log", action="store_true", help="also print the step log")
     p.set_defaults(func=cmd_deploy_status)
-    p = deploy.add_parser("list", parents=[common], help="deployment history")
+    p = deploy.add_parser("list", parents=[common],
+                          help="deployment history (archived ones hidden)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--archived", action="store_true", help="only archived deployments")
+    shown.add_argument("--all", action="store_true", help="archived ones too")
     p.set_defaults(func=cmd_deploy_list)
+    p = deploy.add_parser("cancel", parents=[common],
+                          help="cancel a deployment that will not go on (audited)")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_deploy_cancel)
+    p = deploy.add_parser("archive", parents=[common],
+                          help="hide a finished, halted or cancelled deployment from the list")
+    p.add_argument("id", type=int)
+    p.add_argument("--undo", action="store_true", help="unarchive it")
+    p.set_defaults(func=cmd_deploy_archive)
     p = deploy.add_parser("approve", parents=[common], help="named approval after the test ring")
     p.add_argument("id", type=int)
     p.add_argument("--as", dest="approver", required=True, metavar="NAME")

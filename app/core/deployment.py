@@ -32,6 +32,7 @@ class Phase(StrEnum):
     HALTED = "halted"
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"  # closed by a person: nothing more runs (audited)
 
 
 class HostState(StrEnum):
@@ -80,10 +81,21 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.VERIFICATION: frozenset({Phase.DONE, Phase.HALTED}),
     Phase.DONE: frozenset({Phase.ROLLING_BACK}),
     Phase.HALTED: frozenset({Phase.ROLLING_BACK, Phase.TEST_RING, Phase.AWAITING_APPROVAL,
-                             Phase.PILOT, Phase.PRODUCTION, Phase.VERIFICATION}),
+                             Phase.PILOT, Phase.PRODUCTION, Phase.VERIFICATION,
+                             Phase.CANCELLED}),
     Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.HALTED}),
     Phase.ROLLED_BACK: frozenset(),
+    Phase.CANCELLED: frozenset({Phase.ROLLING_BACK}),  # what it installed can go back
 }
+# A person may cancel a deployment that is not finished (not while it runs: the service
+# checks the run lock); a rollback under way is finished first.
+for _phase in (Phase.PLANNED, Phase.PREFLIGHT, Phase.TEST_RING, Phase.AWAITING_APPROVAL,
+               Phase.PILOT, Phase.PRODUCTION, Phase.VERIFICATION):
+    TRANSITIONS[_phase] = TRANSITIONS[_phase] | {Phase.CANCELLED}
+#: Phases a deployment can be cancelled from.
+CANCELLABLE_PHASES = frozenset(p for p, to in TRANSITIONS.items() if Phase.CANCELLED in to)
+#: Phases a deployment can be archived in (hidden from the default list): nothing more runs.
+ARCHIVABLE_PHASES = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLED_BACK, Phase.CANCELLED})
 
 
 #: Phases in which a run has work to do.
@@ -267,6 +279,7 @@ class Deployment:
     halt_reason: str = ""
     window: str = ""  # maintenance window description ("" = now)
     uid: str = ""  # random id (host-side job ids; unique across sites and machines)
+    archived: str = ""  # "who at when" it was archived (hidden from the default list)
 
     # -- queries -------------------------------------------------------------------------
     def change_set(self) -> tuple[PackageChange, ...]:
@@ -438,8 +451,12 @@ class Deployment:
 
     @property
     def finished(self) -> bool:
-        """Done or rolled back: nothing more will run."""
-        return self.phase in (Phase.DONE, Phase.ROLLED_BACK)
+        """Done, rolled back or cancelled: nothing more will run."""
+        return self.phase in (Phase.DONE, Phase.ROLLED_BACK, Phase.CANCELLED)
+
+    def rollback_targets(self) -> list[Target]:
+        """The hosts where something may have been installed (:func:`installed_on`)."""
+        return [t for t in self.targets if installed_on(t)]
 
 
 def assign_waves(targets: Sequence[Target], wave_size: int) -> tuple[Target, ...]:
@@ -457,6 +474,13 @@ def wave_count(targets: Iterable[Target]) -> int:
     """How many production waves there are."""
     waves = {t.wave for t in targets if t.stage is Stage.PRODUCTION}
     return len(waves)
+
+
+def installed_on(target: Target) -> bool:
+    """Something may have been installed on this host (its versions before were recorded
+    and its install started): only such a host can be rolled back."""
+    return bool(target.before) and target.state in (HostState.SUCCEEDED, HostState.FAILED,
+                                                    HostState.RUNNING)
 
 
 def halted_at_preflight(dep: Deployment | None) -> bool:

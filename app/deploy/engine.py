@@ -55,6 +55,8 @@ from app.deploy.hosts import answering as _answering
 from app.deploy.hosts import host_error_text
 from app.deploy.hosts import pins as _pins
 from app.deploy.install import install_host
+from app.deploy.recheck import ADVICE as RECHECK_ADVICE
+from app.deploy.recheck import recheck
 from app.deploy.rollback import rollback_host
 from app.deploy.verify import verify
 from app.deploy.windows import host_windows, window_gate, window_open
@@ -279,11 +281,9 @@ class DeployEngine:
              cancel: CancelToken | None, pause_after_preflight: bool) -> Deployment:
         cancel = cancel or CancelToken()
         self._forget_deployers()
-        dep = self._with_uid(self.get(dep_id))
-        if halted_at_preflight(dep) and not dep.preflight_blocker():
-            # Halted at pre-flight, and overrides have since cleared the way.
-            dep = self._save(dep.moved(dep.after_preflight()), "resumed after pre-flight "
-                             "overrides", audit="deploy.resume")
+        dep = recheck(self, self._with_uid(self.get(dep_id)), cancel)  # failed hosts again
+        if halted_at_preflight(dep):  # still blocked: halted as it now stands
+            return dep
         if dep.phase is Phase.HALTED:
             raise DeploymentError(f"deployment {dep.id} halted: {dep.halt_reason}. Roll it "
                                   "back, or plan a new deployment.")
@@ -306,8 +306,7 @@ class DeployEngine:
                     break
                 blocker = dep.preflight_blocker()
                 if blocker:
-                    self._halt(dep, f"{blocker}; override hosts (with a reason) and resume, "
-                                    "or plan again")
+                    self._halt(dep, f"{blocker}; {RECHECK_ADVICE}")
                     return self.get(dep_id)
                 dep = self._save(dep.moved(dep.after_preflight()),
                                  f"pre-flight done: {sum(t.excluded for t in dep.targets)} "
@@ -378,11 +377,14 @@ class DeployEngine:
         return window_gate(self, dep, targets, progress, cancel)
 
     # -- pre-flight ------------------------------------------------------------------
-    def _preflight(self, dep: Deployment, cancel: CancelToken) -> Deployment:
+    def _preflight(self, dep: Deployment, cancel: CancelToken,
+                   again: frozenset[int] = frozenset()) -> Deployment:
+        """Pre-flight of the hosts not checked yet (or again, of the hosts ``again``)."""
         assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
 
         def check(target: Target) -> None:
-            if cancel.cancelled or target.preflight or target.state is not HostState.PENDING:
+            skip = target.asset_id not in again if again else bool(target.preflight)
+            if cancel.cancelled or skip or target.state is not HostState.PENDING:
                 return
             asset = assets.get(target.asset_id)
             snapshot: dict[str, Any] = {}

@@ -28,6 +28,7 @@ from app.core.policy import Role, selector_matches
 from app.core.progress import CancelToken, ProgressCallback
 from app.core.thirdparty import rollback_notes
 from app.core.validate import check_gates, check_package_pin
+from app.deploy import closing
 from app.deploy.engine import DeployEngine, EventCallback
 from app.deploy.hosts import port_open as _port_open
 from app.drivers.parsers.windows import UPDATE_SOURCE
@@ -214,6 +215,14 @@ class DeploymentService(ServicePart):
         """Let a host that failed pre-flight take part (audited with the reason)."""
         return self.engine.override(dep_id, asset_id, reason)
 
+    def cancel(self, dep_id: int, reason: str) -> Deployment:
+        """Cancel a deployment that will not go on (:func:`app.deploy.closing.cancel`)."""
+        return closing.cancel(self.engine, dep_id, reason)
+
+    def archive(self, dep_id: int, archived: bool = True) -> Deployment:
+        """Archive (or unarchive) a deployment that is over (:func:`app.deploy.closing.archive`)."""
+        return closing.archive(self.engine, dep_id, archived)
+
     def busy(self, dep_id: int) -> str:
         """What is running the deployment in this process ("running", "rolling back"), or
         "" (the engine's run lock: the one registry of running deployments)."""
@@ -230,7 +239,19 @@ class DeploymentService(ServicePart):
 
     def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,
                  cancel: CancelToken | None = None) -> Deployment:
-        """Restore the versions recorded before installing (per host or whole deployment)."""
+        """Restore the versions recorded before installing (per host or whole deployment).
+
+        Raises:
+            UserError: nothing was installed on the hosts asked for ([13]: a rollback is
+                offered only where something was installed).
+        """
+        dep = self.engine.get(dep_id)
+        if dep.phase is not Phase.ROLLING_BACK:  # an interrupted rollback is finished
+            there = {t.asset_id for t in dep.rollback_targets()}
+            if not (there if asset_ids is None else there & set(asset_ids)):
+                raise UserError(f"Nothing to roll back: deployment {dep_id} installed nothing "
+                                "on " + ("any host." if asset_ids is None else
+                                         "the hosts asked for."))
         return self.engine.rollback(dep_id, asset_ids, cancel)
 
     # -- planning by selectors and the history --------------------------------------------
@@ -382,6 +403,11 @@ class DeploymentService(ServicePart):
     def all(self) -> list[Deployment]:
         """Every deployment, newest first."""
         return DeploymentRepo(self.store.db()).all()
+
+    def listed(self, archived: bool | None = False) -> list[Deployment]:
+        """Deployments newest first: not archived (the default list), only archived
+        (``True``) or all (``None``)."""
+        return [d for d in self.all() if archived is None or bool(d.archived) == archived]
 
     def deployment(self, dep_id: int | None = None) -> Deployment:
         """One deployment (the newest when ``dep_id`` is None)."""

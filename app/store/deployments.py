@@ -63,6 +63,7 @@ def to_json(dep: Deployment) -> dict[str, Any]:
         "halt_reason": dep.halt_reason,
         "window": dep.window,
         "uid": dep.uid,
+        "archived": dep.archived,
         "change_set": dep.change_set_text(),
     }
 
@@ -94,6 +95,7 @@ def from_json(data: dict[str, Any]) -> Deployment:
         halt_reason=data.get("halt_reason", ""),
         window=data.get("window", ""),
         uid=data.get("uid", ""),
+        archived=str(data.get("archived") or ""),
     )
 
 

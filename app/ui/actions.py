@@ -40,6 +40,7 @@ class MainAction(enum.StrEnum):
     ASSESS = "assess"
     ASSESS_ALL = "assess_all"
     DEPLOY = "deploy"
+    DEPLOY_SELECTED = "deploy_selected"
     SCHEDULES = "schedules"
     UNLOCK = "unlock"
     LOCK = "lock"
@@ -133,6 +134,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                ("Ctrl+D",),
                "Test ring, named approval, pilot and production waves, with rollback",
                enabled=_has_site),
+    ActionSpec(MainAction.DEPLOY_SELECTED, "De&ploy to selected…",
+               lambda w: w.deploy_selected_assets(), (),
+               "Open the deploy wizard with the selected assets and the updates they miss",
+               enabled=lambda s: s.has_site and s.selected > 0),
     ActionSpec(MainAction.SCHEDULES, "Sc&hedules…", lambda w: _schedules(w), (),
                "Jobs that run on time with the app closed: last and next runs, edit",
                enabled=_has_site),
@@ -161,7 +166,7 @@ MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
     ("&Edit", (MainAction.UNDO, None, MainAction.ADD, MainAction.EDIT, MainAction.BULK_EDIT,
                MainAction.CRITICALITY, MainAction.DELETE, None, MainAction.FIND)),
     ("&Tools", (MainAction.ASSESS, MainAction.ASSESS_ALL, MainAction.DEPLOY,
-                MainAction.SCHEDULES, None,
+                MainAction.DEPLOY_SELECTED, MainAction.SCHEDULES, None,
                 MainAction.UNLOCK, MainAction.LOCK)),
     ("&View", ("pages", None, "theme")),
     ("&Help", (MainAction.USER_GUIDE, MainAction.SHORTCUTS, None, MainAction.ABOUT)),
@@ -169,7 +174,7 @@ MENUS: tuple[tuple[str, tuple[MainAction | str | None, ...]], ...] = (
 #: The Inventory page's tool buttons and its table's context menu.
 INVENTORY_TOOLS = (MainAction.ADD, MainAction.IMPORT, MainAction.ASSESS)
 INVENTORY_CONTEXT = (MainAction.EDIT, MainAction.BULK_EDIT, MainAction.CRITICALITY,
-                     MainAction.DELETE, None, MainAction.ASSESS)
+                     MainAction.DELETE, None, MainAction.ASSESS, MainAction.DEPLOY_SELECTED)
 
 
 def _make(window: MainWindow, text: str, handler: Callable[[], object],

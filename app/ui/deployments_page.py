@@ -12,13 +12,19 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.core.clock import utcnow
+from app.core.deploy_eta import duration_text, host_seconds
 from app.core.deployment import (
+    ARCHIVABLE_PHASES,
+    CANCELLABLE_PHASES,
     RESUMABLE_PHASES,
     UNFINISHED_PHASES,
     Deployment,
     HostState,
     Phase,
     Target,
+    halted_at_preflight,
+    installed_on,
     versions_text,
 )
 from app.ui import dialogs
@@ -27,7 +33,9 @@ from app.ui.page import Page
 from app.ui.qt import (
     QAbstractItemView,
     QColor,
+    QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QMessageBox,
     QModelIndex,
     QObject,
@@ -45,8 +53,8 @@ from app.ui.widgets import make_table_view, page_header, plain_label
 if TYPE_CHECKING:
     from app.services import SiteService
 
-#: Phases from which the whole deployment may be rolled back.
-WHOLE_ROLLBACK = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLING_BACK})
+#: Phases from which the whole deployment may be rolled back (when something was installed).
+WHOLE_ROLLBACK = frozenset({Phase.DONE, Phase.HALTED, Phase.ROLLING_BACK, Phase.CANCELLED})
 
 PHASE_LABELS: dict[Phase, str] = {
     Phase.PLANNED: "Planned",
@@ -60,6 +68,7 @@ PHASE_LABELS: dict[Phase, str] = {
     Phase.HALTED: "Halted",
     Phase.ROLLING_BACK: "Rolling back",
     Phase.ROLLED_BACK: "Rolled back",
+    Phase.CANCELLED: "Cancelled",
 }
 
 _RED = QColor("#b3261e")
@@ -69,6 +78,18 @@ _MUTED = QColor("#6b7785")
 def phase_label(phase: Phase) -> str:
     """A phase as people read it."""
     return PHASE_LABELS.get(phase, str(phase))
+
+
+def can_resume(dep: Deployment) -> bool:
+    """A run can continue it: resumable, or halted at pre-flight (Retry re-checks)."""
+    return dep.phase in RESUMABLE_PHASES or halted_at_preflight(dep)
+
+
+def can_roll_back(dep: Deployment) -> bool:
+    """The whole deployment can be rolled back: it is over and something was installed
+    (an interrupted rollback can always be finished)."""
+    return dep.phase is Phase.ROLLING_BACK or (dep.phase in WHOLE_ROLLBACK
+                                               and bool(dep.rollback_targets()))
 
 
 def packages_text(dep: Deployment) -> str:
@@ -81,6 +102,15 @@ def host_state_text(target: Target) -> str:
     if target.excluded:
         return "excluded (pre-flight)"
     return str(target.state).replace("_", " ")
+
+
+def host_time_text(target: Target) -> str:
+    """How long a host took ("1 min"), or has been going ("running 45 s"), or ""."""
+    seconds = host_seconds(target, utcnow())
+    if seconds is None:
+        return ""
+    text = duration_text(seconds)
+    return f"running {text}" if target.state is HostState.RUNNING else text
 
 
 def target_detail(target: Target) -> str:
@@ -112,7 +142,7 @@ class DeploymentTableModel(RowTableModel):
             str(d.id),
             local_time(d.created_at),
             packages_text(d),
-            phase_label(d.phase),
+            phase_label(d.phase) + (" (archived)" if d.archived else ""),
             str(len(d.targets)),
             d.approval.approver if d.approval else "",
             d.halt_reason,
@@ -135,6 +165,8 @@ class DeploymentTableModel(RowTableModel):
                 return _RED
             if dep.phase is Phase.DONE:
                 return _GREEN
+        if role == Qt.ItemDataRole.ForegroundRole and dep.archived:
+            return _MUTED
         if role == Qt.ItemDataRole.ToolTipRole and column in (self.COL_PACKAGES,
                                                               self.COL_HALT):
             return self._display[row][column] or None
@@ -152,9 +184,9 @@ class TargetTableModel(RowTableModel):
     """The hosts of one deployment with their ring, state, versions and details."""
 
     COLUMNS = ("Host", "Address", "Ring", "Wave", "State", "Verified", "Before", "After",
-               "Reboot", "Detail")
+               "Reboot", "Detail", "Time")
     (COL_HOST, COL_ADDRESS, COL_RING, COL_WAVE, COL_STATE, COL_VERIFIED, COL_BEFORE,
-     COL_AFTER, COL_REBOOT, COL_DETAIL) = range(10)
+     COL_AFTER, COL_REBOOT, COL_DETAIL, COL_TIME) = range(11)
 
     def render(self, obj: Any) -> tuple[tuple[str, ...], str]:
         t: Target = obj
@@ -169,6 +201,7 @@ class TargetTableModel(RowTableModel):
             versions_text(t.after),
             t.reboot,
             target_detail(t),
+            host_time_text(t),
         )
         return cells, " ".join(cells).lower()
 
@@ -234,7 +267,7 @@ def ask_rollback_scope(parent: QWidget | None, dep: Deployment,
                 "recorded before installing are restored from the package files kept on "
                 "each host.")
     whole = selected_button = None
-    if dep.phase in WHOLE_ROLLBACK:
+    if can_roll_back(dep):
         whole = box.addButton("Whole deployment", QMessageBox.ButtonRole.AcceptRole)
     if selected:
         selected_button = box.addButton(f"Selected hosts ({names})",
@@ -248,6 +281,18 @@ def ask_rollback_scope(parent: QWidget | None, dep: Deployment,
     if selected_button is not None and clicked is selected_button:
         return "selected"
     return None
+
+
+def ask_cancel_reason(parent: QWidget | None, dep: Deployment) -> str:
+    """Ask why a deployment is cancelled ("" when the person does not go on; tests
+    monkeypatch this)."""
+    installed = dep.rollback_targets()
+    note = (f"\n\nUpdates stay installed on {len(installed)} host(s); roll them back "
+            "afterwards if needed." if installed else "")
+    text, ok = QInputDialog.getText(
+        parent, f"Cancel deployment {dep.id}",
+        f"Nothing more of deployment {dep.id} will run.{note}\n\nReason (audited):")
+    return text.strip() if ok else ""
 
 
 class DeploymentsPage(Page):
@@ -311,15 +356,34 @@ class DeploymentsPage(Page):
         self.rollback_button = QPushButton("R&oll back…")
         self.rollback_button.setObjectName("rollbackButton")
         self.rollback_button.clicked.connect(self._on_rollback_clicked)
+        self.cancel_button = QPushButton("&Cancel deployment…")
+        self.cancel_button.setObjectName("cancelDeploymentButton")
+        self.cancel_button.setToolTip("Close a deployment that will not go on (asks for a "
+                                      "reason; audited). Installed updates stay.")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.archive_button = QPushButton("&Archive")
+        self.archive_button.setObjectName("archiveDeploymentButton")
+        self.archive_button.setToolTip("Hide a deployment that is over from this list "
+                                       "(Show: Archived lists it again).")
+        self.archive_button.clicked.connect(self._on_archive_clicked)
+        self.show_combo = QComboBox()
+        self.show_combo.setObjectName("deploymentsShown")
+        self.show_combo.setAccessibleName("Which deployments to show")
+        for text, value in (("Current", "current"), ("Archived", "archived"), ("All", "all")):
+            self.show_combo.addItem(text, value)
+        self.show_combo.currentIndexChanged.connect(lambda _i: self.load())
         self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.setObjectName("refreshButton")
         self.refresh_button.clicked.connect(self.refresh)
         self.status_label = plain_label(name="deploymentsStatus")
 
         buttons = QHBoxLayout()
-        for button in (self.new_button, self.resume_button, self.rollback_button):
+        for button in (self.new_button, self.resume_button, self.rollback_button,
+                       self.cancel_button, self.archive_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(plain_label("Show", wrap=False))
+        buttons.addWidget(self.show_combo)
         buttons.addWidget(self.refresh_button)
 
         lower = QSplitter(Qt.Orientation.Horizontal)
@@ -362,7 +426,8 @@ class DeploymentsPage(Page):
             return
         self.stale = False
         service = self.service
-        self.runner.submit(service.deployments, name="deployments",
+        archived = self.shown_archived()
+        self.runner.submit(lambda: service.deployments.listed(archived), name="deployments",
                            on_result=self._on_loaded, on_error=self._on_task_error)
 
     def check_unfinished(self) -> None:
@@ -452,19 +517,19 @@ class DeploymentsPage(Page):
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         dep = self.model.data(index, ObjectRole)
-        if isinstance(dep, Deployment) and dep.phase in RESUMABLE_PHASES:
+        if isinstance(dep, Deployment) and can_resume(dep):
             self.resume_requested.emit(dep.id)
 
     def _on_resume_clicked(self) -> None:
         dep = self.selected_deployment()
-        if dep is not None and dep.phase in RESUMABLE_PHASES:
+        if dep is not None and can_resume(dep):
             self.resume_requested.emit(dep.id)
 
     def _on_rollback_clicked(self) -> None:
         dep = self.selected_deployment()
         if dep is None:
             return
-        selected = [t for t in self.selected_targets() if t.before]
+        selected = [t for t in self.selected_targets() if installed_on(t)]
         scope = ask_rollback_scope(self, dep, selected)
         if scope == "all":
             self.rollback_requested.emit(dep.id, None)
@@ -517,9 +582,50 @@ class DeploymentsPage(Page):
     def _update_buttons(self, *_args: object) -> None:
         dep = self.selected_deployment()
         busy = dep is not None and dep.id in self._rolling_back
-        self.resume_button.setEnabled(dep is not None and dep.phase in RESUMABLE_PHASES
-                                      and not busy)
+        self.resume_button.setEnabled(dep is not None and can_resume(dep) and not busy)
+        # Only where something was installed: the whole deployment, or selected hosts.
         self.rollback_button.setEnabled(
             dep is not None and not busy
-            and (dep.phase in WHOLE_ROLLBACK
-                 or any(t.before for t in self.selected_targets())))
+            and (can_roll_back(dep) or any(installed_on(t) for t in self.selected_targets())))
+        self.cancel_button.setEnabled(dep is not None and not busy
+                                      and dep.phase in CANCELLABLE_PHASES)
+        self.archive_button.setText("Un&archive" if dep is not None and dep.archived
+                                    else "&Archive")
+        self.archive_button.setEnabled(dep is not None and not busy and (
+            bool(dep.archived) or dep.phase in ARCHIVABLE_PHASES))
+
+    # -- cancel and archive ([13]) ---------------------------------------------------------
+    def shown_archived(self) -> bool | None:
+        """Which deployments the list shows: not archived (False), archived, or all (None)."""
+        value = self.show_combo.currentData()
+        return None if value == "all" else value == "archived"
+
+    def _on_cancel_clicked(self) -> None:
+        dep = self.selected_deployment()
+        if dep is None or self.service is None:
+            return
+        reason = ask_cancel_reason(self, dep)
+        if not reason:
+            return
+        deployments = self.service.deployments
+        self._closing(f"Cancelled deployment {dep.id}.",
+                      lambda: deployments.cancel(dep.id, reason))
+
+    def _on_archive_clicked(self) -> None:
+        dep = self.selected_deployment()
+        if dep is None or self.service is None:
+            return
+        deployments, archive = self.service.deployments, not dep.archived
+        self._closing(f"{'Archived' if archive else 'Unarchived'} deployment {dep.id}.",
+                      lambda: deployments.archive(dep.id, archive))
+
+    def _closing(self, message: str, work: Callable[[], Deployment]) -> None:
+        def done(_dep: Deployment) -> None:
+            self.status_label.setText(message)
+            self.load()
+
+        def failed(error: TaskError) -> None:
+            self.status_label.setText(error.message)
+            dialogs.show_error(self, "Deployment", error.message)
+
+        self.write("deployment", work, done, failed)

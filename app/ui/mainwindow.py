@@ -33,6 +33,7 @@ from app.ui.actions import (
 from app.ui.assess import AssessDialog, Assessor
 from app.ui.credentials import CredentialsPage, VaultGate
 from app.ui.dashboard import Link
+from app.ui.deploy.preset import DeployPreset
 from app.ui.deploy.wizard import DeployWizard
 from app.ui.deployments_page import DeploymentsPage
 from app.ui.discover import DiscoverPage
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self.inventory.selection_changed.connect(self._update_actions)
         self.patches.open_asset.connect(self.open_asset)
         self.patches.assess_all_requested.connect(self.assess_all)
+        self.patches.deploy_requested.connect(self.open_deploy_wizard)
         self.priorities.open_asset.connect(self.open_asset)
         self.priorities.changed.connect(self._on_risk_changed)
         self.policy_page.changed.connect(self._on_risk_changed)
@@ -542,13 +544,20 @@ class MainWindow(QMainWindow):
                 self.priorities.select(*link.item)
 
     # -- deployment -------------------------------------------------------------------------
-    def open_deploy_wizard(self) -> None:
-        """Start the test-then-deploy wizard (Ctrl+D)."""
+    def open_deploy_wizard(self, preset: DeployPreset | None = None) -> None:
+        """Start the test-then-deploy wizard (Ctrl+D), pre-filled with a selection."""
         if self.service is None:
             return
-        wizard = DeployWizard(self.service, self.runner, self)
+        wizard = DeployWizard(self.service, self.runner, self, preset=preset)
         self._watch_wizard(wizard)
         wizard.show()
+
+    def deploy_selected_assets(self) -> None:
+        """"Deploy…" on the Inventory page: the wizard with the selected hosts ([13])."""
+        ids = [int(a.id or 0) for a in self.inventory.selected_assets()]
+        if ids:
+            self.open_deploy_wizard(DeployPreset.of(
+                asset_ids=ids, source=f"{len(ids)} host(s) selected on the Inventory page"))
 
     def resume_deployment(self, dep_id: int) -> None:
         """Reopen an unfinished deployment in the wizard where it stands."""

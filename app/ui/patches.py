@@ -23,6 +23,7 @@ from app.core.patchgroups import (
     severity_rank,
 )
 from app.ui.cve_detail import CveContext, detail_lines, load_cve_context
+from app.ui.deploy.preset import DeployPreset, selection_preset
 from app.ui.inventory import error_kind_label
 from app.ui.models import (
     AnyIndex,
@@ -334,6 +335,8 @@ class PatchesPage(Page):
     #: Assess every asset now.
     assess_all_requested = Signal()
     refresh_requested = Signal()
+    #: "Deploy…" with the selection (a :class:`~app.ui.deploy.preset.DeployPreset`).
+    deploy_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -382,6 +385,12 @@ class PatchesPage(Page):
         bar.addWidget(self.severity_combo)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.assess_button)
+        self.deploy_button = QPushButton("&Deploy…")
+        self.deploy_button.setObjectName("patchesDeploy")
+        self.deploy_button.setToolTip("Open the deploy wizard with the selected patches, "
+                                      "hosts or risk items")
+        self.deploy_button.clicked.connect(self._on_deploy_clicked)
+        bar.addWidget(self.deploy_button)
 
         self.patch_model = PatchTableModel(self)
         self.patch_proxy = PatchFilterProxy(self)
@@ -618,6 +627,19 @@ class PatchesPage(Page):
         host = self._selected(self.host_view, self.host_proxy)
         if isinstance(host, HostRow):
             self.open_asset.emit(host.asset_id)
+
+    def selection_preset(self) -> DeployPreset | None:
+        """What "Deploy…" deploys from the current tab's selection (None: nothing chosen)."""
+        preset = selection_preset(self)
+        return None if preset is None or preset.empty else preset
+
+    def _on_deploy_clicked(self) -> None:
+        preset = self.selection_preset()
+        if preset is not None:
+            self.deploy_requested.emit(preset)
+        else:
+            self.status_message.emit("Select patches, hosts or risk items to deploy first.",
+                                     5000)
 
     def _show_detail(self, *_args: object) -> None:
         if self.tabs.currentIndex() == 0:

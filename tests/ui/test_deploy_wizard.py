@@ -541,7 +541,9 @@ def test_failed_preflight_offers_override_and_retry(
     page.continue_button.click()
     qtbot.waitUntil(lambda: page.halt_label.isVisible() and not wizard.busy, timeout=30_000)
     assert "test host(s) failed" in page.halt_label.text()
-    assert page.rollback_button.isVisible()
+    # alpha failed before anything was installed: no Roll back ([13]).
+    assert not page.rollback_button.isVisible()
+    assert "Nothing was installed" in page.halt_label.text()
     assert wizard.button(QWizard.WizardButton.CommitButton).isEnabled()  # on to the summary
     wizard.reject()  # nothing running: closes without asking
     assert not wizard.isVisible()

@@ -118,14 +118,23 @@ def test_drill_down_resume_and_new(qtbot, service: SiteService, runner: TaskRunn
 def test_rollback_asks_then_runs_on_the_pool(qtbot, service: SiteService, runner: TaskRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     first, _second = plan_two(service)
-    store_as(service, first.moved(Phase.PREFLIGHT).moved(Phase.HALTED, reason="test failed"))
+    # The test host installed (and failed): something to roll back ([13]).
+    installed = replace(first.targets[0], state=HostState.FAILED, before={"pd-openssl": "1.0-1"})
+    store_as(service, first.with_target(installed).moved(Phase.PREFLIGHT)
+             .moved(Phase.HALTED, reason="test failed"))
+
+    def rollback_host(dep_id: int, target: object, _cancel: object) -> None:  # no host here
+        service.deployer._update_target(dep_id, replace(target, state=HostState.ROLLED_BACK),  # type: ignore[type-var]
+                                        "rolled back in this test")
+
+    monkeypatch.setattr(service.deployer, "_rollback_host", rollback_host)
     page = DeploymentsPage()
     qtbot.addWidget(page)
     page.bind(service, runner)
     qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=10_000)
     page.select_deployment(first.id)
     assert page.rollback_button.isEnabled()
-    assert not page.resume_button.isEnabled()  # halted: roll back or plan anew
+    assert not page.resume_button.isEnabled()  # halted after installing: roll back or plan
 
     answers: list[str | None] = [None, "all"]
     asked: list[int] = []

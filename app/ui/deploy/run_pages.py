@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from app.core.clock import utcnow
+from app.core.deploy_eta import duration_text, run_progress
 from app.core.deployment import (
     RUNNING_PHASES,
     HostState,
@@ -23,7 +25,7 @@ from app.ui.deploy.helpers import (
     P_SUMMARY,
 )
 from app.ui.deploy.pages import DeployPage, table_item
-from app.ui.deployments_page import TargetTableModel, phase_label
+from app.ui.deployments_page import TargetTableModel, can_roll_back, phase_label
 from app.ui.qt import (
     QAbstractItemView,
     QFormLayout,
@@ -34,6 +36,7 @@ from app.ui.qt import (
     QPushButton,
     QSplitter,
     Qt,
+    QTimer,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -59,6 +62,11 @@ class RunPage(DeployPage):
                          "Installs on the pilot group, then on production in waves, then "
                          "re-assesses every host to verify.")
         self.stage = stage
+        #: The rings this page runs (its progress counts their hosts).
+        self.stages = (Stage.TEST,) if test else (Stage.PILOT, Stage.PRODUCTION)
+        self._ticker = QTimer(self)  # the running hosts' time and the time left move on
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "&Next >")
         self.phase_label = plain_label("", name=f"{stage}Phase")
@@ -129,7 +137,15 @@ class RunPage(DeployPage):
     def initializePage(self) -> None:
         self.log_view.setPlainText("\n".join(self.w.log_lines))
         self.show_deployment()
+        self._ticker.start()
         self.w.start_run()
+
+    def _on_ticker_timeout(self) -> None:
+        if self.w.closed:
+            self._ticker.stop()
+        elif self.w.running and self.w.dep is not None:
+            self.model.update_targets(self.w.dep.targets)
+            self.show_progress()
 
     def show_deployment(self) -> None:
         """Render the wizard's current snapshot of the deployment."""
@@ -137,18 +153,7 @@ class RunPage(DeployPage):
         if dep is None:
             return
         self.model.update_targets(dep.targets)
-        finished = sum(1 for t in dep.targets if t.excluded or t.state in (
-            HostState.SUCCEEDED, HostState.FAILED, HostState.SKIPPED, HostState.ROLLED_BACK))
-        self.progress.setRange(0, max(1, len(dep.targets)))
-        if dep.phase is Phase.HALTED:  # stopped short: never "100 %"
-            installed = sum(1 for t in dep.targets if t.state in (
-                HostState.SUCCEEDED, HostState.FAILED, HostState.ROLLED_BACK))
-            self.progress.setValue(installed)
-            self.progress.setFormat(f"Halted — {installed} of {len(dep.targets)} host(s) "
-                                    "worked on")
-        else:
-            self.progress.setValue(finished)
-            self.progress.setFormat("%p%")
+        self.show_progress()
         text = f"Deployment {dep.id}: {phase_label(dep.phase)}"
         if self.w.running:
             text += " — running…"
@@ -158,9 +163,12 @@ class RunPage(DeployPage):
         halted = dep.phase in (Phase.HALTED, Phase.ROLLING_BACK, Phase.ROLLED_BACK)
         if halted_at_preflight(dep):
             self.halt_label.setText(f"Halted: {dep.halt_reason}.")
-        elif dep.phase is Phase.HALTED:
+        elif dep.phase is Phase.HALTED and can_roll_back(dep):
             self.halt_label.setText(f"Halted: {dep.halt_reason}\nRoll the deployment back, "
                                     "or close the wizard and plan a new one.")
+        elif dep.phase is Phase.HALTED:
+            self.halt_label.setText(f"Halted: {dep.halt_reason}\nNothing was installed: "
+                                    "close the wizard and plan a new one.")
         elif dep.phase is Phase.ROLLING_BACK:
             self.halt_label.setText("Rollback was interrupted. Roll back again to finish it.")
         elif dep.phase is Phase.ROLLED_BACK:
@@ -168,6 +176,28 @@ class RunPage(DeployPage):
         self.halt_label.setVisible(halted)
         self.update_buttons()
         self.completeChanged.emit()
+
+    def show_progress(self) -> None:
+        """Hosts done of this page's rings, with the time left estimated from the finished
+        hosts' durations ([13]); a halted run says halted, never "100 %"."""
+        dep = self.w.dep
+        if dep is None:
+            return
+        if dep.phase is Phase.HALTED:  # stopped short
+            installed = sum(1 for t in dep.targets if t.state in (
+                HostState.SUCCEEDED, HostState.FAILED, HostState.ROLLED_BACK))
+            self.progress.setRange(0, max(1, len(dep.targets)))
+            self.progress.setValue(installed)
+            self.progress.setFormat(f"Halted — {installed} of {len(dep.targets)} host(s) "
+                                    "worked on")
+            return
+        run = run_progress(dep, utcnow(), self.stages)
+        self.progress.setRange(0, max(1, run.total))
+        self.progress.setValue(run.finished)
+        self.progress.setFormat(run.text())
+        self.progress.setToolTip(f"Average {duration_text(run.average)} per host"
+                                 if run.average is not None else
+                                 "The time left is estimated once a host has finished.")
 
     def show_waiting(self, text: str | None) -> None:
         """Show the maintenance-window countdown (None hides it)."""
@@ -200,8 +230,9 @@ class RunPage(DeployPage):
                                      else "&Retry")
         self.continue_button.setVisible(self.w.paused_for_preflight or retry)
         self.continue_button.setEnabled(not self.w.busy)
+        # Offered only where something was installed ([13]).
         can_roll = (dep is not None and dep.phase in (Phase.HALTED, Phase.ROLLING_BACK)
-                    and not halted_at_preflight(dep))
+                    and can_roll_back(dep))
         self.rollback_button.setVisible(can_roll)
         self.rollback_button.setEnabled(can_roll and not self.w.busy)
 

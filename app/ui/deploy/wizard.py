@@ -43,6 +43,7 @@ from app.ui.deploy.helpers import (
     window_text,
 )
 from app.ui.deploy.pages import PatchesPage, SchedulePage, TargetsPage
+from app.ui.deploy.preset import DeployPreset, apply_to_patches, apply_to_targets
 from app.ui.deploy.run import EngineEvents
 from app.ui.deploy.run_pages import ReviewPage, RunPage, SummaryPage
 from app.ui.deployments_page import log_text
@@ -61,6 +62,8 @@ class DeployWizard(QWizard):
         service: the open :class:`~app.services.SiteService`.
         runner: the window's :class:`TaskRunner` (background work goes through it).
         deployment: reopen this existing deployment where it stands (see :meth:`resume`).
+        preset: a selection to deploy ("Deploy…" on the Patches or Inventory page): its
+            patches are ticked and its hosts chosen ([13]).
     """
 
     #: A deployment was planned, changed state, or the wizard closed (deployment id).
@@ -71,8 +74,10 @@ class DeployWizard(QWizard):
 
     def __init__(self, service: SiteService, runner: TaskRunner,
                  parent: QWidget | None = None, *,
-                 deployment: Deployment | None = None) -> None:
+                 deployment: Deployment | None = None,
+                 preset: DeployPreset | None = None) -> None:
         super().__init__(parent)
+        self.preset = preset
         self.setObjectName("deployWizard")
         self.setWindowTitle("Deploy updates")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
@@ -120,10 +125,15 @@ class DeployWizard(QWizard):
                               (P_REVIEW, self.review_page), (P_ROLLOUT, self.rollout_page),
                               (P_SUMMARY, self.summary_page)):
             self.setPage(page_id, page)
+        self.currentIdChanged.connect(self._on_current_id_changed)
         if deployment is not None:
             self._set_deployment(deployment)
             self.setStartId(self.page_for(deployment))
             self._load_log()
+
+    def _on_current_id_changed(self, page_id: int) -> None:
+        if page_id == P_TARGETS and self.preset is not None:
+            apply_to_targets(self.targets_page, self.preset)  # after its initializePage
 
     # -- opening -------------------------------------------------------------------------
     @staticmethod
@@ -250,6 +260,8 @@ class DeployWizard(QWizard):
             groups, self.assets, host_groups = result
             self.host_groups = dict(host_groups) if isinstance(host_groups, dict) else {}
             self.patches_page.set_groups(groups)
+            if self.preset is not None:
+                apply_to_patches(self.patches_page, self.preset)
 
         def failed(error: TaskError) -> None:
             if not self.closed:
