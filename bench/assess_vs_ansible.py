@@ -154,7 +154,7 @@ def make_site(workdir: Path, hosts: list[tuple[str, str]], key: Path, password: 
     subprocess.run(patchdesk_cmd(site, "import", "csv", str(csv)), env=env, check=True,
                    capture_output=True)
     subprocess.run(patchdesk_cmd(site, "cred", "add", "lab", "--ssh-user", "admin",
-                                 "--ssh-key", str(key), "--sudo-password-stdin"),
+                                 "--ssh-key", str(key), "--sudo-password-stdin", "--scope", "all"),
                    input=password + "\n", text=True, env=env, check=True, capture_output=True)
     return site
 

@@ -10,11 +10,15 @@ What runs, in the same run on the same lab (DESIGN.md §6), installing pd-tools 
 
 * ours: ``patchdesk --site S deploy run --patch pd-tools=2.1-1 --targets all --yes --json
   --wave-size N --concurrency C --reboot never`` — one production ring in one wave, C hosts
-  at a time. Per host: pre-flight (sudo, health snapshot, free disk, dpkg audit, apt-based),
-  installed versions, a health snapshot, the old .deb kept for rollback, the install as a
-  detached job on the host polled until done, versions and a health snapshot again; then a
-  verification re-assessment of every host and a version check. Every step is written to
-  the site (and the audit log) before and after.
+  at a time. Per host (the apt fast path, app/drivers/apt_quick.py): the os-release read that
+  picks the deployer; pre-flight — health snapshot (sudo, free disk, dpkg audit, failed
+  units, pending reboot) and apt's simulation (the change set) — in one sudo call; keeping
+  the old .deb for rollback, checking the installed versions are still pre-flight's and
+  starting the install as a detached job in one sudo call; one call that waits on the host
+  for the job and then reads the installed versions and a health snapshot; a light
+  verification (installed versions and apt's simulation, one call) that also records the
+  versions in the site's inventory. Every step is written to the site (and the audit log)
+  before and after.
 * Ansible: ``ansible-playbook -f C`` of a play with one task, ``apt: name=pd-tools=2.1-1
   state=present update_cache=no`` (become), ``gather_facts: false`` (``--gather-facts``
   turns it on, Ansible's default).
@@ -262,11 +266,53 @@ def trace_ours(site: Path, hosts: int, concurrency: int) -> None:
         service.remote.unlock(MASTER)
         samples["unlock vault (once)"].append(time.perf_counter() - t0)
         engine = service.deployer
-        d = engine.deployer
-        for attr, name in (("versions", "versions (dpkg-query)"), ("health", "health snapshot"),
-                           ("keep_for_rollback", "keep old .deb"), ("start", "start job"),
-                           ("status", "poll job")):
-            setattr(d, attr, timed(name, getattr(d, attr)))
+        original_for = engine.deployer_for
+        wrapped: dict[int, Any] = {}
+
+        def traced_deployer(transport: Any) -> Any:
+            d = original_for(transport)
+            if id(d) not in wrapped:
+                for attr, name in (("versions", "versions (dpkg-query)"),
+                                   ("health", "health snapshot"),
+                                   ("simulate", "simulate (apt-get -s)"),
+                                   ("keep_for_rollback", "keep old .deb"),
+                                   ("start", "start job"), ("status", "poll job")):
+                    if hasattr(d, attr):
+                        setattr(d, attr, timed(name, getattr(d, attr)))
+                for attr, name in (("preflight", "pre-flight (1 trip)"),
+                                   ("keep_and_start", "keep+check+start (1 trip)"),
+                                   ("wait_job", "wait+versions+health (trip)"),
+                                   ("check", "verify check (1 trip)")):
+                    if hasattr(d, attr):
+                        setattr(d, attr, timed(name, getattr(d, attr)))
+                wrapped[id(d)] = d
+            return d
+
+        engine.deployer_for = traced_deployer
+        from app.remote import ssh as ssh_mod
+        original_run = ssh_mod.SshTransport.run
+
+        def traced_run(self: Any, argv: Any, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return original_run(self, argv, *args, **kwargs)
+            finally:
+                what = "sudo" if kwargs.get("sudo") else "plain"
+                with lock:
+                    samples[f"ssh command ({what})"].append(time.perf_counter() - t0)
+
+        ssh_mod.SshTransport.run = traced_run  # type: ignore[method-assign]
+        original_connect_ssh = ssh_mod.SshTransport.connect
+
+        def traced_connect(self: Any) -> None:
+            fresh = self._client is None
+            t0 = time.perf_counter()
+            original_connect_ssh(self)
+            if fresh:
+                with lock:
+                    samples["ssh connect (new)"].append(time.perf_counter() - t0)
+
+        ssh_mod.SshTransport.connect = traced_connect  # type: ignore[method-assign]
         engine._checks = timed("pre-flight host", engine._checks)
         engine._wait = timed("wait for job (polls)", engine._wait)
         engine._install_host = timed("install host (all)", engine._install_host)
@@ -322,6 +368,11 @@ def main() -> int:
         raise SystemExit("--hosts: at most 100 (each round needs 2 × N lab addresses)")
     ensure_ssh_client()
     playbook, ansible_version = ensure_ansible(args.ansible_venv)
+    # Bytecode for the repository's app package, as an installed PatchDesk has it (pip
+    # compiles on install; Ansible's venv has it): untimed, and needed where the
+    # environment sets PYTHONDONTWRITEBYTECODE (every start would compile the app again).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "app")], check=True,
+                   stdout=subprocess.DEVNULL)
 
     sys.path.insert(0, str(REPO))
     from tests.lab.lab import DEFAULT_PASSWORD, HostSpec, Lab
@@ -344,8 +395,12 @@ def main() -> int:
             rdir.mkdir()
             ours = [f"{label}p{i:02d}" for i in range(1, args.hosts + 1)]
             theirs = [f"{label}a{i:02d}" for i in range(1, args.hosts + 1)]
-            lab.add_hosts([HostSpec(n, authorized_keys=(pubkey,)) for n in ours + theirs],
-                          timeout=max(60.0, 3.0 * args.hosts))
+            # In batches: on a loaded machine twenty sshds starting at once may each take
+            # longer than the lab's readiness probe waits for a banner.
+            every = ours + theirs
+            for first in range(0, len(every), 6):
+                lab.add_hosts([HostSpec(n, authorized_keys=(pubkey,))
+                               for n in every[first:first + 6]], timeout=180.0)
             prepare_hosts(lab, ours + theirs)
             site = make_site(rdir, [(n, lab.host(n).ip) for n in ours], key, DEFAULT_PASSWORD)
             pin_host_keys(site, {lab.host(n).ip: lab.host_keys(n) for n in ours})

@@ -52,18 +52,16 @@ from app.core.models import Asset, AssetKind, Outcome
 from app.core.policy import MaintenanceWindow
 from app.core.progress import CancelToken, Progress, ProgressCallback
 from app.deploy.hosts import answering as _answering
-from app.deploy.hosts import failure_detail as _failure_detail
 from app.deploy.hosts import host_error_text, lock_problem, reschedule_if_pending
-from app.deploy.hosts import host_pins as _host_pins
 from app.deploy.hosts import pins as _pins
-from app.deploy.hosts import port_open as _port_open
-from app.deploy.hosts import unexpected_changes as _unexpected
+from app.deploy.install import install_host
 from app.deploy.recheck import ADVICE as RECHECK_ADVICE
 from app.deploy.recheck import recheck
 from app.deploy.rollback import rollback_host
+from app.deploy.verify import verify
 from app.deploy.windows import host_windows, window_gate, window_open
 from app.drivers.base import DeployCapability, DriverError, JobStatus, Transport
-from app.drivers.linux_deploy import compare_health
+from app.drivers.quick import QuickDeploy
 from app.drivers.registry import deployer_for
 from app.remote.access import RemoteAccess
 from app.store.db import SiteDB
@@ -422,7 +420,9 @@ class DeployEngine:
         try:
             transport = self.remote.transport_for(asset)
             deployer = self._deployer(int(asset.id or 0), transport)  # the driver decides
-            health = deployer.health(transport)  # one sudo call checks sudo too
+            quick = deployer.preflight(transport, _pins(dep)) \
+                if isinstance(deployer, QuickDeploy) else None  # health and simulation at once
+            health = quick[0] if quick else deployer.health(transport)  # sudo checks sudo
             snapshot.update(health, taken_at=time.time())
             if health["uid"] != "0":
                 problems.append("sudo does not give root")
@@ -444,7 +444,9 @@ class DeployEngine:
                                 "for installs)")
             else:
                 try:
-                    sim = deployer.simulate(transport, _pins(dep))
+                    sim = quick[1] if quick else deployer.simulate(transport, _pins(dep))
+                    if isinstance(sim, DriverError):
+                        raise sim
                     changes.extend(sim.changes)
                     snapshot.update(native_arch=sim.native_arch, pins=sim.pins)
                 except DriverError as exc:
@@ -508,82 +510,8 @@ class DeployEngine:
                        audit="deploy.halt")
 
     def _install_host(self, dep_id: int, target: Target, cancel: CancelToken) -> None:
-        dep = self.get(dep_id)
-        target = dep.target(target.asset_id)
-        if target.state not in (HostState.PENDING, HostState.RUNNING) or cancel.cancelled:
-            return
-        if target.state is HostState.PENDING and not self._window_open(dep, target):
-            self._log(dep_id, target, "not started: its maintenance window has closed")
-            return  # stays pending; the ring waits for the next window
-        job = self._job_id(dep, target.asset_id)
-        try:
-            asset = AssetRepo(self.store.db()).get(target.asset_id)
-            transport = self.remote.transport_for(asset)
-            deployer = self._deployer(target.asset_id, transport)
-            if target.state is HostState.PENDING:
-                target = self._prepare(dep, target, asset, transport, job, deployer)
-                if target.state is HostState.SUCCEEDED:
-                    self._update_target(dep_id, target, f"{target.label}: already up to date")
-                    return
-                # Written BEFORE the install starts: a crash from here on resumes this job.
-                self._update_target(dep_id, target, f"{target.label}: installing "
-                                    f"{', '.join(str(p) for p in dep.packages)}"
-                                    + (f" ({change_set_text(target.changes)})"
-                                       if target.changes else ""),
-                                    audit="deploy.install_start")
-            native = str(target.health_before.get("native_arch", ""))
-            pins = _host_pins(dep, target)
-            answer, started = deployer.start(transport, target.job or job, pins)
-            if started != target.job:  # the recorded id belonged to another job
-                self._log(dep_id, target, f"job {target.job} on the host is another "
-                          f"deployment's; this one runs as {started}")
-                target = replace(target, job=started)
-                self._update_target(dep_id, target, "")
-            if answer == "already-started":
-                self._log(dep_id, target, "re-attached to the install job already running")
-            status = self._wait(deployer, transport, started, dep.gates.host_timeout, cancel)
-            names = list(dict.fromkeys([*pins, *target.before]))
-            after = deployer.versions(transport, names, native)
-            wrong = _unexpected(target.changes, pins, after)
-            job_problems = deployer.job_problems(status)
-            ok = not job_problems and not wrong
-            detail = "installed" if ok else _failure_detail(deployer, status, job_problems,
-                                                            wrong)
-            reboot = "not needed"
-            health_after: dict[str, Any] | None = None
-            if ok:
-                if target.reboot != "scheduled":  # one snapshot serves the reboot decision
-                    health_after = deployer.health(transport)
-                reboot, target = self._reboot_if_needed(dep, deployer, transport, target, after,
-                                                        cancel, health_after)
-                if reboot.startswith("done"):  # rebooted: the snapshot must be from after
-                    health_after = None
-            if health_after is None:
-                health_after = deployer.health(transport)
-            closed = [p for p in target.health_before.get("ports", [])
-                      if not _port_open(target.address, p)]
-            problems = compare_health(target.health_before, health_after, closed)
-            target = replace(target, state=HostState.SUCCEEDED if ok else HostState.FAILED,
-                             after=after, detail=detail, reboot=reboot,
-                             health_after={**health_after, "problems": problems},
-                             finished_at=utcnow())
-            self._update_target(dep_id, target, f"{target.label}: {detail}"
-                                + (f"; health: {'; '.join(problems)}" if problems else ""),
-                                audit="deploy.install_done")
-        except (UserError, DriverError) as exc:
-            if cancel.wait(0):  # cut short by a cancel: the host stays as it was recorded
-                return
-            target = replace(self.get(dep_id).target(target.asset_id),
-                             state=HostState.FAILED, detail=str(exc), finished_at=utcnow())
-            try:
-                self._update_target(dep_id, target, f"{target.label}: failed: {exc}",
-                                    audit="deploy.install_done")
-            except Exception as store_exc:
-                self._host_error(dep_id, target.asset_id, store_exc)
-        except Exception as exc:  # any other failure is this host's error ([12].1)
-            if cancel.wait(0):
-                return
-            self._host_error(dep_id, target.asset_id, exc)
+        """One host's install (:func:`app.deploy.install.install_host`)."""
+        install_host(self, dep_id, target, cancel)
 
     def _prepare(self, dep: Deployment, target: Target, asset: Asset, transport: Any,
                  job: str, deployer: DeployCapability) -> Target:
@@ -728,33 +656,8 @@ class DeployEngine:
 
     # -- verification ----------------------------------------------------------------
     def _verify(self, dep: Deployment) -> None:
-        assets = {a.id: a for a in AssetRepo(self.store.db()).all()}
-        checked = [t for t in dep.targets if not t.excluded and t.asset_id in assets]
-
-        def verdict(target: Target) -> str:
-            native = str(target.health_before.get("native_arch", ""))
-            pins = _host_pins(dep, target)
-            try:
-                transport = self.remote.transport_for(assets[target.asset_id])
-                now = self._deployer(target.asset_id, transport).versions(transport, list(pins),
-                                                                          native)
-            except Exception as exc:  # this host's problem only ([12].1)
-                return f"unverified: {host_error_text(exc)}"
-            return "installed" if now == pins else (
-                "failed" if target.state is HostState.FAILED else "missing")
-
-        # The version checks first and in parallel, on the connections the installs left
-        # open (the re-assessment closes them when it is done).
-        with ThreadPoolExecutor(max_workers=max(1, dep.gates.concurrency)) as pool:
-            verdicts = list(pool.map(verdict, checked))
-        if self.reassess is not None:
-            self.reassess([t.asset_id for t in dep.targets if not t.excluded])
-        for target, found in zip(checked, verdicts, strict=True):
-            dep = dep.with_target(replace(target, verified=found))
-        summary = {v: sum(1 for t in dep.targets if t.verified == v)
-                   for v in ("installed", "missing", "failed")}
-        self._save(dep.moved(Phase.DONE), "verified: " + ", ".join(
-            f"{n} {k}" for k, n in summary.items()), audit="deploy.verified")
+        """The light verification (:func:`app.deploy.verify.verify`)."""
+        verify(self, dep)
 
     # -- rollback --------------------------------------------------------------------
     def rollback(self, dep_id: int, asset_ids: Sequence[int] | None = None,

@@ -29,10 +29,11 @@ from app.drivers.parsers.quote import UnsafeValueError, ensure_package_name, ens
 
 __all__ = ["AptDeployer", "LinuxReboot", "compare_health", "dpkg_states"]
 
-_DEB_PATH = re.compile(r"^/var/cache/patchdesk/rollback/[A-Za-z0-9_.-]+/[A-Za-z0-9_.%+~:-]+\.deb$")
+VERSIONS_FORMAT = "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\n"
+DEB_PATH = re.compile(r"^/var/cache/patchdesk/rollback/[A-Za-z0-9_.-]+/[A-Za-z0-9_.%+~:-]+\.deb$")
 
 
-def _checked_pins(host: str, pins: dict[str, str]) -> list[str]:
+def checked_pins(host: str, pins: dict[str, str]) -> list[str]:
     try:
         return [f"{ensure_package_name(n, 'deb', allow_arch=True)}={ensure_version(v, 'deb')}"
                 for n, v in sorted(pins.items())]
@@ -40,11 +41,26 @@ def _checked_pins(host: str, pins: dict[str, str]) -> list[str]:
         raise DriverError(host, "unsafe_value", str(exc)) from None
 
 
-def _checked_names(host: str, names: list[str]) -> list[str]:
+def checked_names(host: str, names: list[str]) -> list[str]:
     try:
         return [ensure_package_name(n, "deb", allow_arch=True) for n in names]
     except UnsafeValueError as exc:
         raise DriverError(host, "unsafe_value", str(exc)) from None
+
+
+def simulation(host: str, args: list[str], text: str, stderr: str = "") -> Simulation:
+    """simulate.sh's output as a :class:`Simulation`, or DriverError
+    ``install_impossible`` with apt's E: lines."""
+    lines = text.splitlines()
+    code = lines[-1].removeprefix("exit: ").strip() if lines else ""
+    if code != "0":
+        errors = [line for line in lines if line.startswith("E:")]
+        raise DriverError(host, "install_impossible", "apt cannot install " + " ".join(args)
+                          + ": " + ("; ".join(errors)[:300] or stderr.strip()[:300]))
+    try:
+        return parse_simulation(text)
+    except ParseError as exc:
+        raise DriverError(host, "install_impossible", str(exc)) from None
 
 
 def dpkg_states(text: str, names: list[str], native: str = "") -> dict[str, str]:
@@ -80,11 +96,8 @@ class AptDeployer:
                  native: str = "") -> dict[str, str]:
         """Installed version of each package, ``name`` or ``name:arch`` ("" when not
         fully installed or absent)."""
-        checked = _checked_names(transport.host, names)
-        result = transport.run(
-            ["dpkg-query", "-W",
-             "-f=${Package}\\t${Architecture}\\t${Version}\\t${db:Status-Abbrev}\\n",
-             *checked], timeout=60)
+        checked = checked_names(transport.host, names)
+        result = transport.run(["dpkg-query", "-W", VERSIONS_FORMAT, *checked], timeout=60)
         return dpkg_states(result.stdout, checked, native)
 
     def simulate(self, transport: Transport, pins: dict[str, str]) -> Simulation:
@@ -94,21 +107,10 @@ class AptDeployer:
         Raises:
             DriverError: kind ``install_impossible`` when apt refuses (its E: lines).
         """
-        args = _checked_pins(transport.host, pins)
+        args = checked_pins(transport.host, pins)
         result = transport.run(["sh", "-c", script("simulate.sh"), "simulate", *args],
                                timeout=120)
-        lines = result.stdout.splitlines()
-        code = lines[-1].removeprefix("exit: ").strip() if lines else ""
-        if code != "0":
-            errors = [line for line in lines if line.startswith("E:")]
-            raise DriverError(transport.host, "install_impossible",
-                              "apt cannot install "
-                              + " ".join(args) + ": "
-                              + ("; ".join(errors)[:300] or result.stderr.strip()[:300]))
-        try:
-            return parse_simulation(result.stdout)
-        except ParseError as exc:
-            raise DriverError(transport.host, "install_impossible", str(exc)) from None
+        return simulation(transport.host, args, result.stdout, result.stderr)
 
     def keep_for_rollback(self, transport: Transport, keep_id: str,
                           pins: dict[str, str]) -> dict[str, str]:
@@ -119,14 +121,14 @@ class AptDeployer:
         """
         if not pins:
             return {}
-        args = _checked_pins(transport.host, pins)
+        args = checked_pins(transport.host, pins)
         result = transport.run(["sh", "-c", script("keep_debs.sh"), "keep-debs",
                                 checked_job(transport.host, keep_id), *args],
                                sudo=True, timeout=300)
         kept: dict[str, str] = {}
         for line in result.stdout.splitlines():
             parts = line.split(" ")
-            if len(parts) == 3 and parts[0] == "kept" and _DEB_PATH.match(parts[2]):
+            if len(parts) == 3 and parts[0] == "kept" and DEB_PATH.match(parts[2]):
                 kept[parts[1].split("=", 1)[0]] = parts[2]
         return kept
 
@@ -137,7 +139,7 @@ class AptDeployer:
             ("started" or "already-started", the job's id): a job of that id recorded with
             other arguments is another deployment's, and this one gets ``ID.N``.
         """
-        args = _checked_pins(transport.host, pins)
+        args = checked_pins(transport.host, pins)
         return self._start(transport, job, "install", args)
 
     def start_rollback(self, transport: Transport, job: str, files: list[str],
@@ -145,9 +147,9 @@ class AptDeployer:
         """Start one apt transaction as a job: reinstall the kept .deb files (downgrades
         allowed) and remove the packages in ``remove`` (the install added them)."""
         for path in files:
-            if not _DEB_PATH.match(path):
+            if not DEB_PATH.match(path):
                 raise DriverError(transport.host, "unsafe_value", f"bad package path {path!r}")
-        removals = [f"{n}-" for n in _checked_names(transport.host, list(remove))]
+        removals = [f"{n}-" for n in checked_names(transport.host, list(remove))]
         return self._start(transport, job, "rollback", [*files, *removals])
 
     def _start(self, transport: Transport, job: str, kind: str,

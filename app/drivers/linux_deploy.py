@@ -106,6 +106,11 @@ def health(transport: Transport) -> dict[str, Any]:
         sections = split_sections(result.stdout)
     except ParseError as exc:
         raise DriverError(transport.host, "health_failed", str(exc)) from None
+    return parse_health(sections)
+
+
+def parse_health(sections: dict[str, str | None]) -> dict[str, Any]:
+    """The health snapshot from health.sh's sections (see :func:`health`)."""
     mem = None
     with contextlib.suppress(ParseError):
         mem = pf.parse_meminfo(sections.get("meminfo") or "")

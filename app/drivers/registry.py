@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.drivers.apt import AptReboot, AptUpdates, DpkgInventory, start_refresh
-from app.drivers.apt_deploy import AptDeployer
+from app.drivers.apt_quick import AptQuickDeployer
 from app.drivers.base import Assessment, DeployCapability, Driver, DriverError, Transport
 from app.drivers.changelogs import ChangelogBroker
 from app.drivers.dnf import dnf_driver
@@ -41,7 +41,7 @@ DRIVERS: dict[str, Callable[[LinuxFacts], Driver]] = {
 
 #: Package-manager family → the deployer that installs, keeps and rolls back with it.
 DEPLOYERS: dict[str, Callable[[], DeployCapability]] = {
-    "apt": AptDeployer,
+    "apt": AptQuickDeployer,
     "dnf": DnfDeployer,
     "zypper": ZypperDeployer,
 }

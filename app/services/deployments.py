@@ -4,6 +4,7 @@ reboot, roll back, resume) and to the deployment history."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -13,6 +14,7 @@ from typing import Any
 from app.core.deployment import (
     Deployment,
     Gates,
+    HostState,
     PackagePin,
     Phase,
     Stage,
@@ -38,6 +40,23 @@ from app.services.base import ServicePart
 from app.store.deployments import DeploymentRepo, to_json
 from app.store.repos import AuditRepo
 
+log = logging.getLogger(__name__)
+
+
+def deployment_note(dep: Deployment) -> tuple[str, str]:
+    """A deployment's result as an e-mail: (subject, body), per host its state, its
+    verification and what happened; the reason when it halted."""
+    halted = dep.phase is Phase.HALTED
+    word = "HALTED" if halted else str(dep.phase)
+    done = sum(1 for t in dep.targets if t.state is HostState.SUCCEEDED)
+    subject = (f"PatchDesk: deployment {dep.id} {word} ({done} of {len(dep.targets)} "
+               "host(s) succeeded)")
+    body = (f"Deployment {dep.id} {word}: " + ", ".join(str(p) for p in dep.packages) + "\n"
+            + "\n".join(f"  {t.label}: {t.state} {t.verified} {t.detail}".rstrip()
+                        for t in dep.targets)
+            + (f"\nReason: {dep.halt_reason}" if halted else ""))
+    return subject, body
+
 
 class DeploymentService(ServicePart):
     """The deployments of one site and the engine that runs them (one per open site).
@@ -59,6 +78,8 @@ class DeploymentService(ServicePart):
     def engine(self) -> DeployEngine:
         """The deployment engine of this site (one per open site)."""
         if self._engine is None:
+            # Re-assessed at the end of a run: the hosts whose deployer has no light
+            # verification that records the versions (app.deploy.verify).
             self._engine = engine_choice.engine_class(self.engine_kind)(
                 self.store, self.site.remote, self.actor,
                 reassess=lambda ids: self.site.assess_assets(ids, refresh=False))
@@ -182,9 +203,13 @@ class DeploymentService(ServicePart):
 
     def run(self, dep_id: int, *, approve_as: str = "", progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None,
-            pause_after_preflight: bool = False, pin: str | None = None) -> Deployment:
+            pause_after_preflight: bool = False, pin: str | None = None,
+            notify: bool = True) -> Deployment:
         """Run (or resume) a deployment until it finishes, halts or awaits approval
-        (:meth:`app.deploy.engine.DeployEngine.run`).
+        (:meth:`app.deploy.engine.DeployEngine.run`). A run that ends (done) or halts
+        e-mails the result to the site's notification recipients (:func:`deployment_note`
+        through :meth:`app.services.schedules.ScheduleService.notify`) unless ``notify`` is
+        false (the scheduled runner sends its own summary).
 
         Raises:
             UserError: ``approve_as`` is given without that person's PIN ([12].8).
@@ -192,8 +217,15 @@ class DeploymentService(ServicePart):
         if approve_as:  # deploying with an approval needs proof of the named person
             self.site.people.prove(approve_as, pin, "approve deployments", "deployment",
                                    str(dep_id))
-        return self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
-                               pause_after_preflight=pause_after_preflight)
+        was = self.engine.get(dep_id).phase
+        dep = self.engine.run(dep_id, approve_as=approve_as, progress=progress, cancel=cancel,
+                              pause_after_preflight=pause_after_preflight)
+        if notify and dep.phase is not was and dep.phase in (Phase.DONE, Phase.HALTED):
+            try:  # no mail server: nothing; a failure to send is audited by notify
+                self.site.schedules.notify(*deployment_note(dep))
+            except Exception:  # the run's result stands whatever the mail does
+                log.exception("could not send the notification of deployment %s", dep.id)
+        return dep
 
     def resume(self, dep_id: int, *, approve_as: str = "",
                progress: ProgressCallback | None = None,

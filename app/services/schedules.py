@@ -29,6 +29,7 @@ from app.core.osschedule import (
 from app.core.policy import Priority, selector_matches
 from app.core.schedule import JobKind, Schedule, check_arg, next_run, parse_kind, parse_spec
 from app.services.base import ServicePart
+from app.services.deployments import deployment_note
 from app.store.repos import AuditRepo
 from app.store.schedules import ScheduleRepo
 
@@ -166,17 +167,11 @@ class ScheduleService(ServicePart):
                 "; " + "; ".join(failed) if failed else "")
             return result, ""
         if sched.kind is JobKind.DEPLOY:
-            dep = site.deployments.run(int(sched.arg))
+            dep = site.deployments.run(int(sched.arg), notify=False)  # in this summary
             done = sum(1 for t in dep.targets if str(t.state) == "succeeded")
             result = f"deployment {dep.id}: {dep.phase} ({done} of {len(dep.targets)} host(s) " \
                      "succeeded)" + (f"; {dep.halt_reason}" if dep.phase is Phase.HALTED else "")
-            word = "HALTED" if dep.phase is Phase.HALTED else str(dep.phase)
-            note = (f"Deployment {dep.id} {word}: "
-                    + ", ".join(str(p) for p in dep.packages) + "\n" + "\n".join(
-                        f"  {t.label}: {t.state} {t.verified} {t.detail}".rstrip()
-                        for t in dep.targets)
-                    + (f"\nReason: {dep.halt_reason}" if dep.phase is Phase.HALTED else ""))
-            return result, note
+            return result, deployment_note(dep)[1]
         if sched.kind is JobKind.REPORT:
             path = Path(sched.arg or site.path.with_name(
                 f"{site.path.stem}-report-{self.clock():%Y%m%d-%H%M}.pdf")).expanduser()

@@ -153,6 +153,28 @@ class AssessmentRepo:
             "id < (SELECT max(id) FROM assessments WHERE asset_id = ?) AND "
             "json_extract(facts, ?) IS NOT NULL", [path, asset_id, asset_id, path])
 
+    def record_installed(self, asset_id: int, versions: dict[str, str],
+                         when: datetime) -> None:
+        """What a deployment's verification read on a host (``name`` or ``name:arch`` →
+        the installed version, "" = not installed): the stored software list takes those
+        versions, and a missing update whose candidate version is now installed is marked
+        installed (an update still newer than what was installed stays missing)."""
+        now = when.isoformat()
+        for key, version in versions.items():
+            name, _, arch = key.partition(":")
+            arch_sql, arch_arg = (" AND arch IN (?, '')", [arch]) if arch else ("", [])
+            if not version:
+                self.db.execute("DELETE FROM software WHERE asset_id=? AND name=?" + arch_sql,
+                                [asset_id, name, *arch_arg])
+                continue
+            self.db.execute("UPDATE software SET version=?, seen_at=? WHERE asset_id=? AND "
+                            "name=?" + arch_sql, [version, now, asset_id, name, *arch_arg])
+            self.db.execute(
+                "UPDATE asset_patches SET installed_version=?, last_seen=?, status=CASE WHEN "
+                "candidate_version=? THEN 'installed' ELSE status END WHERE asset_id=? AND "
+                "package=? AND status='missing'" + arch_sql,
+                [version, now, version, asset_id, name, *arch_arg])
+
     def latest(self, asset_id: int) -> AssessmentRecord | None:
         """The newest deep scan of an asset."""
         rows = list(self.db.query(
