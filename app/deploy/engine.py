@@ -436,7 +436,9 @@ class DeployEngine:
                                 f"({health['package_audit'].splitlines()[0][:100]})")
             if health["reboot_required"] and dep.gates.reboot.value == "never":
                 problems.append("a reboot is already pending")
-            locked = lock_problem(deployer, transport)  # an install would wait behind it
+            # an install would wait behind it (the fast path's one call probed it too)
+            locked = str(quick[0].get("lock_holder", "")) if quick else lock_problem(
+                deployer, transport)
             if locked:
                 problems.append(locked)
             if deployer.tool not in health["package_tools"]:

@@ -89,6 +89,8 @@ pd_lockprobe() {
 }
 """
 _LOCK_CHECKED = "@@pd-lock-checked"
+#: The lock probe as a shell function (``pd_lockprobe TIMEOUT``), for composed scripts.
+LOCK_FUNCTION = _LOCK_FUNCTION
 # Usage: sh -c "$this" pd-lockprobe TIMEOUT: the lock probe, then (the lock being free)
 # the package state's fingerprint (apt_state.STATE_FUNCTION).
 _LOCK_PROBE = STATE_FUNCTION + _LOCK_FUNCTION + r"""
@@ -117,6 +119,11 @@ pd_state
 """
 _SIMULATION_ARGS = ("-s", "-o", "APT::Get::Always-Include-Phased-Updates=true",
                     "-o", "Debug::NoLocking=1", "dist-upgrade")
+
+
+def lock_error(host: str, text: str) -> DriverError | None:
+    """The ``apt_lock`` error that apt's output shows (None: not locked)."""
+    return _lock_error(host, text)
 
 
 def _lock_error(host: str, text: str) -> DriverError | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from app.drivers.apt import LOCK_FUNCTION, LOCK_TIMEOUT, lock_error
 from app.drivers.apt_deploy import (
     DEB_PATH,
     VERSIONS_FORMAT,
@@ -35,6 +36,20 @@ def _sections(host: str, text: str, kind: str) -> dict[str, str | None]:
         raise DriverError(host, kind, str(exc)) from None
 
 
+def _versions(host: str, sections: dict[str, str | None], names: list[str],
+              native: str) -> dict[str, str]:
+    """The installed versions of the "versions" section; a dpkg-query that ended without
+    answering (killed, crashed: status above 1) is an error, never "not installed"."""
+    text = sections.get("versions") or ""
+    failed = [line for line in text.splitlines() if line.startswith("@@pd-query-failed ")]
+    if failed:
+        status = failed[0].removeprefix("@@pd-query-failed ").strip()[:10]
+        raise DriverError(host, "verify_failed", "dpkg-query ended with status "
+                          f"{status} while reading the installed versions (killed?): "
+                          "the host gave no versions to trust")
+    return dpkg_states(text, names, native)
+
+
 def _health_text() -> str:
     """health.sh without its end marker (a composed script ends itself)."""
     return script("health.sh").replace("\nsec end\n", "\n")
@@ -48,7 +63,9 @@ class AptQuickDeployer(AptDeployer):
                   pins: dict[str, str]) -> tuple[dict[str, Any], Simulation | DriverError]:
         """The health snapshot and apt's simulation in one sudo call."""
         args = checked_pins(transport.host, pins)
-        text = (_health_text() + "\nsec simulate\n" + script("simulate.sh")
+        # dpkg's lock too (an install would wait behind another package operation)
+        text = (_health_text() + LOCK_FUNCTION + f"\nsec lock\npd_lockprobe {LOCK_TIMEOUT} 2>&1\n"
+                + "\nsec simulate\n" + script("simulate.sh")
                 + "\nprintf '\\n@@pd:end@@\\n'\n")
         result = transport.run(["sh", "-c", text, "preflight", *args], sudo=True,
                                timeout=180)
@@ -59,7 +76,10 @@ class AptQuickDeployer(AptDeployer):
                               result.stderr)
         except DriverError as exc:
             sim = exc
-        return parse_health(sections), sim
+        health = parse_health(sections, transport.host)
+        locked = lock_error(transport.host, sections.get("lock") or "")
+        health["lock_holder"] = str(locked).removeprefix(f"{transport.host}: ") if locked else ""
+        return health, sim
 
     def keep_and_start(self, transport: Transport, job: str, keep: dict[str, str],
                        expect: dict[str, str], pins: dict[str, str]) -> KeepStart:
@@ -108,8 +128,8 @@ class AptQuickDeployer(AptDeployer):
         status = parse_job_status(sections.get("job") or "")
         if status.state != "done":
             return JobOutcome(status)
-        return JobOutcome(status, dpkg_states(sections.get("versions") or "", checked, native),
-                          parse_health(sections))
+        return JobOutcome(status, _versions(transport.host, sections, checked, native),
+                          parse_health(sections, transport.host))
 
     def check(self, transport: Transport, pins: dict[str, str],
               native: str) -> tuple[dict[str, str], Simulation]:
@@ -118,10 +138,11 @@ class AptQuickDeployer(AptDeployer):
         names = checked_names(transport.host, list(pins))
         text = (f"printf '\\n@@pd:versions@@\\n'\ndpkg-query -W '{VERSIONS_FORMAT}' "
                 + " ".join(shlex.quote(n) for n in names) + " 2>/dev/null\n"
+                'rc=$?; [ "$rc" -le 1 ] || echo "@@pd-query-failed $rc"\n'
                 "printf '\\n@@pd:simulate@@\\n'\n" + script("simulate.sh")
                 + "\nprintf '\\n@@pd:end@@\\n'\n")
         result = transport.run(["sh", "-c", text, "verify", *args], timeout=180)
         sections = _sections(transport.host, result.stdout, "verify_failed")
-        return (dpkg_states(sections.get("versions") or "", names, native),
+        return (_versions(transport.host, sections, names, native),
                 simulation(transport.host, args, sections.get("simulate") or "",
                             result.stderr))

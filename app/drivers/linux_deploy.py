@@ -106,11 +106,28 @@ def health(transport: Transport) -> dict[str, Any]:
         sections = split_sections(result.stdout)
     except ParseError as exc:
         raise DriverError(transport.host, "health_failed", str(exc)) from None
-    return parse_health(sections)
+    return parse_health(sections, transport.host)
 
 
-def parse_health(sections: dict[str, str | None]) -> dict[str, Any]:
-    """The health snapshot from health.sh's sections (see :func:`health`)."""
+def _number(sections: dict[str, str | None], name: str, host: str) -> float:
+    """The first field of a section as a number (0 when the section is empty); a host's
+    garbage is that host's clear error, never an internal one ([12].1)."""
+    first = ((sections.get(name) or "0").split() or ["0"])[0]
+    try:
+        value = float(first)
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, inf
+        raise DriverError(host, "health_failed",
+                          f"the host's {name} is not a number: {first[:40]!r}")
+    return value
+
+
+def parse_health(sections: dict[str, str | None], host: str) -> dict[str, Any]:
+    """The health snapshot from health.sh's sections (see :func:`health`).
+
+    Raises:
+        DriverError: ``health_failed`` when a figure the host gave is not a number."""
     mem = None
     with contextlib.suppress(ParseError):
         mem = pf.parse_meminfo(sections.get("meminfo") or "")
@@ -131,8 +148,8 @@ def parse_health(sections: dict[str, str | None]) -> dict[str, Any]:
         # container or namespace host restarts without a new kernel (the test lab).
         "boot_marker": f"{(sections.get('boot-id') or '').strip()}/"
                        f"{(sections.get('pid1-start') or '').strip()}",
-        "uptime": float((sections.get("uptime") or "0").split()[0] or 0),
-        "load1": float((sections.get("loadavg") or "0").split()[0] or 0),
+        "uptime": _number(sections, "uptime", host),
+        "load1": _number(sections, "loadavg", host),
         "mem_available": mem.available if mem else None,
         "free_bytes": disks,
         "package_audit": "\n".join(a for a in audits if a),

@@ -123,6 +123,9 @@ def install_wave(engine: AnsibleDeployEngine, dep_id: int, wave: list[Target],
                               f"{', '.join(str(p) for p in dep.packages)}"
                               + (f" ({change_set_text(ready.changes)})"
                                  if ready.changes else ""), audit="deploy.install_start")
+        kept = ready.health_before.get("kept") or {}  # as the built-in engine's log says it
+        engine.log_host(dep_id, ready, "old package(s) kept: "
+                        + (", ".join(sorted(kept)) or "none found"))
         running.append((ready, deployer))
     if not running or cancel.cancelled:
         return

@@ -26,5 +26,9 @@ echo "log:"
 tail -n 40 "$d/log" 2>/dev/null
 if [ "$pd_done" = 1 ]; then
   printf '\n@@pd:versions@@\n'
-  [ $# -eq 0 ] || dpkg-query -W -f='${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
+  if [ $# -gt 0 ]; then
+    dpkg-query -W -f='${Package}\t${Architecture}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
+    rc=$?  # 1: a name not installed; more (killed, crashed): no answer to trust
+    [ "$rc" -le 1 ] || echo "@@pd-query-failed $rc"
+  fi
 fi
