@@ -191,6 +191,11 @@ def main() -> int:
     refresh = not args.no_refresh
     ensure_ssh_client()
     playbook, ansible_version = ensure_ansible(args.ansible_venv)
+    # Bytecode for the repository's app package, as an installed PatchDesk has it (pip
+    # compiles on install; Ansible's venv has it): untimed, and needed where the
+    # environment sets PYTHONDONTWRITEBYTECODE (every start would compile the app again).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "app")], check=True,
+                   stdout=subprocess.DEVNULL)
     sys.path.insert(0, str(REPO))
     from tests.lab.realhost import serve_this_machine
 

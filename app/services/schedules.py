@@ -29,7 +29,6 @@ from app.core.osschedule import (
 from app.core.policy import Priority, selector_matches
 from app.core.schedule import JobKind, Schedule, check_arg, next_run, parse_kind, parse_spec
 from app.services.base import ServicePart
-from app.services.deployments import deployment_note
 from app.store.repos import AuditRepo
 from app.store.schedules import ScheduleRepo
 
@@ -171,6 +170,9 @@ class ScheduleService(ServicePart):
             done = sum(1 for t in dep.targets if str(t.state) == "succeeded")
             result = f"deployment {dep.id}: {dep.phase} ({done} of {len(dep.targets)} host(s) " \
                      "succeeded)" + (f"; {dep.halt_reason}" if dep.phase is Phase.HALTED else "")
+            # (imported here: the deployment engine is loaded only when a run needs it)
+            from app.services.deployments import deployment_note
+
             return result, deployment_note(dep)[1]
         if sched.kind is JobKind.REPORT:
             path = Path(sched.arg or site.path.with_name(
