@@ -143,7 +143,10 @@ mount -t proc proc "$R/proc"
 mount -t sysfs -o ro sysfs "$R/sys"
 {cgroups}
 mount -t tmpfs -o mode=755 tmpfs "$R/dev"
-for d in null zero full random urandom tty; do touch "$R/dev/$d"; mount --bind "/dev/$d" "$R/dev/$d"; done
+for d in null zero full random urandom tty; do
+    touch "$R/dev/$d"
+    mount --bind "/dev/$d" "$R/dev/$d"
+done
 mkdir -p "$R/dev/pts" "$R/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"
 ln -s pts/ptmx "$R/dev/ptmx"
