@@ -38,6 +38,7 @@ class SmtpTestServer:
     messages: list[Received] = field(default_factory=list)
     port: int = 0
     cafile: str = ""
+    host: str = "127.0.0.1"  # or a lab address (a test machine in a lab namespace)
 
     def __enter__(self) -> SmtpTestServer:
         cert, key = self._make_cert()
@@ -56,7 +57,7 @@ class SmtpTestServer:
                     for sock in opened:
                         sock.close()
 
-        self._srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._srv = socketserver.ThreadingTCPServer((self.host, 0), Handler)
         self._srv.daemon_threads = True
         self.port = self._srv.server_address[1]
         threading.Thread(target=self._srv.serve_forever, daemon=True).start()
@@ -68,14 +69,14 @@ class SmtpTestServer:
 
     def _make_cert(self) -> tuple[str, str]:
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.host)])
         now = datetime.datetime.now(datetime.UTC)
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(minutes=5))
                 .not_valid_after(now + datetime.timedelta(days=1))
                 .add_extension(x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                    [x509.IPAddress(ipaddress.ip_address(self.host))]), critical=False)
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                 .sign(key, hashes.SHA256()))
         cert_path, key_path = self.workdir / "smtp-cert.pem", self.workdir / "smtp-key.pem"
