@@ -8,7 +8,7 @@ import pytest
 
 from app.drivers.base import DriverError
 from app.drivers.registry import assess_host
-from tests.fakes import starts
+from tests.fakes import contains
 from tests.unit.test_apt_driver import debian_host
 
 FULL = ("W: Failed to fetch http://10.0.0.1/debian/dists/bookworm/main/binary-amd64/Packages"
@@ -21,7 +21,7 @@ FULL = ("W: Failed to fetch http://10.0.0.1/debian/dists/bookworm/main/binary-am
 def test_lists_that_could_not_be_stored_are_a_disk_full_error(exit_code: int) -> None:
     transport = debian_host(simulation="0 upgraded, 0 newly installed, 0 to remove and 0 "
                                        "not upgraded.\n")
-    transport.rules.insert(0, (starts("apt-get", "-q", "update"), (
+    transport.rules.insert(0, (contains("pd-update"), (
         exit_code, "Reading package lists...\n", FULL)))
     with pytest.raises(DriverError) as caught:
         assess_host(transport)
