@@ -706,6 +706,11 @@ class Lab:
         self._wait_ready(created, timeout)
         for h in created:
             self._apply_packages(h)
+            # A device joining a LAN announces itself (DHCP, gratuitous ARP) and neighbours
+            # learn it; a lab host does not, so forget any FAILED/STALE entry an earlier scan
+            # of this address left in the client (a scan right after must see the host).
+            run(["ip", "-n", self.client_ns, "neigh", "flush", "to", h.info.ip], check=False,
+                timeout=10)
         return [h.info for h in created]
 
     def _create_host(self, spec: HostSpec) -> _Host:
