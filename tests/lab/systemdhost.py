@@ -231,13 +231,20 @@ def boot(base: Path, cache: Path, workdir: Path, *, netns: str,
                 if m == "systemd" else f'mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup/{m}"')
             for m in layout)
     bind_lines = []
+    bound = [Path(p) for p, _ in binds]
+
+    def inside_a_bind(path: Path) -> bool:  # (a venv inside the checkout, as CI has it)
+        return any(path != other and path.is_relative_to(other) for other in bound)
+
     for path, writable in binds:
+        if inside_a_bind(Path(path)):
+            continue  # already seen through the bind above it (which may be read-only)
         bind_lines.append(f'mkdir -p "$R"{q(path)}\nmount --bind {q(path)} "$R"{q(path)}')
         if not writable:
             bind_lines.append(f'mount -o remount,bind,ro "$R"{q(path)}')
         # every directory above a bind is traversable in the machine (e.g. /root is 0700)
         for parent in Path(path).parents:
-            if str(parent) != "/":
+            if str(parent) != "/" and parent not in bound and not inside_a_bind(parent):
                 bind_lines.append(f'chmod o+x "$R"{q(str(parent))}')
     if setup:
         bind_lines.append(f"chroot \"$R\" /bin/sh -euc {q(setup)}")
