@@ -72,7 +72,10 @@ def test_one_host_takes_two_sudo_calls_and_keeps_every_safety_step(
     names = Counter(name for name, _ in calls)
     assert [n for n, sudo in calls if sudo] == ["preflight", "keep-start"]
     assert names["preflight"] == 1 and names["keep-start"] == 1 and names["verify"] == 1
-    assert 1 <= names["job-wait"] <= 2 and len(calls) == 4 + names["job-wait"]
+    # one wait, or two when the install outlasts the first wait on a loaded machine;
+    # besides the waits exactly four calls (os-release, pre-flight, keep+start, verify)
+    assert names["job-wait"] in (1, 2), calls
+    assert len(calls) - names["job-wait"] == 4, calls
     # Every safety step is on record: pre-flight health, the change set, the old package
     # kept on the host, the after-install health, the audit trail.
     assert target.health_before["uid"] == "0" and target.health_before["boot_marker"]
